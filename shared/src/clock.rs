@@ -1,0 +1,38 @@
+//! Time source. Everything reads "now" through a [`Clock`] so tests can move time.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+
+/// Wall clock in epoch seconds, optionally shifted by a test offset.
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    offset: Arc<AtomicI64>,
+}
+
+impl Clock {
+    /// Current time in epoch seconds.
+    pub fn now(&self) -> i64 {
+        Utc::now().timestamp() + self.offset.load(Ordering::Relaxed)
+    }
+
+    /// Moves this clock (and every clone of it) forward by `seconds`; for tests.
+    pub fn advance(&self, seconds: i64) {
+        self.offset.fetch_add(seconds, Ordering::Relaxed);
+    }
+}
+
+/// China Standard Time, the business calendar's zone (UTC+8, no DST).
+pub fn cst() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("valid offset")
+}
+
+/// Formats epoch seconds as RFC 3339 in Asia/Shanghai (`2026-03-16T10:00:00+08:00`).
+pub fn rfc3339(epoch: i64) -> String {
+    let at: DateTime<FixedOffset> = cst()
+        .timestamp_opt(epoch, 0)
+        .single()
+        .unwrap_or_else(|| cst().timestamp_opt(0, 0).unwrap());
+    at.to_rfc3339()
+}

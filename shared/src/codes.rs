@@ -1,0 +1,125 @@
+//! Business error codes of domain.md §8 and the HTTP status each one answers with.
+//! This is the only place that maps a code to a status.
+
+use axum::http::StatusCode;
+
+/// A business code carried in the response envelope's `code` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Code(pub u32);
+
+macro_rules! codes {
+    ($($(#[$doc:meta])* $name:ident = $value:expr, $status:ident, $msg:expr;)*) => {
+        impl Code {
+            $($(#[$doc])* pub const $name: Code = Code($value);)*
+
+            /// The HTTP status associated with this code.
+            pub fn http_status(self) -> StatusCode {
+                match self.0 {
+                    $($value => StatusCode::$status,)*
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                }
+            }
+
+            /// The default English message for this code.
+            pub fn default_message(self) -> &'static str {
+                match self.0 {
+                    $($value => $msg,)*
+                    _ => "internal server error",
+                }
+            }
+
+            /// Every defined code; used by tests to check the table is consistent.
+            pub const ALL: &'static [Code] = &[$(Code($value)),*];
+        }
+    };
+}
+
+codes! {
+    /// Success.
+    SUCCESS = 0, OK, "success";
+    /// `CodeInvalidParam`: request parameters could not be parsed or are invalid.
+    INVALID_PARAM = 1001, BAD_REQUEST, "invalid request parameters";
+    /// The addressed object does not exist (or is outside the caller's scope).
+    NOT_FOUND = 1002, NOT_FOUND, "not found";
+    /// The request body is larger than the accepted maximum.
+    PAYLOAD_TOO_LARGE = 1003, PAYLOAD_TOO_LARGE, "request body too large";
+    /// `CodeInvalidToken`: authentication required, token invalid, expired or revoked.
+    INVALID_TOKEN = 1004, UNAUTHORIZED, "token invalid or expired";
+    /// `CodeForbidden`: insufficient permission.
+    FORBIDDEN = 1005, FORBIDDEN, "insufficient permission";
+    /// Too many requests in the current window.
+    TOO_MANY_REQUESTS = 1006, TOO_MANY_REQUESTS, "too many requests, try again later";
+    /// Optimistic-lock conflict: the object changed meanwhile; retry.
+    VERSION_CONFLICT = 1007, CONFLICT, "the object was changed concurrently, retry";
+    /// Idempotency key reused with a different payload.
+    IDEMPOTENCY_MISMATCH = 1008, UNPROCESSABLE_ENTITY, "idempotency key reused with a different request";
+    /// A request with the same idempotency key is still being processed.
+    IDEMPOTENCY_IN_PROGRESS = 1009, CONFLICT, "the same request is still being processed";
+    /// Wrong username or password.
+    INVALID_CREDENTIALS = 1010, UNAUTHORIZED, "wrong username or password";
+    /// The account is disabled.
+    ACCOUNT_DISABLED = 1011, FORBIDDEN, "account disabled";
+    /// `CodeShopDisabled`: the account's shop is disabled, login refused.
+    SHOP_DISABLED = 1012, FORBIDDEN, "shop disabled, login refused";
+    /// The enterprise of the account is disabled.
+    ENTERPRISE_DISABLED = 1013, FORBIDDEN, "enterprise disabled, login refused";
+    /// Creating the shop would exceed the maximum depth of 7 levels.
+    SHOP_LEVEL_EXCEEDED = 1014, BAD_REQUEST, "shop level would exceed 7";
+    /// Shop code already used by a live shop.
+    DUPLICATE_SHOP_CODE = 1015, CONFLICT, "shop code already exists";
+    /// The default role does not exist, is not a customer role, or is disabled.
+    INVALID_DEFAULT_ROLE = 1016, BAD_REQUEST, "default role must be an enabled customer role";
+    /// Role name already used.
+    DUPLICATE_ROLE_NAME = 1017, CONFLICT, "role name already exists";
+    /// Username already used.
+    DUPLICATE_USERNAME = 1018, CONFLICT, "username already exists";
+    /// The shop still has live sub-shops.
+    SHOP_HAS_CHILDREN = 1019, CONFLICT, "shop still has sub-shops";
+    /// Enterprise code already used by a live enterprise.
+    DUPLICATE_ENTERPRISE_CODE = 1020, CONFLICT, "enterprise code already exists";
+    /// The enterprise already has its (single) account.
+    ENTERPRISE_ACCOUNT_EXISTS = 1021, CONFLICT, "the enterprise already has an account";
+    /// Permission code already used.
+    DUPLICATE_PERMISSION_CODE = 1022, CONFLICT, "permission code already exists";
+    /// The role is still assigned and cannot be deleted.
+    ROLE_IN_USE = 1023, CONFLICT, "role is still in use";
+    /// The parent shop is missing or deleted.
+    PARENT_SHOP_NOT_FOUND = 1024, BAD_REQUEST, "parent shop not found";
+    /// The permission still has child permissions.
+    PERMISSION_HAS_CHILDREN = 1025, CONFLICT, "permission still has children";
+    /// The owner shop of an enterprise is missing, deleted or out of scope.
+    OWNER_SHOP_NOT_FOUND = 1026, BAD_REQUEST, "owner shop not found";
+    /// Wrong current password on a password change.
+    WRONG_PASSWORD = 1027, BAD_REQUEST, "current password is wrong";
+    /// `CodeInternalError`.
+    INTERNAL = 2001, INTERNAL_SERVER_ERROR, "internal server error";
+    /// `CodeDatabaseError`.
+    DATABASE = 2002, INTERNAL_SERVER_ERROR, "database error";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_errors_are_not_ok() {
+        let mut seen = HashSet::new();
+        for code in Code::ALL {
+            assert!(seen.insert(code.0), "duplicate code {}", code.0);
+            if *code != Code::SUCCESS {
+                assert!(!code.http_status().is_success(), "code {} maps to 2xx", code.0);
+            }
+        }
+    }
+
+    #[test]
+    fn spec_numbers_are_kept() {
+        assert_eq!(Code::INVALID_PARAM.http_status(), StatusCode::BAD_REQUEST);
+        assert_eq!(Code::INVALID_TOKEN.0, 1004);
+        assert_eq!(Code::FORBIDDEN.0, 1005);
+        assert_eq!(Code::INTERNAL.0, 2001);
+        assert_eq!(Code::DATABASE.0, 2002);
+        assert_eq!(Code(9999).http_status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

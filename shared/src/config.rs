@@ -1,0 +1,103 @@
+//! One typed configuration, read from the environment once per cold start.
+
+use std::env;
+
+/// Everything the functions need to know about their environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// DynamoDB table holding every entity (`CMP_TABLE`).
+    pub table: String,
+    /// AWS endpoint override for the local emulator (`CMP_AWS_ENDPOINT`); `None` on AWS.
+    pub aws_endpoint: Option<String>,
+    /// AWS region (`AWS_REGION`, default `us-east-1`).
+    pub region: String,
+    /// HS256 secret for admin tokens (`CMP_JWT_SECRET`, at least 32 bytes).
+    pub jwt_secret: String,
+    /// Admin access token lifetime in seconds (`CMP_ACCESS_TOKEN_TTL`, default 2 h).
+    pub access_token_ttl: i64,
+    /// Admin refresh token lifetime in seconds (`CMP_REFRESH_TOKEN_TTL`, default 7 days).
+    pub refresh_token_ttl: i64,
+    /// Username of the bootstrap super admin (`CMP_SUPER_ADMIN_USERNAME`, default `admin`).
+    pub super_admin_username: String,
+    /// Password of the bootstrap super admin (`CMP_SUPER_ADMIN_PASSWORD`); no bootstrap without it.
+    pub super_admin_password: Option<String>,
+    /// Login attempts allowed per username per window (`CMP_LOGIN_LIMIT_PER_USER`, default 10).
+    pub login_limit_per_user: i64,
+    /// Window of the per-username login limit in seconds (`CMP_LOGIN_USER_WINDOW`, default 900).
+    pub login_user_window: i64,
+    /// Login attempts allowed per client IP per window (`CMP_LOGIN_LIMIT_PER_IP`, default 60).
+    pub login_limit_per_ip: i64,
+    /// Window of the per-IP login limit in seconds (`CMP_LOGIN_IP_WINDOW`, default 60).
+    pub login_ip_window: i64,
+    /// Largest accepted request body in bytes (`CMP_MAX_BODY_BYTES`, default 64 KiB).
+    pub max_body_bytes: usize,
+}
+
+/// A missing or malformed environment variable.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let jwt_secret = required("CMP_JWT_SECRET")?;
+        if jwt_secret.len() < 32 {
+            return Err(ConfigError("CMP_JWT_SECRET must be at least 32 bytes".into()));
+        }
+        Ok(Self {
+            table: required("CMP_TABLE")?,
+            aws_endpoint: optional("CMP_AWS_ENDPOINT"),
+            region: optional("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
+            jwt_secret,
+            access_token_ttl: number("CMP_ACCESS_TOKEN_TTL", 2 * 3600)?,
+            refresh_token_ttl: number("CMP_REFRESH_TOKEN_TTL", 7 * 86400)?,
+            super_admin_username: optional("CMP_SUPER_ADMIN_USERNAME")
+                .unwrap_or_else(|| "admin".into()),
+            super_admin_password: optional("CMP_SUPER_ADMIN_PASSWORD"),
+            login_limit_per_user: number("CMP_LOGIN_LIMIT_PER_USER", 10)?,
+            login_user_window: number("CMP_LOGIN_USER_WINDOW", 900)?,
+            login_limit_per_ip: number("CMP_LOGIN_LIMIT_PER_IP", 60)?,
+            login_ip_window: number("CMP_LOGIN_IP_WINDOW", 60)?,
+            max_body_bytes: number("CMP_MAX_BODY_BYTES", 64 * 1024)? as usize,
+        })
+    }
+
+    /// A configuration for tests and tools: the given table, local endpoint, defaults elsewhere.
+    pub fn for_local(table: &str, endpoint: &str) -> Self {
+        Self {
+            table: table.into(),
+            aws_endpoint: Some(endpoint.into()),
+            region: "us-east-1".into(),
+            jwt_secret: "local-development-secret-at-least-32-bytes".into(),
+            access_token_ttl: 2 * 3600,
+            refresh_token_ttl: 7 * 86400,
+            super_admin_username: "admin".into(),
+            super_admin_password: None,
+            login_limit_per_user: 10,
+            login_user_window: 900,
+            login_limit_per_ip: 60,
+            login_ip_window: 60,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+fn optional(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn required(name: &str) -> Result<String, ConfigError> {
+    optional(name).ok_or_else(|| ConfigError(format!("{name} is not set")))
+}
+
+fn number(name: &str, default: i64) -> Result<i64, ConfigError> {
+    match optional(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| ConfigError(format!("{name} must be a positive integer, got {v:?}"))),
+    }
+}

@@ -1,0 +1,7 @@
+//! Pure types and rules: no I/O.
+
+pub mod caller;
+pub mod org;
+pub mod password;
+pub mod shop_path;
+pub mod validate;

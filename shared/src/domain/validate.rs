@@ -1,0 +1,116 @@
+//! Input validation shared by every request type. Each function returns the cleaned
+//! value or a message naming the field, so handlers answer `1001` with a clear reason.
+
+/// A rejected input value; the message names the field and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+/// A trimmed, non-empty text of at most `max` characters.
+pub fn text(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Invalid(format!("{field} must not be empty")));
+    }
+    if v.chars().count() > max {
+        return Err(Invalid(format!("{field} must be at most {max} characters")));
+    }
+    if v.chars().any(|c| c.is_control()) {
+        return Err(Invalid(format!("{field} must not contain control characters")));
+    }
+    Ok(v.to_string())
+}
+
+/// Like [`text`] for optional fields; an empty string counts as absent.
+pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, Invalid> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => text(field, v, max).map(Some),
+    }
+}
+
+/// A code (shop code, enterprise code, permission code): 1–32 of `A-Z a-z 0-9 _ - . :`.
+pub fn code(field: &str, value: &str) -> Result<String, Invalid> {
+    let v = value.trim();
+    let ok = (1..=32).contains(&v.len())
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(Invalid(format!(
+            "{field} must be 1-32 characters of letters, digits, '_', '-', '.', ':'"
+        )))
+    }
+}
+
+/// A login name: 3–32 of `A-Z a-z 0-9 _ - . @`.
+pub fn username(value: &str) -> Result<String, Invalid> {
+    let v = value.trim();
+    let ok = (3..=32).contains(&v.len())
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.@".contains(&b));
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(Invalid(
+            "username must be 3-32 characters of letters, digits, '_', '-', '.', '@'".into(),
+        ))
+    }
+}
+
+/// A password: 8–64 characters, not only whitespace. Not trimmed.
+pub fn password(field: &str, value: &str) -> Result<String, Invalid> {
+    let n = value.chars().count();
+    if !(8..=64).contains(&n) || value.trim().is_empty() {
+        return Err(Invalid(format!("{field} must be 8-64 characters")));
+    }
+    Ok(value.to_string())
+}
+
+/// An optional phone number: 5–20 digits, an optional leading `+`.
+pub fn opt_phone(field: &str, value: Option<&str>) -> Result<Option<String>, Invalid> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => {
+            let digits = v.strip_prefix('+').unwrap_or(v);
+            if (5..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+                Ok(Some(v.to_string()))
+            } else {
+                Err(Invalid(format!("{field} must be 5-20 digits")))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_rules() {
+        assert_eq!(text("name", "  Shop A ", 10).unwrap(), "Shop A");
+        assert!(text("name", "   ", 10).is_err());
+        assert!(text("name", "abcdefghijk", 10).is_err());
+        assert_eq!(text("name", "店铺店铺店铺店铺店铺", 10).unwrap().chars().count(), 10);
+        assert!(text("name", "a\u{0}b", 10).is_err());
+        assert_eq!(opt_text("x", Some(""), 5).unwrap(), None);
+        assert_eq!(opt_text("x", None, 5).unwrap(), None);
+    }
+
+    #[test]
+    fn code_username_password_phone() {
+        for ok in ["SH-001", "a", "x.y:z_1"] {
+            assert!(code("shop_code", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "has space", "店", &"x".repeat(33)] {
+            assert!(code("shop_code", bad).is_err(), "{bad}");
+        }
+        assert!(username("ab").is_err());
+        assert!(username("agent.l1@x").is_ok());
+        assert!(username("bad name").is_err());
+        assert!(password("password", "short").is_err());
+        assert!(password("password", "        ").is_err());
+        assert!(password("password", "long enough").is_ok());
+        assert_eq!(opt_phone("phone", Some("13800138000")).unwrap().unwrap(), "13800138000");
+        assert!(opt_phone("phone", Some("12ab")).is_err());
+    }
+}

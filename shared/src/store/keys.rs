@@ -1,0 +1,107 @@
+//! Every key of the table, in one place. See `docs/data-model.md`.
+
+use super::Key;
+
+/// Sort key of an entity's own item.
+pub const ENTITY: &str = "#";
+
+/// Shop `id`.
+pub fn shop(id: u64) -> Key {
+    Key::new(format!("SHOP#{id}"), ENTITY)
+}
+
+/// Role `role_id` available to shop `shop_id` (ShopRole).
+pub fn shop_role(shop_id: u64, role_id: u64) -> Key {
+    Key::new(format!("SHOP#{shop_id}"), format!("ROLE#{role_id}"))
+}
+
+/// Agent wallet `kind` (`main`, `commission`) of a shop.
+pub fn agent_wallet(shop_id: u64, kind: &str) -> Key {
+    Key::new(format!("SHOP#{shop_id}"), format!("WALLET#{kind}"))
+}
+
+/// Account `id`.
+pub fn account(id: u64) -> Key {
+    Key::new(format!("ACCOUNT#{id}"), ENTITY)
+}
+
+/// Role `role_id` held by account `account_id` (AccountRole).
+pub fn account_role(account_id: u64, role_id: u64) -> Key {
+    Key::new(format!("ACCOUNT#{account_id}"), format!("ROLE#{role_id}"))
+}
+
+/// Login session `sid` of an account (holds the current token ids).
+pub fn session(account_id: u64, sid: &str) -> Key {
+    Key::new(format!("ACCOUNT#{account_id}"), format!("SESSION#{sid}"))
+}
+
+/// Partition of an account's operation log.
+pub fn account_log_pk(account_id: u64) -> String {
+    format!("AUDIT#ACCOUNT#{account_id}")
+}
+
+/// Enterprise `id`.
+pub fn enterprise(id: u64) -> Key {
+    Key::new(format!("ENTERPRISE#{id}"), ENTITY)
+}
+
+/// Role `id`.
+pub fn role(id: u64) -> Key {
+    Key::new(format!("ROLE#{id}"), ENTITY)
+}
+
+/// Permission `permission_id` granted by role `role_id` (RolePermission).
+pub fn role_permission(role_id: u64, permission_id: u64) -> Key {
+    Key::new(format!("ROLE#{role_id}"), format!("PERM#{permission_id}"))
+}
+
+/// Permission `id`.
+pub fn permission(id: u64) -> Key {
+    Key::new(format!("PERMISSION#{id}"), ENTITY)
+}
+
+/// Uniqueness item for `value` of attribute `kind` (`shop_code`, `username`, ...).
+pub fn unique(kind: &str, value: &str) -> Key {
+    Key::new(format!("UNIQUE#{kind}#{value}"), ENTITY)
+}
+
+/// Id counter of an entity kind.
+pub fn counter(kind: &str) -> Key {
+    Key::new(format!("COUNTER#{kind}"), ENTITY)
+}
+
+/// Fixed-window rate-limit counter.
+pub fn rate_limit(scope: &str, window_start: i64) -> Key {
+    Key::new(format!("RL#{scope}#{window_start}"), ENTITY)
+}
+
+/// Idempotency record.
+pub fn idempotency(key: &str) -> Key {
+    Key::new(format!("IDEMP#{key}"), ENTITY)
+}
+
+/// Scope-index partitions (`gsi1pk`) of the organisation lists.
+pub mod gsi1 {
+    /// All live shops; sort key = shop path.
+    pub const SHOPS: &str = "SHOPS";
+    /// All live accounts; sort key = owner path + account id.
+    pub const ACCOUNTS: &str = "ACCOUNTS";
+    /// All live enterprises; sort key = owner path + enterprise id.
+    pub const ENTERPRISES: &str = "ENTERPRISES";
+    /// All live roles.
+    pub const ROLES: &str = "ROLES";
+    /// All live permissions.
+    pub const PERMISSIONS: &str = "PERMISSIONS";
+    /// Sort-key prefix of platform-owned items (sorts before any shop path `/...`).
+    pub const PLATFORM: &str = "!P";
+
+    /// Partition listing who uses role `id` (accounts and shops).
+    pub fn role_use(id: u64) -> String {
+        format!("ROLEUSE#{id}")
+    }
+
+    /// Zero-padded id, so sort keys order numerically.
+    pub fn padded(id: u64) -> String {
+        format!("{id:020}")
+    }
+}

@@ -1,0 +1,261 @@
+//! Transactions whose failures say which condition failed.
+//!
+//! Every operation is added with a label; when DynamoDB cancels the transaction, the
+//! first item whose reason is `ConditionalCheckFailed` is reported as
+//! `StoreError::ConditionFailed { label, old }`, so callers map it to the right
+//! business error (duplicate code, stale version, missing parent, ...).
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+
+use super::{Item, Key, Store, StoreError};
+
+/// Most operations DynamoDB accepts in one transaction.
+pub const MAX_TX_ITEMS: usize = 100;
+
+/// A condition expression with its placeholders.
+#[derive(Clone, Debug, Default)]
+pub struct Cond {
+    expr: String,
+    names: Vec<(String, String)>,
+    values: Item,
+}
+
+impl Cond {
+    /// A condition expression.
+    pub fn new(expr: impl Into<String>) -> Self {
+        Self { expr: expr.into(), ..Default::default() }
+    }
+
+    /// `attribute_not_exists(pk)`: the item must not exist.
+    pub fn absent() -> Self {
+        Self::new("attribute_not_exists(pk)")
+    }
+
+    /// The item must exist and not be soft-deleted.
+    pub fn live() -> Self {
+        Self::new("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
+    }
+
+    /// The item must not exist, or be a TTL item whose `expires_at` has passed.
+    pub fn absent_or_expired(now: i64) -> Self {
+        Self::new("attribute_not_exists(pk) OR expires_at <= :now").value(":now", super::n(now))
+    }
+
+    /// Optimistic lock: the stored `version` must equal `expected`.
+    pub fn version(expected: i64) -> Self {
+        Self::new("version = :expected_version").value(":expected_version", super::n(expected))
+    }
+
+    /// Adds a `#name` placeholder.
+    pub fn name(mut self, placeholder: &str, attr: &str) -> Self {
+        self.names.push((placeholder.into(), attr.into()));
+        self
+    }
+
+    /// Adds a `:value` placeholder.
+    pub fn value(mut self, placeholder: &str, v: aws_sdk_dynamodb::types::AttributeValue) -> Self {
+        self.values.insert(placeholder.into(), v);
+        self
+    }
+
+    /// Both conditions (placeholders merged).
+    pub fn and(mut self, other: Cond) -> Self {
+        self.expr = format!("({}) AND ({})", self.expr, other.expr);
+        self.names.extend(other.names);
+        self.values.extend(other.values);
+        self
+    }
+
+    pub(crate) fn names_map(&self) -> Option<std::collections::HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.iter().cloned().collect())
+    }
+
+    pub(crate) fn values_map(&self) -> Option<Item> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+}
+
+/// An update expression with its placeholders (for [`Tx::update`]).
+#[derive(Clone, Debug)]
+pub struct Upd {
+    expr: String,
+    cond: Cond,
+}
+
+impl Upd {
+    /// An update expression such as `SET a = :a ADD n :one`.
+    pub fn new(expr: impl Into<String>) -> Self {
+        Self { expr: expr.into(), cond: Cond::default() }
+    }
+
+    /// Adds a `:value` placeholder used by the update expression.
+    pub fn value(mut self, placeholder: &str, v: aws_sdk_dynamodb::types::AttributeValue) -> Self {
+        self.cond.values.insert(placeholder.into(), v);
+        self
+    }
+
+    /// Adds a `#name` placeholder used by the update expression.
+    pub fn name(mut self, placeholder: &str, attr: &str) -> Self {
+        self.cond.names.push((placeholder.into(), attr.into()));
+        self
+    }
+}
+
+/// A transaction under construction.
+#[derive(Default, Debug)]
+pub struct Tx {
+    ops: Vec<(&'static str, TransactWriteItem)>,
+}
+
+impl Tx {
+    /// An empty transaction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of operations so far.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// True when nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Puts `item` if `cond` holds (no condition when `None`).
+    pub fn put(mut self, label: &'static str, item: Item, cond: Option<Cond>) -> Self {
+        let cond = cond.unwrap_or_default();
+        let put = Put::builder()
+            .table_name("")
+            .set_item(Some(item))
+            .set_condition_expression((!cond.expr.is_empty()).then(|| cond.expr.clone()))
+            .set_expression_attribute_names(cond.names_map())
+            .set_expression_attribute_values(cond.values_map())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("put has table and item");
+        self.ops.push((label, TransactWriteItem::builder().put(put).build()));
+        self
+    }
+
+    /// Puts `item` only if its key does not exist yet.
+    pub fn put_new(self, label: &'static str, item: Item) -> Self {
+        self.put(label, item, Some(Cond::absent()))
+    }
+
+    /// Updates the item at `key` with `upd` if `cond` holds.
+    pub fn update(mut self, label: &'static str, key: &Key, upd: Upd, cond: Option<Cond>) -> Self {
+        let mut merged = upd.cond;
+        let expr = cond.as_ref().map(|c| c.expr.clone());
+        if let Some(c) = cond {
+            merged.names.extend(c.names);
+            merged.values.extend(c.values);
+        }
+        let update = Update::builder()
+            .table_name("")
+            .set_key(Some(key.item()))
+            .update_expression(upd.expr)
+            .set_condition_expression(expr)
+            .set_expression_attribute_names(merged.names_map())
+            .set_expression_attribute_values(merged.values_map())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("update has table, key and expression");
+        self.ops.push((label, TransactWriteItem::builder().update(update).build()));
+        self
+    }
+
+    /// Deletes the item at `key` if `cond` holds.
+    pub fn delete(mut self, label: &'static str, key: &Key, cond: Option<Cond>) -> Self {
+        let cond = cond.unwrap_or_default();
+        let delete = Delete::builder()
+            .table_name("")
+            .set_key(Some(key.item()))
+            .set_condition_expression((!cond.expr.is_empty()).then(|| cond.expr.clone()))
+            .set_expression_attribute_names(cond.names_map())
+            .set_expression_attribute_values(cond.values_map())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("delete has table and key");
+        self.ops.push((label, TransactWriteItem::builder().delete(delete).build()));
+        self
+    }
+
+    /// Requires `cond` to hold on the item at `key` without changing it.
+    pub fn check(mut self, label: &'static str, key: &Key, cond: Cond) -> Self {
+        let check = ConditionCheck::builder()
+            .table_name("")
+            .set_key(Some(key.item()))
+            .condition_expression(cond.expr.clone())
+            .set_expression_attribute_names(cond.names_map())
+            .set_expression_attribute_values(cond.values_map())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("check has table, key and condition");
+        self.ops.push((label, TransactWriteItem::builder().condition_check(check).build()));
+        self
+    }
+}
+
+impl Store {
+    /// Runs `tx` atomically (at most [`MAX_TX_ITEMS`] operations).
+    pub async fn transact(&self, tx: Tx) -> Result<(), StoreError> {
+        assert!(
+            tx.ops.len() <= MAX_TX_ITEMS,
+            "a transaction holds at most {MAX_TX_ITEMS} items, got {}",
+            tx.ops.len()
+        );
+        let labels: Vec<&'static str> = tx.ops.iter().map(|(l, _)| *l).collect();
+        let items: Vec<TransactWriteItem> = tx
+            .ops
+            .into_iter()
+            .map(|(_, op)| with_table(op, self.table()))
+            .collect();
+        let res = self
+            .client()
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
+                    e.as_service_error()
+                {
+                    for (i, reason) in c.cancellation_reasons().iter().enumerate() {
+                        if reason.code() == Some("ConditionalCheckFailed") {
+                            return Err(StoreError::ConditionFailed {
+                                label: labels.get(i).copied().unwrap_or("unknown"),
+                                old: reason.item().cloned().map(Box::new),
+                            });
+                        }
+                    }
+                }
+                Err(StoreError::dynamo(e))
+            }
+        }
+    }
+}
+
+/// Fills in the table name (the builders need one before the store is known).
+fn with_table(op: TransactWriteItem, table: &str) -> TransactWriteItem {
+    let mut op = op;
+    if let Some(p) = op.put.as_mut() {
+        p.table_name = table.to_string();
+    }
+    if let Some(u) = op.update.as_mut() {
+        u.table_name = table.to_string();
+    }
+    if let Some(d) = op.delete.as_mut() {
+        d.table_name = table.to_string();
+    }
+    if let Some(c) = op.condition_check.as_mut() {
+        c.table_name = table.to_string();
+    }
+    op
+}
