@@ -91,6 +91,8 @@ codes! {
     OWNER_SHOP_NOT_FOUND = 1026, BAD_REQUEST, "owner shop not found";
     /// Wrong current password on a password change.
     WRONG_PASSWORD = 1027, BAD_REQUEST, "current password is wrong";
+    /// The enterprise still has an account.
+    ENTERPRISE_HAS_ACCOUNT = 1028, CONFLICT, "the enterprise still has an account";
     /// `CodeInternalError`.
     INTERNAL = 2001, INTERNAL_SERVER_ERROR, "internal server error";
     /// `CodeDatabaseError`.

@@ -69,6 +69,10 @@ impl Cond {
         self
     }
 
+    pub(crate) fn expr(&self) -> &str {
+        &self.expr
+    }
+
     pub(crate) fn names_map(&self) -> Option<std::collections::HashMap<String, String>> {
         (!self.names.is_empty()).then(|| self.names.iter().cloned().collect())
     }

@@ -1,0 +1,44 @@
+//! Local dev server: every route of every function group on one HTTP port, against
+//! the local AWS emulator. Creates the table from `infra/table.json` and the super
+//! admin if missing. (Scheduled jobs will run here on timers as they are added.)
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use shared::api::extract::ClientIp;
+use shared::api::{app, AppState};
+use shared::config::Config;
+use shared::store::schema;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    shared::telemetry::init();
+    let cfg = Config::from_env()?;
+    let port: u16 = std::env::var("CMP_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8080);
+    let state = AppState::connect(cfg).await;
+    schema::create_table(state.store.client(), state.store.table()).await?;
+    if let Some(id) = shared::services::auth::ensure_super_admin(&state).await? {
+        tracing::info!(account_id = id, "seeded super admin");
+    }
+    let router = app(state).layer(middleware::from_fn(peer_ip));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    tracing::info!(url = %format!("http://127.0.0.1:{port}"), "dev server listening");
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+async fn peer_ip(mut req: Request, next: Next) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    req.extensions_mut().insert(ClientIp(ip));
+    next.run(req).await
+}

@@ -1,0 +1,111 @@
+//! HTTP routers: one per Lambda function group (api.md §0.5), each an axum `Router`
+//! that `lambda_http` serves on AWS and the dev server merges locally.
+
+pub mod admin_accounts;
+pub mod admin_auth;
+pub mod admin_enterprises;
+pub mod admin_roles;
+pub mod admin_shops;
+pub mod envelope;
+pub mod extract;
+pub mod health;
+pub mod pagination;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tracing::Instrument;
+
+use crate::auth::TokenKeys;
+use crate::clock::Clock;
+use crate::codes::Code;
+use crate::config::Config;
+use crate::store::calls;
+use crate::store::Store;
+use envelope::ApiError;
+
+/// Everything a handler needs; built once per cold start.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Configuration.
+    pub cfg: Arc<Config>,
+    /// The table.
+    pub store: Store,
+    /// Time source.
+    pub clock: Clock,
+    /// Token signing keys.
+    pub tokens: Arc<TokenKeys>,
+}
+
+impl AppState {
+    /// State over an existing store.
+    pub fn new(cfg: Config, store: Store) -> Self {
+        let tokens = Arc::new(TokenKeys::new(&cfg.jwt_secret));
+        Self { cfg: Arc::new(cfg), store, clock: Clock::default(), tokens }
+    }
+
+    /// Connects to DynamoDB as configured.
+    pub async fn connect(cfg: Config) -> Self {
+        let store = Store::connect(&cfg).await;
+        Self::new(cfg, store)
+    }
+}
+
+/// A function group: its routes, with the shared layers (request id, DynamoDB call
+/// count, body limit, envelope 404) applied.
+pub fn group(routes: Router<AppState>, state: AppState) -> Router {
+    let limit = state.cfg.max_body_bytes;
+    routes
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(request_context))
+        .with_state(state)
+}
+
+/// Every route of every group in one router (the local dev server, tests).
+pub fn app(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(health::routes())
+        .merge(admin_auth::routes())
+        .merge(admin_accounts::routes())
+        .merge(admin_roles::routes())
+        .merge(admin_shops::routes())
+        .merge(admin_enterprises::routes());
+    group(routes, state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::with_msg(Code::NOT_FOUND, "no such route")
+}
+
+/// Header carrying the request id.
+pub const REQUEST_ID: &str = "x-request-id";
+/// Header reporting how many DynamoDB operations the request used.
+pub const DDB_CALLS: &str = "x-ddb-calls";
+
+/// Gives each request an id and a log span, counts its DynamoDB calls and reports
+/// both in response headers.
+async fn request_context(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path());
+    let (mut res, calls) = calls::counted(next.run(req).instrument(span.clone())).await;
+    span.in_scope(|| {
+        tracing::info!(status = res.status().as_u16(), ddb_calls = calls, "request done");
+    });
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID, v);
+    }
+    headers.insert(DDB_CALLS, HeaderValue::from(calls));
+    res.into_response()
+}

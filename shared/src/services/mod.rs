@@ -1,0 +1,18 @@
+//! Use cases: each module combines domain rules and the store for one aggregate and
+//! has its own error type, mapped to a business code by [`BusinessError`].
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod enterprises;
+pub mod org;
+pub mod roles;
+pub mod shops;
+
+use crate::codes::Code;
+
+/// An error a use case can answer with: its business code decides the HTTP status.
+pub trait BusinessError: std::error::Error {
+    /// The business code for the envelope.
+    fn code(&self) -> Code;
+}

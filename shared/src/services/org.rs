@@ -1,0 +1,123 @@
+//! The error type of the organisation use cases (shops, accounts, enterprises,
+//! roles, permissions) and the helpers they share.
+
+use super::BusinessError;
+use crate::clock::rfc3339;
+use crate::codes::Code;
+use crate::domain::caller::NotAllowed;
+use crate::domain::shop_path::MAX_SHOP_LEVEL;
+use crate::domain::validate::Invalid;
+use crate::store::StoreError;
+
+/// Failures of organisation use cases.
+#[derive(Debug, thiserror::Error)]
+pub enum OrgError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("insufficient permission: {0}")]
+    Forbidden(&'static str),
+    #[error("insufficient permission")]
+    NotAllowed(#[from] NotAllowed),
+    #[error("shop level would exceed {MAX_SHOP_LEVEL}")]
+    LevelExceeded,
+    #[error("shop code already exists")]
+    DuplicateShopCode,
+    #[error("default role must be an existing, enabled customer role")]
+    InvalidDefaultRole,
+    #[error("parent shop not found")]
+    ParentNotFound,
+    #[error("username already exists")]
+    DuplicateUsername,
+    #[error("shop still has sub-shops")]
+    ShopHasChildren,
+    #[error("enterprise code already exists")]
+    DuplicateEnterpriseCode,
+    #[error("the enterprise already has an account")]
+    EnterpriseAccountExists,
+    #[error("the enterprise still has an account; delete the account first")]
+    EnterpriseHasAccount,
+    #[error("owner shop not found")]
+    OwnerShopNotFound,
+    #[error("role name already exists")]
+    DuplicateRoleName,
+    #[error("role is still in use")]
+    RoleInUse,
+    #[error("permission code already exists")]
+    DuplicatePermissionCode,
+    #[error("permission still has children")]
+    PermissionHasChildren,
+    #[error("the object was changed concurrently, retry")]
+    VersionConflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl BusinessError for OrgError {
+    fn code(&self) -> Code {
+        use OrgError::*;
+        match self {
+            Invalid(_) => Code::INVALID_PARAM,
+            NotFound(_) => Code::NOT_FOUND,
+            Forbidden(_) | NotAllowed(_) => Code::FORBIDDEN,
+            LevelExceeded => Code::SHOP_LEVEL_EXCEEDED,
+            DuplicateShopCode => Code::DUPLICATE_SHOP_CODE,
+            InvalidDefaultRole => Code::INVALID_DEFAULT_ROLE,
+            ParentNotFound => Code::PARENT_SHOP_NOT_FOUND,
+            DuplicateUsername => Code::DUPLICATE_USERNAME,
+            ShopHasChildren => Code::SHOP_HAS_CHILDREN,
+            DuplicateEnterpriseCode => Code::DUPLICATE_ENTERPRISE_CODE,
+            EnterpriseAccountExists => Code::ENTERPRISE_ACCOUNT_EXISTS,
+            EnterpriseHasAccount => Code::ENTERPRISE_HAS_ACCOUNT,
+            OwnerShopNotFound => Code::OWNER_SHOP_NOT_FOUND,
+            DuplicateRoleName => Code::DUPLICATE_ROLE_NAME,
+            RoleInUse => Code::ROLE_IN_USE,
+            DuplicatePermissionCode => Code::DUPLICATE_PERMISSION_CODE,
+            PermissionHasChildren => Code::PERMISSION_HAS_CHILDREN,
+            VersionConflict => Code::VERSION_CONFLICT,
+            Store(_) => Code::DATABASE,
+        }
+    }
+}
+
+/// `PUT /.../:id/status` body.
+#[derive(Debug, serde::Deserialize)]
+pub struct StatusRequest {
+    /// 1 enabled, 0 disabled.
+    pub status: crate::domain::org::Status,
+}
+
+/// Current time as stored (`created_at`, `updated_at`, `deleted_at`).
+pub fn stamp(now: i64) -> String {
+    rfc3339(now)
+}
+
+/// Refuses a stale client-supplied version (optimistic locking through the API).
+pub fn check_version(expected: Option<i64>, actual: i64) -> Result<(), OrgError> {
+    match expected {
+        Some(v) if v != actual => Err(OrgError::VersionConflict),
+        _ => Ok(()),
+    }
+}
+
+/// Maps a failed condition of an optimistic write to `VersionConflict`.
+pub fn version_conflict(e: StoreError) -> OrgError {
+    match e {
+        StoreError::ConditionFailed { .. } => OrgError::VersionConflict,
+        other => other.into(),
+    }
+}
+
+/// Applies an optional text update: `None` keeps, `Some("")` clears.
+pub fn patch_opt(
+    target: &mut Option<String>,
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<(), Invalid> {
+    if let Some(v) = value {
+        *target = crate::domain::validate::opt_text(field, Some(v), max)?;
+    }
+    Ok(())
+}

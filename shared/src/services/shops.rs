@@ -1,0 +1,421 @@
+//! Shops: the agent tree of up to 7 levels (domain.md §2.2–2.3, api.md §5).
+
+use serde::{Deserialize, Serialize};
+
+use super::org::{check_version, patch_opt, stamp, version_conflict, OrgError};
+use crate::domain::caller::{Caller, SA_PL, SA_PL_AG};
+use crate::domain::entities::{AccountRecord, AgentWallet, Role, Shop};
+use crate::domain::org::{RoleType, Status, UserType, WalletKind};
+use crate::domain::password;
+use crate::domain::shop_path::{ShopPath, MAX_SHOP_LEVEL};
+use crate::domain::validate;
+use crate::services::auth::username_item;
+use crate::store::keys::{self, gsi1};
+use crate::store::org::{account_item, linked_ids, role_link_item, shop_item, soft_deleted, unique_item};
+use crate::store::tx::{Cond, Tx, Upd};
+use crate::store::{n, to_item, Key, On, Store, StoreError};
+
+/// Initial agent account created with a shop.
+#[derive(Debug, Deserialize)]
+pub struct InitialAccount {
+    pub username: String,
+    pub password: String,
+    pub phone: Option<String>,
+}
+
+/// `POST /api/admin/shops` body.
+#[derive(Debug, Deserialize)]
+pub struct CreateShop {
+    pub shop_name: String,
+    pub shop_code: String,
+    pub parent_id: Option<u64>,
+    pub default_role_id: u64,
+    pub initial_account: InitialAccount,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub province: Option<String>,
+    pub city: Option<String>,
+    pub district: Option<String>,
+    pub address: Option<String>,
+}
+
+/// `PUT /api/admin/shops/:id` body; absent fields stay, `""` clears optional text.
+#[derive(Debug, Deserialize)]
+pub struct UpdateShop {
+    pub shop_name: Option<String>,
+    pub shop_code: Option<String>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub province: Option<String>,
+    pub city: Option<String>,
+    pub district: Option<String>,
+    pub address: Option<String>,
+    /// When given, the update applies only to this version.
+    pub version: Option<i64>,
+}
+
+/// List filters of `GET /api/admin/shops`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ShopFilter {
+    /// Substring of the name.
+    pub shop_name: Option<String>,
+    /// Exact code.
+    pub shop_code: Option<String>,
+    pub parent_id: Option<u64>,
+    pub level: Option<u8>,
+    pub status: Option<i64>,
+}
+
+/// A shop with its parent's name (shown even when the parent is soft-deleted).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ShopView {
+    #[serde(flatten)]
+    pub shop: Shop,
+    pub parent_shop_name: Option<String>,
+}
+
+/// `PUT /api/admin/shops/:id/roles` body.
+#[derive(Debug, Deserialize)]
+pub struct ShopRoles {
+    pub role_ids: Vec<u64>,
+}
+
+/// Most roles a shop may be given in one request.
+pub const MAX_SHOP_ROLES: usize = 40;
+
+/// Loads a live shop the caller may see; out-of-scope shops look missing.
+pub async fn visible_shop(store: &Store, caller: &Caller, id: u64) -> Result<Shop, OrgError> {
+    let shop: Shop = store
+        .live_entity(&keys::shop(id))
+        .await?
+        .ok_or(OrgError::NotFound("shop"))?;
+    if !caller.sees_shop_owned(Some(&shop.path)) {
+        return Err(OrgError::NotFound("shop"));
+    }
+    Ok(shop)
+}
+
+/// Creates a shop with its initial account, default role links and two wallets, all
+/// in one transaction.
+pub async fn create(store: &Store, caller: &Caller, now: i64, req: CreateShop) -> Result<ShopView, OrgError> {
+    caller.require(SA_PL_AG)?;
+    let shop_name = validate::text("shop_name", &req.shop_name, 100)?;
+    let shop_code = validate::code("shop_code", &req.shop_code)?;
+    let username = validate::username(&req.initial_account.username)?;
+    let pass = validate::password("initial_account.password", &req.initial_account.password)?;
+    let phone = validate::opt_phone("initial_account.phone", req.initial_account.phone.as_deref())?;
+    let contact_phone = validate::opt_phone("contact_phone", req.contact_phone.as_deref())?;
+    let opt = |f: &str, v: &Option<String>, max| validate::opt_text(f, v.as_deref(), max);
+
+    let parent_id = match (caller.user_type, req.parent_id) {
+        (UserType::Agent, None) => caller.shop_id,
+        (_, p) => p,
+    };
+    let parent = match parent_id {
+        None => None,
+        Some(pid) => {
+            let parent: Option<Shop> = store.live_entity(&keys::shop(pid)).await?;
+            match parent {
+                Some(p) if caller.sees_shop_owned(Some(&p.path)) => Some(p),
+                Some(_) => return Err(OrgError::Forbidden("the parent shop is outside your shops")),
+                None => return Err(OrgError::ParentNotFound),
+            }
+        }
+    };
+    let level = parent.as_ref().map_or(1, |p| p.level + 1);
+    if level > MAX_SHOP_LEVEL {
+        return Err(OrgError::LevelExceeded);
+    }
+    let role: Option<Role> = store.live_entity(&keys::role(req.default_role_id)).await?;
+    if !role.is_some_and(|r| r.role_type == RoleType::Customer && r.status == Status::Enabled) {
+        return Err(OrgError::InvalidDefaultRole);
+    }
+
+    let id = store.next_id("shop").await?;
+    let account_id = store.next_id("account").await?;
+    let path = parent.as_ref().map_or_else(|| ShopPath::top(id), |p| p.path.child(id));
+    let at = stamp(now);
+    let shop = Shop {
+        id,
+        shop_name,
+        shop_code: shop_code.clone(),
+        parent_id: parent.as_ref().map(|p| p.id),
+        level,
+        path: path.clone(),
+        status: Status::Enabled,
+        contact_name: opt("contact_name", &req.contact_name, 50)?,
+        contact_phone,
+        province: opt("province", &req.province, 50)?,
+        city: opt("city", &req.city, 50)?,
+        district: opt("district", &req.district, 50)?,
+        address: opt("address", &req.address, 200)?,
+        child_count: 0,
+        created_at: at.clone(),
+        updated_at: at.clone(),
+        deleted_at: None,
+        creator: caller.account_id,
+        updater: caller.account_id,
+        version: 1,
+    };
+    let account = AccountRecord {
+        id: account_id,
+        username,
+        phone,
+        password_hash: password::hash(&pass),
+        user_type: UserType::Agent,
+        shop_id: Some(id),
+        enterprise_id: None,
+        owner_path: Some(path),
+        status: Status::Enabled,
+        created_at: at.clone(),
+        updated_at: at.clone(),
+        deleted_at: None,
+        creator: caller.account_id,
+        updater: caller.account_id,
+        version: 1,
+    };
+    let role_id = req.default_role_id;
+    let mut tx = Tx::new()
+        .put_new("shop", shop_item(&shop)?)
+        .put_new("shop_code", unique_item("shop_code", &shop_code, id))
+        .check(
+            "default_role",
+            &keys::role(role_id),
+            Cond::live()
+                .and(Cond::new("#status = :enabled AND role_type = :customer"))
+                .name("#status", "status")
+                .value(":enabled", n(1))
+                .value(":customer", n(2)),
+        )
+        .put_new("account", account_item(&account)?)
+        .put_new("username", username_item(&account))
+        .put_new("shop_role", role_link_item(&keys::shop_role(id, role_id), role_id))
+        .put_new("account_role", role_link_item(&keys::account_role(account_id, role_id), role_id));
+    for kind in [WalletKind::Main, WalletKind::Commission] {
+        let wallet = AgentWallet {
+            shop_id: id,
+            wallet_type: kind.as_str().into(),
+            balance: 0,
+            frozen_balance: 0,
+            currency: "CNY".into(),
+            status: Status::Enabled,
+            shop_id_tag: id,
+            created_at: at.clone(),
+            updated_at: at.clone(),
+            version: 1,
+        };
+        tx = tx.put_new("wallet", to_item(&wallet, &keys::agent_wallet(id, kind.as_str()))?);
+    }
+    if let Some(p) = &parent {
+        tx = tx.update(
+            "parent",
+            &keys::shop(p.id),
+            Upd::new("ADD child_count :one").value(":one", n(1)),
+            Some(Cond::live()),
+        );
+    }
+    store.transact(tx).await.map_err(|e| match e.failed_label() {
+        Some("shop_code") => OrgError::DuplicateShopCode,
+        Some("username") => OrgError::DuplicateUsername,
+        Some("default_role") => OrgError::InvalidDefaultRole,
+        Some("parent") => OrgError::ParentNotFound,
+        _ => e.into(),
+    })?;
+    tracing::info!(shop_id = id, level, "shop created");
+    Ok(ShopView { parent_shop_name: parent.map(|p| p.shop_name), shop })
+}
+
+/// One shop with its parent's name.
+pub async fn get(store: &Store, caller: &Caller, id: u64) -> Result<ShopView, OrgError> {
+    caller.require(SA_PL_AG)?;
+    let shop = visible_shop(store, caller, id).await?;
+    Ok(with_parent_names(store, vec![shop]).await?.remove(0))
+}
+
+/// Shops of the caller's scope matching `filter`, in tree order.
+pub async fn list(store: &Store, caller: &Caller, filter: &ShopFilter) -> Result<Vec<Shop>, OrgError> {
+    caller.require(SA_PL_AG)?;
+    let prefix = caller.shop_path.as_ref().map_or("", |p| p.as_str());
+    let shops: Vec<Shop> = store.list_scope(gsi1::SHOPS, prefix).await?;
+    let name = filter.shop_name.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let code = filter.shop_code.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    Ok(shops
+        .into_iter()
+        .filter(|s| caller.sees_shop_owned(Some(&s.path)))
+        .filter(|s| name.is_none_or(|n| s.shop_name.contains(n)))
+        .filter(|s| code.is_none_or(|c| s.shop_code == c))
+        .filter(|s| filter.parent_id.is_none_or(|p| s.parent_id == Some(p)))
+        .filter(|s| filter.level.is_none_or(|l| s.level == l))
+        .filter(|s| filter.status.is_none_or(|st| i64::from(s.status) == st))
+        .collect())
+}
+
+/// Adds each shop's parent name (one batch read; soft-deleted parents included).
+pub async fn with_parent_names(store: &Store, shops: Vec<Shop>) -> Result<Vec<ShopView>, StoreError> {
+    let parent_keys: Vec<Key> = shops.iter().filter_map(|s| s.parent_id).map(keys::shop).collect();
+    let parents: Vec<Shop> = store.entities(&parent_keys).await?;
+    Ok(shops
+        .into_iter()
+        .map(|shop| {
+            let parent_shop_name = shop
+                .parent_id
+                .and_then(|pid| parents.iter().find(|p| p.id == pid))
+                .map(|p| p.shop_name.clone());
+            ShopView { shop, parent_shop_name }
+        })
+        .collect())
+}
+
+/// Names of shops by id, soft-deleted ones included (for display in other lists).
+pub async fn shop_names(store: &Store, ids: &[u64]) -> Result<Vec<(u64, String)>, StoreError> {
+    let keys_: Vec<Key> = ids.iter().copied().map(keys::shop).collect();
+    let shops: Vec<Shop> = store.entities(&keys_).await?;
+    Ok(shops.into_iter().map(|s| (s.id, s.shop_name)).collect())
+}
+
+/// Updates name, code and contact fields (optimistic lock on `version`).
+pub async fn update(store: &Store, caller: &Caller, now: i64, id: u64, req: UpdateShop) -> Result<ShopView, OrgError> {
+    caller.require(SA_PL_AG)?;
+    let old = visible_shop(store, caller, id).await?;
+    check_version(req.version, old.version)?;
+    let mut shop = old.clone();
+    if let Some(name) = &req.shop_name {
+        shop.shop_name = validate::text("shop_name", name, 100)?;
+    }
+    if let Some(code) = &req.shop_code {
+        shop.shop_code = validate::code("shop_code", code)?;
+    }
+    if let Some(phone) = &req.contact_phone {
+        shop.contact_phone = validate::opt_phone("contact_phone", Some(phone))?;
+    }
+    patch_opt(&mut shop.contact_name, "contact_name", req.contact_name.as_deref(), 50)?;
+    patch_opt(&mut shop.province, "province", req.province.as_deref(), 50)?;
+    patch_opt(&mut shop.city, "city", req.city.as_deref(), 50)?;
+    patch_opt(&mut shop.district, "district", req.district.as_deref(), 50)?;
+    patch_opt(&mut shop.address, "address", req.address.as_deref(), 200)?;
+    save(store, caller, now, &old, shop).await
+}
+
+/// Enables or disables a shop. Agents cannot change their own shop.
+pub async fn set_status(store: &Store, caller: &Caller, now: i64, id: u64, status: Status) -> Result<ShopView, OrgError> {
+    caller.require(SA_PL_AG)?;
+    let old = visible_shop(store, caller, id).await?;
+    if caller.shop_id == Some(id) {
+        return Err(OrgError::Forbidden("agents cannot change the status of their own shop"));
+    }
+    let mut shop = old.clone();
+    shop.status = status;
+    save(store, caller, now, &old, shop).await
+}
+
+async fn save(store: &Store, caller: &Caller, now: i64, old: &Shop, mut shop: Shop) -> Result<ShopView, OrgError> {
+    shop.updated_at = stamp(now);
+    shop.updater = caller.account_id;
+    shop.version = old.version + 1;
+    let mut tx = Tx::new().put("shop", shop_item(&shop)?, Some(Cond::live().and(Cond::version(old.version))));
+    if shop.shop_code != old.shop_code {
+        tx = tx
+            .delete("old_code", &keys::unique("shop_code", &old.shop_code), None)
+            .put_new("shop_code", unique_item("shop_code", &shop.shop_code, shop.id));
+    }
+    store.transact(tx).await.map_err(|e| match e.failed_label() {
+        Some("shop_code") => OrgError::DuplicateShopCode,
+        _ => version_conflict(e),
+    })?;
+    Ok(with_parent_names(store, vec![shop]).await?.remove(0))
+}
+
+/// Soft-deletes a shop without live sub-shops; its code becomes reusable and its name
+/// still resolves for display.
+pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result<(), OrgError> {
+    caller.require(SA_PL)?;
+    let shop = visible_shop(store, caller, id).await?;
+    if shop.child_count > 0 {
+        return Err(OrgError::ShopHasChildren);
+    }
+    let mut deleted = shop.clone();
+    deleted.updated_at = stamp(now);
+    deleted.updater = caller.account_id;
+    deleted.version += 1;
+    let item = soft_deleted(shop_item(&deleted)?, &stamp(now));
+    let mut tx = Tx::new()
+        .put(
+            "shop",
+            item,
+            Some(Cond::live().and(Cond::new("child_count = :zero").value(":zero", n(0)))),
+        )
+        .delete("shop_code", &keys::unique("shop_code", &shop.shop_code), None);
+    if let Some(pid) = shop.parent_id {
+        tx = tx.update(
+            "parent",
+            &keys::shop(pid),
+            Upd::new("ADD child_count :minus").value(":minus", n(-1)),
+            None,
+        );
+    }
+    store.transact(tx).await.map_err(|e| match e.failed_label() {
+        Some("shop") => OrgError::ShopHasChildren,
+        _ => e.into(),
+    })?;
+    tracing::info!(shop_id = id, "shop deleted");
+    Ok(())
+}
+
+/// Ids of the shop and all its descendants (one Query on the scope index).
+pub async fn subordinate_ids(store: &Store, caller: &Caller, id: u64) -> Result<Vec<u64>, OrgError> {
+    caller.require(SA_PL_AG)?;
+    let shop = visible_shop(store, caller, id).await?;
+    let shops: Vec<Shop> = store.list_scope(gsi1::SHOPS, shop.path.as_str()).await?;
+    Ok(shops.into_iter().map(|s| s.id).collect())
+}
+
+/// Roles available to a shop (ShopRole).
+pub async fn roles(store: &Store, caller: &Caller, id: u64) -> Result<Vec<Role>, OrgError> {
+    caller.require(SA_PL_AG)?;
+    visible_shop(store, caller, id).await?;
+    Ok(shop_roles(store, id).await?)
+}
+
+/// Live roles linked to a shop.
+pub async fn shop_roles(store: &Store, shop_id: u64) -> Result<Vec<Role>, StoreError> {
+    let links = store.query_prefix(On::Table, &keys::shop(shop_id).pk, "ROLE#").await?;
+    let role_keys: Vec<Key> = linked_ids(&links).into_iter().map(keys::role).collect();
+    let roles: Vec<Role> = store.entities(&role_keys).await?;
+    Ok(roles.into_iter().filter(|r| r.deleted_at.is_none()).collect())
+}
+
+/// Replaces the roles available to a shop (customer roles only).
+pub async fn set_roles(store: &Store, caller: &Caller, id: u64, req: ShopRoles) -> Result<Vec<Role>, OrgError> {
+    caller.require(SA_PL)?;
+    visible_shop(store, caller, id).await?;
+    let mut wanted = req.role_ids.clone();
+    wanted.sort_unstable();
+    wanted.dedup();
+    if wanted.len() > MAX_SHOP_ROLES {
+        return Err(validate::Invalid(format!("at most {MAX_SHOP_ROLES} roles")).into());
+    }
+    let links = store.query_prefix(On::Table, &keys::shop(id).pk, "ROLE#").await?;
+    let current = linked_ids(&links);
+    let mut tx = Tx::new().check("shop", &keys::shop(id), Cond::live());
+    for rid in &wanted {
+        tx = tx.check(
+            "role",
+            &keys::role(*rid),
+            Cond::live().and(Cond::new("role_type = :customer").value(":customer", n(2))),
+        );
+        if !current.contains(rid) {
+            tx = tx.put("shop_role", role_link_item(&keys::shop_role(id, *rid), *rid), None);
+        }
+    }
+    for rid in current.iter().filter(|r| !wanted.contains(r)) {
+        tx = tx.delete("shop_role", &keys::shop_role(id, *rid), None);
+    }
+    store.transact(tx).await.map_err(|e| match e.failed_label() {
+        Some("role") => OrgError::Invalid(validate::Invalid(
+            "role_ids must name existing customer roles".into(),
+        )),
+        Some("shop") => OrgError::NotFound("shop"),
+        _ => e.into(),
+    })?;
+    Ok(shop_roles(store, id).await?)
+}

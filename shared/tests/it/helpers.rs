@@ -1,0 +1,245 @@
+//! Test harness: every test gets its own table on the local emulator and the full
+//! router, exercised with real HTTP requests through `tower::ServiceExt::oneshot`.
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::Client;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use shared::api::extract::ClientIp;
+use shared::api::{app, AppState};
+use shared::config::Config;
+use shared::store::calls::CallCounter;
+use shared::store::{schema, Store};
+use tower::ServiceExt;
+
+/// Password of the super admin every test app starts with.
+pub const ADMIN_PASSWORD: &str = "super-secret-1";
+
+/// The local emulator's endpoint (set by `scripts/test.sh`).
+pub fn endpoint() -> String {
+    std::env::var("CMP_TEST_AWS_ENDPOINT")
+        .expect("CMP_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test.sh")
+}
+
+/// A DynamoDB client for the emulator, with the call counter installed.
+pub fn client() -> Client {
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .interceptor(CallCounter)
+        .build();
+    Client::from_conf(conf)
+}
+
+/// A fresh table; dropped (deleted) with the guard.
+pub struct TestTable {
+    pub store: Store,
+}
+
+impl TestTable {
+    pub async fn new() -> Self {
+        let name = format!("t-{}", uuid::Uuid::new_v4().simple());
+        let client = client();
+        schema::create_table(&client, &name).await.expect("create table");
+        Self { store: Store::new(client, &name) }
+    }
+
+    /// Every item of the table (tests only; the service never scans).
+    pub async fn scan(&self) -> Vec<shared::store::Item> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .store
+                .client()
+                .scan()
+                .table_name(self.store.table())
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .expect("scan");
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return items,
+            }
+        }
+    }
+}
+
+impl Drop for TestTable {
+    fn drop(&mut self) {
+        let store = self.store.clone();
+        // Leave nothing behind: delete the table on a helper thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let _ = rt.block_on(schema::delete_table(store.client(), store.table()));
+        })
+        .join();
+    }
+}
+
+/// The whole API over a fresh table, with a seeded super admin.
+pub struct TestApp {
+    pub table: TestTable,
+    pub state: AppState,
+    pub router: Router,
+}
+
+/// A response, decoded.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: HeaderMap,
+}
+
+impl Resp {
+    /// The envelope's business code.
+    pub fn code(&self) -> i64 {
+        self.body["code"].as_i64().unwrap_or(-1)
+    }
+
+    /// The envelope's data.
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    /// DynamoDB calls the request used.
+    pub fn ddb_calls(&self) -> usize {
+        self.headers["x-ddb-calls"].to_str().unwrap().parse().unwrap()
+    }
+
+    /// Panics unless the request succeeded; returns the data.
+    #[track_caller]
+    pub fn ok(&self) -> &Value {
+        assert_eq!(self.status, StatusCode::OK, "expected success, got {:?}", self.body);
+        assert_eq!(self.code(), 0, "{:?}", self.body);
+        self.data()
+    }
+
+    /// Asserts an error with this HTTP status and business code.
+    #[track_caller]
+    pub fn err(&self, status: u16, code: i64) {
+        assert_eq!(
+            (self.status.as_u16(), self.code()),
+            (status, code),
+            "unexpected answer {:?}",
+            self.body
+        );
+        assert!(self.body["data"].is_null());
+        assert!(self.body["timestamp"].as_str().is_some_and(|t| t.ends_with("+08:00")));
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let table = TestTable::new().await;
+    let mut cfg = Config::for_local(table.store.table(), &endpoint());
+    cfg.super_admin_password = Some(ADMIN_PASSWORD.into());
+    let state = AppState::new(cfg, table.store.clone());
+    shared::services::auth::ensure_super_admin(&state).await.expect("bootstrap");
+    let router = app(state.clone());
+    TestApp { table, state, router }
+}
+
+impl TestApp {
+    /// Sends a raw request through the router.
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let res = self.router.clone().oneshot(req).await.expect("router");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)));
+        Resp { status, body, headers }
+    }
+
+    /// Sends a JSON request, with a bearer token when given.
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let body = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        let mut req = req.body(body).unwrap();
+        req.extensions_mut().insert(ClientIp("127.0.0.1".into()));
+        self.send(req).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call("PUT", path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.call("DELETE", path, Some(token), None).await
+    }
+
+    /// Logs in; returns the whole token pair.
+    pub async fn login_pair(&self, username: &str, password: &str) -> Value {
+        let r = self
+            .call("POST", "/api/admin/login", None, Some(json!({"username": username, "password": password})))
+            .await;
+        r.ok().clone()
+    }
+
+    /// Logs in; returns the access token.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        self.login_pair(username, password).await["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// The super admin's access token.
+    pub async fn admin(&self) -> String {
+        self.login("admin", ADMIN_PASSWORD).await
+    }
+
+    /// Creates an enabled customer role; returns its id.
+    pub async fn customer_role(&self, token: &str, name: &str) -> u64 {
+        let r = self
+            .post("/api/admin/roles", token, json!({"role_name": name, "role_type": 2}))
+            .await;
+        r.ok()["id"].as_u64().unwrap()
+    }
+
+    /// Creates a shop under `parent` with an initial agent `<code>-agent` /
+    /// `password-<code>`; returns the shop id.
+    pub async fn shop(&self, token: &str, code: &str, parent: Option<u64>, role: u64) -> u64 {
+        let r = self.post("/api/admin/shops", token, shop_body(code, parent, role)).await;
+        r.ok()["id"].as_u64().unwrap()
+    }
+
+    /// Access token of the initial agent of the shop created with `code`.
+    pub async fn agent(&self, code: &str) -> String {
+        self.login(&format!("{code}-agent"), &format!("password-{code}")).await
+    }
+}
+
+/// Body of a shop creation request.
+pub fn shop_body(code: &str, parent: Option<u64>, role: u64) -> Value {
+    json!({
+        "shop_name": format!("Shop {code}"),
+        "shop_code": code,
+        "parent_id": parent,
+        "default_role_id": role,
+        "contact_phone": "13800138000",
+        "initial_account": {"username": format!("{code}-agent"), "password": format!("password-{code}")}
+    })
+}
