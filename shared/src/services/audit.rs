@@ -26,7 +26,11 @@ pub async fn log_account(
         after_data: snapshot(after),
         created_at: rfc3339(now),
     };
-    let key = Key::new(keys::account_log_pk(target), format!("{now:012}#{}", entry.id));
+    // Wall-clock nanoseconds keep entries of the same second in order.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let key = Key::new(keys::account_log_pk(target), format!("{nanos:024}#{}", entry.id));
     let res = match to_item(&entry, &key) {
         Ok(item) => store.put(item).await,
         Err(e) => Err(e),

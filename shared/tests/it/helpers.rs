@@ -72,6 +72,24 @@ impl TestTable {
     }
 }
 
+impl TestTable {
+    /// Keys of the business items (ignoring id counters, rate-limit windows, sessions
+    /// and audit entries), to prove a refused request wrote nothing.
+    pub async fn entity_keys(&self) -> std::collections::BTreeSet<(String, String)> {
+        self.scan()
+            .await
+            .iter()
+            .map(|i| {
+                let get = |k| shared::store::str_attr(i, k).unwrap_or_default().to_string();
+                (get("pk"), get("sk"))
+            })
+            .filter(|(pk, sk)| {
+                !["COUNTER#", "RL#", "AUDIT#"].iter().any(|p| pk.starts_with(p)) && !sk.starts_with("SESSION#")
+            })
+            .collect()
+    }
+}
+
 impl Drop for TestTable {
     fn drop(&mut self) {
         let store = self.store.clone();
