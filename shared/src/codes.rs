@@ -49,6 +49,8 @@ codes! {
     FORBIDDEN = 1005, FORBIDDEN, "insufficient permission";
     /// Too many requests in the current window.
     TOO_MANY_REQUESTS = 1006, TOO_MANY_REQUESTS, "too many requests, try again later";
+    /// The route exists but not for this HTTP method.
+    METHOD_NOT_ALLOWED = 1029, METHOD_NOT_ALLOWED, "method not allowed";
     /// Optimistic-lock conflict: the object changed meanwhile; retry.
     VERSION_CONFLICT = 1007, CONFLICT, "the object was changed concurrently, retry";
     /// Idempotency key reused with a different payload.

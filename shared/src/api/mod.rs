@@ -61,6 +61,7 @@ pub fn group(routes: Router<AppState>, state: AppState) -> Router {
     let limit = state.cfg.max_body_bytes;
     routes
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(request_context))
         .with_state(state)
@@ -76,6 +77,10 @@ pub fn app(state: AppState) -> Router {
         .merge(admin_shops::routes())
         .merge(admin_enterprises::routes());
     group(routes, state)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::with_msg(Code::METHOD_NOT_ALLOWED, "method not allowed on this route")
 }
 
 async fn not_found() -> ApiError {
