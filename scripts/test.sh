@@ -24,3 +24,12 @@ export CMP_TEST_AWS_ENDPOINT="$CMP_AWS_ENDPOINT"
 
 log "tests"
 cargo test --all-targets -- --test-threads "${CMP_TEST_THREADS:-8}"
+
+log "end to end: the dev server over HTTP"
+export CMP_TABLE="smoke-$(date +%s)" CMP_JWT_SECRET="smoke-test-secret-smoke-test-secret-00" CMP_SUPER_ADMIN_PASSWORD="smoke-admin-pass"
+export CMP_PORT="$(free_port)" RUST_LOG=warn
+"$CARGO_TARGET_DIR/debug/dev-server" &
+SERVER_PID=$!
+trap 'kill $SERVER_PID 2>/dev/null; stop_moto' EXIT INT TERM
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$CMP_PORT/health" >/dev/null 2>&1 && break; sleep 0.1; done
+PYTHON="$VENV/bin/python" bash scripts/smoke.sh "http://127.0.0.1:$CMP_PORT"
