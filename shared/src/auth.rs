@@ -126,8 +126,14 @@ mod tests {
         let keys = TokenKeys::new(SECRET);
         let t = keys.issue(&claims(TokenKind::Access, 100));
         assert_eq!(keys.verify(&t, TokenKind::Access, 99).unwrap().sub, 7);
-        assert_eq!(keys.verify(&t, TokenKind::Access, 100), Err(TokenError::Expired));
-        assert_eq!(keys.verify(&t, TokenKind::Refresh, 99), Err(TokenError::WrongKind));
+        assert_eq!(
+            keys.verify(&t, TokenKind::Access, 100),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            keys.verify(&t, TokenKind::Refresh, 99),
+            Err(TokenError::WrongKind)
+        );
     }
 
     #[test]
@@ -135,14 +141,24 @@ mod tests {
         let keys = TokenKeys::new(SECRET);
         let other = TokenKeys::new("another-secret-another-secret-xx");
         let t = other.issue(&claims(TokenKind::Access, 100));
-        assert!(matches!(keys.verify(&t, TokenKind::Access, 1), Err(TokenError::Invalid(_))));
+        assert!(matches!(
+            keys.verify(&t, TokenKind::Access, 1),
+            Err(TokenError::Invalid(_))
+        ));
 
         // alg "none": header {"alg":"none","typ":"JWT"}, no signature.
         use base64_url as b64;
         let header = b64::encode(br#"{"alg":"none","typ":"JWT"}"#);
-        let body = b64::encode(serde_json::to_string(&claims(TokenKind::Access, 100)).unwrap().as_bytes());
+        let body = b64::encode(
+            serde_json::to_string(&claims(TokenKind::Access, 100))
+                .unwrap()
+                .as_bytes(),
+        );
         for forged in [format!("{header}.{body}."), format!("{header}.{body}")] {
-            assert!(matches!(keys.verify(&forged, TokenKind::Access, 1), Err(TokenError::Invalid(_))));
+            assert!(matches!(
+                keys.verify(&forged, TokenKind::Access, 1),
+                Err(TokenError::Invalid(_))
+            ));
         }
 
         // Tampered payload with the original signature.
@@ -150,18 +166,31 @@ mod tests {
         let parts: Vec<&str> = good.split('.').collect();
         let mut c = claims(TokenKind::Access, 100);
         c.uty = 1;
-        let tampered = format!("{}.{}.{}", parts[0], b64::encode(serde_json::to_string(&c).unwrap().as_bytes()), parts[2]);
-        assert!(matches!(keys.verify(&tampered, TokenKind::Access, 1), Err(TokenError::Invalid(_))));
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64::encode(serde_json::to_string(&c).unwrap().as_bytes()),
+            parts[2]
+        );
+        assert!(matches!(
+            keys.verify(&tampered, TokenKind::Access, 1),
+            Err(TokenError::Invalid(_))
+        ));
         assert!(keys.verify("garbage", TokenKind::Access, 1).is_err());
     }
 
     /// Minimal unpadded base64url encoder for building forged tokens.
     mod base64_url {
         pub fn encode(data: &[u8]) -> String {
-            const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            const T: &[u8; 64] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
             let mut out = String::new();
             for chunk in data.chunks(3) {
-                let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+                let b = [
+                    chunk[0],
+                    *chunk.get(1).unwrap_or(&0),
+                    *chunk.get(2).unwrap_or(&0),
+                ];
                 let v = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
                 for i in 0..=chunk.len() {
                     out.push(T[(v >> (18 - 6 * i) & 63) as usize] as char);

@@ -112,7 +112,11 @@ mod tests {
         for code in Code::ALL {
             assert!(seen.insert(code.0), "duplicate code {}", code.0);
             if *code != Code::SUCCESS {
-                assert!(!code.http_status().is_success(), "code {} maps to 2xx", code.0);
+                assert!(
+                    !code.http_status().is_success(),
+                    "code {} maps to 2xx",
+                    code.0
+                );
             }
         }
     }

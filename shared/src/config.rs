@@ -43,7 +43,9 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let jwt_secret = required("CMP_JWT_SECRET")?;
         if jwt_secret.len() < 32 {
-            return Err(ConfigError("CMP_JWT_SECRET must be at least 32 bytes".into()));
+            return Err(ConfigError(
+                "CMP_JWT_SECRET must be at least 32 bytes".into(),
+            ));
         }
         Ok(Self {
             table: required("CMP_TABLE")?,

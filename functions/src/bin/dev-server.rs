@@ -16,7 +16,10 @@ use shared::store::schema;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     shared::telemetry::init();
     let cfg = Config::from_env()?;
-    let port: u16 = std::env::var("CMP_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8080);
+    let port: u16 = std::env::var("CMP_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8080);
     let state = AppState::connect(cfg).await;
     schema::create_table(state.store.client(), state.store.table()).await?;
     if let Some(id) = shared::services::auth::ensure_super_admin(&state).await? {
@@ -25,11 +28,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let router = app(state).layer(middleware::from_fn(peer_ip));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!(url = %format!("http://127.0.0.1:{port}"), "dev server listening");
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }
 

@@ -9,7 +9,9 @@ use super::envelope::{ApiResult, Data};
 use super::extract::{bearer, Body, ClientIp};
 use super::AppState;
 use crate::domain::caller::Caller;
-use crate::services::auth::{self, ChangePasswordRequest, LoginRequest, Me, RefreshRequest, TokenPair};
+use crate::services::auth::{
+    self, ChangePasswordRequest, LoginRequest, Me, RefreshRequest, TokenPair,
+};
 
 /// Routes of the `admin-auth` function.
 pub fn routes() -> Router<AppState> {
@@ -29,7 +31,10 @@ async fn login(
     Ok(Data(auth::login(&state, req, &ip.0).await?))
 }
 
-async fn refresh(State(state): State<AppState>, Body(req): Body<RefreshRequest>) -> ApiResult<TokenPair> {
+async fn refresh(
+    State(state): State<AppState>,
+    Body(req): Body<RefreshRequest>,
+) -> ApiResult<TokenPair> {
     Ok(Data(auth::refresh(&state, req).await?))
 }
 
@@ -37,7 +42,11 @@ fn token(headers: &HeaderMap) -> &str {
     bearer(headers).unwrap_or_default()
 }
 
-async fn logout(State(state): State<AppState>, _caller: Caller, headers: HeaderMap) -> ApiResult<()> {
+async fn logout(
+    State(state): State<AppState>,
+    _caller: Caller,
+    headers: HeaderMap,
+) -> ApiResult<()> {
     auth::logout(&state, token(&headers)).await?;
     Ok(Data(()))
 }

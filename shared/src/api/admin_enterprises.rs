@@ -10,14 +10,19 @@ use super::extract::{Body, Id, Query};
 use super::pagination::{PageQuery, Paged};
 use super::AppState;
 use crate::domain::caller::Caller;
-use crate::services::enterprises::{self, CreateEnterprise, EnterpriseFilter, EnterpriseView, UpdateEnterprise};
+use crate::services::enterprises::{
+    self, CreateEnterprise, EnterpriseFilter, EnterpriseView, UpdateEnterprise,
+};
 use crate::services::org::StatusRequest;
 
 /// Routes of the `admin-enterprises` function.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/admin/enterprises", get(list).post(create))
-        .route("/api/admin/enterprises/{id}", get(show).put(update).delete(delete))
+        .route(
+            "/api/admin/enterprises/{id}",
+            get(show).put(update).delete(delete),
+        )
         .route("/api/admin/enterprises/{id}/status", put(status))
 }
 
@@ -28,19 +33,34 @@ async fn list(
     Query(filter): Query<EnterpriseFilter>,
 ) -> ApiResult<Paged<EnterpriseView>> {
     page.validated()?;
-    Ok(Data(page.paginate(enterprises::list(&st.store, &caller, &filter).await?)?))
+    Ok(Data(page.paginate(
+        enterprises::list(&st.store, &caller, &filter).await?,
+    )?))
 }
 
-async fn create(State(st): State<AppState>, caller: Caller, Body(req): Body<CreateEnterprise>) -> ApiResult<EnterpriseView> {
-    Ok(Data(enterprises::create(&st.store, &caller, st.clock.now(), req).await?))
+async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    Body(req): Body<CreateEnterprise>,
+) -> ApiResult<EnterpriseView> {
+    Ok(Data(
+        enterprises::create(&st.store, &caller, st.clock.now(), req).await?,
+    ))
 }
 
 async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<EnterpriseView> {
     Ok(Data(enterprises::get(&st.store, &caller, id).await?))
 }
 
-async fn update(State(st): State<AppState>, caller: Caller, Id(id): Id, Body(req): Body<UpdateEnterprise>) -> ApiResult<EnterpriseView> {
-    Ok(Data(enterprises::update(&st.store, &caller, st.clock.now(), id, req).await?))
+async fn update(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Body(req): Body<UpdateEnterprise>,
+) -> ApiResult<EnterpriseView> {
+    Ok(Data(
+        enterprises::update(&st.store, &caller, st.clock.now(), id, req).await?,
+    ))
 }
 
 async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
@@ -48,6 +68,13 @@ async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiRe
     Ok(Data(()))
 }
 
-async fn status(State(st): State<AppState>, caller: Caller, Id(id): Id, Body(req): Body<StatusRequest>) -> ApiResult<EnterpriseView> {
-    Ok(Data(enterprises::set_status(&st.store, &caller, st.clock.now(), id, req.status).await?))
+async fn status(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Body(req): Body<StatusRequest>,
+) -> ApiResult<EnterpriseView> {
+    Ok(Data(
+        enterprises::set_status(&st.store, &caller, st.clock.now(), id, req.status).await?,
+    ))
 }

@@ -12,18 +12,31 @@ use crate::domain::caller::Caller;
 use crate::domain::entities::{Permission, Role};
 use crate::services::org::StatusRequest;
 use crate::services::roles::{
-    self, CreatePermission, CreateRole, PermissionNode, RoleFilter, RolePermissions, UpdatePermission, UpdateRole,
+    self, CreatePermission, CreateRole, PermissionNode, RoleFilter, RolePermissions,
+    UpdatePermission, UpdateRole,
 };
 
 /// Routes of the `admin-roles` function.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/admin/roles", get(list).post(create))
-        .route("/api/admin/roles/{id}", get(show).put(update).delete(delete))
+        .route(
+            "/api/admin/roles/{id}",
+            get(show).put(update).delete(delete),
+        )
         .route("/api/admin/roles/{id}/status", put(status))
-        .route("/api/admin/roles/{id}/permissions", get(permissions).put(set_permissions))
-        .route("/api/admin/permissions", get(permission_tree).post(create_permission))
-        .route("/api/admin/permissions/{id}", put(update_permission).delete(delete_permission))
+        .route(
+            "/api/admin/roles/{id}/permissions",
+            get(permissions).put(set_permissions),
+        )
+        .route(
+            "/api/admin/permissions",
+            get(permission_tree).post(create_permission),
+        )
+        .route(
+            "/api/admin/permissions/{id}",
+            put(update_permission).delete(delete_permission),
+        )
 }
 
 async fn list(
@@ -33,19 +46,34 @@ async fn list(
     Query(filter): Query<RoleFilter>,
 ) -> ApiResult<Paged<Role>> {
     page.validated()?;
-    Ok(Data(page.paginate(roles::list_roles(&st.store, &caller, &filter).await?)?))
+    Ok(Data(page.paginate(
+        roles::list_roles(&st.store, &caller, &filter).await?,
+    )?))
 }
 
-async fn create(State(st): State<AppState>, caller: Caller, Body(req): Body<CreateRole>) -> ApiResult<Role> {
-    Ok(Data(roles::create_role(&st.store, &caller, st.clock.now(), req).await?))
+async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    Body(req): Body<CreateRole>,
+) -> ApiResult<Role> {
+    Ok(Data(
+        roles::create_role(&st.store, &caller, st.clock.now(), req).await?,
+    ))
 }
 
 async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<Role> {
     Ok(Data(roles::get_role(&st.store, &caller, id).await?))
 }
 
-async fn update(State(st): State<AppState>, caller: Caller, Id(id): Id, Body(req): Body<UpdateRole>) -> ApiResult<Role> {
-    Ok(Data(roles::update_role(&st.store, &caller, st.clock.now(), id, req).await?))
+async fn update(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Body(req): Body<UpdateRole>,
+) -> ApiResult<Role> {
+    Ok(Data(
+        roles::update_role(&st.store, &caller, st.clock.now(), id, req).await?,
+    ))
 }
 
 async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
@@ -53,11 +81,22 @@ async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiRe
     Ok(Data(()))
 }
 
-async fn status(State(st): State<AppState>, caller: Caller, Id(id): Id, Body(req): Body<StatusRequest>) -> ApiResult<Role> {
-    Ok(Data(roles::set_role_status(&st.store, &caller, st.clock.now(), id, req.status).await?))
+async fn status(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Body(req): Body<StatusRequest>,
+) -> ApiResult<Role> {
+    Ok(Data(
+        roles::set_role_status(&st.store, &caller, st.clock.now(), id, req.status).await?,
+    ))
 }
 
-async fn permissions(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<Vec<Permission>> {
+async fn permissions(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> ApiResult<Vec<Permission>> {
     Ok(Data(roles::role_permissions(&st.store, &caller, id).await?))
 }
 
@@ -67,15 +106,26 @@ async fn set_permissions(
     Id(id): Id,
     Body(req): Body<RolePermissions>,
 ) -> ApiResult<Vec<Permission>> {
-    Ok(Data(roles::set_role_permissions(&st.store, &caller, id, req).await?))
+    Ok(Data(
+        roles::set_role_permissions(&st.store, &caller, id, req).await?,
+    ))
 }
 
-async fn permission_tree(State(st): State<AppState>, caller: Caller) -> ApiResult<Vec<PermissionNode>> {
+async fn permission_tree(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Vec<PermissionNode>> {
     Ok(Data(roles::permission_tree(&st.store, &caller).await?))
 }
 
-async fn create_permission(State(st): State<AppState>, caller: Caller, Body(req): Body<CreatePermission>) -> ApiResult<Permission> {
-    Ok(Data(roles::create_permission(&st.store, &caller, st.clock.now(), req).await?))
+async fn create_permission(
+    State(st): State<AppState>,
+    caller: Caller,
+    Body(req): Body<CreatePermission>,
+) -> ApiResult<Permission> {
+    Ok(Data(
+        roles::create_permission(&st.store, &caller, st.clock.now(), req).await?,
+    ))
 }
 
 async fn update_permission(
@@ -84,10 +134,16 @@ async fn update_permission(
     Id(id): Id,
     Body(req): Body<UpdatePermission>,
 ) -> ApiResult<Permission> {
-    Ok(Data(roles::update_permission(&st.store, &caller, st.clock.now(), id, req).await?))
+    Ok(Data(
+        roles::update_permission(&st.store, &caller, st.clock.now(), id, req).await?,
+    ))
 }
 
-async fn delete_permission(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
+async fn delete_permission(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> ApiResult<()> {
     roles::delete_permission(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }

@@ -17,7 +17,10 @@ use crate::services::shops::{self, CreateShop, ShopFilter, ShopRoles, ShopView, 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/admin/shops", get(list).post(create))
-        .route("/api/admin/shops/{id}", get(show).put(update).delete(delete))
+        .route(
+            "/api/admin/shops/{id}",
+            get(show).put(update).delete(delete),
+        )
         .route("/api/admin/shops/{id}/status", put(status))
         .route("/api/admin/shops/{id}/roles", get(roles).put(set_roles))
         .route("/api/admin/shops/{id}/subordinate-ids", get(subordinates))
@@ -35,19 +38,37 @@ async fn list(
     let list = shops::with_parent_names(&st.store, page.list)
         .await
         .map_err(crate::services::org::OrgError::from)?;
-    Ok(Data(Paged { list, total: page.total, page: page.page, page_size: page.page_size }))
+    Ok(Data(Paged {
+        list,
+        total: page.total,
+        page: page.page,
+        page_size: page.page_size,
+    }))
 }
 
-async fn create(State(st): State<AppState>, caller: Caller, Body(req): Body<CreateShop>) -> ApiResult<ShopView> {
-    Ok(Data(shops::create(&st.store, &caller, st.clock.now(), req).await?))
+async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    Body(req): Body<CreateShop>,
+) -> ApiResult<ShopView> {
+    Ok(Data(
+        shops::create(&st.store, &caller, st.clock.now(), req).await?,
+    ))
 }
 
 async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<ShopView> {
     Ok(Data(shops::get(&st.store, &caller, id).await?))
 }
 
-async fn update(State(st): State<AppState>, caller: Caller, Id(id): Id, Body(req): Body<UpdateShop>) -> ApiResult<ShopView> {
-    Ok(Data(shops::update(&st.store, &caller, st.clock.now(), id, req).await?))
+async fn update(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Body(req): Body<UpdateShop>,
+) -> ApiResult<ShopView> {
+    Ok(Data(
+        shops::update(&st.store, &caller, st.clock.now(), id, req).await?,
+    ))
 }
 
 async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
@@ -55,18 +76,34 @@ async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiRe
     Ok(Data(()))
 }
 
-async fn status(State(st): State<AppState>, caller: Caller, Id(id): Id, Body(req): Body<StatusRequest>) -> ApiResult<ShopView> {
-    Ok(Data(shops::set_status(&st.store, &caller, st.clock.now(), id, req.status).await?))
+async fn status(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Body(req): Body<StatusRequest>,
+) -> ApiResult<ShopView> {
+    Ok(Data(
+        shops::set_status(&st.store, &caller, st.clock.now(), id, req.status).await?,
+    ))
 }
 
 async fn roles(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<Vec<Role>> {
     Ok(Data(shops::roles(&st.store, &caller, id).await?))
 }
 
-async fn set_roles(State(st): State<AppState>, caller: Caller, Id(id): Id, Body(req): Body<ShopRoles>) -> ApiResult<Vec<Role>> {
+async fn set_roles(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Body(req): Body<ShopRoles>,
+) -> ApiResult<Vec<Role>> {
     Ok(Data(shops::set_roles(&st.store, &caller, id, req).await?))
 }
 
-async fn subordinates(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<Vec<u64>> {
+async fn subordinates(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> ApiResult<Vec<u64>> {
     Ok(Data(shops::subordinate_ids(&st.store, &caller, id).await?))
 }

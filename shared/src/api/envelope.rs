@@ -50,12 +50,18 @@ pub struct ApiError {
 impl ApiError {
     /// An error with the code's default message.
     pub fn new(code: Code) -> Self {
-        Self { code, msg: code.default_message().into() }
+        Self {
+            code,
+            msg: code.default_message().into(),
+        }
     }
 
     /// An error with a specific message.
     pub fn with_msg(code: Code, msg: impl Into<String>) -> Self {
-        Self { code, msg: msg.into() }
+        Self {
+            code,
+            msg: msg.into(),
+        }
     }
 }
 

@@ -38,7 +38,10 @@ fn json_rejection(r: JsonRejection) -> ApiError {
         JsonRejection::JsonDataError(e) => e.body_text(),
         other => other.body_text(),
     };
-    ApiError::with_msg(Code::INVALID_PARAM, format!("invalid request body: {detail}"))
+    ApiError::with_msg(
+        Code::INVALID_PARAM,
+        format!("invalid request body: {detail}"),
+    )
 }
 
 /// Query-string parameters.
@@ -52,7 +55,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
             .await
             .map(|q| Query(q.0))
             .map_err(|r: QueryRejection| {
-                ApiError::with_msg(Code::INVALID_PARAM, format!("invalid query: {}", r.body_text()))
+                ApiError::with_msg(
+                    Code::INVALID_PARAM,
+                    format!("invalid query: {}", r.body_text()),
+                )
             })
     }
 }
@@ -64,9 +70,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_: PathRejection| ApiError::with_msg(Code::INVALID_PARAM, "invalid id"))?;
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_: PathRejection| {
+                    ApiError::with_msg(Code::INVALID_PARAM, "invalid id")
+                })?;
         raw.parse::<u64>()
             .ok()
             .filter(|id| *id > 0)

@@ -45,7 +45,12 @@ impl AppState {
     /// State over an existing store.
     pub fn new(cfg: Config, store: Store) -> Self {
         let tokens = Arc::new(TokenKeys::new(&cfg.jwt_secret));
-        Self { cfg: Arc::new(cfg), store, clock: Clock::default(), tokens }
+        Self {
+            cfg: Arc::new(cfg),
+            store,
+            clock: Clock::default(),
+            tokens,
+        }
     }
 
     /// Connects to DynamoDB as configured.
@@ -105,7 +110,11 @@ async fn request_context(req: Request, next: Next) -> Response {
     let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path());
     let (mut res, calls) = calls::counted(next.run(req).instrument(span.clone())).await;
     span.in_scope(|| {
-        tracing::info!(status = res.status().as_u16(), ddb_calls = calls, "request done");
+        tracing::info!(
+            status = res.status().as_u16(),
+            ddb_calls = calls,
+            "request done"
+        );
     });
     let headers = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {

@@ -59,6 +59,11 @@ impl PageQuery {
             .skip(((page - 1) * page_size) as usize)
             .take(page_size as usize)
             .collect();
-        Ok(Paged { list, total, page, page_size })
+        Ok(Paged {
+            list,
+            total,
+            page,
+            page_size,
+        })
     }
 }

@@ -16,7 +16,9 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
         return Err(Invalid(format!("{field} must be at most {max} characters")));
     }
     if v.chars().any(|c| c.is_control()) {
-        return Err(Invalid(format!("{field} must not contain control characters")));
+        return Err(Invalid(format!(
+            "{field} must not contain control characters"
+        )));
     }
     Ok(v.to_string())
 }
@@ -33,7 +35,8 @@ pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<S
 pub fn code(field: &str, value: &str) -> Result<String, Invalid> {
     let v = value.trim();
     let ok = (1..=32).contains(&v.len())
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
     if ok {
         Ok(v.to_string())
     } else {
@@ -47,7 +50,8 @@ pub fn code(field: &str, value: &str) -> Result<String, Invalid> {
 pub fn username(value: &str) -> Result<String, Invalid> {
     let v = value.trim();
     let ok = (3..=32).contains(&v.len())
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.@".contains(&b));
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.@".contains(&b));
     if ok {
         Ok(v.to_string())
     } else {
@@ -90,7 +94,13 @@ mod tests {
         assert_eq!(text("name", "  Shop A ", 10).unwrap(), "Shop A");
         assert!(text("name", "   ", 10).is_err());
         assert!(text("name", "abcdefghijk", 10).is_err());
-        assert_eq!(text("name", "店铺店铺店铺店铺店铺", 10).unwrap().chars().count(), 10);
+        assert_eq!(
+            text("name", "店铺店铺店铺店铺店铺", 10)
+                .unwrap()
+                .chars()
+                .count(),
+            10
+        );
         assert!(text("name", "a\u{0}b", 10).is_err());
         assert_eq!(opt_text("x", Some(""), 5).unwrap(), None);
         assert_eq!(opt_text("x", None, 5).unwrap(), None);
@@ -110,7 +120,10 @@ mod tests {
         assert!(password("password", "short").is_err());
         assert!(password("password", "        ").is_err());
         assert!(password("password", "long enough").is_ok());
-        assert_eq!(opt_phone("phone", Some("13800138000")).unwrap().unwrap(), "13800138000");
+        assert_eq!(
+            opt_phone("phone", Some("13800138000")).unwrap().unwrap(),
+            "13800138000"
+        );
         assert!(opt_phone("phone", Some("12ab")).is_err());
     }
 }

@@ -3,7 +3,9 @@
 use serde::Deserialize;
 
 use super::audit;
-use super::org::{check_version, stamp, version_conflict, OrgError};
+use super::org::{
+    self, check_version, soft_delete_tx, stamp, version_conflict, OrgError, Rename, Stamped,
+};
 use crate::domain::caller::{Caller, SA_PL, SA_PL_AG};
 use crate::domain::entities::{Account, AccountLog, AccountRecord, Enterprise, Role, Shop};
 use crate::domain::org::{RoleType, Status, UserType};
@@ -12,7 +14,7 @@ use crate::domain::validate::{self, Invalid};
 use crate::services::auth::username_item;
 use crate::services::shops::shop_roles;
 use crate::store::keys::{self, gsi1};
-use crate::store::org::{account_item, linked_ids, role_link_item, soft_deleted, unique_item};
+use crate::store::org::{account_item, linked_ids, role_link_item, unique_item};
 use crate::store::tx::{Cond, Tx};
 use crate::store::{n, Key, On, Store};
 
@@ -67,7 +69,11 @@ fn sees(caller: &Caller, a: &AccountRecord) -> bool {
 }
 
 /// A live account the caller may see; others look missing.
-pub async fn visible_account(store: &Store, caller: &Caller, id: u64) -> Result<AccountRecord, OrgError> {
+pub async fn visible_account(
+    store: &Store,
+    caller: &Caller,
+    id: u64,
+) -> Result<AccountRecord, OrgError> {
     let a: AccountRecord = store
         .live_entity(&keys::account(id))
         .await?
@@ -80,17 +86,28 @@ pub async fn visible_account(store: &Store, caller: &Caller, id: u64) -> Result<
 
 /// A visible account the caller may change: never a super admin (except through
 /// `/me`), never the caller's own status or existence.
-async fn changeable_account(store: &Store, caller: &Caller, id: u64) -> Result<AccountRecord, OrgError> {
+async fn changeable_account(
+    store: &Store,
+    caller: &Caller,
+    id: u64,
+) -> Result<AccountRecord, OrgError> {
     let a = visible_account(store, caller, id).await?;
     if a.user_type == UserType::SuperAdmin && caller.account_id != a.id {
-        return Err(OrgError::Forbidden("the super admin account cannot be changed here"));
+        return Err(OrgError::Forbidden(
+            "the super admin account cannot be changed here",
+        ));
     }
     Ok(a)
 }
 
 /// Creates an account. Agents create agent accounts of shops in their subtree;
 /// platform staff create platform, agent and enterprise accounts (one per enterprise).
-pub async fn create(store: &Store, caller: &Caller, now: i64, req: CreateAccount) -> Result<Account, OrgError> {
+pub async fn create(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    req: CreateAccount,
+) -> Result<Account, OrgError> {
     caller.require(SA_PL_AG)?;
     let username = validate::username(&req.username)?;
     let pass = validate::password("password", &req.password)?;
@@ -100,10 +117,14 @@ pub async fn create(store: &Store, caller: &Caller, now: i64, req: CreateAccount
     }
     let mut tx = Tx::new();
     let (shop_id, enterprise_id, owner_path) = match req.user_type {
-        UserType::SuperAdmin => return Err(Invalid("user_type 1 (super admin) cannot be created".into()).into()),
+        UserType::SuperAdmin => {
+            return Err(Invalid("user_type 1 (super admin) cannot be created".into()).into())
+        }
         UserType::Platform => (None, None, None),
         UserType::Agent => {
-            let sid = req.shop_id.ok_or_else(|| Invalid("shop_id is required for agent accounts".into()))?;
+            let sid = req
+                .shop_id
+                .ok_or_else(|| Invalid("shop_id is required for agent accounts".into()))?;
             let shop: Shop = store
                 .live_entity(&keys::shop(sid))
                 .await?
@@ -113,16 +134,19 @@ pub async fn create(store: &Store, caller: &Caller, now: i64, req: CreateAccount
             (Some(sid), None, Some(shop.path))
         }
         UserType::Enterprise => {
-            let eid = req
-                .enterprise_id
-                .ok_or_else(|| Invalid("enterprise_id is required for enterprise accounts".into()))?;
+            let eid = req.enterprise_id.ok_or_else(|| {
+                Invalid("enterprise_id is required for enterprise accounts".into())
+            })?;
             let ent: Enterprise = store
                 .live_entity(&keys::enterprise(eid))
                 .await?
                 .ok_or(OrgError::NotFound("enterprise"))?;
             tx = tx
                 .check("enterprise", &keys::enterprise(eid), Cond::live())
-                .put_new("enterprise_account", unique_item("enterprise_account", &eid.to_string(), 0));
+                .put_new(
+                    "enterprise_account",
+                    unique_item("enterprise_account", &eid.to_string(), 0),
+                );
             (None, Some(eid), ent.owner_path)
         }
     };
@@ -148,14 +172,26 @@ pub async fn create(store: &Store, caller: &Caller, now: i64, req: CreateAccount
     let tx = tx
         .put_new("account", account_item(&account)?)
         .put_new("username", username_item(&account));
-    store.transact(tx).await.map_err(|e| match e.failed_label() {
-        Some("username") => OrgError::DuplicateUsername,
-        Some("enterprise_account") => OrgError::EnterpriseAccountExists,
-        Some("shop") => OrgError::NotFound("shop"),
-        Some("enterprise") => OrgError::NotFound("enterprise"),
-        _ => e.into(),
-    })?;
-    audit::log_account(store, caller.account_id, id, "create", None, Some(&account), now).await;
+    store
+        .transact(tx)
+        .await
+        .map_err(|e| match e.failed_label() {
+            Some("username") => OrgError::DuplicateUsername,
+            Some("enterprise_account") => OrgError::EnterpriseAccountExists,
+            Some("shop") => OrgError::NotFound("shop"),
+            Some("enterprise") => OrgError::NotFound("enterprise"),
+            _ => e.into(),
+        })?;
+    audit::log_account(
+        store,
+        caller.account_id,
+        id,
+        "create",
+        None,
+        Some(&account),
+        now,
+    )
+    .await;
     Ok(account.view())
 }
 
@@ -167,11 +203,19 @@ pub async fn get(store: &Store, caller: &Caller, id: u64) -> Result<Account, Org
 
 /// Accounts of the caller's scope matching `filter` (platform accounts first, then
 /// by shop path).
-pub async fn list(store: &Store, caller: &Caller, f: &AccountFilter) -> Result<Vec<Account>, OrgError> {
+pub async fn list(
+    store: &Store,
+    caller: &Caller,
+    f: &AccountFilter,
+) -> Result<Vec<Account>, OrgError> {
     caller.require(SA_PL_AG)?;
     let prefix = caller.shop_path.as_ref().map_or("", |p| p.as_str());
     let all: Vec<AccountRecord> = store.list_scope(gsi1::ACCOUNTS, prefix).await?;
-    let name = f.username.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let name = f
+        .username
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     Ok(all
         .into_iter()
         .filter(|a| sees(caller, a))
@@ -185,7 +229,13 @@ pub async fn list(store: &Store, caller: &Caller, f: &AccountFilter) -> Result<V
 }
 
 /// Changes username and phone.
-pub async fn update(store: &Store, caller: &Caller, now: i64, id: u64, req: UpdateAccount) -> Result<Account, OrgError> {
+pub async fn update(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    id: u64,
+    req: UpdateAccount,
+) -> Result<Account, OrgError> {
     caller.require(SA_PL_AG)?;
     let old = changeable_account(store, caller, id).await?;
     check_version(req.version, old.version)?;
@@ -200,10 +250,18 @@ pub async fn update(store: &Store, caller: &Caller, now: i64, id: u64, req: Upda
 }
 
 /// Enables or disables an account (never the caller's own).
-pub async fn set_status(store: &Store, caller: &Caller, now: i64, id: u64, status: Status) -> Result<Account, OrgError> {
+pub async fn set_status(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    id: u64,
+    status: Status,
+) -> Result<Account, OrgError> {
     caller.require(SA_PL_AG)?;
     if caller.account_id == id {
-        return Err(OrgError::Forbidden("you cannot change the status of your own account"));
+        return Err(OrgError::Forbidden(
+            "you cannot change the status of your own account",
+        ));
     }
     let old = changeable_account(store, caller, id).await?;
     let mut a = old.clone();
@@ -216,7 +274,13 @@ pub async fn set_status(store: &Store, caller: &Caller, now: i64, id: u64, statu
 }
 
 /// Sets a new password and ends every session of the account.
-pub async fn reset_password(store: &Store, caller: &Caller, now: i64, id: u64, req: ResetPassword) -> Result<(), OrgError> {
+pub async fn reset_password(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    id: u64,
+    req: ResetPassword,
+) -> Result<(), OrgError> {
     caller.require(SA_PL_AG)?;
     let pass = validate::password("password", &req.password)?;
     let old = changeable_account(store, caller, id).await?;
@@ -235,20 +299,27 @@ async fn save(
     mut a: AccountRecord,
     operation: &str,
 ) -> Result<Account, OrgError> {
-    a.updated_at = stamp(now);
-    a.updater = caller.account_id;
-    a.version = old.version + 1;
-    let mut tx = Tx::new().put("account", account_item(&a)?, Some(Cond::live().and(Cond::version(old.version))));
-    if a.username != old.username {
-        tx = tx
-            .delete("old_username", &keys::unique("username", &old.username), None)
-            .put_new("username", username_item(&a));
-    }
-    store.transact(tx).await.map_err(|e| match e.failed_label() {
-        Some("username") => OrgError::DuplicateUsername,
-        _ => version_conflict(e),
-    })?;
-    audit::log_account(store, caller.account_id, a.id, operation, Some(old), Some(&a), now).await;
+    a.touch(caller.account_id, now);
+    let rename = (a.username != old.username)
+        .then(|| Rename::with_item("username", &old.username, username_item(&a)));
+    org::save(
+        store,
+        account_item(&a)?,
+        old.version,
+        rename,
+        OrgError::DuplicateUsername,
+    )
+    .await?;
+    audit::log_account(
+        store,
+        caller.account_id,
+        a.id,
+        operation,
+        Some(old),
+        Some(&a),
+        now,
+    )
+    .await;
     Ok(a.view())
 }
 
@@ -261,22 +332,24 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
     }
     let old = changeable_account(store, caller, id).await?;
     let mut a = old.clone();
-    a.updated_at = stamp(now);
-    a.updater = caller.account_id;
-    a.version += 1;
-    let mut tx = Tx::new()
-        .put(
-            "account",
-            soft_deleted(account_item(&a)?, &stamp(now)),
-            Some(Cond::live().and(Cond::version(old.version))),
-        )
-        .delete("username", &keys::unique("username", &old.username), None);
+    a.touch(caller.account_id, now);
+    let mut release = vec![keys::unique("username", &old.username)];
     if let Some(eid) = old.enterprise_id {
-        tx = tx.delete("enterprise_account", &keys::unique("enterprise_account", &eid.to_string()), None);
+        release.push(keys::unique("enterprise_account", &eid.to_string()));
     }
+    let tx = soft_delete_tx(account_item(&a)?, old.version, now, None, &release);
     store.transact(tx).await.map_err(version_conflict)?;
     store.delete_sessions(id, None).await?;
-    audit::log_account(store, caller.account_id, id, "delete", Some(&old), None, now).await;
+    audit::log_account(
+        store,
+        caller.account_id,
+        id,
+        "delete",
+        Some(&old),
+        None,
+        now,
+    )
+    .await;
     Ok(())
 }
 
@@ -284,16 +357,27 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
 pub async fn roles(store: &Store, caller: &Caller, id: u64) -> Result<Vec<Role>, OrgError> {
     caller.require(SA_PL_AG)?;
     visible_account(store, caller, id).await?;
-    let links = store.query_prefix(On::Table, &keys::account(id).pk, "ROLE#").await?;
+    let links = store
+        .query_prefix(On::Table, &keys::account(id).pk, "ROLE#")
+        .await?;
     let role_keys: Vec<Key> = linked_ids(&links).into_iter().map(keys::role).collect();
     let roles: Vec<Role> = store.entities(&role_keys).await?;
-    Ok(roles.into_iter().filter(|r| r.deleted_at.is_none()).collect())
+    Ok(roles
+        .into_iter()
+        .filter(|r| r.deleted_at.is_none())
+        .collect())
 }
 
 /// Replaces the roles of an account. Platform accounts take platform roles, agent and
 /// enterprise accounts customer roles; agents may only give roles their target's
 /// shop has.
-pub async fn set_roles(store: &Store, caller: &Caller, now: i64, id: u64, req: AccountRoles) -> Result<Vec<Role>, OrgError> {
+pub async fn set_roles(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    id: u64,
+    req: AccountRoles,
+) -> Result<Vec<Role>, OrgError> {
     caller.require(SA_PL_AG)?;
     let account = changeable_account(store, caller, id).await?;
     let mut wanted = req.role_ids.clone();
@@ -304,15 +388,27 @@ pub async fn set_roles(store: &Store, caller: &Caller, now: i64, id: u64, req: A
     }
     if caller.user_type == UserType::Agent {
         let allowed: Vec<u64> = match account.shop_id {
-            Some(sid) => shop_roles(store, sid).await?.into_iter().map(|r| r.id).collect(),
+            Some(sid) => shop_roles(store, sid)
+                .await?
+                .into_iter()
+                .map(|r| r.id)
+                .collect(),
             None => Vec::new(),
         };
         if wanted.iter().any(|r| !allowed.contains(r)) {
-            return Err(OrgError::Forbidden("agents can only assign roles available to the shop"));
+            return Err(OrgError::Forbidden(
+                "agents can only assign roles available to the shop",
+            ));
         }
     }
-    let role_type = if account.user_type.is_platform() { RoleType::Platform } else { RoleType::Customer };
-    let links = store.query_prefix(On::Table, &keys::account(id).pk, "ROLE#").await?;
+    let role_type = if account.user_type.is_platform() {
+        RoleType::Platform
+    } else {
+        RoleType::Customer
+    };
+    let links = store
+        .query_prefix(On::Table, &keys::account(id).pk, "ROLE#")
+        .await?;
     let current = linked_ids(&links);
     let mut tx = Tx::new().check("account", &keys::account(id), Cond::live());
     for rid in &wanted {
@@ -322,26 +418,46 @@ pub async fn set_roles(store: &Store, caller: &Caller, now: i64, id: u64, req: A
             Cond::live().and(Cond::new("role_type = :t").value(":t", n(i64::from(role_type)))),
         );
         if !current.contains(rid) {
-            tx = tx.put("account_role", role_link_item(&keys::account_role(id, *rid), *rid), None);
+            tx = tx.put(
+                "account_role",
+                role_link_item(&keys::account_role(id, *rid), *rid),
+                None,
+            );
         }
     }
     for rid in current.iter().filter(|r| !wanted.contains(r)) {
         tx = tx.delete("account_role", &keys::account_role(id, *rid), None);
     }
-    store.transact(tx).await.map_err(|e| match e.failed_label() {
-        Some("role") => OrgError::Invalid(Invalid(format!(
-            "role_ids must name existing roles of role_type {}",
-            i64::from(role_type)
-        ))),
-        Some("account") => OrgError::NotFound("account"),
-        _ => e.into(),
-    })?;
-    audit::log_account(store, caller.account_id, id, "set_roles", Some(&account), Some(&account), now).await;
+    store
+        .transact(tx)
+        .await
+        .map_err(|e| match e.failed_label() {
+            Some("role") => OrgError::Invalid(Invalid(format!(
+                "role_ids must name existing roles of role_type {}",
+                i64::from(role_type)
+            ))),
+            Some("account") => OrgError::NotFound("account"),
+            _ => e.into(),
+        })?;
+    audit::log_account(
+        store,
+        caller.account_id,
+        id,
+        "set_roles",
+        Some(&account),
+        Some(&account),
+        now,
+    )
+    .await;
     roles(store, caller, id).await
 }
 
 /// The operation log of an account (platform only).
-pub async fn operation_logs(store: &Store, caller: &Caller, id: u64) -> Result<Vec<AccountLog>, OrgError> {
+pub async fn operation_logs(
+    store: &Store,
+    caller: &Caller,
+    id: u64,
+) -> Result<Vec<AccountLog>, OrgError> {
     caller.require(SA_PL)?;
     let exists: Option<AccountRecord> = store.entity(&keys::account(id)).await?;
     exists.ok_or(OrgError::NotFound("account"))?;

@@ -143,7 +143,12 @@ pub async fn login(state: &AppState, req: LoginRequest, ip: &str) -> Result<Toke
     let now = state.clock.now();
     let username = req.username.trim();
     let per_ip = store
-        .hit_rate_limit(&format!("login#ip#{ip}"), cfg.login_limit_per_ip, cfg.login_ip_window, now)
+        .hit_rate_limit(
+            &format!("login#ip#{ip}"),
+            cfg.login_limit_per_ip,
+            cfg.login_ip_window,
+            now,
+        )
         .await?;
     let per_user = per_ip
         && store
@@ -159,7 +164,9 @@ pub async fn login(state: &AppState, req: LoginRequest, ip: &str) -> Result<Toke
         return Err(AuthError::RateLimited);
     }
     let principal = match username_lookup(store, username).await? {
-        Some((id, shop, ent)) => load_principal(store, &account_key_set(id, None, shop, ent)).await?,
+        Some((id, shop, ent)) => {
+            load_principal(store, &account_key_set(id, None, shop, ent)).await?
+        }
         None => None,
     };
     let principal = match principal {
@@ -179,10 +186,14 @@ pub async fn login(state: &AppState, req: LoginRequest, ip: &str) -> Result<Toke
 /// Exchanges a refresh token for a new pair; the old refresh token stops working.
 pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenPair, AuthError> {
     let now = state.clock.now();
-    let claims = state.tokens.verify(&req.refresh_token, TokenKind::Refresh, now)?;
+    let claims = state
+        .tokens
+        .verify(&req.refresh_token, TokenKind::Refresh, now)?;
     let keys = account_key_set(claims.sub, Some(&claims.sid), claims.shop, claims.ent);
     let (session, principal) = load_session(&state.store, &keys, now).await?;
-    let session = session.filter(|s| s.refresh_jti == claims.jti).ok_or(AuthError::Revoked)?;
+    let session = session
+        .filter(|s| s.refresh_jti == claims.jti)
+        .ok_or(AuthError::Revoked)?;
     let principal = principal.ok_or(AuthError::Revoked)?;
     check_active(&principal)?;
     let account = &principal.account;
@@ -190,18 +201,35 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenPair,
     let expires_at = now + state.cfg.refresh_token_ttl;
     state
         .store
-        .rotate_session(account.id, &session.sid, &claims.jti, &access_jti, &refresh_jti, expires_at, now)
+        .rotate_session(
+            account.id,
+            &session.sid,
+            &claims.jti,
+            &access_jti,
+            &refresh_jti,
+            expires_at,
+            now,
+        )
         .await
         .map_err(|e| match e {
             StoreError::ConditionFailed { .. } => AuthError::Revoked,
             other => other.into(),
         })?;
-    Ok(token_pair(state, account, &session.sid, &access_jti, &refresh_jti, now))
+    Ok(token_pair(
+        state,
+        account,
+        &session.sid,
+        &access_jti,
+        &refresh_jti,
+        now,
+    ))
 }
 
 /// Ends the caller's session: its access and refresh tokens stop working at once.
 pub async fn logout(state: &AppState, token: &str) -> Result<(), AuthError> {
-    let claims = state.tokens.verify(token, TokenKind::Access, state.clock.now())?;
+    let claims = state
+        .tokens
+        .verify(token, TokenKind::Access, state.clock.now())?;
     state.store.delete_session(claims.sub, &claims.sid).await?;
     Ok(())
 }
@@ -213,7 +241,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, AuthE
     let claims: Claims = state.tokens.verify(token, TokenKind::Access, now)?;
     let keys = account_key_set(claims.sub, Some(&claims.sid), claims.shop, claims.ent);
     let (session, principal) = load_session(&state.store, &keys, now).await?;
-    session.filter(|s| s.access_jti == claims.jti).ok_or(AuthError::Revoked)?;
+    session
+        .filter(|s| s.access_jti == claims.jti)
+        .ok_or(AuthError::Revoked)?;
     let principal = principal.ok_or(AuthError::Revoked)?;
     check_active(&principal)?;
     let account = principal.account;
@@ -241,7 +271,12 @@ pub async fn me(state: &AppState, caller: &Caller) -> Result<Me, AuthError> {
     let mut permissions: Vec<String> = menus.iter().map(|p| p.perm_code.clone()).collect();
     permissions.sort();
     permissions.dedup();
-    Ok(Me { account: account.view(), roles, permissions, menus })
+    Ok(Me {
+        account: account.view(),
+        roles,
+        permissions,
+        menus,
+    })
 }
 
 /// Enabled roles of an account and the enabled permissions they grant.
@@ -261,7 +296,9 @@ pub async fn account_permissions(
         .collect();
     let mut perm_keys = Vec::new();
     for role in &roles {
-        let links = store.query_prefix(On::Table, &keys::role(role.id).pk, "PERM#").await?;
+        let links = store
+            .query_prefix(On::Table, &keys::role(role.id).pk, "PERM#")
+            .await?;
         perm_keys.extend(linked_ids(&links).into_iter().map(keys::permission));
     }
     let mut perms: Vec<Permission> = store
@@ -300,7 +337,9 @@ pub async fn change_password(
         .put_versioned("account", account_item(&updated)?, account.version)
         .await?;
     let claims = state.tokens.verify(token, TokenKind::Access, now)?;
-    store.delete_sessions(caller.account_id, Some(&claims.sid)).await?;
+    store
+        .delete_sessions(caller.account_id, Some(&claims.sid))
+        .await?;
     Ok(())
 }
 
@@ -344,8 +383,12 @@ pub async fn ensure_super_admin(state: &AppState) -> Result<Option<u64>, StoreEr
             tracing::info!(account_id = id, username, "super admin created");
             Ok(Some(id))
         }
-        Err(StoreError::ConditionFailed { label: "bootstrap", .. }) => Ok(None),
-        Err(StoreError::ConditionFailed { label: "username", .. }) => {
+        Err(StoreError::ConditionFailed {
+            label: "bootstrap", ..
+        }) => Ok(None),
+        Err(StoreError::ConditionFailed {
+            label: "username", ..
+        }) => {
             tracing::error!(username, "cannot create the super admin: username taken");
             Ok(None)
         }
@@ -367,7 +410,10 @@ pub fn username_item(account: &AccountRecord) -> Item {
 }
 
 /// Account id, shop id and enterprise id registered for a username.
-async fn username_lookup(store: &Store, username: &str) -> Result<Option<(u64, Option<u64>, Option<u64>)>, StoreError> {
+async fn username_lookup(
+    store: &Store,
+    username: &str,
+) -> Result<Option<(u64, Option<u64>, Option<u64>)>, StoreError> {
     let Some(unique) = store.get(&keys::unique("username", username)).await? else {
         return Ok(None);
     };
@@ -379,7 +425,11 @@ fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-async fn start_session(state: &AppState, account: &AccountRecord, now: i64) -> Result<TokenPair, AuthError> {
+async fn start_session(
+    state: &AppState,
+    account: &AccountRecord,
+    now: i64,
+) -> Result<TokenPair, AuthError> {
     let session = Session {
         account_id: account.id,
         sid: new_id(),
@@ -389,7 +439,14 @@ async fn start_session(state: &AppState, account: &AccountRecord, now: i64) -> R
         created_at: rfc3339(now),
     };
     state.store.put_session(&session).await?;
-    Ok(token_pair(state, account, &session.sid, &session.access_jti, &session.refresh_jti, now))
+    Ok(token_pair(
+        state,
+        account,
+        &session.sid,
+        &session.access_jti,
+        &session.refresh_jti,
+        now,
+    ))
 }
 
 fn token_pair(
@@ -413,8 +470,16 @@ fn token_pair(
         exp: now + ttl,
     };
     TokenPair {
-        access_token: state.tokens.issue(&claims(TokenKind::Access, access_jti, cfg.access_token_ttl)),
-        refresh_token: state.tokens.issue(&claims(TokenKind::Refresh, refresh_jti, cfg.refresh_token_ttl)),
+        access_token: state.tokens.issue(&claims(
+            TokenKind::Access,
+            access_jti,
+            cfg.access_token_ttl,
+        )),
+        refresh_token: state.tokens.issue(&claims(
+            TokenKind::Refresh,
+            refresh_jti,
+            cfg.refresh_token_ttl,
+        )),
         token_type: "Bearer".into(),
         expires_in: cfg.access_token_ttl,
         refresh_expires_in: cfg.refresh_token_ttl,
@@ -430,7 +495,12 @@ fn token_pair(
 
 /// Keys read together for a principal: its session (when checking a token), the
 /// account, and its shop or enterprise.
-fn account_key_set(account_id: u64, sid: Option<&str>, shop: Option<u64>, ent: Option<u64>) -> Vec<Key> {
+fn account_key_set(
+    account_id: u64,
+    sid: Option<&str>,
+    shop: Option<u64>,
+    ent: Option<u64>,
+) -> Vec<Key> {
     let mut keys_ = vec![keys::account(account_id)];
     if let Some(sid) = sid {
         keys_.push(keys::session(account_id, sid));
@@ -470,21 +540,32 @@ async fn load_session(
 }
 
 fn principal_from(items: &mut Vec<Item>, keys_: &[Key]) -> Result<Option<Principal>, AuthError> {
-    let Some(account) = take(items, &keys_[0]).map(from_item::<AccountRecord>).transpose()? else {
+    let Some(account) = take(items, &keys_[0])
+        .map(from_item::<AccountRecord>)
+        .transpose()?
+    else {
         return Ok(None);
     };
     if account.deleted_at.is_some() {
         return Ok(None);
     }
     let shop = match account.shop_id {
-        Some(id) => take(items, &keys::shop(id)).map(from_item::<Shop>).transpose()?,
+        Some(id) => take(items, &keys::shop(id))
+            .map(from_item::<Shop>)
+            .transpose()?,
         None => None,
     };
     let enterprise = match account.enterprise_id {
-        Some(id) => take(items, &keys::enterprise(id)).map(from_item::<Enterprise>).transpose()?,
+        Some(id) => take(items, &keys::enterprise(id))
+            .map(from_item::<Enterprise>)
+            .transpose()?,
         None => None,
     };
-    Ok(Some(Principal { account, shop, enterprise }))
+    Ok(Some(Principal {
+        account,
+        shop,
+        enterprise,
+    }))
 }
 
 /// Refuses disabled accounts and accounts whose shop or enterprise is disabled or gone.

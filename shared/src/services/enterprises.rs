@@ -2,14 +2,17 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::org::{check_version, patch_opt, stamp, version_conflict, OrgError};
+use super::org::{
+    self, check_version, patch_opt, soft_delete_tx, stamp, version_conflict, OrgError, Rename,
+    Stamped,
+};
 use crate::domain::caller::{Caller, Scope, ANY_ADMIN, SA_PL_AG};
 use crate::domain::entities::{Enterprise, Shop};
 use crate::domain::org::{Status, UserType};
 use crate::domain::validate;
 use crate::services::shops::shop_names;
 use crate::store::keys::{self, gsi1};
-use crate::store::org::{enterprise_item, soft_deleted, unique_item};
+use crate::store::org::{enterprise_item, unique_item};
 use crate::store::tx::{Cond, Tx};
 use crate::store::Store;
 
@@ -68,7 +71,11 @@ fn sees(caller: &Caller, e: &Enterprise) -> bool {
 }
 
 /// A live enterprise the caller may see; others look missing.
-pub async fn visible_enterprise(store: &Store, caller: &Caller, id: u64) -> Result<Enterprise, OrgError> {
+pub async fn visible_enterprise(
+    store: &Store,
+    caller: &Caller,
+    id: u64,
+) -> Result<Enterprise, OrgError> {
     let e: Enterprise = store
         .live_entity(&keys::enterprise(id))
         .await?
@@ -91,13 +98,21 @@ async fn views(store: &Store, list: Vec<Enterprise>) -> Result<Vec<EnterpriseVie
                 .owner_shop_id
                 .and_then(|sid| names.iter().find(|(id, _)| *id == sid))
                 .map(|(_, n)| n.clone());
-            EnterpriseView { enterprise, owner_shop_name }
+            EnterpriseView {
+                enterprise,
+                owner_shop_name,
+            }
         })
         .collect())
 }
 
 /// Creates an enterprise owned by a shop of the caller's subtree or by the platform.
-pub async fn create(store: &Store, caller: &Caller, now: i64, req: CreateEnterprise) -> Result<EnterpriseView, OrgError> {
+pub async fn create(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    req: CreateEnterprise,
+) -> Result<EnterpriseView, OrgError> {
     caller.require(SA_PL_AG)?;
     let name = validate::text("enterprise_name", &req.enterprise_name, 100)?;
     let code = validate::code("enterprise_code", &req.enterprise_code)?;
@@ -145,11 +160,14 @@ pub async fn create(store: &Store, caller: &Caller, now: i64, req: CreateEnterpr
     let tx = tx
         .put_new("enterprise", enterprise_item(&e)?)
         .put_new("enterprise_code", unique_item("enterprise_code", &code, id));
-    store.transact(tx).await.map_err(|err| match err.failed_label() {
-        Some("enterprise_code") => OrgError::DuplicateEnterpriseCode,
-        Some("owner") => OrgError::OwnerShopNotFound,
-        _ => err.into(),
-    })?;
+    store
+        .transact(tx)
+        .await
+        .map_err(|err| match err.failed_label() {
+            Some("enterprise_code") => OrgError::DuplicateEnterpriseCode,
+            Some("owner") => OrgError::OwnerShopNotFound,
+            _ => err.into(),
+        })?;
     Ok(views(store, vec![e]).await?.remove(0))
 }
 
@@ -161,15 +179,31 @@ pub async fn get(store: &Store, caller: &Caller, id: u64) -> Result<EnterpriseVi
 }
 
 /// Enterprises of the caller's scope (an enterprise account sees only its own).
-pub async fn list(store: &Store, caller: &Caller, f: &EnterpriseFilter) -> Result<Vec<EnterpriseView>, OrgError> {
+pub async fn list(
+    store: &Store,
+    caller: &Caller,
+    f: &EnterpriseFilter,
+) -> Result<Vec<EnterpriseView>, OrgError> {
     caller.require(ANY_ADMIN)?;
     let all: Vec<Enterprise> = match caller.scope() {
-        Scope::Enterprise(id) => store.live_entity(&keys::enterprise(id)).await?.into_iter().collect(),
+        Scope::Enterprise(id) => store
+            .live_entity(&keys::enterprise(id))
+            .await?
+            .into_iter()
+            .collect(),
         Scope::Subtree(p) => store.list_scope(gsi1::ENTERPRISES, p.as_str()).await?,
         Scope::All => store.list_scope(gsi1::ENTERPRISES, "").await?,
     };
-    let name = f.enterprise_name.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let code = f.enterprise_code.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let name = f
+        .enterprise_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let code = f
+        .enterprise_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let list = all
         .into_iter()
         .filter(|e| sees(caller, e))
@@ -182,7 +216,13 @@ pub async fn list(store: &Store, caller: &Caller, f: &EnterpriseFilter) -> Resul
 }
 
 /// Updates name, code and contact fields.
-pub async fn update(store: &Store, caller: &Caller, now: i64, id: u64, req: UpdateEnterprise) -> Result<EnterpriseView, OrgError> {
+pub async fn update(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    id: u64,
+    req: UpdateEnterprise,
+) -> Result<EnterpriseView, OrgError> {
     caller.require(SA_PL_AG)?;
     let old = visible_enterprise(store, caller, id).await?;
     check_version(req.version, old.version)?;
@@ -196,7 +236,12 @@ pub async fn update(store: &Store, caller: &Caller, now: i64, id: u64, req: Upda
     if let Some(p) = &req.contact_phone {
         e.contact_phone = validate::opt_phone("contact_phone", Some(p))?;
     }
-    patch_opt(&mut e.contact_name, "contact_name", req.contact_name.as_deref(), 50)?;
+    patch_opt(
+        &mut e.contact_name,
+        "contact_name",
+        req.contact_name.as_deref(),
+        50,
+    )?;
     patch_opt(&mut e.province, "province", req.province.as_deref(), 50)?;
     patch_opt(&mut e.city, "city", req.city.as_deref(), 50)?;
     patch_opt(&mut e.district, "district", req.district.as_deref(), 50)?;
@@ -205,7 +250,13 @@ pub async fn update(store: &Store, caller: &Caller, now: i64, id: u64, req: Upda
 }
 
 /// Enables or disables an enterprise (its account cannot log in while disabled).
-pub async fn set_status(store: &Store, caller: &Caller, now: i64, id: u64, status: Status) -> Result<EnterpriseView, OrgError> {
+pub async fn set_status(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    id: u64,
+    status: Status,
+) -> Result<EnterpriseView, OrgError> {
     caller.require(SA_PL_AG)?;
     let old = visible_enterprise(store, caller, id).await?;
     let mut e = old.clone();
@@ -213,20 +264,28 @@ pub async fn set_status(store: &Store, caller: &Caller, now: i64, id: u64, statu
     save(store, caller, now, &old, e).await
 }
 
-async fn save(store: &Store, caller: &Caller, now: i64, old: &Enterprise, mut e: Enterprise) -> Result<EnterpriseView, OrgError> {
-    e.updated_at = stamp(now);
-    e.updater = caller.account_id;
-    e.version = old.version + 1;
-    let mut tx = Tx::new().put("enterprise", enterprise_item(&e)?, Some(Cond::live().and(Cond::version(old.version))));
-    if e.enterprise_code != old.enterprise_code {
-        tx = tx
-            .delete("old_code", &keys::unique("enterprise_code", &old.enterprise_code), None)
-            .put_new("enterprise_code", unique_item("enterprise_code", &e.enterprise_code, e.id));
-    }
-    store.transact(tx).await.map_err(|err| match err.failed_label() {
-        Some("enterprise_code") => OrgError::DuplicateEnterpriseCode,
-        _ => version_conflict(err),
-    })?;
+async fn save(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    old: &Enterprise,
+    mut e: Enterprise,
+) -> Result<EnterpriseView, OrgError> {
+    e.touch(caller.account_id, now);
+    let rename = Rename::of(
+        "enterprise_code",
+        &old.enterprise_code,
+        &e.enterprise_code,
+        e.id,
+    );
+    org::save(
+        store,
+        enterprise_item(&e)?,
+        old.version,
+        rename,
+        OrgError::DuplicateEnterpriseCode,
+    )
+    .await?;
     Ok(views(store, vec![e]).await?.remove(0))
 }
 
@@ -235,24 +294,18 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
     caller.require(SA_PL_AG)?;
     let old = visible_enterprise(store, caller, id).await?;
     let mut e = old.clone();
-    e.updated_at = stamp(now);
-    e.updater = caller.account_id;
-    e.version += 1;
-    let tx = Tx::new()
-        .put(
-            "enterprise",
-            soft_deleted(enterprise_item(&e)?, &stamp(now)),
-            Some(Cond::live().and(Cond::version(old.version))),
-        )
-        .delete("enterprise_code", &keys::unique("enterprise_code", &old.enterprise_code), None)
-        .check(
-            "enterprise_account",
-            &keys::unique("enterprise_account", &id.to_string()),
-            Cond::absent(),
-        );
-    store.transact(tx).await.map_err(|err| match err.failed_label() {
-        Some("enterprise_account") => OrgError::EnterpriseHasAccount,
-        _ => version_conflict(err),
-    })?;
-    Ok(())
+    e.touch(caller.account_id, now);
+    let release = [keys::unique("enterprise_code", &old.enterprise_code)];
+    let tx = soft_delete_tx(enterprise_item(&e)?, old.version, now, None, &release).check(
+        "enterprise_account",
+        &keys::unique("enterprise_account", &id.to_string()),
+        Cond::absent(),
+    );
+    store
+        .transact(tx)
+        .await
+        .map_err(|err| match err.failed_label() {
+            Some("enterprise_account") => OrgError::EnterpriseHasAccount,
+            _ => version_conflict(err),
+        })
 }

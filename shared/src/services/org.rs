@@ -5,9 +5,13 @@ use super::BusinessError;
 use crate::clock::rfc3339;
 use crate::codes::Code;
 use crate::domain::caller::NotAllowed;
+use crate::domain::entities::{AccountRecord, Enterprise, Permission, Role, Shop};
 use crate::domain::shop_path::MAX_SHOP_LEVEL;
 use crate::domain::validate::Invalid;
-use crate::store::StoreError;
+use crate::store::keys;
+use crate::store::org::{soft_deleted, unique_item};
+use crate::store::tx::{Cond, Tx};
+use crate::store::{Item, Key, Store, StoreError};
 
 /// Failures of organisation use cases.
 #[derive(Debug, thiserror::Error)]
@@ -120,4 +124,99 @@ pub fn patch_opt(
         *target = crate::domain::validate::opt_text(field, Some(v), max)?;
     }
     Ok(())
+}
+
+/// Entities that record who changed them, when, and at which version.
+pub trait Stamped {
+    /// Marks a change by account `by` at `now` and bumps `version`.
+    fn touch(&mut self, by: u64, now: i64);
+}
+
+macro_rules! stamped {
+    ($($t:ty),*) => {$(
+        impl Stamped for $t {
+            fn touch(&mut self, by: u64, now: i64) {
+                self.updated_at = stamp(now);
+                self.updater = by;
+                self.version += 1;
+            }
+        }
+    )*};
+}
+
+stamped!(Shop, AccountRecord, Enterprise, Role, Permission);
+
+/// A unique value replaced by an update: the old uniqueness item is released and the
+/// new one claimed in the same transaction.
+pub struct Rename {
+    old: Key,
+    new: Item,
+}
+
+impl Rename {
+    /// A rename of a plain uniqueness item; `None` when the value did not change.
+    pub fn of(kind: &str, old: &str, new: &str, id: u64) -> Option<Rename> {
+        (old != new).then(|| Rename {
+            old: keys::unique(kind, old),
+            new: unique_item(kind, new, id),
+        })
+    }
+
+    /// A rename whose new uniqueness item carries more than the owner id.
+    pub fn with_item(kind: &str, old: &str, new: Item) -> Rename {
+        Rename {
+            old: keys::unique(kind, old),
+            new,
+        }
+    }
+}
+
+/// Writes `item`, the new state of an entity read at `version`: only if it is still
+/// live and unchanged (else `VersionConflict`), with an optional rename whose taken
+/// new value answers `duplicate`.
+pub async fn save(
+    store: &Store,
+    item: Item,
+    version: i64,
+    rename: Option<Rename>,
+    duplicate: OrgError,
+) -> Result<(), OrgError> {
+    let mut tx = Tx::new().put(
+        "entity",
+        item,
+        Some(Cond::live().and(Cond::version(version))),
+    );
+    if let Some(r) = rename {
+        tx = tx
+            .delete("old_unique", &r.old, None)
+            .put_new("unique", r.new);
+    }
+    store
+        .transact(tx)
+        .await
+        .map_err(|e| match e.failed_label() {
+            Some("unique") => duplicate,
+            _ => version_conflict(e),
+        })
+}
+
+/// A transaction soft-deleting an entity read at `version` (`item` is its touched
+/// state), guarded by the optimistic lock and `extra` conditions, releasing its
+/// uniqueness items. Callers may add operations before running it.
+pub fn soft_delete_tx(
+    item: Item,
+    version: i64,
+    now: i64,
+    extra: Option<Cond>,
+    release: &[Key],
+) -> Tx {
+    let mut cond = Cond::live().and(Cond::version(version));
+    if let Some(extra) = extra {
+        cond = cond.and(extra);
+    }
+    let mut tx = Tx::new().put("entity", soft_deleted(item, &stamp(now)), Some(cond));
+    for key in release {
+        tx = tx.delete("release", key, None);
+    }
+    tx
 }

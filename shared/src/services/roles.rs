@@ -2,14 +2,17 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::org::{check_version, patch_opt, stamp, version_conflict, OrgError};
+use super::org::{
+    self, check_version, patch_opt, soft_delete_tx, stamp, version_conflict, OrgError, Rename,
+    Stamped,
+};
 use crate::domain::caller::{Caller, ANY_ADMIN, SA, SA_PL, SA_PL_AG};
 use crate::domain::entities::{Permission, Role};
 use crate::domain::org::{PermType, RoleType, Status, UserType};
 use crate::domain::validate::{self, Invalid};
 use crate::services::shops::shop_roles;
 use crate::store::keys::{self, gsi1};
-use crate::store::org::{linked_ids, permission_item, role_item, soft_deleted, unique_item};
+use crate::store::org::{linked_ids, permission_item, role_item, unique_item};
 use crate::store::tx::{Cond, Tx};
 use crate::store::{Key, On, Store};
 
@@ -80,7 +83,10 @@ pub struct PermissionNode {
 pub const MAX_ROLE_PERMISSIONS: usize = 90;
 
 async fn live_role(store: &Store, id: u64) -> Result<Role, OrgError> {
-    store.live_entity(&keys::role(id)).await?.ok_or(OrgError::NotFound("role"))
+    store
+        .live_entity(&keys::role(id))
+        .await?
+        .ok_or(OrgError::NotFound("role"))
 }
 
 async fn live_permission(store: &Store, id: u64) -> Result<Permission, OrgError> {
@@ -91,7 +97,12 @@ async fn live_permission(store: &Store, id: u64) -> Result<Permission, OrgError>
 }
 
 /// Creates a role with a unique name.
-pub async fn create_role(store: &Store, caller: &Caller, now: i64, req: CreateRole) -> Result<Role, OrgError> {
+pub async fn create_role(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    req: CreateRole,
+) -> Result<Role, OrgError> {
     caller.require(SA_PL)?;
     let name = validate::text("role_name", &req.role_name, 50)?;
     let id = store.next_id("role").await?;
@@ -112,22 +123,33 @@ pub async fn create_role(store: &Store, caller: &Caller, now: i64, req: CreateRo
     let tx = Tx::new()
         .put_new("role", role_item(&role)?)
         .put_new("role_name", unique_item("role_name", &name, id));
-    store.transact(tx).await.map_err(|e| match e.failed_label() {
-        Some("role_name") => OrgError::DuplicateRoleName,
-        _ => e.into(),
-    })?;
+    store
+        .transact(tx)
+        .await
+        .map_err(|e| match e.failed_label() {
+            Some("role_name") => OrgError::DuplicateRoleName,
+            _ => e.into(),
+        })?;
     Ok(role)
 }
 
 /// Roles: all of them for platform staff, the roles available to their shop for agents.
-pub async fn list_roles(store: &Store, caller: &Caller, f: &RoleFilter) -> Result<Vec<Role>, OrgError> {
+pub async fn list_roles(
+    store: &Store,
+    caller: &Caller,
+    f: &RoleFilter,
+) -> Result<Vec<Role>, OrgError> {
     caller.require(SA_PL_AG)?;
     let all = match (caller.user_type, caller.shop_id) {
         (UserType::Agent, Some(sid)) => shop_roles(store, sid).await?,
         (UserType::Agent, None) => Vec::new(),
         _ => store.list_scope(gsi1::ROLES, "").await?,
     };
-    let name = f.role_name.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let name = f
+        .role_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     Ok(all
         .into_iter()
         .filter(|r| name.is_none_or(|n| r.role_name.contains(n)))
@@ -143,7 +165,13 @@ pub async fn get_role(store: &Store, caller: &Caller, id: u64) -> Result<Role, O
 }
 
 /// Renames or re-describes a role (names stay unique).
-pub async fn update_role(store: &Store, caller: &Caller, now: i64, id: u64, req: UpdateRole) -> Result<Role, OrgError> {
+pub async fn update_role(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    id: u64,
+    req: UpdateRole,
+) -> Result<Role, OrgError> {
     caller.require(SA_PL)?;
     let old = live_role(store, id).await?;
     check_version(req.version, old.version)?;
@@ -151,12 +179,23 @@ pub async fn update_role(store: &Store, caller: &Caller, now: i64, id: u64, req:
     if let Some(n) = &req.role_name {
         role.role_name = validate::text("role_name", n, 50)?;
     }
-    patch_opt(&mut role.role_desc, "role_desc", req.role_desc.as_deref(), 200)?;
+    patch_opt(
+        &mut role.role_desc,
+        "role_desc",
+        req.role_desc.as_deref(),
+        200,
+    )?;
     save_role(store, caller, now, &old, role).await
 }
 
 /// Enables or disables a role.
-pub async fn set_role_status(store: &Store, caller: &Caller, now: i64, id: u64, status: Status) -> Result<Role, OrgError> {
+pub async fn set_role_status(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    id: u64,
+    status: Status,
+) -> Result<Role, OrgError> {
     caller.require(SA_PL)?;
     let old = live_role(store, id).await?;
     let mut role = old.clone();
@@ -164,54 +203,69 @@ pub async fn set_role_status(store: &Store, caller: &Caller, now: i64, id: u64, 
     save_role(store, caller, now, &old, role).await
 }
 
-async fn save_role(store: &Store, caller: &Caller, now: i64, old: &Role, mut role: Role) -> Result<Role, OrgError> {
-    role.updated_at = stamp(now);
-    role.updater = caller.account_id;
-    role.version = old.version + 1;
-    let mut tx = Tx::new().put("role", role_item(&role)?, Some(Cond::live().and(Cond::version(old.version))));
-    if role.role_name != old.role_name {
-        tx = tx
-            .delete("old_name", &keys::unique("role_name", &old.role_name), None)
-            .put_new("role_name", unique_item("role_name", &role.role_name, role.id));
-    }
-    store.transact(tx).await.map_err(|e| match e.failed_label() {
-        Some("role_name") => OrgError::DuplicateRoleName,
-        _ => version_conflict(e),
-    })?;
+async fn save_role(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    old: &Role,
+    mut role: Role,
+) -> Result<Role, OrgError> {
+    role.touch(caller.account_id, now);
+    let rename = Rename::of("role_name", &old.role_name, &role.role_name, role.id);
+    org::save(
+        store,
+        role_item(&role)?,
+        old.version,
+        rename,
+        OrgError::DuplicateRoleName,
+    )
+    .await?;
     Ok(role)
 }
 
 /// Soft-deletes a role that no account or shop holds.
-pub async fn delete_role(store: &Store, caller: &Caller, now: i64, id: u64) -> Result<(), OrgError> {
+pub async fn delete_role(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    id: u64,
+) -> Result<(), OrgError> {
     caller.require(SA_PL)?;
     let old = live_role(store, id).await?;
-    let uses = store.query_page(On::Gsi1, &gsi1::role_use(id), "", Some(1)).await?;
+    let uses = store
+        .query_page(On::Gsi1, &gsi1::role_use(id), "", Some(1))
+        .await?;
     if !uses.is_empty() {
         return Err(OrgError::RoleInUse);
     }
     let mut role = old.clone();
-    role.updated_at = stamp(now);
-    role.updater = caller.account_id;
-    role.version += 1;
-    let tx = Tx::new()
-        .put(
-            "role",
-            soft_deleted(role_item(&role)?, &stamp(now)),
-            Some(Cond::live().and(Cond::version(old.version))),
-        )
-        .delete("role_name", &keys::unique("role_name", &old.role_name), None);
+    role.touch(caller.account_id, now);
+    let release = [keys::unique("role_name", &old.role_name)];
+    let tx = soft_delete_tx(role_item(&role)?, old.version, now, None, &release);
     store.transact(tx).await.map_err(version_conflict)?;
     Ok(())
 }
 
 /// Permissions granted by a role.
-pub async fn role_permissions(store: &Store, caller: &Caller, id: u64) -> Result<Vec<Permission>, OrgError> {
+pub async fn role_permissions(
+    store: &Store,
+    caller: &Caller,
+    id: u64,
+) -> Result<Vec<Permission>, OrgError> {
     caller.require(SA_PL)?;
     live_role(store, id).await?;
-    let links = store.query_prefix(On::Table, &keys::role(id).pk, "PERM#").await?;
-    let keys_: Vec<Key> = linked_ids(&links).into_iter().map(keys::permission).collect();
+    let links = store
+        .query_prefix(On::Table, &keys::role(id).pk, "PERM#")
+        .await?;
+    let keys_: Vec<Key> = linked_ids(&links)
+        .into_iter()
+        .map(keys::permission)
+        .collect();
     let perms: Vec<Permission> = store.entities(&keys_).await?;
-    let mut perms: Vec<Permission> = perms.into_iter().filter(|p| p.deleted_at.is_none()).collect();
+    let mut perms: Vec<Permission> = perms
+        .into_iter()
+        .filter(|p| p.deleted_at.is_none())
+        .collect();
     perms.sort_by_key(|p| (p.sort, p.id));
     Ok(perms)
 }
@@ -228,10 +282,20 @@ pub async fn set_role_permissions(
     let mut wanted = req.permission_ids.clone();
     wanted.sort_unstable();
     wanted.dedup();
-    let links = store.query_prefix(On::Table, &keys::role(id).pk, "PERM#").await?;
+    let links = store
+        .query_prefix(On::Table, &keys::role(id).pk, "PERM#")
+        .await?;
     let current = linked_ids(&links);
-    let added: Vec<u64> = wanted.iter().copied().filter(|p| !current.contains(p)).collect();
-    let removed: Vec<u64> = current.iter().copied().filter(|p| !wanted.contains(p)).collect();
+    let added: Vec<u64> = wanted
+        .iter()
+        .copied()
+        .filter(|p| !current.contains(p))
+        .collect();
+    let removed: Vec<u64> = current
+        .iter()
+        .copied()
+        .filter(|p| !wanted.contains(p))
+        .collect();
     if 1 + added.len() * 2 + removed.len() > crate::store::tx::MAX_TX_ITEMS {
         return Err(Invalid(format!(
             "change at most {MAX_ROLE_PERMISSIONS} permissions of a role per request"
@@ -242,21 +306,33 @@ pub async fn set_role_permissions(
     for pid in &added {
         tx = tx
             .check("permission", &keys::permission(*pid), Cond::live())
-            .put("role_permission", keys::role_permission(id, *pid).item(), None);
+            .put(
+                "role_permission",
+                keys::role_permission(id, *pid).item(),
+                None,
+            );
     }
     for pid in &removed {
         tx = tx.delete("role_permission", &keys::role_permission(id, *pid), None);
     }
-    store.transact(tx).await.map_err(|e| match e.failed_label() {
-        Some("permission") => OrgError::Invalid(Invalid("permission_ids must name existing permissions".into())),
-        Some("role") => OrgError::NotFound("role"),
-        _ => e.into(),
-    })?;
+    store
+        .transact(tx)
+        .await
+        .map_err(|e| match e.failed_label() {
+            Some("permission") => OrgError::Invalid(Invalid(
+                "permission_ids must name existing permissions".into(),
+            )),
+            Some("role") => OrgError::NotFound("role"),
+            _ => e.into(),
+        })?;
     role_permissions(store, caller, id).await
 }
 
 /// Every live permission as a tree ordered by `sort`.
-pub async fn permission_tree(store: &Store, caller: &Caller) -> Result<Vec<PermissionNode>, OrgError> {
+pub async fn permission_tree(
+    store: &Store,
+    caller: &Caller,
+) -> Result<Vec<PermissionNode>, OrgError> {
     caller.require(ANY_ADMIN)?;
     let mut all: Vec<Permission> = store.list_scope(gsi1::PERMISSIONS, "").await?;
     all.sort_by_key(|p| (p.sort, p.id));
@@ -265,19 +341,34 @@ pub async fn permission_tree(store: &Store, caller: &Caller) -> Result<Vec<Permi
 
 fn build_tree(all: &[Permission], parent: Option<u64>) -> Vec<PermissionNode> {
     all.iter()
-        .filter(|p| p.parent_id == parent || (parent.is_none() && p.parent_id.is_some_and(|id| !all.iter().any(|q| q.id == id))))
-        .map(|p| PermissionNode { permission: p.clone(), children: build_tree(all, Some(p.id)) })
+        .filter(|p| {
+            p.parent_id == parent
+                || (parent.is_none()
+                    && p.parent_id
+                        .is_some_and(|id| !all.iter().any(|q| q.id == id)))
+        })
+        .map(|p| PermissionNode {
+            permission: p.clone(),
+            children: build_tree(all, Some(p.id)),
+        })
         .collect()
 }
 
 /// Creates a permission with a unique code.
-pub async fn create_permission(store: &Store, caller: &Caller, now: i64, req: CreatePermission) -> Result<Permission, OrgError> {
+pub async fn create_permission(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    req: CreatePermission,
+) -> Result<Permission, OrgError> {
     caller.require(SA)?;
     let name = validate::text("perm_name", &req.perm_name, 50)?;
     let code = validate::code("perm_code", &req.perm_code)?;
     let mut tx = Tx::new();
     if let Some(pid) = req.parent_id {
-        live_permission(store, pid).await.map_err(|_| Invalid("parent_id names no permission".into()))?;
+        live_permission(store, pid)
+            .await
+            .map_err(|_| Invalid("parent_id names no permission".into()))?;
         tx = tx.check("parent", &keys::permission(pid), Cond::live());
     }
     let id = store.next_id("permission").await?;
@@ -301,11 +392,14 @@ pub async fn create_permission(store: &Store, caller: &Caller, now: i64, req: Cr
     let tx = tx
         .put_new("permission", permission_item(&p)?)
         .put_new("perm_code", unique_item("perm_code", &code, id));
-    store.transact(tx).await.map_err(|e| match e.failed_label() {
-        Some("perm_code") => OrgError::DuplicatePermissionCode,
-        Some("parent") => OrgError::Invalid(Invalid("parent_id names no permission".into())),
-        _ => e.into(),
-    })?;
+    store
+        .transact(tx)
+        .await
+        .map_err(|e| match e.failed_label() {
+            Some("perm_code") => OrgError::DuplicatePermissionCode,
+            Some("parent") => OrgError::Invalid(Invalid("parent_id names no permission".into())),
+            _ => e.into(),
+        })?;
     Ok(p)
 }
 
@@ -337,24 +431,26 @@ pub async fn update_permission(
     if let Some(s) = req.status {
         p.status = s;
     }
-    p.updated_at = stamp(now);
-    p.updater = caller.account_id;
-    p.version = old.version + 1;
-    let mut tx = Tx::new().put("permission", permission_item(&p)?, Some(Cond::live().and(Cond::version(old.version))));
-    if p.perm_code != old.perm_code {
-        tx = tx
-            .delete("old_code", &keys::unique("perm_code", &old.perm_code), None)
-            .put_new("perm_code", unique_item("perm_code", &p.perm_code, id));
-    }
-    store.transact(tx).await.map_err(|e| match e.failed_label() {
-        Some("perm_code") => OrgError::DuplicatePermissionCode,
-        _ => version_conflict(e),
-    })?;
+    p.touch(caller.account_id, now);
+    let rename = Rename::of("perm_code", &old.perm_code, &p.perm_code, id);
+    org::save(
+        store,
+        permission_item(&p)?,
+        old.version,
+        rename,
+        OrgError::DuplicatePermissionCode,
+    )
+    .await?;
     Ok(p)
 }
 
 /// Soft-deletes a permission without children.
-pub async fn delete_permission(store: &Store, caller: &Caller, now: i64, id: u64) -> Result<(), OrgError> {
+pub async fn delete_permission(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    id: u64,
+) -> Result<(), OrgError> {
     caller.require(SA)?;
     let old = live_permission(store, id).await?;
     let all: Vec<Permission> = store.list_scope(gsi1::PERMISSIONS, "").await?;
@@ -362,16 +458,9 @@ pub async fn delete_permission(store: &Store, caller: &Caller, now: i64, id: u64
         return Err(OrgError::PermissionHasChildren);
     }
     let mut p = old.clone();
-    p.updated_at = stamp(now);
-    p.updater = caller.account_id;
-    p.version += 1;
-    let tx = Tx::new()
-        .put(
-            "permission",
-            soft_deleted(permission_item(&p)?, &stamp(now)),
-            Some(Cond::live().and(Cond::version(old.version))),
-        )
-        .delete("perm_code", &keys::unique("perm_code", &old.perm_code), None);
+    p.touch(caller.account_id, now);
+    let release = [keys::unique("perm_code", &old.perm_code)];
+    let tx = soft_delete_tx(permission_item(&p)?, old.version, now, None, &release);
     store.transact(tx).await.map_err(version_conflict)?;
     Ok(())
 }

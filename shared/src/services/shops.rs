@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::org::{check_version, patch_opt, stamp, version_conflict, OrgError};
+use super::org::{
+    self, check_version, patch_opt, soft_delete_tx, stamp, version_conflict, OrgError, Rename,
+    Stamped,
+};
 use crate::domain::caller::{Caller, SA_PL, SA_PL_AG};
 use crate::domain::entities::{AccountRecord, AgentWallet, Role, Shop};
 use crate::domain::org::{RoleType, Status, UserType, WalletKind};
@@ -11,9 +14,9 @@ use crate::domain::shop_path::{ShopPath, MAX_SHOP_LEVEL};
 use crate::domain::validate;
 use crate::services::auth::username_item;
 use crate::store::keys::{self, gsi1};
-use crate::store::org::{account_item, linked_ids, role_link_item, shop_item, soft_deleted, unique_item};
+use crate::store::org::{account_item, linked_ids, role_link_item, shop_item, unique_item};
 use crate::store::tx::{Cond, Tx, Upd};
-use crate::store::{n, to_item, Key, On, Store, StoreError};
+use crate::store::{n, num_attr, to_item, Key, On, Store, StoreError};
 
 /// Initial agent account created with a shop.
 #[derive(Debug, Deserialize)]
@@ -97,13 +100,21 @@ pub async fn visible_shop(store: &Store, caller: &Caller, id: u64) -> Result<Sho
 
 /// Creates a shop with its initial account, default role links and two wallets, all
 /// in one transaction.
-pub async fn create(store: &Store, caller: &Caller, now: i64, req: CreateShop) -> Result<ShopView, OrgError> {
+pub async fn create(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    req: CreateShop,
+) -> Result<ShopView, OrgError> {
     caller.require(SA_PL_AG)?;
     let shop_name = validate::text("shop_name", &req.shop_name, 100)?;
     let shop_code = validate::code("shop_code", &req.shop_code)?;
     let username = validate::username(&req.initial_account.username)?;
     let pass = validate::password("initial_account.password", &req.initial_account.password)?;
-    let phone = validate::opt_phone("initial_account.phone", req.initial_account.phone.as_deref())?;
+    let phone = validate::opt_phone(
+        "initial_account.phone",
+        req.initial_account.phone.as_deref(),
+    )?;
     let contact_phone = validate::opt_phone("contact_phone", req.contact_phone.as_deref())?;
     let opt = |f: &str, v: &Option<String>, max| validate::opt_text(f, v.as_deref(), max);
 
@@ -117,7 +128,9 @@ pub async fn create(store: &Store, caller: &Caller, now: i64, req: CreateShop) -
             let parent: Option<Shop> = store.live_entity(&keys::shop(pid)).await?;
             match parent {
                 Some(p) if caller.sees_shop_owned(Some(&p.path)) => Some(p),
-                Some(_) => return Err(OrgError::Forbidden("the parent shop is outside your shops")),
+                Some(_) => {
+                    return Err(OrgError::Forbidden("the parent shop is outside your shops"))
+                }
                 None => return Err(OrgError::ParentNotFound),
             }
         }
@@ -133,7 +146,9 @@ pub async fn create(store: &Store, caller: &Caller, now: i64, req: CreateShop) -
 
     let id = store.next_id("shop").await?;
     let account_id = store.next_id("account").await?;
-    let path = parent.as_ref().map_or_else(|| ShopPath::top(id), |p| p.path.child(id));
+    let path = parent
+        .as_ref()
+        .map_or_else(|| ShopPath::top(id), |p| p.path.child(id));
     let at = stamp(now);
     let shop = Shop {
         id,
@@ -189,8 +204,14 @@ pub async fn create(store: &Store, caller: &Caller, now: i64, req: CreateShop) -
         )
         .put_new("account", account_item(&account)?)
         .put_new("username", username_item(&account))
-        .put_new("shop_role", role_link_item(&keys::shop_role(id, role_id), role_id))
-        .put_new("account_role", role_link_item(&keys::account_role(account_id, role_id), role_id));
+        .put_new(
+            "shop_role",
+            role_link_item(&keys::shop_role(id, role_id), role_id),
+        )
+        .put_new(
+            "account_role",
+            role_link_item(&keys::account_role(account_id, role_id), role_id),
+        );
     for kind in [WalletKind::Main, WalletKind::Commission] {
         let wallet = AgentWallet {
             shop_id: id,
@@ -204,7 +225,10 @@ pub async fn create(store: &Store, caller: &Caller, now: i64, req: CreateShop) -
             updated_at: at.clone(),
             version: 1,
         };
-        tx = tx.put_new("wallet", to_item(&wallet, &keys::agent_wallet(id, kind.as_str()))?);
+        tx = tx.put_new(
+            "wallet",
+            to_item(&wallet, &keys::agent_wallet(id, kind.as_str()))?,
+        );
     }
     if let Some(p) = &parent {
         tx = tx.update(
@@ -214,15 +238,21 @@ pub async fn create(store: &Store, caller: &Caller, now: i64, req: CreateShop) -
             Some(Cond::live()),
         );
     }
-    store.transact(tx).await.map_err(|e| match e.failed_label() {
-        Some("shop_code") => OrgError::DuplicateShopCode,
-        Some("username") => OrgError::DuplicateUsername,
-        Some("default_role") => OrgError::InvalidDefaultRole,
-        Some("parent") => OrgError::ParentNotFound,
-        _ => e.into(),
-    })?;
+    store
+        .transact(tx)
+        .await
+        .map_err(|e| match e.failed_label() {
+            Some("shop_code") => OrgError::DuplicateShopCode,
+            Some("username") => OrgError::DuplicateUsername,
+            Some("default_role") => OrgError::InvalidDefaultRole,
+            Some("parent") => OrgError::ParentNotFound,
+            _ => e.into(),
+        })?;
     tracing::info!(shop_id = id, level, "shop created");
-    Ok(ShopView { parent_shop_name: parent.map(|p| p.shop_name), shop })
+    Ok(ShopView {
+        parent_shop_name: parent.map(|p| p.shop_name),
+        shop,
+    })
 }
 
 /// One shop with its parent's name.
@@ -233,12 +263,24 @@ pub async fn get(store: &Store, caller: &Caller, id: u64) -> Result<ShopView, Or
 }
 
 /// Shops of the caller's scope matching `filter`, in tree order.
-pub async fn list(store: &Store, caller: &Caller, filter: &ShopFilter) -> Result<Vec<Shop>, OrgError> {
+pub async fn list(
+    store: &Store,
+    caller: &Caller,
+    filter: &ShopFilter,
+) -> Result<Vec<Shop>, OrgError> {
     caller.require(SA_PL_AG)?;
     let prefix = caller.shop_path.as_ref().map_or("", |p| p.as_str());
     let shops: Vec<Shop> = store.list_scope(gsi1::SHOPS, prefix).await?;
-    let name = filter.shop_name.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let code = filter.shop_code.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let name = filter
+        .shop_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let code = filter
+        .shop_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     Ok(shops
         .into_iter()
         .filter(|s| caller.sees_shop_owned(Some(&s.path)))
@@ -251,8 +293,15 @@ pub async fn list(store: &Store, caller: &Caller, filter: &ShopFilter) -> Result
 }
 
 /// Adds each shop's parent name (one batch read; soft-deleted parents included).
-pub async fn with_parent_names(store: &Store, shops: Vec<Shop>) -> Result<Vec<ShopView>, StoreError> {
-    let parent_keys: Vec<Key> = shops.iter().filter_map(|s| s.parent_id).map(keys::shop).collect();
+pub async fn with_parent_names(
+    store: &Store,
+    shops: Vec<Shop>,
+) -> Result<Vec<ShopView>, StoreError> {
+    let parent_keys: Vec<Key> = shops
+        .iter()
+        .filter_map(|s| s.parent_id)
+        .map(keys::shop)
+        .collect();
     let parents: Vec<Shop> = store.entities(&parent_keys).await?;
     Ok(shops
         .into_iter()
@@ -261,7 +310,10 @@ pub async fn with_parent_names(store: &Store, shops: Vec<Shop>) -> Result<Vec<Sh
                 .parent_id
                 .and_then(|pid| parents.iter().find(|p| p.id == pid))
                 .map(|p| p.shop_name.clone());
-            ShopView { shop, parent_shop_name }
+            ShopView {
+                shop,
+                parent_shop_name,
+            }
         })
         .collect())
 }
@@ -274,7 +326,13 @@ pub async fn shop_names(store: &Store, ids: &[u64]) -> Result<Vec<(u64, String)>
 }
 
 /// Updates name, code and contact fields (optimistic lock on `version`).
-pub async fn update(store: &Store, caller: &Caller, now: i64, id: u64, req: UpdateShop) -> Result<ShopView, OrgError> {
+pub async fn update(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    id: u64,
+    req: UpdateShop,
+) -> Result<ShopView, OrgError> {
     caller.require(SA_PL_AG)?;
     let old = visible_shop(store, caller, id).await?;
     check_version(req.version, old.version)?;
@@ -288,7 +346,12 @@ pub async fn update(store: &Store, caller: &Caller, now: i64, id: u64, req: Upda
     if let Some(phone) = &req.contact_phone {
         shop.contact_phone = validate::opt_phone("contact_phone", Some(phone))?;
     }
-    patch_opt(&mut shop.contact_name, "contact_name", req.contact_name.as_deref(), 50)?;
+    patch_opt(
+        &mut shop.contact_name,
+        "contact_name",
+        req.contact_name.as_deref(),
+        50,
+    )?;
     patch_opt(&mut shop.province, "province", req.province.as_deref(), 50)?;
     patch_opt(&mut shop.city, "city", req.city.as_deref(), 50)?;
     patch_opt(&mut shop.district, "district", req.district.as_deref(), 50)?;
@@ -297,31 +360,42 @@ pub async fn update(store: &Store, caller: &Caller, now: i64, id: u64, req: Upda
 }
 
 /// Enables or disables a shop. Agents cannot change their own shop.
-pub async fn set_status(store: &Store, caller: &Caller, now: i64, id: u64, status: Status) -> Result<ShopView, OrgError> {
+pub async fn set_status(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    id: u64,
+    status: Status,
+) -> Result<ShopView, OrgError> {
     caller.require(SA_PL_AG)?;
     let old = visible_shop(store, caller, id).await?;
     if caller.shop_id == Some(id) {
-        return Err(OrgError::Forbidden("agents cannot change the status of their own shop"));
+        return Err(OrgError::Forbidden(
+            "agents cannot change the status of their own shop",
+        ));
     }
     let mut shop = old.clone();
     shop.status = status;
     save(store, caller, now, &old, shop).await
 }
 
-async fn save(store: &Store, caller: &Caller, now: i64, old: &Shop, mut shop: Shop) -> Result<ShopView, OrgError> {
-    shop.updated_at = stamp(now);
-    shop.updater = caller.account_id;
-    shop.version = old.version + 1;
-    let mut tx = Tx::new().put("shop", shop_item(&shop)?, Some(Cond::live().and(Cond::version(old.version))));
-    if shop.shop_code != old.shop_code {
-        tx = tx
-            .delete("old_code", &keys::unique("shop_code", &old.shop_code), None)
-            .put_new("shop_code", unique_item("shop_code", &shop.shop_code, shop.id));
-    }
-    store.transact(tx).await.map_err(|e| match e.failed_label() {
-        Some("shop_code") => OrgError::DuplicateShopCode,
-        _ => version_conflict(e),
-    })?;
+async fn save(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    old: &Shop,
+    mut shop: Shop,
+) -> Result<ShopView, OrgError> {
+    shop.touch(caller.account_id, now);
+    let rename = Rename::of("shop_code", &old.shop_code, &shop.shop_code, shop.id);
+    org::save(
+        store,
+        shop_item(&shop)?,
+        old.version,
+        rename,
+        OrgError::DuplicateShopCode,
+    )
+    .await?;
     Ok(with_parent_names(store, vec![shop]).await?.remove(0))
 }
 
@@ -329,40 +403,43 @@ async fn save(store: &Store, caller: &Caller, now: i64, old: &Shop, mut shop: Sh
 /// still resolves for display.
 pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result<(), OrgError> {
     caller.require(SA_PL)?;
-    let shop = visible_shop(store, caller, id).await?;
-    if shop.child_count > 0 {
+    let old = visible_shop(store, caller, id).await?;
+    if old.child_count > 0 {
         return Err(OrgError::ShopHasChildren);
     }
-    let mut deleted = shop.clone();
-    deleted.updated_at = stamp(now);
-    deleted.updater = caller.account_id;
-    deleted.version += 1;
-    let item = soft_deleted(shop_item(&deleted)?, &stamp(now));
-    let mut tx = Tx::new()
-        .put(
-            "shop",
-            item,
-            Some(Cond::live().and(Cond::new("child_count = :zero").value(":zero", n(0)))),
-        )
-        .delete("shop_code", &keys::unique("shop_code", &shop.shop_code), None);
-    if let Some(pid) = shop.parent_id {
-        tx = tx.update(
-            "parent",
-            &keys::shop(pid),
-            Upd::new("ADD child_count :minus").value(":minus", n(-1)),
-            None,
-        );
+    let mut shop = old.clone();
+    shop.touch(caller.account_id, now);
+    let no_children = Cond::new("child_count = :zero").value(":zero", n(0));
+    let release = [keys::unique("shop_code", &old.shop_code)];
+    let mut tx = soft_delete_tx(
+        shop_item(&shop)?,
+        old.version,
+        now,
+        Some(no_children),
+        &release,
+    );
+    if let Some(pid) = old.parent_id {
+        let minus_one = Upd::new("ADD child_count :minus").value(":minus", n(-1));
+        tx = tx.update("parent", &keys::shop(pid), minus_one, None);
     }
-    store.transact(tx).await.map_err(|e| match e.failed_label() {
-        Some("shop") => OrgError::ShopHasChildren,
-        _ => e.into(),
+    store.transact(tx).await.map_err(|e| match &e {
+        // A sub-shop created meanwhile, or another change: tell which.
+        StoreError::ConditionFailed {
+            label: "entity",
+            old: Some(item),
+        } if num_attr(item, "child_count").unwrap_or(0) > 0 => OrgError::ShopHasChildren,
+        _ => version_conflict(e),
     })?;
     tracing::info!(shop_id = id, "shop deleted");
     Ok(())
 }
 
 /// Ids of the shop and all its descendants (one Query on the scope index).
-pub async fn subordinate_ids(store: &Store, caller: &Caller, id: u64) -> Result<Vec<u64>, OrgError> {
+pub async fn subordinate_ids(
+    store: &Store,
+    caller: &Caller,
+    id: u64,
+) -> Result<Vec<u64>, OrgError> {
     caller.require(SA_PL_AG)?;
     let shop = visible_shop(store, caller, id).await?;
     let shops: Vec<Shop> = store.list_scope(gsi1::SHOPS, shop.path.as_str()).await?;
@@ -378,14 +455,24 @@ pub async fn roles(store: &Store, caller: &Caller, id: u64) -> Result<Vec<Role>,
 
 /// Live roles linked to a shop.
 pub async fn shop_roles(store: &Store, shop_id: u64) -> Result<Vec<Role>, StoreError> {
-    let links = store.query_prefix(On::Table, &keys::shop(shop_id).pk, "ROLE#").await?;
+    let links = store
+        .query_prefix(On::Table, &keys::shop(shop_id).pk, "ROLE#")
+        .await?;
     let role_keys: Vec<Key> = linked_ids(&links).into_iter().map(keys::role).collect();
     let roles: Vec<Role> = store.entities(&role_keys).await?;
-    Ok(roles.into_iter().filter(|r| r.deleted_at.is_none()).collect())
+    Ok(roles
+        .into_iter()
+        .filter(|r| r.deleted_at.is_none())
+        .collect())
 }
 
 /// Replaces the roles available to a shop (customer roles only).
-pub async fn set_roles(store: &Store, caller: &Caller, id: u64, req: ShopRoles) -> Result<Vec<Role>, OrgError> {
+pub async fn set_roles(
+    store: &Store,
+    caller: &Caller,
+    id: u64,
+    req: ShopRoles,
+) -> Result<Vec<Role>, OrgError> {
     caller.require(SA_PL)?;
     visible_shop(store, caller, id).await?;
     let mut wanted = req.role_ids.clone();
@@ -394,7 +481,9 @@ pub async fn set_roles(store: &Store, caller: &Caller, id: u64, req: ShopRoles) 
     if wanted.len() > MAX_SHOP_ROLES {
         return Err(validate::Invalid(format!("at most {MAX_SHOP_ROLES} roles")).into());
     }
-    let links = store.query_prefix(On::Table, &keys::shop(id).pk, "ROLE#").await?;
+    let links = store
+        .query_prefix(On::Table, &keys::shop(id).pk, "ROLE#")
+        .await?;
     let current = linked_ids(&links);
     let mut tx = Tx::new().check("shop", &keys::shop(id), Cond::live());
     for rid in &wanted {
@@ -404,18 +493,25 @@ pub async fn set_roles(store: &Store, caller: &Caller, id: u64, req: ShopRoles) 
             Cond::live().and(Cond::new("role_type = :customer").value(":customer", n(2))),
         );
         if !current.contains(rid) {
-            tx = tx.put("shop_role", role_link_item(&keys::shop_role(id, *rid), *rid), None);
+            tx = tx.put(
+                "shop_role",
+                role_link_item(&keys::shop_role(id, *rid), *rid),
+                None,
+            );
         }
     }
     for rid in current.iter().filter(|r| !wanted.contains(r)) {
         tx = tx.delete("shop_role", &keys::shop_role(id, *rid), None);
     }
-    store.transact(tx).await.map_err(|e| match e.failed_label() {
-        Some("role") => OrgError::Invalid(validate::Invalid(
-            "role_ids must name existing customer roles".into(),
-        )),
-        Some("shop") => OrgError::NotFound("shop"),
-        _ => e.into(),
-    })?;
+    store
+        .transact(tx)
+        .await
+        .map_err(|e| match e.failed_label() {
+            Some("role") => OrgError::Invalid(validate::Invalid(
+                "role_ids must name existing customer roles".into(),
+            )),
+            Some("shop") => OrgError::NotFound("shop"),
+            _ => e.into(),
+        })?;
     Ok(shop_roles(store, id).await?)
 }

@@ -67,7 +67,10 @@ impl Store {
         item.insert("status".into(), s(IN_PROGRESS));
         item.insert("payload_hash".into(), s(hash));
         item.insert("in_progress_until".into(), n(now + ttl.in_progress));
-        item.insert("expires_at".into(), n(now + ttl.completed.max(ttl.in_progress)));
+        item.insert(
+            "expires_at".into(),
+            n(now + ttl.completed.max(ttl.in_progress)),
+        );
         let cond = Cond::new(
             "attribute_not_exists(pk) OR expires_at <= :now OR \
              (#status = :in_progress AND in_progress_until <= :now AND payload_hash = :hash)",
@@ -110,7 +113,8 @@ impl Store {
         item.insert("payload_hash".into(), s(hash));
         item.insert("response".into(), s(response.to_string()));
         item.insert("expires_at".into(), n(now + ttl.completed));
-        self.put_if("idempotency_complete", item, owned_claim(hash)).await
+        self.put_if("idempotency_complete", item, owned_claim(hash))
+            .await
     }
 
     /// Gives up a claim after failed work, so a retry can start again at once.
@@ -128,7 +132,12 @@ impl Store {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(StoreError::dynamo(e)),
         }
     }
@@ -155,8 +164,10 @@ impl Store {
             }
             Claim::Proceed => match work().await {
                 Ok(t) => {
-                    let v = serde_json::to_value(&t).map_err(|e| StoreError::Codec(e.to_string()))?;
-                    self.idempotency_complete(key, payload_hash, &v, now, ttl).await?;
+                    let v =
+                        serde_json::to_value(&t).map_err(|e| StoreError::Codec(e.to_string()))?;
+                    self.idempotency_complete(key, payload_hash, &v, now, ttl)
+                        .await?;
                     Ok(Ok(t))
                 }
                 Err(e) => {

@@ -18,7 +18,9 @@ use std::fmt::Debug;
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
+};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -82,7 +84,10 @@ pub struct Key {
 impl Key {
     /// Builds a key.
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self { pk: pk.into(), sk: sk.into() }
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
     }
 
     /// The key as an item fragment.
@@ -160,7 +165,10 @@ impl Store {
 
     /// Wraps an existing client.
     pub fn new(client: Client, table: &str) -> Self {
-        Self { client, table: table.to_string() }
+        Self {
+            client,
+            table: table.to_string(),
+        }
     }
 
     /// The underlying client.
@@ -259,7 +267,12 @@ impl Store {
     }
 
     /// Put with a condition; on failure the old item comes back in the error.
-    pub async fn put_if(&self, label: &'static str, item: Item, cond: tx::Cond) -> Result<(), StoreError> {
+    pub async fn put_if(
+        &self,
+        label: &'static str,
+        item: Item,
+        cond: tx::Cond,
+    ) -> Result<(), StoreError> {
         let res = self
             .client
             .put_item()
@@ -275,7 +288,10 @@ impl Store {
             Ok(_) => Ok(()),
             Err(e) => match e.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(c)) => {
-                    Err(StoreError::ConditionFailed { label, old: c.item().cloned().map(Box::new) })
+                    Err(StoreError::ConditionFailed {
+                        label,
+                        old: c.item().cloned().map(Box::new),
+                    })
                 }
                 _ => Err(StoreError::dynamo(e)),
             },
@@ -296,7 +312,12 @@ impl Store {
 
     /// Every item whose partition key is `pk` and sort key starts with `prefix`
     /// (all pages), on the table or the scope index.
-    pub async fn query_prefix(&self, on: On, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+    pub async fn query_prefix(
+        &self,
+        on: On,
+        pk: &str,
+        prefix: &str,
+    ) -> Result<Vec<Item>, StoreError> {
         self.query_page(on, pk, prefix, None).await
     }
 

@@ -32,14 +32,22 @@ pub fn shop_item(shop: &Shop) -> Result<Item, StoreError> {
 pub fn account_item(a: &AccountRecord) -> Result<Item, StoreError> {
     let item = to_item(a, &keys::account(a.id))?;
     let suffix = format!("A{}", gsi1::padded(a.id));
-    Ok(with_gsi1(item, gsi1::ACCOUNTS, owner_sort_key(a.owner_path.as_ref(), &suffix)))
+    Ok(with_gsi1(
+        item,
+        gsi1::ACCOUNTS,
+        owner_sort_key(a.owner_path.as_ref(), &suffix),
+    ))
 }
 
 /// Item of a live enterprise (listed under `ENTERPRISES` by owner path).
 pub fn enterprise_item(e: &Enterprise) -> Result<Item, StoreError> {
     let item = to_item(e, &keys::enterprise(e.id))?;
     let suffix = format!("E{}", gsi1::padded(e.id));
-    Ok(with_gsi1(item, gsi1::ENTERPRISES, owner_sort_key(e.owner_path.as_ref(), &suffix)))
+    Ok(with_gsi1(
+        item,
+        gsi1::ENTERPRISES,
+        owner_sort_key(e.owner_path.as_ref(), &suffix),
+    ))
 }
 
 /// Item of a live role.
@@ -117,7 +125,11 @@ impl Store {
 
     /// Reads many entities by key in one call (missing ones are skipped).
     pub async fn entities<T: DeserializeOwned>(&self, keys: &[Key]) -> Result<Vec<T>, StoreError> {
-        self.get_many(keys).await?.into_iter().map(from_item).collect()
+        self.get_many(keys)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 }
 

@@ -2,8 +2,8 @@
 //! local stack create tables from it, and a check proves `template.yaml` matches it.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde::Deserialize;
@@ -62,7 +62,12 @@ fn key_schema(keys: &[KeyDef]) -> Vec<KeySchemaElement> {
 /// until it is active. An existing table is left as it is.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
     let def: TableDef = serde_json::from_str(TABLE_JSON).expect("infra/table.json is valid");
-    let exists = client.describe_table().table_name(table).send().await.is_ok();
+    let exists = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .is_ok();
     if !exists {
         let mut req = client
             .create_table()
@@ -83,7 +88,11 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
                 GlobalSecondaryIndex::builder()
                     .index_name(&i.index_name)
                     .set_key_schema(Some(key_schema(&i.key_schema)))
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
                     .build()
                     .expect("valid index"),
             );

@@ -47,7 +47,8 @@ impl Store {
         let cond = Cond::new("refresh_jti = :old AND expires_at > :now")
             .value(":old", s(old_refresh_jti))
             .value(":now", n(now));
-        self.transact(Tx::new().update("session", &key, upd, Some(cond))).await
+        self.transact(Tx::new().update("session", &key, upd, Some(cond)))
+            .await
     }
 
     /// Ends one session.
@@ -56,7 +57,11 @@ impl Store {
     }
 
     /// Ends every session of an account except `keep`.
-    pub async fn delete_sessions(&self, account_id: u64, keep: Option<&str>) -> Result<(), StoreError> {
+    pub async fn delete_sessions(
+        &self,
+        account_id: u64,
+        keep: Option<&str>,
+    ) -> Result<(), StoreError> {
         let pk = keys::account(account_id).pk;
         for item in self.query_prefix(On::Table, &pk, "SESSION#").await? {
             let sk = super::str_attr(&item, "sk").unwrap_or_default().to_string();

@@ -26,7 +26,10 @@ pub struct Cond {
 impl Cond {
     /// A condition expression.
     pub fn new(expr: impl Into<String>) -> Self {
-        Self { expr: expr.into(), ..Default::default() }
+        Self {
+            expr: expr.into(),
+            ..Default::default()
+        }
     }
 
     /// `attribute_not_exists(pk)`: the item must not exist.
@@ -92,7 +95,10 @@ pub struct Upd {
 impl Upd {
     /// An update expression such as `SET a = :a ADD n :one`.
     pub fn new(expr: impl Into<String>) -> Self {
-        Self { expr: expr.into(), cond: Cond::default() }
+        Self {
+            expr: expr.into(),
+            cond: Cond::default(),
+        }
     }
 
     /// Adds a `:value` placeholder used by the update expression.
@@ -142,7 +148,8 @@ impl Tx {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .expect("put has table and item");
-        self.ops.push((label, TransactWriteItem::builder().put(put).build()));
+        self.ops
+            .push((label, TransactWriteItem::builder().put(put).build()));
         self
     }
 
@@ -169,7 +176,8 @@ impl Tx {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .expect("update has table, key and expression");
-        self.ops.push((label, TransactWriteItem::builder().update(update).build()));
+        self.ops
+            .push((label, TransactWriteItem::builder().update(update).build()));
         self
     }
 
@@ -185,7 +193,8 @@ impl Tx {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .expect("delete has table and key");
-        self.ops.push((label, TransactWriteItem::builder().delete(delete).build()));
+        self.ops
+            .push((label, TransactWriteItem::builder().delete(delete).build()));
         self
     }
 
@@ -200,7 +209,10 @@ impl Tx {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .expect("check has table, key and condition");
-        self.ops.push((label, TransactWriteItem::builder().condition_check(check).build()));
+        self.ops.push((
+            label,
+            TransactWriteItem::builder().condition_check(check).build(),
+        ));
         self
     }
 }

@@ -16,37 +16,80 @@ async fn login_me_refresh_logout() {
 
     let me = app.get("/api/admin/me", access).await;
     assert_eq!(me.ok()["account"]["username"], "admin");
-    assert!(me.data()["account"].get("password_hash").is_none(), "never leaks the hash");
+    assert!(
+        me.data()["account"].get("password_hash").is_none(),
+        "never leaks the hash"
+    );
 
     // Refresh rotates: the new pair works, the old refresh and access tokens do not.
-    let r = app.call("POST", "/api/admin/refresh-token", None, Some(json!({"refresh_token": refresh}))).await;
+    let r = app
+        .call(
+            "POST",
+            "/api/admin/refresh-token",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
     let new_access = r.ok()["access_token"].as_str().unwrap().to_string();
     let new_refresh = r.data()["refresh_token"].as_str().unwrap().to_string();
     app.get("/api/admin/me", &new_access).await.ok();
     app.get("/api/admin/me", access).await.err(401, 1004);
-    app.call("POST", "/api/admin/refresh-token", None, Some(json!({"refresh_token": refresh})))
-        .await
-        .err(401, 1004);
+    app.call(
+        "POST",
+        "/api/admin/refresh-token",
+        None,
+        Some(json!({"refresh_token": refresh})),
+    )
+    .await
+    .err(401, 1004);
     // An access token is not a refresh token.
-    app.call("POST", "/api/admin/refresh-token", None, Some(json!({"refresh_token": new_access})))
-        .await
-        .err(401, 1004);
+    app.call(
+        "POST",
+        "/api/admin/refresh-token",
+        None,
+        Some(json!({"refresh_token": new_access})),
+    )
+    .await
+    .err(401, 1004);
 
     // Logout really revokes both tokens of the session.
-    app.call("POST", "/api/admin/logout", Some(&new_access), None).await.ok();
-    app.get("/api/admin/me", &new_access).await.err(401, 1004);
-    app.call("POST", "/api/admin/refresh-token", None, Some(json!({"refresh_token": new_refresh})))
+    app.call("POST", "/api/admin/logout", Some(&new_access), None)
         .await
-        .err(401, 1004);
+        .ok();
+    app.get("/api/admin/me", &new_access).await.err(401, 1004);
+    app.call(
+        "POST",
+        "/api/admin/refresh-token",
+        None,
+        Some(json!({"refresh_token": new_refresh})),
+    )
+    .await
+    .err(401, 1004);
 }
 
 #[tokio::test]
 async fn rejections_use_the_spec_codes() {
     let app = spawn_app().await;
     let bad = |u: &str, p: &str| json!({"username": u, "password": p});
-    app.call("POST", "/api/admin/login", None, Some(bad("admin", "wrong-password"))).await.err(401, 1010);
-    app.call("POST", "/api/admin/login", None, Some(bad("nobody", "whatever1"))).await.err(401, 1010);
-    app.call("POST", "/api/admin/login", None, Some(bad("", ""))).await.err(400, 1001);
+    app.call(
+        "POST",
+        "/api/admin/login",
+        None,
+        Some(bad("admin", "wrong-password")),
+    )
+    .await
+    .err(401, 1010);
+    app.call(
+        "POST",
+        "/api/admin/login",
+        None,
+        Some(bad("nobody", "whatever1")),
+    )
+    .await
+    .err(401, 1010);
+    app.call("POST", "/api/admin/login", None, Some(bad("", "")))
+        .await
+        .err(400, 1001);
 
     let admin = app.admin().await;
     let role = app.customer_role(&admin, "agent-default").await;
@@ -55,22 +98,58 @@ async fn rejections_use_the_spec_codes() {
     app.get("/api/admin/me", &agent).await.ok();
 
     // A disabled shop blocks login (CodeShopDisabled) and the live session at once.
-    app.put(&format!("/api/admin/shops/{shop}/status"), &admin, json!({"status": 0})).await.ok();
-    app.call("POST", "/api/admin/login", None, Some(bad("S1-agent", "password-S1"))).await.err(403, 1012);
+    app.put(
+        &format!("/api/admin/shops/{shop}/status"),
+        &admin,
+        json!({"status": 0}),
+    )
+    .await
+    .ok();
+    app.call(
+        "POST",
+        "/api/admin/login",
+        None,
+        Some(bad("S1-agent", "password-S1")),
+    )
+    .await
+    .err(403, 1012);
     app.get("/api/admin/me", &agent).await.err(403, 1012);
-    app.put(&format!("/api/admin/shops/{shop}/status"), &admin, json!({"status": 1})).await.ok();
+    app.put(
+        &format!("/api/admin/shops/{shop}/status"),
+        &admin,
+        json!({"status": 1}),
+    )
+    .await
+    .ok();
     let agent = app.agent("S1").await;
 
     // A disabled account: login refused, its sessions ended.
     let me = app.get("/api/admin/me", &agent).await;
     let agent_id = me.ok()["account"]["id"].as_u64().unwrap();
-    app.put(&format!("/api/admin/accounts/{agent_id}/status"), &admin, json!({"status": 0})).await.ok();
-    app.call("POST", "/api/admin/login", None, Some(bad("S1-agent", "password-S1"))).await.err(403, 1011);
+    app.put(
+        &format!("/api/admin/accounts/{agent_id}/status"),
+        &admin,
+        json!({"status": 0}),
+    )
+    .await
+    .ok();
+    app.call(
+        "POST",
+        "/api/admin/login",
+        None,
+        Some(bad("S1-agent", "password-S1")),
+    )
+    .await
+    .err(403, 1011);
     app.get("/api/admin/me", &agent).await.err(401, 1004);
 
     // A disabled enterprise blocks its account.
     let ent = app
-        .post("/api/admin/enterprises", &admin, json!({"enterprise_name": "E", "enterprise_code": "E1"}))
+        .post(
+            "/api/admin/enterprises",
+            &admin,
+            json!({"enterprise_name": "E", "enterprise_code": "E1"}),
+        )
         .await;
     let ent_id = ent.ok()["id"].as_u64().unwrap();
     app.post(
@@ -81,12 +160,28 @@ async fn rejections_use_the_spec_codes() {
     .await
     .ok();
     app.login("ent-user", "password-ent").await;
-    app.put(&format!("/api/admin/enterprises/{ent_id}/status"), &admin, json!({"status": 0})).await.ok();
-    app.call("POST", "/api/admin/login", None, Some(bad("ent-user", "password-ent"))).await.err(403, 1013);
+    app.put(
+        &format!("/api/admin/enterprises/{ent_id}/status"),
+        &admin,
+        json!({"status": 0}),
+    )
+    .await
+    .ok();
+    app.call(
+        "POST",
+        "/api/admin/login",
+        None,
+        Some(bad("ent-user", "password-ent")),
+    )
+    .await
+    .err(403, 1013);
 }
 
 fn claims(app: &crate::helpers::TestApp, token: &str) -> Claims {
-    app.state.tokens.verify(token, TokenKind::Access, 0).unwrap()
+    app.state
+        .tokens
+        .verify(token, TokenKind::Access, 0)
+        .unwrap()
 }
 
 #[tokio::test]
@@ -97,7 +192,9 @@ async fn forged_expired_and_malformed_tokens_are_refused() {
 
     // Signed with another key.
     let other = TokenKeys::new("a-completely-different-secret-key!!");
-    app.get("/api/admin/me", &other.issue(&c)).await.err(401, 1004);
+    app.get("/api/admin/me", &other.issue(&c))
+        .await
+        .err(401, 1004);
 
     // alg "none".
     let b64 = |v: &serde_json::Value| {
@@ -107,7 +204,11 @@ async fn forged_expired_and_malformed_tokens_are_refused() {
         const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let v = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
             for i in 0..=chunk.len() {
                 let _ = out.write_char(T[(v >> (18 - 6 * i) & 63) as usize] as char);
@@ -115,12 +216,18 @@ async fn forged_expired_and_malformed_tokens_are_refused() {
         }
         out
     };
-    let none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&serde_json::to_value(&c).unwrap()));
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT"})),
+        b64(&serde_json::to_value(&c).unwrap())
+    );
     app.get("/api/admin/me", &none).await.err(401, 1004);
 
     // Garbage, missing header, wrong scheme.
     app.get("/api/admin/me", "not.a.token").await.err(401, 1004);
-    app.call("GET", "/api/admin/me", None, None).await.err(401, 1004);
+    app.call("GET", "/api/admin/me", None, None)
+        .await
+        .err(401, 1004);
 
     // Expired: move the service clock past the access token's lifetime.
     app.state.clock.advance(2 * 3600);
@@ -132,27 +239,43 @@ async fn login_is_rate_limited_per_username_and_ip() {
     let app = spawn_app().await;
     let body = json!({"username": "admin", "password": "wrong-password"});
     for _ in 0..10 {
-        app.call("POST", "/api/admin/login", None, Some(body.clone())).await.err(401, 1010);
+        app.call("POST", "/api/admin/login", None, Some(body.clone()))
+            .await
+            .err(401, 1010);
     }
     // The 11th attempt in the window is refused before the password is checked,
     // even with the right password.
     let good = json!({"username": "admin", "password": ADMIN_PASSWORD});
-    app.call("POST", "/api/admin/login", None, Some(good.clone())).await.err(429, 1006);
+    app.call("POST", "/api/admin/login", None, Some(good.clone()))
+        .await
+        .err(429, 1006);
     // Next window.
     app.state.clock.advance(900);
-    app.call("POST", "/api/admin/login", None, Some(good)).await.ok();
+    app.call("POST", "/api/admin/login", None, Some(good))
+        .await
+        .ok();
 
     // Per IP: 60 attempts per minute across usernames.
     let app = spawn_app().await;
     for i in 0..60 {
         let r = app
-            .call("POST", "/api/admin/login", None, Some(json!({"username": format!("user{i}"), "password": "x1234567"})))
+            .call(
+                "POST",
+                "/api/admin/login",
+                None,
+                Some(json!({"username": format!("user{i}"), "password": "x1234567"})),
+            )
             .await;
         r.err(401, 1010);
     }
-    app.call("POST", "/api/admin/login", None, Some(json!({"username": "admin", "password": ADMIN_PASSWORD})))
-        .await
-        .err(429, 1006);
+    app.call(
+        "POST",
+        "/api/admin/login",
+        None,
+        Some(json!({"username": "admin", "password": ADMIN_PASSWORD})),
+    )
+    .await
+    .err(429, 1006);
 }
 
 #[tokio::test]
@@ -160,15 +283,27 @@ async fn change_own_password_ends_other_sessions() {
     let app = spawn_app().await;
     let a = app.admin().await;
     let b = app.admin().await;
-    app.put("/api/admin/me/password", &a, json!({"old_password": "nope-nope", "new_password": "brand-new-pass"}))
-        .await
-        .err(400, 1027);
-    app.put("/api/admin/me/password", &a, json!({"old_password": ADMIN_PASSWORD, "new_password": "short"}))
-        .await
-        .err(400, 1001);
-    app.put("/api/admin/me/password", &a, json!({"old_password": ADMIN_PASSWORD, "new_password": "brand-new-pass"}))
-        .await
-        .ok();
+    app.put(
+        "/api/admin/me/password",
+        &a,
+        json!({"old_password": "nope-nope", "new_password": "brand-new-pass"}),
+    )
+    .await
+    .err(400, 1027);
+    app.put(
+        "/api/admin/me/password",
+        &a,
+        json!({"old_password": ADMIN_PASSWORD, "new_password": "short"}),
+    )
+    .await
+    .err(400, 1001);
+    app.put(
+        "/api/admin/me/password",
+        &a,
+        json!({"old_password": ADMIN_PASSWORD, "new_password": "brand-new-pass"}),
+    )
+    .await
+    .ok();
     app.get("/api/admin/me", &a).await.ok();
     app.get("/api/admin/me", &b).await.err(401, 1004);
     app.login("admin", "brand-new-pass").await;
@@ -181,7 +316,11 @@ async fn concurrent_bootstraps_create_one_super_admin() {
     let runs: Vec<_> = (0..8)
         .map(|_| {
             let state = app.state.clone();
-            tokio::spawn(async move { shared::services::auth::ensure_super_admin(&state).await.unwrap() })
+            tokio::spawn(async move {
+                shared::services::auth::ensure_super_admin(&state)
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     for r in runs {
@@ -189,13 +328,18 @@ async fn concurrent_bootstraps_create_one_super_admin() {
     }
     // And on an empty table, of many racers exactly one creates it.
     let fresh = crate::helpers::TestTable::new().await;
-    let mut cfg = shared::config::Config::for_local(fresh.store.table(), &crate::helpers::endpoint());
+    let mut cfg =
+        shared::config::Config::for_local(fresh.store.table(), &crate::helpers::endpoint());
     cfg.super_admin_password = Some("another-pass".into());
     let state = shared::api::AppState::new(cfg, fresh.store.clone());
     let runs: Vec<_> = (0..8)
         .map(|_| {
             let state = state.clone();
-            tokio::spawn(async move { shared::services::auth::ensure_super_admin(&state).await.unwrap() })
+            tokio::spawn(async move {
+                shared::services::auth::ensure_super_admin(&state)
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut created = 0;

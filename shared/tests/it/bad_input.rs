@@ -35,7 +35,11 @@ async fn malformed_bodies_wrong_types_missing_fields() {
     wrong_type["default_role_id"] = json!("seven");
     let r = app.post("/api/admin/shops", &admin, wrong_type).await;
     r.err(400, 1001);
-    assert!(r.body["msg"].as_str().unwrap().contains("default_role_id"), "{}", r.body);
+    assert!(
+        r.body["msg"].as_str().unwrap().contains("default_role_id"),
+        "{}",
+        r.body
+    );
 
     let mut missing = shop_body("X", None, role);
     missing.as_object_mut().unwrap().remove("shop_code");
@@ -45,7 +49,9 @@ async fn malformed_bodies_wrong_types_missing_fields() {
 
     let mut negative = shop_body("X", None, role);
     negative["parent_id"] = json!(-1);
-    app.post("/api/admin/shops", &admin, negative).await.err(400, 1001);
+    app.post("/api/admin/shops", &admin, negative)
+        .await
+        .err(400, 1001);
 
     for (field, value) in [
         ("shop_name", json!("   ")),
@@ -57,18 +63,34 @@ async fn malformed_bodies_wrong_types_missing_fields() {
         body[field] = value;
         let r = app.post("/api/admin/shops", &admin, body).await;
         r.err(400, 1001);
-        assert!(r.body["msg"].as_str().unwrap().contains(field), "{}", r.body);
+        assert!(
+            r.body["msg"].as_str().unwrap().contains(field),
+            "{}",
+            r.body
+        );
     }
     let mut weak = shop_body("X", None, role);
     weak["initial_account"]["password"] = json!("short");
-    app.post("/api/admin/shops", &admin, weak).await.err(400, 1001);
-    app.put("/api/admin/shops/1/status", &admin, json!({"status": 7})).await.err(400, 1001);
-    app.post("/api/admin/accounts", &admin, json!({"username": "u1", "password": "password-1", "user_type": 9}))
+    app.post("/api/admin/shops", &admin, weak)
         .await
         .err(400, 1001);
-    app.post("/api/admin/accounts", &admin, json!({"username": "u1", "password": "password-1", "user_type": 3}))
+    app.put("/api/admin/shops/1/status", &admin, json!({"status": 7}))
         .await
         .err(400, 1001);
+    app.post(
+        "/api/admin/accounts",
+        &admin,
+        json!({"username": "u1", "password": "password-1", "user_type": 9}),
+    )
+    .await
+    .err(400, 1001);
+    app.post(
+        "/api/admin/accounts",
+        &admin,
+        json!({"username": "u1", "password": "password-1", "user_type": 3}),
+    )
+    .await
+    .err(400, 1001);
 
     assert_eq!(app.table.entity_keys().await, before, "no partial writes");
 }
@@ -82,23 +104,55 @@ async fn oversize_unknown_ids_and_routes() {
 
     let mut huge = shop_body("X", None, role);
     huge["address"] = json!("x".repeat(100 * 1024));
-    app.post("/api/admin/shops", &admin, huge).await.err(413, 1003);
+    app.post("/api/admin/shops", &admin, huge)
+        .await
+        .err(413, 1003);
 
-    app.get("/api/admin/shops/424242", &admin).await.err(404, 1002);
+    app.get("/api/admin/shops/424242", &admin)
+        .await
+        .err(404, 1002);
     app.get("/api/admin/shops/abc", &admin).await.err(400, 1001);
     app.get("/api/admin/shops/0", &admin).await.err(400, 1001);
-    app.get("/api/admin/shops/99999999999999999999999", &admin).await.err(400, 1001);
-    app.get("/api/admin/accounts/424242", &admin).await.err(404, 1002);
-    app.get("/api/admin/enterprises/424242", &admin).await.err(404, 1002);
-    app.get("/api/admin/roles/424242", &admin).await.err(404, 1002);
-    app.put("/api/admin/permissions/424242", &admin, json!({"sort": 1})).await.err(404, 1002);
-    app.delete("/api/admin/shops/424242", &admin).await.err(404, 1002);
-    app.post("/api/admin/shops", &admin, shop_body("X", Some(424242), role)).await.err(400, 1024);
-    app.get("/api/admin/no-such-route", &admin).await.err(404, 1002);
-    app.call("PATCH", "/api/admin/shops", Some(&admin), None).await.err(405, 1029);
-    app.get("/api/admin/shops?page=0", &admin).await.err(400, 1001);
-    app.get("/api/admin/shops?page_size=1000", &admin).await.err(400, 1001);
-    app.get("/api/admin/shops?level=abc", &admin).await.err(400, 1001);
+    app.get("/api/admin/shops/99999999999999999999999", &admin)
+        .await
+        .err(400, 1001);
+    app.get("/api/admin/accounts/424242", &admin)
+        .await
+        .err(404, 1002);
+    app.get("/api/admin/enterprises/424242", &admin)
+        .await
+        .err(404, 1002);
+    app.get("/api/admin/roles/424242", &admin)
+        .await
+        .err(404, 1002);
+    app.put("/api/admin/permissions/424242", &admin, json!({"sort": 1}))
+        .await
+        .err(404, 1002);
+    app.delete("/api/admin/shops/424242", &admin)
+        .await
+        .err(404, 1002);
+    app.post(
+        "/api/admin/shops",
+        &admin,
+        shop_body("X", Some(424242), role),
+    )
+    .await
+    .err(400, 1024);
+    app.get("/api/admin/no-such-route", &admin)
+        .await
+        .err(404, 1002);
+    app.call("PATCH", "/api/admin/shops", Some(&admin), None)
+        .await
+        .err(405, 1029);
+    app.get("/api/admin/shops?page=0", &admin)
+        .await
+        .err(400, 1001);
+    app.get("/api/admin/shops?page_size=1000", &admin)
+        .await
+        .err(400, 1001);
+    app.get("/api/admin/shops?level=abc", &admin)
+        .await
+        .err(400, 1001);
 
     assert_eq!(app.table.entity_keys().await, before, "no partial writes");
 }

@@ -45,8 +45,12 @@ impl TestTable {
     pub async fn new() -> Self {
         let name = format!("t-{}", uuid::Uuid::new_v4().simple());
         let client = client();
-        schema::create_table(&client, &name).await.expect("create table");
-        Self { store: Store::new(client, &name) }
+        schema::create_table(&client, &name)
+            .await
+            .expect("create table");
+        Self {
+            store: Store::new(client, &name),
+        }
     }
 
     /// Every item of the table (tests only; the service never scans).
@@ -80,11 +84,18 @@ impl TestTable {
             .await
             .iter()
             .map(|i| {
-                let get = |k| shared::store::str_attr(i, k).unwrap_or_default().to_string();
+                let get = |k| {
+                    shared::store::str_attr(i, k)
+                        .unwrap_or_default()
+                        .to_string()
+                };
                 (get("pk"), get("sk"))
             })
             .filter(|(pk, sk)| {
-                !["COUNTER#", "RL#", "AUDIT#"].iter().any(|p| pk.starts_with(p)) && !sk.starts_with("SESSION#")
+                !["COUNTER#", "RL#", "AUDIT#"]
+                    .iter()
+                    .any(|p| pk.starts_with(p))
+                    && !sk.starts_with("SESSION#")
             })
             .collect()
     }
@@ -95,7 +106,10 @@ impl Drop for TestTable {
         let store = self.store.clone();
         // Leave nothing behind: delete the table on a helper thread with its own runtime.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             let _ = rt.block_on(schema::delete_table(store.client(), store.table()));
         })
         .join();
@@ -130,13 +144,22 @@ impl Resp {
 
     /// DynamoDB calls the request used.
     pub fn ddb_calls(&self) -> usize {
-        self.headers["x-ddb-calls"].to_str().unwrap().parse().unwrap()
+        self.headers["x-ddb-calls"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 
     /// Panics unless the request succeeded; returns the data.
     #[track_caller]
     pub fn ok(&self) -> &Value {
-        assert_eq!(self.status, StatusCode::OK, "expected success, got {:?}", self.body);
+        assert_eq!(
+            self.status,
+            StatusCode::OK,
+            "expected success, got {:?}",
+            self.body
+        );
         assert_eq!(self.code(), 0, "{:?}", self.body);
         self.data()
     }
@@ -151,7 +174,9 @@ impl Resp {
             self.body
         );
         assert!(self.body["data"].is_null());
-        assert!(self.body["timestamp"].as_str().is_some_and(|t| t.ends_with("+08:00")));
+        assert!(self.body["timestamp"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("+08:00")));
     }
 }
 
@@ -160,9 +185,15 @@ pub async fn spawn_app() -> TestApp {
     let mut cfg = Config::for_local(table.store.table(), &endpoint());
     cfg.super_admin_password = Some(ADMIN_PASSWORD.into());
     let state = AppState::new(cfg, table.store.clone());
-    shared::services::auth::ensure_super_admin(&state).await.expect("bootstrap");
+    shared::services::auth::ensure_super_admin(&state)
+        .await
+        .expect("bootstrap");
     let router = app(state.clone());
-    TestApp { table, state, router }
+    TestApp {
+        table,
+        state,
+        router,
+    }
 }
 
 impl TestApp {
@@ -174,11 +205,21 @@ impl TestApp {
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
         let body = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)));
-        Resp { status, body, headers }
+        Resp {
+            status,
+            body,
+            headers,
+        }
     }
 
     /// Sends a JSON request, with a bearer token when given.
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -214,14 +255,22 @@ impl TestApp {
     /// Logs in; returns the whole token pair.
     pub async fn login_pair(&self, username: &str, password: &str) -> Value {
         let r = self
-            .call("POST", "/api/admin/login", None, Some(json!({"username": username, "password": password})))
+            .call(
+                "POST",
+                "/api/admin/login",
+                None,
+                Some(json!({"username": username, "password": password})),
+            )
             .await;
         r.ok().clone()
     }
 
     /// Logs in; returns the access token.
     pub async fn login(&self, username: &str, password: &str) -> String {
-        self.login_pair(username, password).await["access_token"].as_str().unwrap().to_string()
+        self.login_pair(username, password).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// The super admin's access token.
@@ -232,7 +281,11 @@ impl TestApp {
     /// Creates an enabled customer role; returns its id.
     pub async fn customer_role(&self, token: &str, name: &str) -> u64 {
         let r = self
-            .post("/api/admin/roles", token, json!({"role_name": name, "role_type": 2}))
+            .post(
+                "/api/admin/roles",
+                token,
+                json!({"role_name": name, "role_type": 2}),
+            )
             .await;
         r.ok()["id"].as_u64().unwrap()
     }
@@ -240,13 +293,16 @@ impl TestApp {
     /// Creates a shop under `parent` with an initial agent `<code>-agent` /
     /// `password-<code>`; returns the shop id.
     pub async fn shop(&self, token: &str, code: &str, parent: Option<u64>, role: u64) -> u64 {
-        let r = self.post("/api/admin/shops", token, shop_body(code, parent, role)).await;
+        let r = self
+            .post("/api/admin/shops", token, shop_body(code, parent, role))
+            .await;
         r.ok()["id"].as_u64().unwrap()
     }
 
     /// Access token of the initial agent of the shop created with `code`.
     pub async fn agent(&self, code: &str) -> String {
-        self.login(&format!("{code}-agent"), &format!("password-{code}")).await
+        self.login(&format!("{code}-agent"), &format!("password-{code}"))
+            .await
     }
 }
 

@@ -1,8 +1,8 @@
 //! Integration tests against the local AWS emulator (started by `scripts/test.sh`).
 
-mod helpers;
-mod matrix;
 mod auth;
 mod bad_input;
+mod helpers;
+mod matrix;
 mod org;
 mod store;

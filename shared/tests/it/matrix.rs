@@ -19,7 +19,14 @@ enum Exp {
 }
 use Exp::*;
 
-const ACTORS: [&str; 6] = ["super admin", "platform", "agent L1", "agent L3", "sibling L1", "enterprise"];
+const ACTORS: [&str; 6] = [
+    "super admin",
+    "platform",
+    "agent L1",
+    "agent L3",
+    "sibling L1",
+    "enterprise",
+];
 
 /// Fixture ids; `fresh_*` hold one disposable object per actor for destructive routes.
 struct F {
@@ -47,9 +54,13 @@ async fn setup(app: &TestApp) -> (Vec<String>, F) {
     let b = app.shop(&sa, "B", Some(a), role).await;
     app.shop(&sa, "C", Some(b), role).await;
     app.shop(&sa, "D", None, role).await;
-    app.post("/api/admin/accounts", &sa, json!({"username": "ops", "password": "password-ops", "user_type": 2}))
-        .await
-        .ok();
+    app.post(
+        "/api/admin/accounts",
+        &sa,
+        json!({"username": "ops", "password": "password-ops", "user_type": 2}),
+    )
+    .await
+    .ok();
     let ent = |code: &str, owner: u64| json!({"enterprise_name": code, "enterprise_code": code, "owner_shop_id": owner});
     let ea = id(app.post("/api/admin/enterprises", &sa, ent("EA", a)).await).await;
     let eb = id(app.post("/api/admin/enterprises", &sa, ent("EB", b)).await).await;
@@ -61,9 +72,16 @@ async fn setup(app: &TestApp) -> (Vec<String>, F) {
     .await
     .ok();
     let staff_body = |name: String| json!({"username": name, "password": "password-x", "user_type": 3, "shop_id": b});
-    let staff = id(app.post("/api/admin/accounts", &sa, staff_body("staff".into())).await).await;
+    let staff = id(app
+        .post("/api/admin/accounts", &sa, staff_body("staff".into()))
+        .await)
+    .await;
     let perm = id(app
-        .post("/api/admin/permissions", &sa, json!({"perm_name": "P", "perm_code": "p", "perm_type": 1}))
+        .post(
+            "/api/admin/permissions",
+            &sa,
+            json!({"perm_name": "P", "perm_code": "p", "perm_type": 1}),
+        )
         .await)
     .await;
     let mut f = F {
@@ -80,16 +98,32 @@ async fn setup(app: &TestApp) -> (Vec<String>, F) {
         fresh_enterprises: vec![],
     };
     for i in 0..ACTORS.len() {
-        f.fresh_accounts.push(id(app.post("/api/admin/accounts", &sa, staff_body(format!("fresh{i}"))).await).await);
-        f.fresh_roles.push(app.customer_role(&sa, &format!("fresh-role-{i}")).await);
-        f.fresh_perms.push(
+        f.fresh_accounts.push(
             id(app
-                .post("/api/admin/permissions", &sa, json!({"perm_name": "F", "perm_code": format!("f{i}"), "perm_type": 2}))
+                .post("/api/admin/accounts", &sa, staff_body(format!("fresh{i}")))
                 .await)
             .await,
         );
-        f.fresh_shops.push(app.shop(&sa, &format!("leaf{i}"), Some(b), role).await);
-        f.fresh_enterprises.push(id(app.post("/api/admin/enterprises", &sa, ent(&format!("EF{i}"), b)).await).await);
+        f.fresh_roles
+            .push(app.customer_role(&sa, &format!("fresh-role-{i}")).await);
+        f.fresh_perms.push(
+            id(app
+                .post(
+                    "/api/admin/permissions",
+                    &sa,
+                    json!({"perm_name": "F", "perm_code": format!("f{i}"), "perm_type": 2}),
+                )
+                .await)
+            .await,
+        );
+        f.fresh_shops
+            .push(app.shop(&sa, &format!("leaf{i}"), Some(b), role).await);
+        f.fresh_enterprises.push(
+            id(app
+                .post("/api/admin/enterprises", &sa, ent(&format!("EF{i}"), b))
+                .await)
+            .await,
+        );
     }
     let tokens = vec![
         sa,
@@ -118,7 +152,12 @@ fn row(
     body: impl Fn(&F, usize) -> Option<Value> + 'static,
     expect: [Exp; 6],
 ) -> Row {
-    Row { method, path: Box::new(path), body: Box::new(body), expect }
+    Row {
+        method,
+        path: Box::new(path),
+        body: Box::new(body),
+        expect,
+    }
 }
 
 fn none(_: &F, _: usize) -> Option<Value> {
@@ -144,82 +183,245 @@ fn rows() -> Vec<Row> {
             [Code(400, 1027); 6],
         ),
         // admin-accounts
-        row("GET", |_, _| "/api/admin/accounts".into(), none, ALL_ADMIN_BUT_ENT),
+        row(
+            "GET",
+            |_, _| "/api/admin/accounts".into(),
+            none,
+            ALL_ADMIN_BUT_ENT,
+        ),
         row(
             "POST",
             |_, _| "/api/admin/accounts".into(),
-            |f, i| Some(json!({"username": format!("new{i}"), "password": "password-n", "user_type": 3, "shop_id": f.b})),
+            |f, i| {
+                Some(
+                    json!({"username": format!("new{i}"), "password": "password-n", "user_type": 3, "shop_id": f.b}),
+                )
+            },
             SCOPED,
         ),
-        row("GET", |f, _| format!("/api/admin/accounts/{}", f.staff), none, SCOPED),
-        row("PUT", |f, _| format!("/api/admin/accounts/{}", f.staff), |_, _| Some(json!({"phone": "13700000000"})), SCOPED),
-        row("PUT", |f, _| format!("/api/admin/accounts/{}/status", f.staff), |_, _| Some(json!({"status": 1})), SCOPED),
+        row(
+            "GET",
+            |f, _| format!("/api/admin/accounts/{}", f.staff),
+            none,
+            SCOPED,
+        ),
+        row(
+            "PUT",
+            |f, _| format!("/api/admin/accounts/{}", f.staff),
+            |_, _| Some(json!({"phone": "13700000000"})),
+            SCOPED,
+        ),
+        row(
+            "PUT",
+            |f, _| format!("/api/admin/accounts/{}/status", f.staff),
+            |_, _| Some(json!({"status": 1})),
+            SCOPED,
+        ),
         row(
             "PUT",
             |f, _| format!("/api/admin/accounts/{}/password", f.staff),
             |_, _| Some(json!({"password": "password-reset"})),
             SCOPED,
         ),
-        row("GET", |f, _| format!("/api/admin/accounts/{}/roles", f.staff), none, SCOPED),
-        row("PUT", |f, _| format!("/api/admin/accounts/{}/roles", f.staff), |f, _| Some(json!({"role_ids": [f.role]})), SCOPED),
-        row("GET", |f, _| format!("/api/admin/accounts/{}/operation-logs", f.staff), none, PLATFORM_ONLY),
-        row("DELETE", |f, i| format!("/api/admin/accounts/{}", f.fresh_accounts[i]), none, SCOPED),
+        row(
+            "GET",
+            |f, _| format!("/api/admin/accounts/{}/roles", f.staff),
+            none,
+            SCOPED,
+        ),
+        row(
+            "PUT",
+            |f, _| format!("/api/admin/accounts/{}/roles", f.staff),
+            |f, _| Some(json!({"role_ids": [f.role]})),
+            SCOPED,
+        ),
+        row(
+            "GET",
+            |f, _| format!("/api/admin/accounts/{}/operation-logs", f.staff),
+            none,
+            PLATFORM_ONLY,
+        ),
+        row(
+            "DELETE",
+            |f, i| format!("/api/admin/accounts/{}", f.fresh_accounts[i]),
+            none,
+            SCOPED,
+        ),
         // admin-roles
-        row("GET", |_, _| "/api/admin/roles".into(), none, ALL_ADMIN_BUT_ENT),
+        row(
+            "GET",
+            |_, _| "/api/admin/roles".into(),
+            none,
+            ALL_ADMIN_BUT_ENT,
+        ),
         row(
             "POST",
             |_, _| "/api/admin/roles".into(),
             |_, i| Some(json!({"role_name": format!("new-role-{i}"), "role_type": 2})),
             PLATFORM_ONLY,
         ),
-        row("GET", |f, _| format!("/api/admin/roles/{}", f.role), none, PLATFORM_ONLY),
-        row("PUT", |f, _| format!("/api/admin/roles/{}", f.role), |_, _| Some(json!({"role_desc": "d"})), PLATFORM_ONLY),
-        row("PUT", |f, _| format!("/api/admin/roles/{}/status", f.role), |_, _| Some(json!({"status": 1})), PLATFORM_ONLY),
-        row("GET", |f, _| format!("/api/admin/roles/{}/permissions", f.role), none, PLATFORM_ONLY),
+        row(
+            "GET",
+            |f, _| format!("/api/admin/roles/{}", f.role),
+            none,
+            PLATFORM_ONLY,
+        ),
+        row(
+            "PUT",
+            |f, _| format!("/api/admin/roles/{}", f.role),
+            |_, _| Some(json!({"role_desc": "d"})),
+            PLATFORM_ONLY,
+        ),
+        row(
+            "PUT",
+            |f, _| format!("/api/admin/roles/{}/status", f.role),
+            |_, _| Some(json!({"status": 1})),
+            PLATFORM_ONLY,
+        ),
+        row(
+            "GET",
+            |f, _| format!("/api/admin/roles/{}/permissions", f.role),
+            none,
+            PLATFORM_ONLY,
+        ),
         row(
             "PUT",
             |f, _| format!("/api/admin/roles/{}/permissions", f.role),
             |f, _| Some(json!({"permission_ids": [f.perm]})),
             PLATFORM_ONLY,
         ),
-        row("DELETE", |f, i| format!("/api/admin/roles/{}", f.fresh_roles[i]), none, PLATFORM_ONLY),
-        row("GET", |_, _| "/api/admin/permissions".into(), none, EVERYONE),
+        row(
+            "DELETE",
+            |f, i| format!("/api/admin/roles/{}", f.fresh_roles[i]),
+            none,
+            PLATFORM_ONLY,
+        ),
+        row(
+            "GET",
+            |_, _| "/api/admin/permissions".into(),
+            none,
+            EVERYONE,
+        ),
         row(
             "POST",
             |_, _| "/api/admin/permissions".into(),
             |_, i| Some(json!({"perm_name": "N", "perm_code": format!("new{i}"), "perm_type": 2})),
             SUPER_ONLY,
         ),
-        row("PUT", |f, _| format!("/api/admin/permissions/{}", f.perm), |_, _| Some(json!({"sort": 3})), SUPER_ONLY),
-        row("DELETE", |f, i| format!("/api/admin/permissions/{}", f.fresh_perms[i]), none, SUPER_ONLY),
+        row(
+            "PUT",
+            |f, _| format!("/api/admin/permissions/{}", f.perm),
+            |_, _| Some(json!({"sort": 3})),
+            SUPER_ONLY,
+        ),
+        row(
+            "DELETE",
+            |f, i| format!("/api/admin/permissions/{}", f.fresh_perms[i]),
+            none,
+            SUPER_ONLY,
+        ),
         // admin-shops
-        row("GET", |_, _| "/api/admin/shops".into(), none, ALL_ADMIN_BUT_ENT),
+        row(
+            "GET",
+            |_, _| "/api/admin/shops".into(),
+            none,
+            ALL_ADMIN_BUT_ENT,
+        ),
         row(
             "POST",
             |_, _| "/api/admin/shops".into(),
             |f, i| Some(shop_body(&format!("N{i}"), Some(f.b), f.role)),
             [Allow, Allow, Allow, Deny, Deny, Deny],
         ),
-        row("GET", |f, _| format!("/api/admin/shops/{}", f.b), none, SCOPED),
-        row("PUT", |f, _| format!("/api/admin/shops/{}", f.b), |_, _| Some(json!({"city": "Hangzhou"})), SCOPED),
-        row("PUT", |f, _| format!("/api/admin/shops/{}/status", f.b), |_, _| Some(json!({"status": 1})), SCOPED),
-        row("GET", |f, _| format!("/api/admin/shops/{}/roles", f.b), none, SCOPED),
-        row("PUT", |f, _| format!("/api/admin/shops/{}/roles", f.b), |f, _| Some(json!({"role_ids": [f.role]})), PLATFORM_ONLY),
-        row("GET", |f, _| format!("/api/admin/shops/{}/subordinate-ids", f.b), none, SCOPED),
-        row("DELETE", |f, i| format!("/api/admin/shops/{}", f.fresh_shops[i]), none, PLATFORM_ONLY),
+        row(
+            "GET",
+            |f, _| format!("/api/admin/shops/{}", f.b),
+            none,
+            SCOPED,
+        ),
+        row(
+            "PUT",
+            |f, _| format!("/api/admin/shops/{}", f.b),
+            |_, _| Some(json!({"city": "Hangzhou"})),
+            SCOPED,
+        ),
+        row(
+            "PUT",
+            |f, _| format!("/api/admin/shops/{}/status", f.b),
+            |_, _| Some(json!({"status": 1})),
+            SCOPED,
+        ),
+        row(
+            "GET",
+            |f, _| format!("/api/admin/shops/{}/roles", f.b),
+            none,
+            SCOPED,
+        ),
+        row(
+            "PUT",
+            |f, _| format!("/api/admin/shops/{}/roles", f.b),
+            |f, _| Some(json!({"role_ids": [f.role]})),
+            PLATFORM_ONLY,
+        ),
+        row(
+            "GET",
+            |f, _| format!("/api/admin/shops/{}/subordinate-ids", f.b),
+            none,
+            SCOPED,
+        ),
+        row(
+            "DELETE",
+            |f, i| format!("/api/admin/shops/{}", f.fresh_shops[i]),
+            none,
+            PLATFORM_ONLY,
+        ),
         // admin-enterprises
-        row("GET", |_, _| "/api/admin/enterprises".into(), none, EVERYONE),
+        row(
+            "GET",
+            |_, _| "/api/admin/enterprises".into(),
+            none,
+            EVERYONE,
+        ),
         row(
             "POST",
             |_, _| "/api/admin/enterprises".into(),
-            |f, i| Some(json!({"enterprise_name": "N", "enterprise_code": format!("EN{i}"), "owner_shop_id": f.b})),
+            |f, i| {
+                Some(
+                    json!({"enterprise_name": "N", "enterprise_code": format!("EN{i}"), "owner_shop_id": f.b}),
+                )
+            },
             [Allow, Allow, Allow, Code(400, 1026), Code(400, 1026), Deny],
         ),
-        row("GET", |f, _| format!("/api/admin/enterprises/{}", f.eb), none, [Allow, Allow, Allow, Hidden, Hidden, Hidden]),
-        row("GET", |f, _| format!("/api/admin/enterprises/{}", f.ea), none, [Allow, Allow, Allow, Hidden, Hidden, Allow]),
-        row("PUT", |f, _| format!("/api/admin/enterprises/{}", f.eb), |_, _| Some(json!({"city": "Suzhou"})), SCOPED),
-        row("PUT", |f, _| format!("/api/admin/enterprises/{}/status", f.eb), |_, _| Some(json!({"status": 1})), SCOPED),
-        row("DELETE", |f, i| format!("/api/admin/enterprises/{}", f.fresh_enterprises[i]), none, SCOPED),
+        row(
+            "GET",
+            |f, _| format!("/api/admin/enterprises/{}", f.eb),
+            none,
+            [Allow, Allow, Allow, Hidden, Hidden, Hidden],
+        ),
+        row(
+            "GET",
+            |f, _| format!("/api/admin/enterprises/{}", f.ea),
+            none,
+            [Allow, Allow, Allow, Hidden, Hidden, Allow],
+        ),
+        row(
+            "PUT",
+            |f, _| format!("/api/admin/enterprises/{}", f.eb),
+            |_, _| Some(json!({"city": "Suzhou"})),
+            SCOPED,
+        ),
+        row(
+            "PUT",
+            |f, _| format!("/api/admin/enterprises/{}/status", f.eb),
+            |_, _| Some(json!({"status": 1})),
+            SCOPED,
+        ),
+        row(
+            "DELETE",
+            |f, i| format!("/api/admin/enterprises/{}", f.fresh_enterprises[i]),
+            none,
+            SCOPED,
+        ),
     ]
 }
 
@@ -231,7 +433,9 @@ async fn every_route_for_every_kind_of_caller() {
     for r in rows() {
         for (i, token) in tokens.iter().enumerate() {
             let path = (r.path)(&f, i);
-            let res = app.call(r.method, &path, Some(token), (r.body)(&f, i)).await;
+            let res = app
+                .call(r.method, &path, Some(token), (r.body)(&f, i))
+                .await;
             let got = match (res.status.as_u16(), res.code()) {
                 (200, 0) => Allow,
                 (403, 1005) => Deny,
@@ -240,21 +444,33 @@ async fn every_route_for_every_kind_of_caller() {
             };
             if got != r.expect[i] {
                 let body: String = res.body.to_string().chars().take(200).collect();
-                failures.push(format!("{} {path} as {}: expected {:?}, got {got:?} {body}", r.method, ACTORS[i], r.expect[i]));
+                failures.push(format!(
+                    "{} {path} as {}: expected {:?}, got {got:?} {body}",
+                    r.method, ACTORS[i], r.expect[i]
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 
     // Logout is open to every caller and ends only the caller's session.
     for (i, token) in tokens.iter().enumerate() {
-        app.call("POST", "/api/admin/logout", Some(token), None).await.ok();
+        app.call("POST", "/api/admin/logout", Some(token), None)
+            .await
+            .ok();
         app.get("/api/admin/me", token).await.err(401, 1004);
         let _ = i;
     }
     // Unauthenticated calls to any protected route answer 1004.
     for r in rows() {
-        let res = app.call(r.method, &(r.path)(&f, 0), None, (r.body)(&f, 0)).await;
+        let res = app
+            .call(r.method, &(r.path)(&f, 0), None, (r.body)(&f, 0))
+            .await;
         res.err(401, 1004);
     }
 }

@@ -19,8 +19,15 @@ fn item(key: &Key, attrs: &[(&str, i64)]) -> Item {
 async fn conditional_create_is_unique_and_returns_the_existing_item() {
     let t = TestTable::new().await;
     let key = Key::new("UNIQUE#x", "#");
-    t.store.put_new("unique_x", item(&key, &[("target_id", 1)])).await.unwrap();
-    let err = t.store.put_new("unique_x", item(&key, &[("target_id", 2)])).await.unwrap_err();
+    t.store
+        .put_new("unique_x", item(&key, &[("target_id", 1)]))
+        .await
+        .unwrap();
+    let err = t
+        .store
+        .put_new("unique_x", item(&key, &[("target_id", 2)]))
+        .await
+        .unwrap_err();
     match err {
         StoreError::ConditionFailed { label, old } => {
             assert_eq!(label, "unique_x");
@@ -29,20 +36,31 @@ async fn conditional_create_is_unique_and_returns_the_existing_item() {
         other => panic!("unexpected {other:?}"),
     }
     let stored = t.store.get(&key).await.unwrap().unwrap();
-    assert_eq!(num_attr(&stored, "target_id"), Some(1), "the loser wrote nothing");
+    assert_eq!(
+        num_attr(&stored, "target_id"),
+        Some(1),
+        "the loser wrote nothing"
+    );
 }
 
 #[tokio::test]
 async fn optimistic_lock_lets_exactly_one_concurrent_writer_win() {
     let t = TestTable::new().await;
     let key = Key::new("WALLET#1", "#");
-    t.store.put_new("wallet", item(&key, &[("version", 1), ("balance", 0)])).await.unwrap();
+    t.store
+        .put_new("wallet", item(&key, &[("version", 1), ("balance", 0)]))
+        .await
+        .unwrap();
     let writers = (0..8).map(|i| {
         let store = t.store.clone();
         let key = key.clone();
         tokio::spawn(async move {
             store
-                .put_versioned("wallet", item(&key, &[("version", 2), ("balance", 100 + i)]), 1)
+                .put_versioned(
+                    "wallet",
+                    item(&key, &[("version", 2), ("balance", 100 + i)]),
+                    1,
+                )
                 .await
         })
     });
@@ -57,7 +75,9 @@ async fn optimistic_lock_lets_exactly_one_concurrent_writer_win() {
     assert_eq!(num_attr(&stored, "version"), Some(2));
 }
 
-async fn futures_join<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+async fn futures_join<T: Send + 'static>(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
     let mut out = Vec::new();
     for h in handles {
         out.push(h.await.unwrap());
@@ -75,7 +95,12 @@ async fn transaction_reports_which_condition_failed_and_writes_nothing() {
     let tx = Tx::new()
         .put_new("first", item(&a, &[]))
         .put_new("second_exists", item(&b, &[("v", 8)]))
-        .update("third", &c, Upd::new("ADD n :one").value(":one", n(1)), None);
+        .update(
+            "third",
+            &c,
+            Upd::new("ADD n :one").value(":one", n(1)),
+            None,
+        );
     let err = t.store.transact(tx).await.unwrap_err();
     match &err {
         StoreError::ConditionFailed { label, old } => {
@@ -88,10 +113,15 @@ async fn transaction_reports_which_condition_failed_and_writes_nothing() {
     assert!(t.store.get(&c).await.unwrap().is_none(), "all or nothing");
 
     // A ConditionCheck failure is reported by its label as well.
-    let tx = Tx::new()
-        .put_new("first", item(&a, &[]))
-        .check("must_be_live", &b, Cond::new("v = :eight").value(":eight", n(8)));
-    assert_eq!(t.store.transact(tx).await.unwrap_err().failed_label(), Some("must_be_live"));
+    let tx = Tx::new().put_new("first", item(&a, &[])).check(
+        "must_be_live",
+        &b,
+        Cond::new("v = :eight").value(":eight", n(8)),
+    );
+    assert_eq!(
+        t.store.transact(tx).await.unwrap_err().failed_label(),
+        Some("must_be_live")
+    );
     assert!(t.store.get(&a).await.unwrap().is_none());
 }
 
@@ -100,21 +130,38 @@ async fn expired_ttl_items_are_absent_before_dynamodb_deletes_them() {
     let t = TestTable::new().await;
     let key = Key::new("PROTECT#device#1#stop", "#");
     let now = 1_000_000;
-    t.store.put(item(&key, &[("expires_at", now + 10)])).await.unwrap();
+    t.store
+        .put(item(&key, &[("expires_at", now + 10)]))
+        .await
+        .unwrap();
     assert!(t.store.get_live(&key, now).await.unwrap().is_some());
     // The emulator (like DynamoDB, for up to days) still holds the item after expiry.
     assert!(t.store.get(&key).await.unwrap().is_some());
     assert!(t.store.get_live(&key, now + 10).await.unwrap().is_none());
     // A conditional put treats the expired item as absent, the live one as present.
-    let live = t.store.put_if("lock", item(&key, &[("expires_at", now + 20)]), Cond::absent_or_expired(now)).await;
+    let live = t
+        .store
+        .put_if(
+            "lock",
+            item(&key, &[("expires_at", now + 20)]),
+            Cond::absent_or_expired(now),
+        )
+        .await;
     assert_eq!(live.unwrap_err().failed_label(), Some("lock"));
     t.store
-        .put_if("lock", item(&key, &[("expires_at", now + 70)]), Cond::absent_or_expired(now + 11))
+        .put_if(
+            "lock",
+            item(&key, &[("expires_at", now + 70)]),
+            Cond::absent_or_expired(now + 11),
+        )
         .await
         .unwrap();
 }
 
-const TTL: IdempotencyTtl = IdempotencyTtl { completed: 3600, in_progress: 30 };
+const TTL: IdempotencyTtl = IdempotencyTtl {
+    completed: 3600,
+    in_progress: 30,
+};
 
 #[tokio::test]
 async fn idempotency_claim_complete_replay_and_mismatch() {
@@ -125,17 +172,44 @@ async fn idempotency_claim_complete_replay_and_mismatch() {
     let other = payload_hash(&serde_json::json!({"amount": 200}));
     let now = 5_000;
 
-    assert_eq!(t.store.idempotency_claim("k1", &h, now, TTL).await.unwrap(), Claim::Proceed);
+    assert_eq!(
+        t.store.idempotency_claim("k1", &h, now, TTL).await.unwrap(),
+        Claim::Proceed
+    );
     // While in progress: the same request waits, a different one is refused.
-    assert!(matches!(t.store.idempotency_claim("k1", &h, now + 1, TTL).await, Err(IdempotencyError::InProgress)));
-    assert!(matches!(t.store.idempotency_claim("k1", &other, now + 1, TTL).await, Err(IdempotencyError::PayloadMismatch)));
+    assert!(matches!(
+        t.store.idempotency_claim("k1", &h, now + 1, TTL).await,
+        Err(IdempotencyError::InProgress)
+    ));
+    assert!(matches!(
+        t.store.idempotency_claim("k1", &other, now + 1, TTL).await,
+        Err(IdempotencyError::PayloadMismatch)
+    ));
 
     let response = serde_json::json!({"order_id": 42});
-    t.store.idempotency_complete("k1", &h, &response, now + 2, TTL).await.unwrap();
-    assert_eq!(t.store.idempotency_claim("k1", &h, now + 3, TTL).await.unwrap(), Claim::Replay(response));
-    assert!(matches!(t.store.idempotency_claim("k1", &other, now + 3, TTL).await, Err(IdempotencyError::PayloadMismatch)));
+    t.store
+        .idempotency_complete("k1", &h, &response, now + 2, TTL)
+        .await
+        .unwrap();
+    assert_eq!(
+        t.store
+            .idempotency_claim("k1", &h, now + 3, TTL)
+            .await
+            .unwrap(),
+        Claim::Replay(response)
+    );
+    assert!(matches!(
+        t.store.idempotency_claim("k1", &other, now + 3, TTL).await,
+        Err(IdempotencyError::PayloadMismatch)
+    ));
     // After the record expires the key is free again.
-    assert_eq!(t.store.idempotency_claim("k1", &other, now + 2 + 3600, TTL).await.unwrap(), Claim::Proceed);
+    assert_eq!(
+        t.store
+            .idempotency_claim("k1", &other, now + 2 + 3600, TTL)
+            .await
+            .unwrap(),
+        Claim::Proceed
+    );
 }
 
 #[tokio::test]
@@ -143,19 +217,42 @@ async fn idempotency_stale_in_progress_is_taken_over_and_release_frees_the_key()
     let t = TestTable::new().await;
     let h = payload_hash(&"p");
     let now = 10_000;
-    assert_eq!(t.store.idempotency_claim("k", &h, now, TTL).await.unwrap(), Claim::Proceed);
+    assert_eq!(
+        t.store.idempotency_claim("k", &h, now, TTL).await.unwrap(),
+        Claim::Proceed
+    );
     // The first attempt "crashed": after in_progress expires a retry takes over.
-    assert!(matches!(t.store.idempotency_claim("k", &h, now + 29, TTL).await, Err(IdempotencyError::InProgress)));
-    assert_eq!(t.store.idempotency_claim("k", &h, now + 30, TTL).await.unwrap(), Claim::Proceed);
-    // ... but never with a different payload.
-    assert_eq!(t.store.idempotency_claim("k2", &h, now, TTL).await.unwrap(), Claim::Proceed);
     assert!(matches!(
-        t.store.idempotency_claim("k2", &payload_hash(&"q"), now + 31, TTL).await,
+        t.store.idempotency_claim("k", &h, now + 29, TTL).await,
+        Err(IdempotencyError::InProgress)
+    ));
+    assert_eq!(
+        t.store
+            .idempotency_claim("k", &h, now + 30, TTL)
+            .await
+            .unwrap(),
+        Claim::Proceed
+    );
+    // ... but never with a different payload.
+    assert_eq!(
+        t.store.idempotency_claim("k2", &h, now, TTL).await.unwrap(),
+        Claim::Proceed
+    );
+    assert!(matches!(
+        t.store
+            .idempotency_claim("k2", &payload_hash(&"q"), now + 31, TTL)
+            .await,
         Err(IdempotencyError::PayloadMismatch)
     ));
     // A failed attempt releases its claim; a retry may start at once.
     t.store.idempotency_release("k", &h).await.unwrap();
-    assert_eq!(t.store.idempotency_claim("k", &h, now + 31, TTL).await.unwrap(), Claim::Proceed);
+    assert_eq!(
+        t.store
+            .idempotency_claim("k", &h, now + 31, TTL)
+            .await
+            .unwrap(),
+        Claim::Proceed
+    );
 }
 
 #[tokio::test]
@@ -169,7 +266,12 @@ async fn idempotent_runs_work_once_under_replays_and_races() {
         async move {
             store
                 .idempotent("order-1", &h, 100, TTL, || async {
-                    let tx = Tx::new().update("c", &counter, Upd::new("ADD n :one").value(":one", n(1)), None);
+                    let tx = Tx::new().update(
+                        "c",
+                        &counter,
+                        Upd::new("ADD n :one").value(":one", n(1)),
+                        None,
+                    );
                     store.transact(tx).await.map(|_| 7u64)
                 })
                 .await
@@ -193,11 +295,17 @@ async fn idempotent_runs_work_once_under_replays_and_races() {
     // Failed work releases the key: the retry runs the work.
     let failing = t
         .store
-        .idempotent("order-2", &h, 100, TTL, || async { Err::<u64, &str>("boom") })
+        .idempotent("order-2", &h, 100, TTL, || async {
+            Err::<u64, &str>("boom")
+        })
         .await
         .unwrap();
     assert_eq!(failing, Err("boom"));
-    let retried = t.store.idempotent("order-2", &h, 100, TTL, || async { Ok::<u64, &str>(9) }).await.unwrap();
+    let retried = t
+        .store
+        .idempotent("order-2", &h, 100, TTL, || async { Ok::<u64, &str>(9) })
+        .await
+        .unwrap();
     assert_eq!(retried, Ok(9));
 }
 
@@ -208,7 +316,12 @@ async fn rate_limit_counts_per_window_and_holds_under_concurrency() {
     let hits: Vec<_> = (0..12)
         .map(|_| {
             let store = t.store.clone();
-            tokio::spawn(async move { store.hit_rate_limit("login#user#bob", 5, 60, now).await.unwrap() })
+            tokio::spawn(async move {
+                store
+                    .hit_rate_limit("login#user#bob", 5, 60, now)
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut allowed = 0;
@@ -216,8 +329,20 @@ async fn rate_limit_counts_per_window_and_holds_under_concurrency() {
         allowed += h.await.unwrap() as usize;
     }
     assert_eq!(allowed, 5);
-    assert!(t.store.hit_rate_limit("login#user#bob", 5, 60, now + 60).await.unwrap(), "next window");
-    assert!(t.store.hit_rate_limit("login#user#alice", 5, 60, now).await.unwrap(), "per scope");
+    assert!(
+        t.store
+            .hit_rate_limit("login#user#bob", 5, 60, now + 60)
+            .await
+            .unwrap(),
+        "next window"
+    );
+    assert!(
+        t.store
+            .hit_rate_limit("login#user#alice", 5, 60, now)
+            .await
+            .unwrap(),
+        "per scope"
+    );
 }
 
 #[tokio::test]
