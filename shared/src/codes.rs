@@ -95,6 +95,8 @@ codes! {
     WRONG_PASSWORD = 1027, BAD_REQUEST, "current password is wrong";
     /// The enterprise still has an account.
     ENTERPRISE_HAS_ACCOUNT = 1028, CONFLICT, "the enterprise still has an account";
+    /// Carrier code already used by a live carrier.
+    DUPLICATE_CARRIER_CODE = 1030, CONFLICT, "carrier code already exists";
     /// `CodeInternalError`.
     INTERNAL = 2001, INTERNAL_SERVER_ERROR, "internal server error";
     /// `CodeDatabaseError`.

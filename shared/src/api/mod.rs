@@ -3,6 +3,7 @@
 
 pub mod admin_accounts;
 pub mod admin_auth;
+pub mod admin_carriers;
 pub mod admin_enterprises;
 pub mod admin_roles;
 pub mod admin_shops;
@@ -77,6 +78,7 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .merge(health::routes())
         .merge(admin_auth::routes())
+        .merge(admin_carriers::routes())
         .merge(admin_accounts::routes())
         .merge(admin_roles::routes())
         .merge(admin_shops::routes())

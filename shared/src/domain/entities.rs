@@ -188,3 +188,38 @@ pub struct AccountLog {
     pub after_data: Option<serde_json::Value>,
     pub created_at: String,
 }
+
+/// A telecom carrier (domain.md §4.3).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Carrier {
+    pub id: u64,
+    pub carrier_name: String,
+    /// e.g. `CMCC`, `CUCC`, `CTCC` (free text).
+    pub carrier_type: String,
+    pub carrier_code: Option<String>,
+    /// Day of month the carrier's usage period starts (1–31; Unicom 27, others 1).
+    pub billing_day: u8,
+    pub realname_link_type: RealnameLinkType,
+    /// Required (non-empty) when `realname_link_type` is `template`.
+    pub realname_link_template: Option<String>,
+    pub status: Status,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+    pub creator: u64,
+    pub updater: u64,
+    pub version: i64,
+}
+
+/// How a carrier's real-name verification link is produced.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RealnameLinkType {
+    /// No link.
+    None,
+    /// Built from `realname_link_template`.
+    Template,
+    /// Asked from the carrier gateway.
+    Gateway,
+}

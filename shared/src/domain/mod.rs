@@ -1,6 +1,7 @@
 //! Pure types and rules: no I/O.
 
 pub mod caller;
+pub mod identifiers;
 pub mod entities;
 pub mod org;
 pub mod password;

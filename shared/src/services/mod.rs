@@ -2,6 +2,7 @@
 //! has its own error type, mapped to a business code by [`BusinessError`].
 
 pub mod accounts;
+pub mod carriers;
 pub mod audit;
 pub mod auth;
 pub mod enterprises;

@@ -5,7 +5,7 @@ use super::BusinessError;
 use crate::clock::rfc3339;
 use crate::codes::Code;
 use crate::domain::caller::NotAllowed;
-use crate::domain::entities::{AccountRecord, Enterprise, Permission, Role, Shop};
+use crate::domain::entities::{AccountRecord, Carrier, Enterprise, Permission, Role, Shop};
 use crate::domain::shop_path::MAX_SHOP_LEVEL;
 use crate::domain::validate::Invalid;
 use crate::store::keys;
@@ -54,6 +54,8 @@ pub enum OrgError {
     PermissionHasChildren,
     #[error("the object was changed concurrently, retry")]
     VersionConflict,
+    #[error("carrier code already exists")]
+    DuplicateCarrierCode,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -80,6 +82,7 @@ impl BusinessError for OrgError {
             DuplicatePermissionCode => Code::DUPLICATE_PERMISSION_CODE,
             PermissionHasChildren => Code::PERMISSION_HAS_CHILDREN,
             VersionConflict => Code::VERSION_CONFLICT,
+            DuplicateCarrierCode => Code::DUPLICATE_CARRIER_CODE,
             Store(_) => Code::DATABASE,
         }
     }
@@ -144,7 +147,7 @@ macro_rules! stamped {
     )*};
 }
 
-stamped!(Shop, AccountRecord, Enterprise, Role, Permission);
+stamped!(Shop, AccountRecord, Enterprise, Role, Permission, Carrier);
 
 /// A unique value replaced by an update: the old uniqueness item is released and the
 /// new one claimed in the same transaction.

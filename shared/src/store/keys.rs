@@ -60,6 +60,11 @@ pub fn permission(id: u64) -> Key {
     Key::new(format!("PERMISSION#{id}"), ENTITY)
 }
 
+/// Carrier `id`.
+pub fn carrier(id: u64) -> Key {
+    Key::new(format!("CARRIER#{id}"), ENTITY)
+}
+
 /// Uniqueness item for `value` of attribute `kind` (`shop_code`, `username`, ...).
 pub fn unique(kind: &str, value: &str) -> Key {
     Key::new(format!("UNIQUE#{kind}#{value}"), ENTITY)
@@ -92,6 +97,8 @@ pub mod gsi1 {
     pub const ROLES: &str = "ROLES";
     /// All live permissions.
     pub const PERMISSIONS: &str = "PERMISSIONS";
+    /// All live carriers.
+    pub const CARRIERS: &str = "CARRIERS";
     /// Sort-key prefix of platform-owned items (sorts before any shop path `/...`).
     pub const PLATFORM: &str = "!P";
 

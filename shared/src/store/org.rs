@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use super::keys::{self, gsi1};
 use super::{from_item, s, to_item, Item, Key, On, Store, StoreError};
-use crate::domain::entities::{AccountRecord, Enterprise, Permission, Role, Shop};
+use crate::domain::entities::{AccountRecord, Carrier, Enterprise, Permission, Role, Shop};
 use crate::domain::shop_path::ShopPath;
 
 /// Scope-index sort key of an item owned by `owner` (platform when `None`).
@@ -60,6 +60,12 @@ pub fn role_item(r: &Role) -> Result<Item, StoreError> {
 pub fn permission_item(p: &Permission) -> Result<Item, StoreError> {
     let item = to_item(p, &keys::permission(p.id))?;
     Ok(with_gsi1(item, gsi1::PERMISSIONS, gsi1::padded(p.id)))
+}
+
+/// Item of a live carrier.
+pub fn carrier_item(c: &Carrier) -> Result<Item, StoreError> {
+    let item = to_item(c, &keys::carrier(c.id))?;
+    Ok(with_gsi1(item, gsi1::CARRIERS, gsi1::padded(c.id)))
 }
 
 /// A soft-deleted copy: `deleted_at` set and the scope-index keys removed, so the
@@ -147,4 +153,4 @@ macro_rules! has_deleted_at {
     )*};
 }
 
-has_deleted_at!(Shop, AccountRecord, Enterprise, Role, Permission);
+has_deleted_at!(Shop, AccountRecord, Enterprise, Role, Permission, Carrier);
