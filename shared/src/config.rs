@@ -31,6 +31,14 @@ pub struct Config {
     pub login_ip_window: i64,
     /// Largest accepted request body in bytes (`CMP_MAX_BODY_BYTES`, default 64 KiB).
     pub max_body_bytes: usize,
+    /// Bucket for uploads, imports and exports (`CMP_BUCKET`).
+    pub bucket: String,
+    /// FIFO queue of import chunks (`CMP_IMPORT_QUEUE_URL`).
+    pub import_queue_url: String,
+    /// Largest accepted upload in bytes (`CMP_MAX_UPLOAD_BYTES`, default 50 MiB).
+    pub max_upload_bytes: i64,
+    /// Bytes of CSV processed per import chunk (`CMP_IMPORT_CHUNK_BYTES`, default 256 KiB).
+    pub import_chunk_bytes: i64,
 }
 
 /// A missing or malformed environment variable.
@@ -62,6 +70,10 @@ impl Config {
             login_limit_per_ip: number("CMP_LOGIN_LIMIT_PER_IP", 60)?,
             login_ip_window: number("CMP_LOGIN_IP_WINDOW", 60)?,
             max_body_bytes: number("CMP_MAX_BODY_BYTES", 64 * 1024)? as usize,
+            bucket: optional("CMP_BUCKET").unwrap_or_default(),
+            import_queue_url: optional("CMP_IMPORT_QUEUE_URL").unwrap_or_default(),
+            max_upload_bytes: number("CMP_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)?,
+            import_chunk_bytes: number("CMP_IMPORT_CHUNK_BYTES", 256 * 1024)?,
         })
     }
 
@@ -81,6 +93,10 @@ impl Config {
             login_limit_per_ip: 60,
             login_ip_window: 60,
             max_body_bytes: 64 * 1024,
+            bucket: String::new(),
+            import_queue_url: String::new(),
+            max_upload_bytes: 50 * 1024 * 1024,
+            import_chunk_bytes: 256 * 1024,
         }
     }
 }

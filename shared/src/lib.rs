@@ -8,6 +8,8 @@ pub mod clock;
 pub mod codes;
 pub mod config;
 pub mod domain;
+pub mod jobs;
+pub mod local;
 pub mod services;
 pub mod store;
 pub mod telemetry;

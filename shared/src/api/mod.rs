@@ -40,24 +40,35 @@ pub struct AppState {
     pub clock: Clock,
     /// Token signing keys.
     pub tokens: Arc<TokenKeys>,
+    /// Object storage (uploads, imports).
+    pub s3: aws_sdk_s3::Client,
+    /// Queues (import chunks).
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl AppState {
-    /// State over an existing store.
-    pub fn new(cfg: Config, store: Store) -> Self {
+    /// State over existing clients.
+    pub fn new(cfg: Config, store: Store, s3: aws_sdk_s3::Client, sqs: aws_sdk_sqs::Client) -> Self {
         let tokens = Arc::new(TokenKeys::new(&cfg.jwt_secret));
-        Self {
-            cfg: Arc::new(cfg),
-            store,
-            clock: Clock::default(),
-            tokens,
-        }
+        Self { cfg: Arc::new(cfg), store, clock: Clock::default(), tokens, s3, sqs }
     }
 
-    /// Connects to DynamoDB as configured.
+    /// Builds every AWS client from the environment and configuration, once.
     pub async fn connect(cfg: Config) -> Self {
-        let store = Store::connect(&cfg).await;
-        Self::new(cfg, store)
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(cfg.region.clone()));
+        if let Some(endpoint) = &cfg.aws_endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let sdk = loader.load().await;
+        let store = Store::from_sdk(&sdk, &cfg.table);
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(cfg.aws_endpoint.is_some())
+                .build(),
+        );
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        Self::new(cfg, store, s3, sqs)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Pure types and rules: no I/O.
 
+pub mod assets;
 pub mod caller;
 pub mod identifiers;
 pub mod entities;

@@ -2,6 +2,7 @@
 //! optimistic locking, transactions, TTL items, idempotency records and the
 //! repositories of each aggregate.
 
+pub mod assets;
 pub mod calls;
 pub mod idempotency;
 pub mod ids;
@@ -25,7 +26,6 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::config::Config;
 
 /// A raw DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -145,22 +145,18 @@ pub enum On {
     Table,
     /// The scope index (`gsi1pk`, `gsi1sk`).
     Gsi1,
+    /// The platform-list index (`gsi2pk`, `gsi2sk`).
+    Gsi2,
 }
 
 impl Store {
-    /// Builds the client from configuration (local endpoint when configured) and
-    /// installs the per-request call counter.
-    pub async fn connect(cfg: &Config) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(cfg.region.clone()));
-        if let Some(endpoint) = &cfg.aws_endpoint {
-            loader = loader.endpoint_url(endpoint);
-        }
-        let sdk = loader.load().await;
-        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+    /// Builds the client from the loaded SDK configuration and installs the
+    /// per-request call counter.
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, table: &str) -> Self {
+        let conf = aws_sdk_dynamodb::config::Builder::from(sdk)
             .interceptor(calls::CallCounter)
             .build();
-        Self::new(Client::from_conf(conf), &cfg.table)
+        Self::new(Client::from_conf(conf), table)
     }
 
     /// Wraps an existing client.
@@ -298,6 +294,62 @@ impl Store {
         }
     }
 
+    /// Single-item conditional update; on failure the old item comes back in the error.
+    pub async fn update_if(&self, label: &'static str, key: &Key, upd: tx::Upd, cond: tx::Cond) -> Result<(), StoreError> {
+        let (expr, names, values) = upd.with(&cond);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.item()))
+            .update_expression(expr)
+            .condition_expression(cond.expr())
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    Err(StoreError::ConditionFailed { label, old: c.item().cloned().map(Box::new) })
+                }
+                _ => Err(StoreError::dynamo(e)),
+            },
+        }
+    }
+
+    /// Puts many items without conditions (BatchWriteItem in chunks of 25, retrying
+    /// unprocessed items).
+    pub async fn put_all(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in items.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|i| {
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(i.clone())).build().expect("item set"))
+                        .build()
+                })
+                .collect();
+            while !requests.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(StoreError::dynamo)?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes an item (no error when absent).
     pub async fn delete(&self, key: &Key) -> Result<(), StoreError> {
         self.client
@@ -311,13 +363,8 @@ impl Store {
     }
 
     /// Every item whose partition key is `pk` and sort key starts with `prefix`
-    /// (all pages), on the table or the scope index.
-    pub async fn query_prefix(
-        &self,
-        on: On,
-        pk: &str,
-        prefix: &str,
-    ) -> Result<Vec<Item>, StoreError> {
+    /// (all pages), on the table or an index.
+    pub async fn query_prefix(&self, on: On, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
         self.query_page(on, pk, prefix, None).await
     }
 
@@ -329,45 +376,96 @@ impl Store {
         prefix: &str,
         limit: Option<i32>,
     ) -> Result<Vec<Item>, StoreError> {
-        let (index, pk_name, sk_name) = match on {
-            On::Table => (None, "pk", "sk"),
-            On::Gsi1 => (Some(schema::GSI1), "gsi1pk", "gsi1sk"),
-        };
+        let sk = if prefix.is_empty() { SkCond::Any } else { SkCond::Prefix(prefix.to_string()) };
+        let mut q = Query { on, pk: pk.to_string(), sk, filter: None, limit, start: None };
         let mut items = Vec::new();
-        let mut start = None;
         loop {
-            let mut q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index.map(str::to_string))
-                .expression_attribute_names("#pk", pk_name)
-                .expression_attribute_values(":pk", s(pk))
-                .set_exclusive_start_key(start.take())
-                .set_limit(limit);
-            q = if prefix.is_empty() {
-                q.key_condition_expression("#pk = :pk")
-            } else {
-                q.key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                    .expression_attribute_names("#sk", sk_name)
-                    .expression_attribute_values(":prefix", s(prefix))
-            };
-            if index.is_none() {
-                q = q.consistent_read(true);
+            let (page, next) = self.query(&q).await?;
+            items.extend(page);
+            if let Some(l) = limit {
+                if items.len() >= l as usize {
+                    items.truncate(l as usize);
+                    break;
+                }
             }
-            let out = q.send().await.map_err(StoreError::dynamo)?;
-            items.extend(out.items.unwrap_or_default());
-            if limit.is_some_and(|l| items.len() >= l as usize) {
-                items.truncate(limit.unwrap_or_default() as usize);
-                break;
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
+            match next {
+                Some(k) => q.start = Some(k),
+                None => break,
             }
         }
         Ok(items)
     }
+
+    /// One Query call: the items of one page and the key to continue from.
+    pub async fn query(&self, q: &Query) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let (index, pk_name, sk_name) = match q.on {
+            On::Table => (None, "pk", "sk"),
+            On::Gsi1 => (Some(schema::GSI1), "gsi1pk", "gsi1sk"),
+            On::Gsi2 => (Some(schema::GSI2), "gsi2pk", "gsi2sk"),
+        };
+        let mut req = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_string))
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", s(&q.pk))
+            .set_exclusive_start_key(q.start.clone())
+            .set_limit(q.limit)
+            .consistent_read(index.is_none());
+        req = match &q.sk {
+            SkCond::Any => req.key_condition_expression("#pk = :pk"),
+            SkCond::Prefix(p) => req
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#sk", sk_name)
+                .expression_attribute_values(":prefix", s(p)),
+            SkCond::Between(a, b) => req
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                .expression_attribute_names("#sk", sk_name)
+                .expression_attribute_values(":from", s(a))
+                .expression_attribute_values(":to", s(b)),
+        };
+        if let Some(f) = &q.filter {
+            req = req.filter_expression(f.expr());
+            for (k, v) in f.names_map().unwrap_or_default() {
+                req = req.expression_attribute_names(k, v);
+            }
+            for (k, v) in f.values_map().unwrap_or_default() {
+                req = req.expression_attribute_values(k, v);
+            }
+        }
+        let out = req.send().await.map_err(StoreError::dynamo)?;
+        let next = out.last_evaluated_key.filter(|k| !k.is_empty());
+        Ok((out.items.unwrap_or_default(), next))
+    }
+}
+
+/// Sort-key condition of a [`Query`].
+#[derive(Clone, Debug)]
+pub enum SkCond {
+    /// The whole partition.
+    Any,
+    /// `begins_with(sk, prefix)`.
+    Prefix(String),
+    /// `sk BETWEEN from AND to` (inclusive).
+    Between(String, String),
+}
+
+/// One Query: partition, sort-key condition, optional filter, page size, start key.
+#[derive(Clone, Debug)]
+pub struct Query {
+    /// Table or index.
+    pub on: On,
+    /// Partition key value.
+    pub pk: String,
+    /// Sort-key condition.
+    pub sk: SkCond,
+    /// Filter applied after reading (costs what it reads).
+    pub filter: Option<tx::Cond>,
+    /// Items to read (before the filter).
+    pub limit: Option<i32>,
+    /// Where the previous page stopped.
+    pub start: Option<Item>,
 }
 
 impl Debug for Key {

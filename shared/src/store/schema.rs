@@ -15,6 +15,8 @@ pub const TABLE_JSON: &str = include_str!("../../../infra/table.json");
 
 /// Name of the scope index (lists by kind and materialised shop path).
 pub const GSI1: &str = "gsi1";
+/// Name of the platform-list index (sharded kind partitions).
+pub const GSI2: &str = "gsi2";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]

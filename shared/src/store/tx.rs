@@ -112,6 +112,15 @@ impl Upd {
         self.cond.names.push((placeholder.into(), attr.into()));
         self
     }
+
+    /// Expression and placeholders merged with those of `cond`.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn with(self, cond: &Cond) -> (String, Option<std::collections::HashMap<String, String>>, Option<Item>) {
+        let mut merged = self.cond;
+        merged.names.extend(cond.names.clone());
+        merged.values.extend(cond.values.clone());
+        (self.expr, merged.names_map(), merged.values_map())
+    }
 }
 
 /// A transaction under construction.

@@ -6,3 +6,4 @@ mod helpers;
 mod matrix;
 mod org;
 mod store;
+mod carriers;

@@ -1,0 +1,63 @@
+//! SQS batch handling with partial batch failures (style.md): every message is
+//! decoded into its typed payload and handled in a span tagged with its message id;
+//! failures are reported back so only they are retried, never swallowed.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+/// A failed message: retried by SQS (then dead-lettered after the receive limit).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct JobError(pub String);
+
+impl From<crate::store::StoreError> for JobError {
+    fn from(e: crate::store::StoreError) -> Self {
+        JobError(e.to_string())
+    }
+}
+
+/// Handles the messages of a FIFO batch in order. After the first failure the rest
+/// of the batch is reported failed too, so a message group never runs out of order.
+pub async fn handle_fifo<T, F, Fut>(event: SqsEvent, handler: F) -> SqsBatchResponse
+where
+    T: DeserializeOwned,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = Result<(), JobError>>,
+{
+    let mut response = SqsBatchResponse::default();
+    let mut failed = false;
+    for message in event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        if failed {
+            response.batch_item_failures.push(failure(id));
+            continue;
+        }
+        let span = tracing::info_span!("message", message_id = %id);
+        let result = async {
+            let body = message.body.as_deref().unwrap_or_default();
+            match serde_json::from_str::<T>(body) {
+                Ok(payload) => handler(payload).await,
+                Err(e) => {
+                    // A message that cannot be decoded never will be: drop it loudly.
+                    tracing::error!(error = %e, body, "undecodable message dropped");
+                    Ok(())
+                }
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        if let Err(e) = result {
+            span.in_scope(|| tracing::warn!(error = %e, "message failed; will be retried"));
+            failed = true;
+            response.batch_item_failures.push(failure(id));
+        }
+    }
+    response
+}
+
+fn failure(id: String) -> BatchItemFailure {
+    let mut f = BatchItemFailure::default();
+    f.item_identifier = id;
+    f
+}
