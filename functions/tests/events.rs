@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
@@ -14,23 +13,13 @@ use shared::api::envelope::Data;
 use shared::api::extract::ClientIp;
 use shared::api::AppState;
 use shared::config::Config;
-use shared::store::Store;
 use tower::ServiceExt;
 
 /// State whose DynamoDB client points at a closed local port; none of these requests
 /// reach the table, so no network is used.
 fn offline_state() -> AppState {
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url("http://127.0.0.1:9")
-        .credentials_provider(Credentials::new("t", "t", None, None, "t"))
-        .build();
-    let store = Store::new(aws_sdk_dynamodb::Client::from_conf(conf), "unused-table");
-    AppState::new(
-        Config::for_local("unused-table", "http://127.0.0.1:9"),
-        store,
-    )
+    let endpoint = "http://127.0.0.1:9";
+    shared::local::state_for(Config::for_local("unused-table", endpoint), endpoint)
 }
 
 /// Decodes a sample event the way the Lambda runtime does.

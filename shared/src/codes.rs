@@ -97,6 +97,20 @@ codes! {
     ENTERPRISE_HAS_ACCOUNT = 1028, CONFLICT, "the enterprise still has an account";
     /// Carrier code already used by a live carrier.
     DUPLICATE_CARRIER_CODE = 1030, CONFLICT, "carrier code already exists";
+    /// Deactivation (or another change) is not allowed from the asset's status.
+    ASSET_STATUS_INVALID = 1031, CONFLICT, "not allowed in the asset's current status";
+    /// Virtual number already used by another asset.
+    DUPLICATE_VIRTUAL_NO = 1032, CONFLICT, "virtual number already exists";
+    /// The device slot already holds a card.
+    SLOT_OCCUPIED = 1033, CONFLICT, "the slot already holds a card";
+    /// The card is bound to another device.
+    CARD_ALREADY_BOUND = 1034, CONFLICT, "the card is already bound to a device";
+    /// Allocation target is not a direct subordinate shop.
+    NOT_DIRECT_SUBORDINATE = 1035, BAD_REQUEST, "the target shop must be a direct subordinate";
+    /// Identifier (IMEI, SN, MSISDN) already used by another asset.
+    DUPLICATE_IDENTIFIER = 1036, CONFLICT, "identifier already used by another asset";
+    /// `CodeAssetNotFound`.
+    ASSET_NOT_FOUND = 1180, NOT_FOUND, "asset not found";
     /// `CodeInternalError`.
     INTERNAL = 2001, INTERNAL_SERVER_ERROR, "internal server error";
     /// `CodeDatabaseError`.

@@ -1,6 +1,7 @@
 //! Local dev server: every route of every function group on one HTTP port, against
-//! the local AWS emulator. Creates the table from `infra/table.json` and the super
-//! admin if missing. (Scheduled jobs will run here on timers as they are added.)
+//! the local AWS emulator. Creates the table (from `infra/table.json`), the bucket,
+//! the import queue and the super admin if missing, and runs the queue consumers and
+//! scheduled jobs itself (the emulator does not invoke Lambdas).
 
 use std::net::SocketAddr;
 
@@ -10,7 +11,6 @@ use axum::response::Response;
 use shared::api::extract::ClientIp;
 use shared::api::{app, AppState};
 use shared::config::Config;
-use shared::store::schema;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,8 +20,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(8080);
-    let state = AppState::connect(cfg).await;
-    schema::create_table(state.store.client(), state.store.table()).await?;
+    let mut cfg = cfg;
+    if cfg.bucket.is_empty() {
+        cfg.bucket = "cmp-local".into();
+    }
+    let state = AppState::connect(cfg.clone()).await;
+    cfg.import_queue_url = shared::local::ensure(&state, "cmp-import.fifo").await?;
+    let state = AppState::new(
+        cfg,
+        state.store.clone(),
+        state.s3.clone(),
+        state.sqs.clone(),
+    );
+    tokio::spawn(import_consumer(state.clone()));
     if let Some(id) = shared::services::auth::ensure_super_admin(&state).await? {
         tracing::info!(account_id = id, "seeded super admin");
     }
@@ -47,4 +58,14 @@ async fn peer_ip(mut req: Request, next: Next) -> Response {
         .unwrap_or_else(|| "unknown".into());
     req.extensions_mut().insert(ClientIp(ip));
     next.run(req).await
+}
+
+/// Feeds the import queue to the import handler, as Lambda's SQS trigger would.
+async fn import_consumer(state: AppState) {
+    loop {
+        if let Err(e) = shared::local::pump_import_queue(&state, 5).await {
+            tracing::warn!(error = %e, "import queue poll failed");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
 }

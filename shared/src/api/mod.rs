@@ -2,11 +2,16 @@
 //! that `lambda_http` serves on AWS and the dev server merges locally.
 
 pub mod admin_accounts;
+pub mod admin_asset_allocations;
+pub mod admin_assets;
 pub mod admin_auth;
 pub mod admin_carriers;
+pub mod admin_devices;
 pub mod admin_enterprises;
+pub mod admin_iot_cards;
 pub mod admin_roles;
 pub mod admin_shops;
+pub mod admin_storage;
 pub mod envelope;
 pub mod extract;
 pub mod health;
@@ -48,9 +53,21 @@ pub struct AppState {
 
 impl AppState {
     /// State over existing clients.
-    pub fn new(cfg: Config, store: Store, s3: aws_sdk_s3::Client, sqs: aws_sdk_sqs::Client) -> Self {
+    pub fn new(
+        cfg: Config,
+        store: Store,
+        s3: aws_sdk_s3::Client,
+        sqs: aws_sdk_sqs::Client,
+    ) -> Self {
         let tokens = Arc::new(TokenKeys::new(&cfg.jwt_secret));
-        Self { cfg: Arc::new(cfg), store, clock: Clock::default(), tokens, s3, sqs }
+        Self {
+            cfg: Arc::new(cfg),
+            store,
+            clock: Clock::default(),
+            tokens,
+            s3,
+            sqs,
+        }
     }
 
     /// Builds every AWS client from the environment and configuration, once.
@@ -93,7 +110,12 @@ pub fn app(state: AppState) -> Router {
         .merge(admin_accounts::routes())
         .merge(admin_roles::routes())
         .merge(admin_shops::routes())
-        .merge(admin_enterprises::routes());
+        .merge(admin_enterprises::routes())
+        .merge(admin_iot_cards::routes())
+        .merge(admin_devices::routes())
+        .merge(admin_asset_allocations::routes())
+        .merge(admin_storage::routes())
+        .merge(admin_assets::routes());
     group(routes, state)
 }
 

@@ -2,8 +2,8 @@
 
 pub mod assets;
 pub mod caller;
-pub mod identifiers;
 pub mod entities;
+pub mod identifiers;
 pub mod org;
 pub mod password;
 pub mod shop_path;

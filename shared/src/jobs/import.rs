@@ -27,7 +27,9 @@ use crate::domain::assets::{
 use crate::domain::entities::{Carrier, Shop};
 use crate::domain::identifiers::{Iccid, Imei, Imsi, Msisdn, Sn, VirtualNo};
 use crate::domain::validate;
-use crate::store::assets::{binding_item, card_item, card_key, device_item, import_failure_key, import_key};
+use crate::store::assets::{
+    binding_item, card_item, card_key, device_item, import_failure_key, import_key,
+};
 use crate::store::keys::{self, gsi1};
 use crate::store::tx::{Cond, Tx, Upd};
 use crate::store::{n, num_attr, s, str_attr, to_item, Item, Key, Store, StoreError};
@@ -50,16 +52,27 @@ const ROWS_PER_TX: usize = 25;
 pub async fn process(state: &AppState, msg: ImportMessage) -> Result<(), JobError> {
     let store = &state.store;
     let Some(task) = store.get_as::<ImportTask>(&import_key(msg.task_id)).await? else {
-        tracing::warn!(task_id = msg.task_id, "import task not found; message dropped");
+        tracing::warn!(
+            task_id = msg.task_id,
+            "import task not found; message dropped"
+        );
         return Ok(());
     };
-    if matches!(task.status, ImportStatus::Completed | ImportStatus::Failed) || task.next_offset != msg.offset {
-        tracing::info!(task_id = task.id, offset = msg.offset, "stale import message dropped");
+    if matches!(task.status, ImportStatus::Completed | ImportStatus::Failed)
+        || task.next_offset != msg.offset
+    {
+        tracing::info!(
+            task_id = task.id,
+            offset = msg.offset,
+            "stale import message dropped"
+        );
         return Ok(());
     }
     let chunk = match read_chunk(state, &task).await {
         Ok(c) => c,
-        Err(ChunkError::Fatal(reason)) => return fail_task(store, &task, &reason, state.clock.now()).await,
+        Err(ChunkError::Fatal(reason)) => {
+            return fail_task(store, &task, &reason, state.clock.now()).await
+        }
         Err(ChunkError::Retry(e)) => return Err(e),
     };
     let outcome = match task.import_type {
@@ -67,7 +80,9 @@ pub async fn process(state: &AppState, msg: ImportMessage) -> Result<(), JobErro
         ImportType::Devices => import_devices(state, &task, &chunk).await?,
         ImportType::VirtualNo => return fill_virtual_numbers(state, &task, chunk).await,
     };
-    store.put_all(failure_items(task.id, &outcome.failed)?).await?;
+    store
+        .put_all(failure_items(task.id, &outcome.failed)?)
+        .await?;
     if !chunk.eof {
         send(state, task.id, chunk.next_offset).await?;
     }
@@ -86,7 +101,12 @@ pub async fn send(state: &AppState, task_id: u64, offset: u64) -> Result<(), Job
         .message_deduplication_id(format!("import-{task_id}-{offset}"))
         .send()
         .await
-        .map_err(|e| JobError(format!("send import message: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))))?;
+        .map_err(|e| {
+            JobError(format!(
+                "send import message: {}",
+                aws_sdk_sqs::error::DisplayErrorContext(&e)
+            ))
+        })?;
     Ok(())
 }
 
@@ -119,7 +139,11 @@ pub enum ChunkError {
 /// virtual-number fills).
 pub async fn read_chunk(state: &AppState, task: &ImportTask) -> Result<Chunk, ChunkError> {
     let whole = task.import_type == ImportType::VirtualNo;
-    let mut req = state.s3.get_object().bucket(&state.cfg.bucket).key(&task.file_key);
+    let mut req = state
+        .s3
+        .get_object()
+        .bucket(&state.cfg.bucket)
+        .key(&task.file_key);
     if !whole {
         let end = task.next_offset + state.cfg.import_chunk_bytes as u64 - 1;
         req = req.range(format!("bytes={}-{end}", task.next_offset));
@@ -129,7 +153,9 @@ pub async fn read_chunk(state: &AppState, task: &ImportTask) -> Result<Chunk, Ch
         Err(e) => {
             let text = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
             if e.as_service_error().is_some_and(|se| se.is_no_such_key()) {
-                return Err(ChunkError::Fatal("the uploaded file no longer exists".into()));
+                return Err(ChunkError::Fatal(
+                    "the uploaded file no longer exists".into(),
+                ));
             }
             return Err(ChunkError::Retry(JobError(text)));
         }
@@ -150,7 +176,11 @@ pub async fn read_chunk(state: &AppState, task: &ImportTask) -> Result<Chunk, Ch
     if !eof {
         match data.iter().rposition(|b| *b == b'\n') {
             Some(pos) => data = &data[..=pos],
-            None => return Err(ChunkError::Fatal("a line is longer than the import chunk size".into())),
+            None => {
+                return Err(ChunkError::Fatal(
+                    "a line is longer than the import chunk size".into(),
+                ))
+            }
         }
     }
     let consumed = data.len() as u64;
@@ -160,10 +190,17 @@ pub async fn read_chunk(state: &AppState, task: &ImportTask) -> Result<Chunk, Ch
         let line_end = data.iter().position(|b| *b == b'\n').unwrap_or(data.len());
         let line = std::str::from_utf8(&data[..line_end])
             .map_err(|_| ChunkError::Fatal("the file is not UTF-8".into()))?;
-        header = line.split(',').map(|c| c.trim().trim_matches('"').to_ascii_lowercase()).collect();
+        header = line
+            .split(',')
+            .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+            .collect();
         data = data.get(line_end + 1..).unwrap_or_default();
     }
-    let columns: HashMap<String, usize> = header.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect();
+    let columns: HashMap<String, usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.clone(), i))
+        .collect();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -180,9 +217,18 @@ pub async fn read_chunk(state: &AppState, task: &ImportTask) -> Result<Chunk, Ch
         rows.push((row, record.iter().map(str::to_string).collect()));
     }
     if whole && rows.len() > MAX_FILL_ROWS {
-        return Err(ChunkError::Fatal(format!("a virtual-number file holds at most {MAX_FILL_ROWS} rows")));
+        return Err(ChunkError::Fatal(format!(
+            "a virtual-number file holds at most {MAX_FILL_ROWS} rows"
+        )));
     }
-    Ok(Chunk { columns, header, rows, next_offset: task.next_offset + consumed, last_row: row, eof })
+    Ok(Chunk {
+        columns,
+        header,
+        rows,
+        next_offset: task.next_offset + consumed,
+        last_row: row,
+        eof,
+    })
 }
 
 /// Result of one chunk.
@@ -196,16 +242,28 @@ pub struct Outcome {
 
 impl Outcome {
     fn fail(&mut self, row: u64, identifier: &str, reason: impl Into<String>) {
-        self.failed.push(FailedItem { row, identifier: identifier.to_string(), reason: reason.into() });
+        self.failed.push(FailedItem {
+            row,
+            identifier: identifier.to_string(),
+            reason: reason.into(),
+        });
     }
 }
 
 fn failure_items(task_id: u64, failed: &[FailedItem]) -> Result<Vec<Item>, StoreError> {
-    failed.iter().map(|f| to_item(f, &import_failure_key(task_id, f.row))).collect()
+    failed
+        .iter()
+        .map(|f| to_item(f, &import_failure_key(task_id, f.row)))
+        .collect()
 }
 
 fn field<'a>(chunk: &Chunk, fields: &'a [String], name: &str) -> Option<&'a str> {
-    chunk.columns.get(name).and_then(|i| fields.get(*i)).map(String::as_str).filter(|v| !v.is_empty())
+    chunk
+        .columns
+        .get(name)
+        .and_then(|i| fields.get(*i))
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
 }
 
 /// Advances the task past `chunk`, adding its counts exactly once.
@@ -217,7 +275,11 @@ async fn record_progress(
     now: i64,
 ) -> Result<(), JobError> {
     let rows = chunk.rows.len() as u64;
-    let status = if chunk.eof { ImportStatus::Completed } else { ImportStatus::Processing };
+    let status = if chunk.eof {
+        ImportStatus::Completed
+    } else {
+        ImportStatus::Processing
+    };
     let mut upd = Upd::new(
         "SET next_offset = :next, next_row = :row, #status = :status, #columns = :columns, \
          started_at = if_not_exists(started_at, :now), finished_at = :finished \
@@ -228,7 +290,10 @@ async fn record_progress(
     .value(":next", n(chunk.next_offset))
     .value(":row", n(chunk.last_row))
     .value(":status", status_value(status))
-    .value(":columns", serde_dynamo::to_attribute_value(&chunk.header).map_err(|e| JobError(e.to_string()))?)
+    .value(
+        ":columns",
+        serde_dynamo::to_attribute_value(&chunk.header).map_err(|e| JobError(e.to_string()))?,
+    )
     .value(":now", s(rfc3339(now)))
     .value(":total", n(rows))
     .value(":ok", n(outcome.success))
@@ -237,12 +302,24 @@ async fn record_progress(
     upd = if chunk.eof {
         upd.value(":finished", s(rfc3339(now)))
     } else {
-        upd.value(":finished", aws_sdk_dynamodb::types::AttributeValue::Null(true))
+        upd.value(
+            ":finished",
+            aws_sdk_dynamodb::types::AttributeValue::Null(true),
+        )
     };
     let cond = Cond::new("next_offset = :offset").value(":offset", n(task.next_offset));
-    match store.update_if("task", &import_key(task.id), upd, cond).await {
+    match store
+        .update_if("task", &import_key(task.id), upd, cond)
+        .await
+    {
         Ok(()) => {
-            tracing::info!(task_id = task.id, rows, ok = outcome.success, failed = outcome.failed.len(), "import chunk done");
+            tracing::info!(
+                task_id = task.id,
+                rows,
+                ok = outcome.success,
+                failed = outcome.failed.len(),
+                "import chunk done"
+            );
             Ok(())
         }
         // Another delivery of the same chunk recorded it first: nothing to add.
@@ -256,16 +333,25 @@ fn status_value(status: ImportStatus) -> aws_sdk_dynamodb::types::AttributeValue
 }
 
 /// Marks the whole task failed (unusable file, or a rejected virtual-number batch).
-async fn fail_task(store: &Store, task: &ImportTask, reason: &str, now: i64) -> Result<(), JobError> {
-    let upd = Upd::new("SET #status = :failed, #error = :reason, finished_at = :now ADD version :one")
-        .name("#status", "status")
-        .name("#error", "error")
-        .value(":failed", status_value(ImportStatus::Failed))
-        .value(":reason", s(reason))
-        .value(":now", s(rfc3339(now)))
-        .value(":one", n(1));
+async fn fail_task(
+    store: &Store,
+    task: &ImportTask,
+    reason: &str,
+    now: i64,
+) -> Result<(), JobError> {
+    let upd =
+        Upd::new("SET #status = :failed, #error = :reason, finished_at = :now ADD version :one")
+            .name("#status", "status")
+            .name("#error", "error")
+            .value(":failed", status_value(ImportStatus::Failed))
+            .value(":reason", s(reason))
+            .value(":now", s(rfc3339(now)))
+            .value(":one", n(1));
     let cond = Cond::new("next_offset = :offset").value(":offset", n(task.next_offset));
-    match store.update_if("task", &import_key(task.id), upd, cond).await {
+    match store
+        .update_if("task", &import_key(task.id), upd, cond)
+        .await
+    {
         Ok(()) | Err(StoreError::ConditionFailed { .. }) => {
             tracing::warn!(task_id = task.id, reason, "import task failed");
             Ok(())
@@ -298,13 +384,19 @@ fn import_unique(kind: &str, value: &str, target: u64, task: u64, row: u64) -> I
 
 /// Whether an existing uniqueness item was written by this task for this row.
 fn written_by(item: &Item, task: u64, row: u64) -> bool {
-    num_attr(item, "import_task_id") == Some(task as i64) && num_attr(item, "import_row") == Some(row as i64)
+    num_attr(item, "import_task_id") == Some(task as i64)
+        && num_attr(item, "import_row") == Some(row as i64)
 }
 
 /// Why an existing uniqueness item blocks a row.
 fn conflict_reason(item: &Item, task: u64, what: &str) -> String {
-    match (num_attr(item, "import_task_id"), num_attr(item, "import_row")) {
-        (Some(t), Some(r)) if t == task as i64 => format!("{what} duplicated in the file (row {r})"),
+    match (
+        num_attr(item, "import_task_id"),
+        num_attr(item, "import_row"),
+    ) {
+        (Some(t), Some(r)) if t == task as i64 => {
+            format!("{what} duplicated in the file (row {r})")
+        }
         _ => format!("{what} already exists"),
     }
 }
@@ -322,11 +414,21 @@ struct CardRow {
 }
 
 /// Validates and writes the card rows of a chunk.
-async fn import_cards(state: &AppState, task: &ImportTask, chunk: &Chunk) -> Result<Outcome, JobError> {
+async fn import_cards(
+    state: &AppState,
+    task: &ImportTask,
+    chunk: &Chunk,
+) -> Result<Outcome, JobError> {
     let store = &state.store;
     let mut out = Outcome::default();
     if !chunk.columns.contains_key("iccid") {
-        fail_task(store, task, "the file has no iccid column", state.clock.now()).await?;
+        fail_task(
+            store,
+            task,
+            "the file has no iccid column",
+            state.clock.now(),
+        )
+        .await?;
         return Err(JobError("no iccid column".into()));
     }
     let carriers = carriers(store).await?;
@@ -340,7 +442,11 @@ async fn import_cards(state: &AppState, task: &ImportTask, chunk: &Chunk) -> Res
             Err(reason) => out.fail(*row, raw_iccid, reason),
             Ok(card) => {
                 if let Some(first) = seen.get(&card.iccid) {
-                    out.fail(*row, &card.iccid, format!("iccid duplicated in the file (row {first})"));
+                    out.fail(
+                        *row,
+                        &card.iccid,
+                        format!("iccid duplicated in the file (row {first})"),
+                    );
                     continue;
                 }
                 seen.insert(card.iccid.clone(), *row);
@@ -349,7 +455,10 @@ async fn import_cards(state: &AppState, task: &ImportTask, chunk: &Chunk) -> Res
         }
     }
     // Existing ICCIDs: replays of this task's rows count as done, others fail.
-    let keys_: Vec<Key> = valid.iter().map(|(_, c)| keys::unique("iccid", &c.iccid)).collect();
+    let keys_: Vec<Key> = valid
+        .iter()
+        .map(|(_, c)| keys::unique("iccid", &c.iccid))
+        .collect();
     let existing = unique_map(store.get_many(&keys_).await?);
     let mut todo = Vec::new();
     for (row, card) in valid {
@@ -376,15 +485,30 @@ async fn import_cards(state: &AppState, task: &ImportTask, chunk: &Chunk) -> Res
             Err(StoreError::ConditionFailed { .. }) => {
                 // Someone else holds a value of this group: write row by row to tell which.
                 for r in group {
-                    match store.transact(card_create_ops(Tx::new(), r, task.id)?).await {
+                    match store
+                        .transact(card_create_ops(Tx::new(), r, task.id)?)
+                        .await
+                    {
                         Ok(()) => out.success += 1,
                         Err(StoreError::ConditionFailed { label, old }) => {
                             let old = old.map(|b| *b).unwrap_or_default();
                             match label {
                                 "iccid" if written_by(&old, task.id, r.row) => out.success += 1,
-                                "iccid" => out.fail(r.row, &r.card.iccid, conflict_reason(&old, task.id, "iccid")),
-                                "virtual_no" => out.fail(r.row, &r.card.iccid, conflict_reason(&old, task.id, "virtual_no")),
-                                "msisdn" => out.fail(r.row, &r.card.iccid, conflict_reason(&old, task.id, "msisdn")),
+                                "iccid" => out.fail(
+                                    r.row,
+                                    &r.card.iccid,
+                                    conflict_reason(&old, task.id, "iccid"),
+                                ),
+                                "virtual_no" => out.fail(
+                                    r.row,
+                                    &r.card.iccid,
+                                    conflict_reason(&old, task.id, "virtual_no"),
+                                ),
+                                "msisdn" => out.fail(
+                                    r.row,
+                                    &r.card.iccid,
+                                    conflict_reason(&old, task.id, "msisdn"),
+                                ),
                                 _ => out.fail(r.row, &r.card.iccid, "could not be written"),
                             }
                         }
@@ -404,7 +528,10 @@ fn card_create_ops(mut tx: Tx, r: &CardRow, task: u64) -> Result<Tx, StoreError>
         .put_new("card", card_item(c)?)
         .put_new("iccid", import_unique("iccid", &c.iccid, c.id, task, r.row));
     if let Some(v) = &c.virtual_no {
-        tx = tx.put_new("virtual_no", import_unique("card_virtual_no", v, c.id, task, r.row));
+        tx = tx.put_new(
+            "virtual_no",
+            import_unique("card_virtual_no", v, c.id, task, r.row),
+        );
     }
     if let Some(m) = &c.msisdn {
         tx = tx.put_new("msisdn", import_unique("msisdn", m, c.id, task, r.row));
@@ -423,15 +550,25 @@ pub fn card_from_row(
 ) -> Result<IotCard, String> {
     let get = |name: &str| field(chunk, fields, name);
     let iccid = Iccid::parse(get("iccid").ok_or("iccid is required")?).map_err(|e| e.0)?;
-    let msisdn = get("msisdn").map(Msisdn::parse).transpose().map_err(|e| e.0)?;
+    let msisdn = get("msisdn")
+        .map(Msisdn::parse)
+        .transpose()
+        .map_err(|e| e.0)?;
     let imsi = get("imsi").map(Imsi::parse).transpose().map_err(|e| e.0)?;
-    let virtual_no = get("virtual_no").map(VirtualNo::parse).transpose().map_err(|e| e.0)?;
+    let virtual_no = get("virtual_no")
+        .map(VirtualNo::parse)
+        .transpose()
+        .map_err(|e| e.0)?;
     let carrier = match (get("carrier_id"), get("carrier_code"), task.carrier_id) {
         (Some(id), _, _) => {
-            let id: u64 = id.parse().map_err(|_| "carrier_id must be a number".to_string())?;
+            let id: u64 = id
+                .parse()
+                .map_err(|_| "carrier_id must be a number".to_string())?;
             carriers.iter().find(|c| c.id == id)
         }
-        (None, Some(code), _) => carriers.iter().find(|c| c.carrier_code.as_deref() == Some(code)),
+        (None, Some(code), _) => carriers
+            .iter()
+            .find(|c| c.carrier_code.as_deref() == Some(code)),
         (None, None, Some(id)) => carriers.iter().find(|c| c.id == id),
         (None, None, None) => return Err("carrier_id or carrier_code is required".into()),
     }
@@ -482,7 +619,11 @@ pub fn card_from_row(
 
 /// Fills blank virtual numbers, all or nothing: every conflict is reported and
 /// nothing is written if there is any.
-async fn fill_virtual_numbers(state: &AppState, task: &ImportTask, chunk: Chunk) -> Result<(), JobError> {
+async fn fill_virtual_numbers(
+    state: &AppState,
+    task: &ImportTask,
+    chunk: Chunk,
+) -> Result<(), JobError> {
     let store = &state.store;
     let now = state.clock.now();
     let mut out = Outcome::default();
@@ -515,22 +656,40 @@ async fn fill_virtual_numbers(state: &AppState, task: &ImportTask, chunk: Chunk)
             }
         };
         if let Some(first) = seen_iccid.insert(iccid.clone(), *row) {
-            out.fail(*row, &iccid, format!("iccid duplicated in the file (row {first})"));
+            out.fail(
+                *row,
+                &iccid,
+                format!("iccid duplicated in the file (row {first})"),
+            );
             continue;
         }
         if let Some(first) = seen_vno.insert(vno.clone(), *row) {
-            out.fail(*row, &iccid, format!("virtual_no {vno} duplicated in the file (row {first})"));
+            out.fail(
+                *row,
+                &iccid,
+                format!("virtual_no {vno} duplicated in the file (row {first})"),
+            );
             continue;
         }
         rows.push((*row, iccid, vno));
     }
     // Read phase: cards and the virtual numbers' uniqueness items.
-    let iccid_keys: Vec<Key> = rows.iter().map(|(_, i, _)| keys::unique("iccid", i)).collect();
+    let iccid_keys: Vec<Key> = rows
+        .iter()
+        .map(|(_, i, _)| keys::unique("iccid", i))
+        .collect();
     let card_ids: HashMap<String, u64> = store
         .get_many(&iccid_keys)
         .await?
         .iter()
-        .filter_map(|i| Some((str_attr(i, "pk")?.trim_start_matches("UNIQUE#iccid#").to_string(), num_attr(i, "target_id")? as u64)))
+        .filter_map(|i| {
+            Some((
+                str_attr(i, "pk")?
+                    .trim_start_matches("UNIQUE#iccid#")
+                    .to_string(),
+                num_attr(i, "target_id")? as u64,
+            ))
+        })
         .collect();
     let card_keys: Vec<Key> = card_ids.values().map(|id| card_key(*id)).collect();
     let cards: HashMap<u64, IotCard> = store
@@ -540,7 +699,10 @@ async fn fill_virtual_numbers(state: &AppState, task: &ImportTask, chunk: Chunk)
         .filter(|c| c.deleted_at.is_none())
         .map(|c| (c.id, c))
         .collect();
-    let vno_keys: Vec<Key> = rows.iter().map(|(_, _, v)| keys::unique("card_virtual_no", v)).collect();
+    let vno_keys: Vec<Key> = rows
+        .iter()
+        .map(|(_, _, v)| keys::unique("card_virtual_no", v))
+        .collect();
     let taken = unique_map(store.get_many(&vno_keys).await?);
     let mut writes: Vec<(u64, IotCard, String)> = Vec::new();
     for (row, iccid, vno) in rows {
@@ -549,17 +711,27 @@ async fn fill_virtual_numbers(state: &AppState, task: &ImportTask, chunk: Chunk)
             continue;
         };
         let holder = taken.get(&keys::unique("card_virtual_no", &vno).pk);
-        let ours = holder.is_some_and(|h| written_by(h, task.id, row) && num_attr(h, "target_id") == Some(card.id as i64));
+        let ours = holder.is_some_and(|h| {
+            written_by(h, task.id, row) && num_attr(h, "target_id") == Some(card.id as i64)
+        });
         if ours && card.virtual_no.as_deref() == Some(vno.as_str()) {
             out.success += 1; // done by an earlier delivery of this task
             continue;
         }
         if let Some(current) = &card.virtual_no {
-            out.fail(row, &iccid, format!("card already has virtual_no {current}"));
+            out.fail(
+                row,
+                &iccid,
+                format!("card already has virtual_no {current}"),
+            );
             continue;
         }
         if holder.is_some() {
-            out.fail(row, &iccid, format!("virtual_no {vno} already used by another card"));
+            out.fail(
+                row,
+                &iccid,
+                format!("virtual_no {vno} already used by another card"),
+            );
             continue;
         }
         writes.push((row, card.clone(), vno));
@@ -567,7 +739,16 @@ async fn fill_virtual_numbers(state: &AppState, task: &ImportTask, chunk: Chunk)
     if !out.failed.is_empty() {
         store.put_all(failure_items(task.id, &out.failed)?).await?;
         let reason = format!("{} conflicting rows; nothing was written", out.failed.len());
-        return record_fill(store, task, &chunk, 0, out.failed.len() as u64, Some(&reason), now).await;
+        return record_fill(
+            store,
+            task,
+            &chunk,
+            0,
+            out.failed.len() as u64,
+            Some(&reason),
+            now,
+        )
+        .await;
     }
     // Write phase, in transactions; a conflict found now (a race) rolls back what
     // this delivery wrote and fails the batch.
@@ -581,8 +762,15 @@ async fn fill_virtual_numbers(state: &AppState, task: &ImportTask, chunk: Chunk)
             filled.updated_at = stamp.clone();
             filled.version += 1;
             tx = tx
-                .put("card", card_item(&filled)?, Some(Cond::live().and(Cond::version(card.version))))
-                .put_new("virtual_no", import_unique("card_virtual_no", vno, card.id, task.id, *row));
+                .put(
+                    "card",
+                    card_item(&filled)?,
+                    Some(Cond::live().and(Cond::version(card.version))),
+                )
+                .put_new(
+                    "virtual_no",
+                    import_unique("card_virtual_no", vno, card.id, task.id, *row),
+                );
         }
         match store.transact(tx).await {
             Ok(()) => done.extend(group.iter().cloned()),
@@ -598,7 +786,16 @@ async fn fill_virtual_numbers(state: &AppState, task: &ImportTask, chunk: Chunk)
                     .collect();
                 store.put_all(failure_items(task.id, &failed)?).await?;
                 let reason = "a concurrent change conflicted; the batch was rolled back";
-                return record_fill(store, task, &chunk, 0, failed.len() as u64, Some(reason), now).await;
+                return record_fill(
+                    store,
+                    task,
+                    &chunk,
+                    0,
+                    failed.len() as u64,
+                    Some(reason),
+                    now,
+                )
+                .await;
             }
             Err(e) => return Err(e.into()),
         }
@@ -607,13 +804,21 @@ async fn fill_virtual_numbers(state: &AppState, task: &ImportTask, chunk: Chunk)
     record_fill(store, task, &chunk, total_ok, 0, None, now).await
 }
 
-async fn roll_back_fill(store: &Store, done: &[(u64, IotCard, String)], stamp: &str) -> Result<(), StoreError> {
+async fn roll_back_fill(
+    store: &Store,
+    done: &[(u64, IotCard, String)],
+    stamp: &str,
+) -> Result<(), StoreError> {
     for (_, card, vno) in done {
         let mut restored = card.clone();
         restored.updated_at = stamp.to_string();
         restored.version += 2;
         let tx = Tx::new()
-            .put("card", card_item(&restored)?, Some(Cond::version(card.version + 1)))
+            .put(
+                "card",
+                card_item(&restored)?,
+                Some(Cond::version(card.version + 1)),
+            )
             .delete("virtual_no", &keys::unique("card_virtual_no", vno), None);
         store.transact(tx).await?;
     }
@@ -630,7 +835,11 @@ async fn record_fill(
     error: Option<&str>,
     now: i64,
 ) -> Result<(), JobError> {
-    let status = if error.is_some() { ImportStatus::Failed } else { ImportStatus::Completed };
+    let status = if error.is_some() {
+        ImportStatus::Failed
+    } else {
+        ImportStatus::Completed
+    };
     let upd = Upd::new(
         "SET #status = :status, next_offset = :next, next_row = :row, total_count = :total, \
          success_count = :ok, fail_count = :failed, #error = :error, started_at = if_not_exists(started_at, :now), \
@@ -648,7 +857,10 @@ async fn record_fill(
     .value(":now", s(rfc3339(now)))
     .value(":one", n(1));
     let cond = Cond::new("next_offset = :offset").value(":offset", n(task.next_offset));
-    match store.update_if("task", &import_key(task.id), upd, cond).await {
+    match store
+        .update_if("task", &import_key(task.id), upd, cond)
+        .await
+    {
         Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
         Err(e) => Err(e.into()),
     }
@@ -656,11 +868,21 @@ async fn record_fill(
 
 /// Validates and writes the device rows of a chunk (one transaction per device with
 /// its uniqueness items and slot bindings).
-async fn import_devices(state: &AppState, task: &ImportTask, chunk: &Chunk) -> Result<Outcome, JobError> {
+async fn import_devices(
+    state: &AppState,
+    task: &ImportTask,
+    chunk: &Chunk,
+) -> Result<Outcome, JobError> {
     let store = &state.store;
     let mut out = Outcome::default();
     if !chunk.columns.contains_key("virtual_no") {
-        fail_task(store, task, "the file has no virtual_no column", state.clock.now()).await?;
+        fail_task(
+            store,
+            task,
+            "the file has no virtual_no column",
+            state.clock.now(),
+        )
+        .await?;
         return Err(JobError("no virtual_no column".into()));
     }
     let shop = target_shop(store, task).await?;
@@ -673,7 +895,11 @@ async fn import_devices(state: &AppState, task: &ImportTask, chunk: &Chunk) -> R
             Err(reason) => out.fail(*row, raw, reason),
             Ok((device, slots)) => {
                 if let Some(first) = seen.insert(device.virtual_no.clone(), *row) {
-                    out.fail(*row, &device.virtual_no, format!("virtual_no duplicated in the file (row {first})"));
+                    out.fail(
+                        *row,
+                        &device.virtual_no,
+                        format!("virtual_no duplicated in the file (row {first})"),
+                    );
                     continue;
                 }
                 parsed.push((*row, device, slots));
@@ -689,12 +915,26 @@ async fn import_devices(state: &AppState, task: &ImportTask, chunk: &Chunk) -> R
         .get_many(&iccids)
         .await?
         .iter()
-        .filter_map(|i| Some((str_attr(i, "pk")?.trim_start_matches("UNIQUE#iccid#").to_string(), num_attr(i, "target_id")? as u64)))
+        .filter_map(|i| {
+            Some((
+                str_attr(i, "pk")?
+                    .trim_start_matches("UNIQUE#iccid#")
+                    .to_string(),
+                num_attr(i, "target_id")? as u64,
+            ))
+        })
         .collect();
     let card_keys: Vec<Key> = card_ids.values().map(|id| card_key(*id)).collect();
-    let cards: HashMap<u64, IotCard> =
-        store.entities::<IotCard>(&card_keys).await?.into_iter().map(|c| (c.id, c)).collect();
-    let vno_keys: Vec<Key> = parsed.iter().map(|(_, d, _)| keys::unique("device_virtual_no", &d.virtual_no)).collect();
+    let cards: HashMap<u64, IotCard> = store
+        .entities::<IotCard>(&card_keys)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let vno_keys: Vec<Key> = parsed
+        .iter()
+        .map(|(_, d, _)| keys::unique("device_virtual_no", &d.virtual_no))
+        .collect();
     let existing = unique_map(store.get_many(&vno_keys).await?);
     let mut todo = Vec::new();
     'rows: for (row, device, slots) in parsed {
@@ -704,24 +944,43 @@ async fn import_devices(state: &AppState, task: &ImportTask, chunk: &Chunk) -> R
                 continue;
             }
             Some(item) => {
-                out.fail(row, &device.virtual_no, conflict_reason(item, task.id, "virtual_no"));
+                out.fail(
+                    row,
+                    &device.virtual_no,
+                    conflict_reason(item, task.id, "virtual_no"),
+                );
                 continue;
             }
             None => {}
         }
         let mut bound = Vec::new();
         for (slot, iccid) in slots {
-            let card = card_ids.get(&iccid).and_then(|id| cards.get(id)).filter(|c| c.deleted_at.is_none());
+            let card = card_ids
+                .get(&iccid)
+                .and_then(|id| cards.get(id))
+                .filter(|c| c.deleted_at.is_none());
             let Some(card) = card else {
-                out.fail(row, &device.virtual_no, format!("slot {slot}: card {iccid} not found"));
+                out.fail(
+                    row,
+                    &device.virtual_no,
+                    format!("slot {slot}: card {iccid} not found"),
+                );
                 continue 'rows;
             };
             if !card.is_standalone {
-                out.fail(row, &device.virtual_no, format!("slot {slot}: card {iccid} is already bound to a device"));
+                out.fail(
+                    row,
+                    &device.virtual_no,
+                    format!("slot {slot}: card {iccid} is already bound to a device"),
+                );
                 continue 'rows;
             }
             if card.shop_id != device.shop_id {
-                out.fail(row, &device.virtual_no, format!("slot {slot}: card {iccid} belongs to another owner"));
+                out.fail(
+                    row,
+                    &device.virtual_no,
+                    format!("slot {slot}: card {iccid} belongs to another owner"),
+                );
                 continue 'rows;
             }
             bound.push((slot, card.clone()));
@@ -735,9 +994,16 @@ async fn import_devices(state: &AppState, task: &ImportTask, chunk: &Chunk) -> R
     for (i, (row, mut device, bound)) in todo.into_iter().enumerate() {
         device.id = first_id + i as u64;
         device.bound_card_count = bound.len() as u32;
-        let mut tx = Tx::new()
-            .put_new("device", device_item(&device)?)
-            .put_new("virtual_no", import_unique("device_virtual_no", &device.virtual_no, device.id, task.id, row));
+        let mut tx = Tx::new().put_new("device", device_item(&device)?).put_new(
+            "virtual_no",
+            import_unique(
+                "device_virtual_no",
+                &device.virtual_no,
+                device.id,
+                task.id,
+                row,
+            ),
+        );
         if let Some(imei) = &device.imei {
             tx = tx.put_new("imei", import_unique("imei", imei, device.id, task.id, row));
         }
@@ -795,21 +1061,33 @@ pub fn device_from_row(
     now: &str,
 ) -> Result<(Device, Vec<(u32, String)>), String> {
     let get = |name: &str| field(chunk, fields, name);
-    let vno = VirtualNo::parse(get("virtual_no").ok_or("virtual_no is required")?).map_err(|e| e.0)?;
+    let vno =
+        VirtualNo::parse(get("virtual_no").ok_or("virtual_no is required")?).map_err(|e| e.0)?;
     let imei = get("imei").map(Imei::parse).transpose().map_err(|e| e.0)?;
     let sn = get("sn").map(Sn::parse).transpose().map_err(|e| e.0)?;
     let max_sim_slots: u32 = match get("max_sim_slots") {
         None => 1,
-        Some(v) => v.parse().ok().filter(|n| (1..=8).contains(n)).ok_or("max_sim_slots must be 1-8")?,
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|n| (1..=8).contains(n))
+            .ok_or("max_sim_slots must be 1-8")?,
     };
     let mut slots = Vec::new();
     let mut seen = HashSet::new();
     for (name, _) in chunk.columns.iter() {
-        if let Some(slot) = name.strip_prefix("iccid_").and_then(|n| n.parse::<u32>().ok()) {
+        if let Some(slot) = name
+            .strip_prefix("iccid_")
+            .and_then(|n| n.parse::<u32>().ok())
+        {
             if let Some(raw) = get(name) {
-                let iccid = Iccid::parse(raw).map_err(|e| format!("{name}: {}", e.0))?.to_string();
+                let iccid = Iccid::parse(raw)
+                    .map_err(|e| format!("{name}: {}", e.0))?
+                    .to_string();
                 if slot == 0 || slot > max_sim_slots {
-                    return Err(format!("{name}: slot {slot} exceeds max_sim_slots {max_sim_slots}"));
+                    return Err(format!(
+                        "{name}: slot {slot} exceeds max_sim_slots {max_sim_slots}"
+                    ));
                 }
                 if !seen.insert(iccid.clone()) {
                     return Err(format!("{name}: card {iccid} appears in two slots"));
@@ -848,4 +1126,12 @@ pub fn device_from_row(
         version: 1,
     };
     Ok((device, slots))
+}
+
+/// The import Lambda's handler: one FIFO batch, partial failures reported.
+pub async fn handle(
+    state: &AppState,
+    event: aws_lambda_events::event::sqs::SqsEvent,
+) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+    super::sqs::handle_fifo(event, |msg: ImportMessage| process(state, msg)).await
 }

@@ -2,13 +2,19 @@
 //! has its own error type, mapped to a business code by [`BusinessError`].
 
 pub mod accounts;
-pub mod carriers;
+pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod cards;
+pub mod carriers;
+pub mod devices;
 pub mod enterprises;
+pub mod imports;
 pub mod org;
+pub mod resolve;
 pub mod roles;
 pub mod shops;
+pub mod storage;
 
 use crate::codes::Code;
 

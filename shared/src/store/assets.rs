@@ -98,7 +98,10 @@ impl Kind {
 pub fn index_attrs(kind: Kind, owner: Option<&ShopPath>, identifier: &str) -> Item {
     let sh = shard(identifier);
     let (g1pk, g1sk) = match owner {
-        Some(p) => (kind.tree_partition(p.ids()[0]), format!("{}#{identifier}", p.as_str())),
+        Some(p) => (
+            kind.tree_partition(p.ids()[0]),
+            format!("{}#{identifier}", p.as_str()),
+        ),
         None => (kind.platform_partition(sh), identifier.to_string()),
     };
     HashMap::from([
@@ -119,7 +122,11 @@ pub fn card_item(c: &IotCard) -> Result<Item, StoreError> {
 /// Item of a live device.
 pub fn device_item(d: &Device) -> Result<Item, StoreError> {
     let mut item = to_item(d, &device_key(d.id))?;
-    item.extend(index_attrs(Kind::Devices, d.owner_path.as_ref(), &d.virtual_no));
+    item.extend(index_attrs(
+        Kind::Devices,
+        d.owner_path.as_ref(),
+        &d.virtual_no,
+    ));
     Ok(item)
 }
 
@@ -130,7 +137,10 @@ pub fn binding_item(b: &SimBinding) -> Result<Item, StoreError> {
 
 /// Item of an allocation record, indexed under the subordinate shop's path (the
 /// shop that received or gave back the asset), so it and every ancestor see it.
-pub fn allocation_item(r: &AllocationRecord, subordinate: Option<&ShopPath>) -> Result<Item, StoreError> {
+pub fn allocation_item(
+    r: &AllocationRecord,
+    subordinate: Option<&ShopPath>,
+) -> Result<Item, StoreError> {
     let mut item = to_item(r, &allocation_key(&r.id))?;
     let sort = format!("{}#{}", r.created_at, r.id);
     if let Some(p) = subordinate {
@@ -145,8 +155,13 @@ pub fn allocation_item(r: &AllocationRecord, subordinate: Option<&ShopPath>) -> 
 /// Item of an import task (listed newest first per import type).
 pub fn import_item(t: &ImportTask) -> Result<Item, StoreError> {
     let mut item = to_item(t, &import_key(t.id))?;
-    let kind = serde_json::to_value(t.import_type).ok().and_then(|v| v.as_str().map(str::to_string));
-    item.insert("gsi1pk".into(), s(format!("IMPORTS#{}", kind.unwrap_or_default())));
+    let kind = serde_json::to_value(t.import_type)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string));
+    item.insert(
+        "gsi1pk".into(),
+        s(format!("IMPORTS#{}", kind.unwrap_or_default())),
+    );
     item.insert("gsi1sk".into(), s(format!("{:020}", t.id)));
     Ok(item)
 }
@@ -173,9 +188,11 @@ impl Cursor {
 
     /// The DynamoDB start key.
     pub fn start_key(&self) -> Option<Item> {
-        self.key
-            .as_ref()
-            .map(|k| k.iter().map(|(n, v)| (n.clone(), AttributeValue::S(v.clone()))).collect())
+        self.key.as_ref().map(|k| {
+            k.iter()
+                .map(|(n, v)| (n.clone(), AttributeValue::S(v.clone())))
+                .collect()
+        })
     }
 
     /// A cursor at `shard` continuing after `key`.
@@ -184,7 +201,10 @@ impl Cursor {
             .iter()
             .filter_map(|(n, v)| v.as_s().ok().map(|s| (n.clone(), s.clone())))
             .collect();
-        Cursor { shard, key: Some(key) }
+        Cursor {
+            shard,
+            key: Some(key),
+        }
     }
 }
 

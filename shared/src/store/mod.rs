@@ -26,7 +26,6 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-
 /// A raw DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -295,7 +294,13 @@ impl Store {
     }
 
     /// Single-item conditional update; on failure the old item comes back in the error.
-    pub async fn update_if(&self, label: &'static str, key: &Key, upd: tx::Upd, cond: tx::Cond) -> Result<(), StoreError> {
+    pub async fn update_if(
+        &self,
+        label: &'static str,
+        key: &Key,
+        upd: tx::Upd,
+        cond: tx::Cond,
+    ) -> Result<(), StoreError> {
         let (expr, names, values) = upd.with(&cond);
         let res = self
             .client
@@ -329,7 +334,12 @@ impl Store {
                 .iter()
                 .map(|i| {
                     WriteRequest::builder()
-                        .put_request(PutRequest::builder().set_item(Some(i.clone())).build().expect("item set"))
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(i.clone()))
+                                .build()
+                                .expect("item set"),
+                        )
                         .build()
                 })
                 .collect();
@@ -364,7 +374,12 @@ impl Store {
 
     /// Every item whose partition key is `pk` and sort key starts with `prefix`
     /// (all pages), on the table or an index.
-    pub async fn query_prefix(&self, on: On, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+    pub async fn query_prefix(
+        &self,
+        on: On,
+        pk: &str,
+        prefix: &str,
+    ) -> Result<Vec<Item>, StoreError> {
         self.query_page(on, pk, prefix, None).await
     }
 
@@ -376,8 +391,19 @@ impl Store {
         prefix: &str,
         limit: Option<i32>,
     ) -> Result<Vec<Item>, StoreError> {
-        let sk = if prefix.is_empty() { SkCond::Any } else { SkCond::Prefix(prefix.to_string()) };
-        let mut q = Query { on, pk: pk.to_string(), sk, filter: None, limit, start: None };
+        let sk = if prefix.is_empty() {
+            SkCond::Any
+        } else {
+            SkCond::Prefix(prefix.to_string())
+        };
+        let mut q = Query {
+            on,
+            pk: pk.to_string(),
+            sk,
+            filter: None,
+            limit,
+            start: None,
+        };
         let mut items = Vec::new();
         loop {
             let (page, next) = self.query(&q).await?;

@@ -115,7 +115,14 @@ impl Upd {
 
     /// Expression and placeholders merged with those of `cond`.
     #[allow(clippy::type_complexity)]
-    pub(crate) fn with(self, cond: &Cond) -> (String, Option<std::collections::HashMap<String, String>>, Option<Item>) {
+    pub(crate) fn with(
+        self,
+        cond: &Cond,
+    ) -> (
+        String,
+        Option<std::collections::HashMap<String, String>>,
+        Option<Item>,
+    ) {
         let mut merged = self.cond;
         merged.names.extend(cond.names.clone());
         merged.values.extend(cond.values.clone());

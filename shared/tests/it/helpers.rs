@@ -181,10 +181,27 @@ impl Resp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with configuration changes (e.g. a small import chunk size).
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let table = TestTable::new().await;
     let mut cfg = Config::for_local(table.store.table(), &endpoint());
     cfg.super_admin_password = Some(ADMIN_PASSWORD.into());
-    let state = AppState::new(cfg, table.store.clone());
+    cfg.bucket = format!("b-{}", uuid::Uuid::new_v4().simple());
+    tweak(&mut cfg);
+    let state = shared::local::state_for(cfg.clone(), &endpoint());
+    let queue = format!("q-{}.fifo", uuid::Uuid::new_v4().simple());
+    cfg.import_queue_url = shared::local::ensure(&state, &queue)
+        .await
+        .expect("local infra");
+    let state = AppState::new(
+        cfg,
+        table.store.clone(),
+        state.s3.clone(),
+        state.sqs.clone(),
+    );
     shared::services::auth::ensure_super_admin(&state)
         .await
         .expect("bootstrap");

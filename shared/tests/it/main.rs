@@ -2,8 +2,8 @@
 
 mod auth;
 mod bad_input;
+mod carriers;
 mod helpers;
 mod matrix;
 mod org;
 mod store;
-mod carriers;

@@ -1,0 +1,19 @@
+//! Lambda `import-worker`: CSV import chunks from the FIFO import queue (jobs.md J16, J17).
+
+#![recursion_limit = "256"]
+use lambda_http::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let state = functions::start().await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let state = state.clone();
+        async move {
+            Ok::<SqsBatchResponse, lambda_runtime::Error>(
+                shared::jobs::import::handle(&state, event.payload).await,
+            )
+        }
+    }))
+    .await
+}

@@ -1,0 +1,144 @@
+//! `admin-devices`: device lists, edits, soft delete, deactivation, SIM bindings,
+//! allocation, recall and imports (api.md §8; gateway commands arrive with [3/5]).
+
+use axum::extract::{Path, State};
+use axum::routing::{delete, get, patch, post, put};
+use axum::Router;
+
+use super::envelope::{ApiError, ApiResult, Data};
+use super::extract::{Body, Id, Query};
+use super::pagination::{PageQuery, Paged};
+use super::AppState;
+use crate::codes::Code;
+use crate::domain::assets::{Device, ImportTask};
+use crate::domain::caller::Caller;
+use crate::services::assets::{
+    self, AllocateRequest, AssetFilter, CursorPage, MoveResult, RecallRequest,
+};
+use crate::services::devices::{self, BindCard, BoundCard, DeviceFilter, DeviceView, UpdateDevice};
+use crate::services::imports::{self, CreateImport, ImportRoute, ImportTaskView};
+
+/// Routes of the `admin-devices` function.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/devices", get(list))
+        .route("/api/admin/devices/{id}", put(update).delete(remove))
+        .route("/api/admin/devices/{id}/deactivate", patch(deactivate))
+        .route("/api/admin/devices/{id}/cards", get(cards).post(bind))
+        .route("/api/admin/devices/{id}/cards/{card_id}", delete(unbind))
+        .route("/api/admin/devices/allocate", post(allocate))
+        .route("/api/admin/devices/recall", post(recall))
+        .route("/api/admin/devices/import", post(import))
+        .route("/api/admin/devices/import/tasks", get(tasks))
+        .route("/api/admin/devices/import/tasks/{id}", get(task))
+}
+
+async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(exact): Query<DeviceFilter>,
+    Query(f): Query<AssetFilter>,
+) -> ApiResult<CursorPage<DeviceView>> {
+    Ok(Data(devices::list(&st.store, &caller, &exact, f).await?))
+}
+
+async fn update(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Body(req): Body<UpdateDevice>,
+) -> ApiResult<Device> {
+    Ok(Data(
+        devices::update(&st.store, &caller, st.clock.now(), id, req).await?,
+    ))
+}
+
+async fn remove(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
+    devices::delete(&st.store, &caller, st.clock.now(), id).await?;
+    Ok(Data(()))
+}
+
+async fn deactivate(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
+    assets::deactivate::<Device>(&st.store, &caller, st.clock.now(), id).await?;
+    Ok(Data(()))
+}
+
+async fn cards(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> ApiResult<Vec<BoundCard>> {
+    Ok(Data(devices::cards(&st.store, &caller, id).await?))
+}
+
+async fn bind(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Body(req): Body<BindCard>,
+) -> ApiResult<Vec<BoundCard>> {
+    Ok(Data(
+        devices::bind(&st.store, &caller, st.clock.now(), id, req).await?,
+    ))
+}
+
+async fn unbind(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((id, card_id)): Path<(String, String)>,
+) -> ApiResult<()> {
+    let parse = |v: &str| {
+        v.parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| ApiError::with_msg(Code::INVALID_PARAM, "invalid id"))
+    };
+    devices::unbind(&st.store, &caller, parse(&id)?, parse(&card_id)?).await?;
+    Ok(Data(()))
+}
+
+async fn allocate(
+    State(st): State<AppState>,
+    caller: Caller,
+    Body(req): Body<AllocateRequest>,
+) -> ApiResult<MoveResult> {
+    Ok(Data(
+        assets::allocate::<Device>(&st.store, &caller, st.clock.now(), req).await?,
+    ))
+}
+
+async fn recall(
+    State(st): State<AppState>,
+    caller: Caller,
+    Body(req): Body<RecallRequest>,
+) -> ApiResult<MoveResult> {
+    Ok(Data(
+        assets::recall::<Device>(&st.store, &caller, st.clock.now(), req).await?,
+    ))
+}
+
+async fn import(
+    State(st): State<AppState>,
+    caller: Caller,
+    Body(req): Body<CreateImport>,
+) -> ApiResult<ImportTask> {
+    Ok(Data(
+        imports::create(&st, &caller, ImportRoute::Devices, req).await?,
+    ))
+}
+
+async fn tasks(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Paged<ImportTask>> {
+    Ok(Data(
+        imports::list(&st, &caller, ImportRoute::Devices, page).await?,
+    ))
+}
+
+async fn task(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<ImportTaskView> {
+    Ok(Data(
+        imports::get(&st, &caller, ImportRoute::Devices, id).await?,
+    ))
+}

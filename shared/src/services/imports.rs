@@ -1,0 +1,178 @@
+//! Import tasks: registering an uploaded CSV and reading task progress (api.md §7–§8,
+//! jobs.md J16–J17). The work itself is done by `jobs::import`.
+
+use serde::{Deserialize, Serialize};
+
+use super::assets::AssetError;
+use super::storage::{self, caller_prefix, Purpose};
+use crate::api::pagination::{PageQuery, Paged};
+use crate::api::AppState;
+use crate::clock::rfc3339;
+use crate::domain::assets::{FailedItem, ImportStatus, ImportTask, ImportType};
+use crate::domain::caller::{Caller, SA_PL};
+use crate::domain::entities::{Carrier, Shop};
+use crate::domain::validate::{self, Invalid};
+use crate::jobs::import;
+use crate::store::assets::{import_item, import_key};
+use crate::store::{from_item, keys, On};
+
+/// `POST /api/admin/iot-cards/import` and `/devices/import` body.
+#[derive(Debug, Deserialize)]
+pub struct CreateImport {
+    /// Key returned by `POST /api/admin/storage/upload-url`.
+    pub file_key: String,
+    /// Cards: `cards` (default) or `virtual_no`; devices: `devices`.
+    pub import_type: Option<ImportType>,
+    pub batch_no: Option<String>,
+    pub carrier_id: Option<u64>,
+    /// Shop receiving the imported assets (default: platform stock).
+    pub shop_id: Option<u64>,
+}
+
+/// A task with its rejected rows.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ImportTaskView {
+    #[serde(flatten)]
+    pub task: ImportTask,
+    /// Rejected rows, in row order (at most [`MAX_FAILED_ITEMS`]).
+    pub failed_items: Vec<FailedItem>,
+}
+
+/// Rejected rows returned with a task.
+pub const MAX_FAILED_ITEMS: i32 = 1000;
+
+/// Which route registers the import.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportRoute {
+    /// `/api/admin/iot-cards/import`.
+    Cards,
+    /// `/api/admin/devices/import`.
+    Devices,
+}
+
+/// Registers an uploaded file as an import task and queues its first chunk.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    route: ImportRoute,
+    req: CreateImport,
+) -> Result<ImportTask, AssetError> {
+    caller.require(SA_PL)?;
+    let store = &state.store;
+    let (import_type, purpose) = match (route, req.import_type) {
+        (ImportRoute::Cards, None | Some(ImportType::Cards)) => {
+            (ImportType::Cards, Purpose::IotCardImport)
+        }
+        (ImportRoute::Cards, Some(ImportType::VirtualNo)) => {
+            (ImportType::VirtualNo, Purpose::IotCardImport)
+        }
+        (ImportRoute::Devices, None | Some(ImportType::Devices)) => {
+            (ImportType::Devices, Purpose::DeviceImport)
+        }
+        _ => return Err(Invalid("import_type does not match this route".into()).into()),
+    };
+    if !req.file_key.starts_with(&caller_prefix(caller, purpose)) || req.file_key.contains("..") {
+        return Err(Invalid("file_key must be a file you uploaded for this purpose".into()).into());
+    }
+    storage::exists(state, &req.file_key).await?;
+    if let Some(cid) = req.carrier_id {
+        let carrier: Option<Carrier> = store.live_entity(&keys::carrier(cid)).await?;
+        carrier.ok_or_else(|| Invalid("carrier_id names no carrier".into()))?;
+    }
+    if let Some(sid) = req.shop_id {
+        let shop: Option<Shop> = store.live_entity(&keys::shop(sid)).await?;
+        shop.ok_or(AssetError::NotFound("shop"))?;
+    }
+    let id = store.next_id("import").await?;
+    let now = state.clock.now();
+    let at = rfc3339(now);
+    let task = ImportTask {
+        id,
+        task_no: format!("IMP{}{id:06}", &at[..10].replace('-', "")),
+        import_type,
+        file_key: req.file_key,
+        status: ImportStatus::Pending,
+        carrier_id: req.carrier_id,
+        batch_no: validate::opt_text("batch_no", req.batch_no.as_deref(), 50)?,
+        shop_id: req.shop_id,
+        total_count: 0,
+        success_count: 0,
+        fail_count: 0,
+        next_offset: 0,
+        next_row: 0,
+        columns: Vec::new(),
+        error: None,
+        created_by: caller.account_id,
+        created_at: at,
+        started_at: None,
+        finished_at: None,
+        version: 1,
+    };
+    store.put_new("task", import_item(&task)?).await?;
+    if let Err(e) = import::send(state, id, 0).await {
+        // Never leave a task that nothing will process.
+        tracing::error!(task_id = id, error = %e, "could not queue import task");
+        let mut failed = task.clone();
+        failed.status = ImportStatus::Failed;
+        failed.error = Some("could not be queued; create the import again".into());
+        store.put(import_item(&failed)?).await?;
+        return Err(AssetError::Store(crate::store::StoreError::Dynamo(e.0)));
+    }
+    tracing::info!(task_id = id, ?import_type, "import task created");
+    Ok(task)
+}
+
+/// One task of the route's kind with its rejected rows.
+pub async fn get(
+    state: &AppState,
+    caller: &Caller,
+    route: ImportRoute,
+    id: u64,
+) -> Result<ImportTaskView, AssetError> {
+    caller.require(SA_PL)?;
+    let store = &state.store;
+    let task: ImportTask = store
+        .get_as(&import_key(id))
+        .await?
+        .ok_or(AssetError::NotFound("import task"))?;
+    if (route == ImportRoute::Devices) != (task.import_type == ImportType::Devices) {
+        return Err(AssetError::NotFound("import task"));
+    }
+    let failed_items = store
+        .query_page(
+            On::Table,
+            &import_key(id).pk,
+            "FAIL#",
+            Some(MAX_FAILED_ITEMS),
+        )
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<_, _>>()?;
+    Ok(ImportTaskView { task, failed_items })
+}
+
+/// Tasks of the route's kind, newest first.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    route: ImportRoute,
+    page: PageQuery,
+) -> Result<Paged<ImportTask>, AssetError> {
+    caller.require(SA_PL)?;
+    let kinds: &[&str] = match route {
+        ImportRoute::Cards => &["cards", "virtual_no"],
+        ImportRoute::Devices => &["devices"],
+    };
+    let mut tasks: Vec<ImportTask> = Vec::new();
+    for kind in kinds {
+        tasks.extend(
+            state
+                .store
+                .list_scope::<ImportTask>(&format!("IMPORTS#{kind}"), "")
+                .await?,
+        );
+    }
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.id));
+    page.paginate(tasks).map_err(|e| Invalid(e.msg).into())
+}

@@ -1,0 +1,261 @@
+//! `GET /api/admin/assets/resolve/:identifier` (api.md §18, domain.md §3.2): a device
+//! first (virtual number, IMEI, SN), then a card (virtual number, ICCID, MSISDN).
+//!
+//! Cost: the auth batch read, one batch read of every uniqueness item the identifier
+//! could name, the asset, then one batch read of what the answer shows (card: shop
+//! and bound device = 4 calls; device: bindings query + cards and shop = 5 calls).
+
+use serde::{Deserialize, Serialize};
+
+use super::assets::AssetError;
+use crate::domain::assets::{Device, IotCard, SimBinding};
+use crate::domain::caller::{Caller, Scope};
+use crate::domain::entities::Shop;
+use crate::domain::validate::Invalid;
+use crate::store::assets::{card_key, device_key};
+use crate::store::{from_item, keys, num_attr, str_attr, Item, Key, On, Store};
+
+/// A card of a resolved device.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ResolvedCard {
+    pub card_id: u64,
+    pub iccid: String,
+    pub msisdn: Option<String>,
+    pub network_status: i64,
+    pub real_name_status: i64,
+    pub slot_position: u32,
+    pub virtual_no: Option<String>,
+    pub current_month_usage_mb: f64,
+    pub last_sync_at: Option<String>,
+}
+
+/// The resolve answer (fields of the other asset type are empty).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Resolved {
+    pub asset_type: String,
+    pub asset_id: u64,
+    pub virtual_no: Option<String>,
+    pub status: i64,
+    pub asset_status: i64,
+    pub batch_no: Option<String>,
+    pub shop_id: Option<u64>,
+    pub shop_name: Option<String>,
+    pub series_id: Option<u64>,
+    pub series_name: Option<String>,
+    pub real_name_status: i64,
+    pub network_status: i64,
+    /// Name of the active main package; `""` until packages exist.
+    pub current_package: String,
+    pub package_total_mb: i64,
+    pub package_virtual_mb: Option<f64>,
+    pub package_used_mb: f64,
+    pub package_remain_mb: f64,
+    /// `none` / `stop` / `start`.
+    pub device_protect_status: String,
+    pub activated_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub iccid: String,
+    pub bound_device_id: Option<u64>,
+    pub bound_device_no: String,
+    pub bound_device_name: String,
+    pub bound_card_count: u32,
+    pub cards: Vec<ResolvedCard>,
+    pub device_name: String,
+    pub imei: String,
+    pub sn: String,
+    pub device_model: String,
+    pub device_type: String,
+    pub max_sim_slots: u32,
+    pub manufacturer: String,
+    pub carrier_type: String,
+    pub carrier_name: String,
+    pub msisdn: String,
+    pub imsi: String,
+    pub card_category: String,
+    pub supplier: String,
+    pub activation_status: i64,
+    pub enable_polling: bool,
+}
+
+/// Finds the asset an identifier names and describes it.
+pub async fn resolve(
+    store: &Store,
+    caller: &Caller,
+    identifier: &str,
+) -> Result<Resolved, AssetError> {
+    if matches!(caller.scope(), Scope::Enterprise(_)) {
+        return Err(AssetError::Forbidden(
+            "enterprise accounts do not support this endpoint yet",
+        ));
+    }
+    let id = identifier.trim();
+    if id.is_empty() {
+        return Err(Invalid("identifier must not be empty".into()).into());
+    }
+    let upper = id.to_ascii_uppercase();
+    let digits = id.strip_prefix('+').unwrap_or(id);
+    let order = [
+        ("device", keys::unique("device_virtual_no", id)),
+        ("device", keys::unique("imei", id)),
+        ("device", keys::unique("sn", id)),
+        ("card", keys::unique("card_virtual_no", id)),
+        ("card", keys::unique("iccid", &upper)),
+        ("card", keys::unique("msisdn", digits)),
+    ];
+    let lookups: Vec<Key> = order.iter().map(|(_, k)| k.clone()).collect();
+    let found = store.get_many(&lookups).await?;
+    let hit = order.iter().find_map(|(kind, key)| {
+        found
+            .iter()
+            .find(|i| str_attr(i, "pk") == Some(&key.pk))
+            .and_then(|i| num_attr(i, "target_id"))
+            .map(|t| (*kind, t as u64))
+    });
+    match hit {
+        None => Err(AssetError::AssetNotFound),
+        Some(("device", id)) => device(store, caller, id).await,
+        Some((_, id)) => card(store, caller, id).await,
+    }
+}
+
+fn out_of_scope() -> AssetError {
+    AssetError::Forbidden("the asset is outside your data scope")
+}
+
+fn take<T: serde::de::DeserializeOwned>(items: &[Item], key: &Key) -> Option<T> {
+    items
+        .iter()
+        .find(|i| str_attr(i, "pk") == Some(&key.pk) && str_attr(i, "sk") == Some(&key.sk))
+        .and_then(|i| from_item(i.clone()).ok())
+}
+
+async fn card(store: &Store, caller: &Caller, id: u64) -> Result<Resolved, AssetError> {
+    let c: IotCard = store
+        .get_as(&card_key(id))
+        .await?
+        .ok_or(AssetError::AssetNotFound)?;
+    if c.deleted_at.is_some() {
+        return Err(AssetError::AssetNotFound);
+    }
+    if !caller.sees_shop_owned(c.owner_path.as_ref()) {
+        return Err(out_of_scope());
+    }
+    let mut wanted = Vec::new();
+    if let Some(s) = c.shop_id {
+        wanted.push(keys::shop(s));
+    }
+    if let Some(d) = c.bound_device_id {
+        wanted.push(device_key(d));
+    }
+    let items = store.get_many(&wanted).await?;
+    let shop: Option<Shop> = c.shop_id.and_then(|s| take(&items, &keys::shop(s)));
+    // A card bound to a soft-deleted device counts as standalone.
+    let device: Option<Device> = c
+        .bound_device_id
+        .and_then(|d| take::<Device>(&items, &device_key(d)))
+        .filter(|d| d.deleted_at.is_none());
+    Ok(Resolved {
+        asset_type: "card".into(),
+        asset_id: c.id,
+        virtual_no: c.virtual_no.clone(),
+        status: c.status,
+        asset_status: c.asset_status,
+        batch_no: c.batch_no.clone(),
+        shop_id: c.shop_id,
+        shop_name: shop.map(|s| s.shop_name),
+        series_id: c.series_id,
+        real_name_status: c.real_name_status,
+        network_status: c.network_status,
+        device_protect_status: "none".into(),
+        activated_at: c.activated_at.clone(),
+        created_at: c.created_at.clone(),
+        updated_at: c.updated_at.clone(),
+        iccid: c.iccid.clone(),
+        bound_device_id: device.as_ref().map(|d| d.id),
+        bound_device_no: device
+            .as_ref()
+            .map(|d| d.virtual_no.clone())
+            .unwrap_or_default(),
+        bound_device_name: device
+            .as_ref()
+            .and_then(|d| d.device_name.clone())
+            .unwrap_or_default(),
+        carrier_type: c.carrier_type.clone(),
+        carrier_name: c.carrier_name.clone(),
+        msisdn: c.msisdn.clone().unwrap_or_default(),
+        imsi: c.imsi.clone().unwrap_or_default(),
+        card_category: c.card_category.clone().unwrap_or_default(),
+        supplier: c.supplier.clone().unwrap_or_default(),
+        activation_status: c.activation_status,
+        enable_polling: c.enable_polling,
+        ..Default::default()
+    })
+}
+
+async fn device(store: &Store, caller: &Caller, id: u64) -> Result<Resolved, AssetError> {
+    let d: Device = store
+        .get_as(&device_key(id))
+        .await?
+        .ok_or(AssetError::AssetNotFound)?;
+    if d.deleted_at.is_some() {
+        return Err(AssetError::AssetNotFound);
+    }
+    if !caller.sees_shop_owned(d.owner_path.as_ref()) {
+        return Err(out_of_scope());
+    }
+    let bindings: Vec<SimBinding> = store
+        .query_prefix(On::Table, &device_key(id).pk, "SLOT#")
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<_, _>>()?;
+    let mut wanted: Vec<Key> = bindings.iter().map(|b| card_key(b.iot_card_id)).collect();
+    if let Some(s) = d.shop_id {
+        wanted.push(keys::shop(s));
+    }
+    let items = store.get_many(&wanted).await?;
+    let shop: Option<Shop> = d.shop_id.and_then(|s| take(&items, &keys::shop(s)));
+    let cards = bindings
+        .iter()
+        .filter_map(|b| {
+            let c: IotCard = take(&items, &card_key(b.iot_card_id))?;
+            Some(ResolvedCard {
+                card_id: c.id,
+                iccid: c.iccid,
+                msisdn: c.msisdn,
+                network_status: c.network_status,
+                real_name_status: c.real_name_status,
+                slot_position: b.slot_position,
+                virtual_no: c.virtual_no,
+                current_month_usage_mb: c.current_month_usage_mb,
+                last_sync_at: c.last_sync_time,
+            })
+        })
+        .collect::<Vec<_>>();
+    Ok(Resolved {
+        asset_type: "device".into(),
+        asset_id: d.id,
+        virtual_no: Some(d.virtual_no.clone()),
+        status: d.status,
+        asset_status: d.asset_status,
+        batch_no: d.batch_no.clone(),
+        shop_id: d.shop_id,
+        shop_name: shop.map(|s| s.shop_name),
+        series_id: d.series_id,
+        device_protect_status: "none".into(),
+        activated_at: d.activated_at.clone(),
+        created_at: d.created_at.clone(),
+        updated_at: d.updated_at.clone(),
+        bound_card_count: cards.len() as u32,
+        cards,
+        device_name: d.device_name.clone().unwrap_or_default(),
+        imei: d.imei.clone().unwrap_or_default(),
+        sn: d.sn.clone().unwrap_or_default(),
+        device_model: d.device_model.clone().unwrap_or_default(),
+        device_type: d.device_type.clone().unwrap_or_default(),
+        max_sim_slots: d.max_sim_slots,
+        manufacturer: d.manufacturer.clone().unwrap_or_default(),
+        ..Default::default()
+    })
+}

@@ -1,0 +1,211 @@
+//! Presigned S3 URLs for uploads (imports) and downloads (api.md §10).
+//!
+//! Uploads land under `uploads/<purpose>/<account id>/<uuid>/<file name>`, so a
+//! caller can only register imports of files it uploaded itself; the presigned PUT
+//! signs the content type and the exact content length, bounding both.
+
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use serde::{Deserialize, Serialize};
+
+use super::BusinessError;
+use crate::api::AppState;
+use crate::codes::Code;
+use crate::domain::caller::{Caller, NotAllowed, ANY_ADMIN};
+use crate::domain::validate::Invalid;
+
+/// How long presigned URLs stay valid.
+pub const URL_TTL_SECS: u64 = 900;
+
+/// Content types accepted for uploads.
+pub const CONTENT_TYPES: &[&str] = &["text/csv", "application/vnd.ms-excel", "text/plain"];
+
+/// Failures of storage use cases.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("insufficient permission")]
+    NotAllowed(#[from] NotAllowed),
+    #[error("file not found")]
+    NotFound,
+    #[error("storage error: {0}")]
+    S3(String),
+}
+
+impl BusinessError for StorageError {
+    fn code(&self) -> Code {
+        match self {
+            StorageError::Invalid(_) => Code::INVALID_PARAM,
+            StorageError::NotAllowed(_) => Code::FORBIDDEN,
+            StorageError::NotFound => Code::NOT_FOUND,
+            StorageError::S3(_) => Code::INTERNAL,
+        }
+    }
+}
+
+/// What an upload is for.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    IotCardImport,
+    DeviceImport,
+    Export,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::IotCardImport => "iot_card_import",
+            Purpose::DeviceImport => "device_import",
+            Purpose::Export => "export",
+        }
+    }
+}
+
+/// `POST /api/admin/storage/upload-url` body.
+#[derive(Debug, Deserialize)]
+pub struct UploadRequest {
+    pub file_name: String,
+    pub content_type: Option<String>,
+    /// Exact size of the file in bytes (signed into the URL).
+    pub size: i64,
+    pub purpose: Purpose,
+}
+
+/// A presigned upload.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UploadUrl {
+    pub upload_url: String,
+    pub file_key: String,
+    pub content_type: String,
+    pub expires_in: u64,
+}
+
+/// A presigned download.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DownloadUrl {
+    pub download_url: String,
+    pub expires_in: u64,
+}
+
+/// Key prefix of a caller's uploads for `purpose`.
+pub fn caller_prefix(caller: &Caller, purpose: Purpose) -> String {
+    format!("uploads/{}/{}/", purpose.as_str(), caller.account_id)
+}
+
+/// Presigns a PUT of one file under the caller's prefix.
+pub async fn upload_url(
+    state: &AppState,
+    caller: &Caller,
+    req: UploadRequest,
+) -> Result<UploadUrl, StorageError> {
+    caller.require(ANY_ADMIN)?;
+    let name: String = req
+        .file_name
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() || name.len() > 100 {
+        return Err(Invalid("file_name must be 1-100 characters".into()).into());
+    }
+    let content_type = req.content_type.unwrap_or_else(|| "text/csv".into());
+    if !CONTENT_TYPES.contains(&content_type.as_str()) {
+        return Err(Invalid(format!(
+            "content_type must be one of {}",
+            CONTENT_TYPES.join(", ")
+        ))
+        .into());
+    }
+    let max = state.cfg.max_upload_bytes;
+    if req.size <= 0 || req.size > max {
+        return Err(Invalid(format!("size must be 1..={max} bytes")).into());
+    }
+    let key = format!(
+        "{}{}/{name}",
+        caller_prefix(caller, req.purpose),
+        uuid::Uuid::new_v4().simple()
+    );
+    let presigned = state
+        .s3
+        .put_object()
+        .bucket(&state.cfg.bucket)
+        .key(&key)
+        .content_type(&content_type)
+        .content_length(req.size)
+        .presigned(presigning()?)
+        .await
+        .map_err(|e| StorageError::S3(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+    Ok(UploadUrl {
+        upload_url: presigned.uri().to_string(),
+        file_key: key,
+        content_type,
+        expires_in: URL_TTL_SECS,
+    })
+}
+
+/// Presigns a GET of a file the caller uploaded (platform staff: any upload).
+pub async fn download_url(
+    state: &AppState,
+    caller: &Caller,
+    file_key: &str,
+) -> Result<DownloadUrl, StorageError> {
+    caller.require(ANY_ADMIN)?;
+    let own = [
+        Purpose::IotCardImport,
+        Purpose::DeviceImport,
+        Purpose::Export,
+    ]
+    .iter()
+    .any(|p| file_key.starts_with(&caller_prefix(caller, *p)));
+    if !(own || caller.is_platform() && file_key.starts_with("uploads/")) || file_key.contains("..")
+    {
+        return Err(StorageError::NotFound);
+    }
+    exists(state, file_key).await?;
+    let presigned = state
+        .s3
+        .get_object()
+        .bucket(&state.cfg.bucket)
+        .key(file_key)
+        .presigned(presigning()?)
+        .await
+        .map_err(|e| StorageError::S3(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+    Ok(DownloadUrl {
+        download_url: presigned.uri().to_string(),
+        expires_in: URL_TTL_SECS,
+    })
+}
+
+/// Fails with `NotFound` unless the object exists.
+pub async fn exists(state: &AppState, file_key: &str) -> Result<(), StorageError> {
+    match state
+        .s3
+        .head_object()
+        .bucket(&state.cfg.bucket)
+        .key(file_key)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => {
+            Err(StorageError::NotFound)
+        }
+        Err(e) => Err(StorageError::S3(
+            aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+        )),
+    }
+}
+
+fn presigning() -> Result<PresigningConfig, StorageError> {
+    PresigningConfig::expires_in(Duration::from_secs(URL_TTL_SECS))
+        .map_err(|e| StorageError::S3(e.to_string()))
+}
