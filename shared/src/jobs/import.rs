@@ -282,7 +282,7 @@ async fn record_progress(
     };
     let mut upd = Upd::new(
         "SET next_offset = :next, next_row = :row, #status = :status, #columns = :columns, \
-         started_at = if_not_exists(started_at, :now), finished_at = :finished \
+         started_at = :started, finished_at = :finished \
          ADD total_count :total, success_count :ok, fail_count :failed, version :one",
     )
     .name("#status", "status")
@@ -294,7 +294,10 @@ async fn record_progress(
         ":columns",
         serde_dynamo::to_attribute_value(&chunk.header).map_err(|e| JobError(e.to_string()))?,
     )
-    .value(":now", s(rfc3339(now)))
+    .value(
+        ":started",
+        s(task.started_at.clone().unwrap_or_else(|| rfc3339(now))),
+    )
     .value(":total", n(rows))
     .value(":ok", n(outcome.success))
     .value(":failed", n(outcome.failed.len()))
@@ -413,8 +416,8 @@ struct CardRow {
     card: IotCard,
 }
 
-/// Validates and writes the card rows of a chunk.
-async fn import_cards(
+/// Validates and writes the card rows of a chunk (without recording progress).
+pub async fn import_cards(
     state: &AppState,
     task: &ImportTask,
     chunk: &Chunk,
@@ -434,22 +437,36 @@ async fn import_cards(
     let carriers = carriers(store).await?;
     let shop = target_shop(store, task).await?;
     let now = rfc3339(state.clock.now());
-    let mut seen: HashMap<String, u64> = HashMap::new();
+    // Values seen earlier in this chunk (a transaction may not touch one item twice,
+    // and a later row repeating a value is a duplicate anyway).
+    let mut seen: HashMap<(&str, String), u64> = HashMap::new();
     let mut valid: Vec<(u64, IotCard)> = Vec::new();
-    for (row, fields) in &chunk.rows {
+    'rows: for (row, fields) in &chunk.rows {
         let raw_iccid = field(chunk, fields, "iccid").unwrap_or_default();
         match card_from_row(chunk, fields, task, &carriers, shop.as_ref(), &now) {
             Err(reason) => out.fail(*row, raw_iccid, reason),
             Ok(card) => {
-                if let Some(first) = seen.get(&card.iccid) {
-                    out.fail(
-                        *row,
-                        &card.iccid,
-                        format!("iccid duplicated in the file (row {first})"),
-                    );
-                    continue;
+                let values = [
+                    ("iccid", Some(card.iccid.clone())),
+                    ("msisdn", card.msisdn.clone()),
+                    ("virtual_no", card.virtual_no.clone()),
+                ];
+                for (what, value) in &values {
+                    if let Some(first) = value.as_ref().and_then(|v| seen.get(&(*what, v.clone())))
+                    {
+                        out.fail(
+                            *row,
+                            &card.iccid,
+                            format!("{what} duplicated in the file (row {first})"),
+                        );
+                        continue 'rows;
+                    }
                 }
-                seen.insert(card.iccid.clone(), *row);
+                for (what, value) in values {
+                    if let Some(v) = value {
+                        seen.insert((what, v), *row);
+                    }
+                }
                 valid.push((*row, card));
             }
         }
@@ -842,7 +859,7 @@ async fn record_fill(
     };
     let upd = Upd::new(
         "SET #status = :status, next_offset = :next, next_row = :row, total_count = :total, \
-         success_count = :ok, fail_count = :failed, #error = :error, started_at = if_not_exists(started_at, :now), \
+         success_count = :ok, fail_count = :failed, #error = :error, started_at = :started, \
          finished_at = :now ADD version :one",
     )
     .name("#status", "status")
@@ -853,7 +870,14 @@ async fn record_fill(
     .value(":total", n(chunk.rows.len()))
     .value(":ok", n(ok))
     .value(":failed", n(failed))
-    .value(":error", error.map_or(aws_sdk_dynamodb::types::AttributeValue::Null(true), s))
+    .value(
+        ":error",
+        error.map_or(aws_sdk_dynamodb::types::AttributeValue::Null(true), s),
+    )
+    .value(
+        ":started",
+        s(task.started_at.clone().unwrap_or_else(|| rfc3339(now))),
+    )
     .value(":now", s(rfc3339(now)))
     .value(":one", n(1));
     let cond = Cond::new("next_offset = :offset").value(":offset", n(task.next_offset));

@@ -441,6 +441,7 @@ impl Store {
             .consistent_read(index.is_none());
         req = match &q.sk {
             SkCond::Any => req.key_condition_expression("#pk = :pk"),
+            SkCond::Prefix(p) if p.is_empty() => req.key_condition_expression("#pk = :pk"),
             SkCond::Prefix(p) => req
                 .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                 .expression_attribute_names("#sk", sk_name)

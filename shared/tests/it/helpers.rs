@@ -186,6 +186,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], with configuration changes (e.g. a small import chunk size).
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    // Failed tests show the service's warnings and errors.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn")
+        .try_init();
     let table = TestTable::new().await;
     let mut cfg = Config::for_local(table.store.table(), &endpoint());
     cfg.super_admin_password = Some(ADMIN_PASSWORD.into());

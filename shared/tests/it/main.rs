@@ -1,5 +1,6 @@
 //! Integration tests against the local AWS emulator (started by `scripts/test.sh`).
 
+mod assets;
 mod auth;
 mod bad_input;
 mod carriers;

@@ -1,0 +1,895 @@
+//! Asset inventory: imports through S3 and the import queue, lists, allocation and
+//! recall, deactivation, device bindings, resolve.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+use shared::jobs::import::{self, ImportMessage};
+use shared::store::assets::import_key;
+
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+
+/// Uploads `body` through a presigned URL; returns the file key.
+pub async fn upload(app: &TestApp, token: &str, purpose: &str, body: &str) -> String {
+    let r = app
+        .post(
+            "/api/admin/storage/upload-url",
+            token,
+            json!({"file_name": "cards.csv", "content_type": "text/csv", "size": body.len(), "purpose": purpose}),
+        )
+        .await;
+    let url = r.ok()["upload_url"].as_str().unwrap().to_string();
+    let key = r.data()["file_key"].as_str().unwrap().to_string();
+    let res = reqwest::Client::new()
+        .put(&url)
+        .header("content-type", "text/csv")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("upload");
+    assert!(res.status().is_success(), "upload failed: {}", res.status());
+    key
+}
+
+/// Runs the import queue until it is empty, as the Lambda trigger would.
+pub async fn drain(app: &TestApp) {
+    for _ in 0..500 {
+        if shared::local::pump_import_queue(&app.state, 1)
+            .await
+            .unwrap()
+            == 0
+        {
+            return;
+        }
+    }
+    panic!("import queue did not drain");
+}
+
+pub async fn carrier(app: &TestApp, token: &str) -> u64 {
+    let r = app
+        .post(
+            "/api/admin/carriers",
+            token,
+            json!({"carrier_name": "China Mobile", "carrier_type": "CMCC", "carrier_code": "CMCC", "billing_day": 1}),
+        )
+        .await;
+    r.ok()["id"].as_u64().unwrap()
+}
+
+pub fn iccid(n: u64) -> String {
+    format!("8986{n:016}")
+}
+
+/// A card CSV with rows `from..to` (carrier by code).
+pub fn cards_csv(from: u64, to: u64) -> String {
+    let mut csv = String::from("iccid,msisdn,imsi,virtual_no,carrier_code,batch_no\n");
+    for i in from..to {
+        csv.push_str(&format!("{},{},,,CMCC,B1\n", iccid(i), 13_800_000_000 + i));
+    }
+    csv
+}
+
+/// Imports `csv` as cards; returns the finished task.
+pub async fn import_cards(app: &TestApp, token: &str, csv: &str, extra: Value) -> Value {
+    let key = upload(app, token, "iot_card_import", csv).await;
+    let mut body = json!({"file_key": key});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let r = app.post("/api/admin/iot-cards/import", token, body).await;
+    let id = r.ok()["id"].as_u64().unwrap();
+    drain(app).await;
+    app.get(&format!("/api/admin/iot-cards/import/tasks/{id}"), token)
+        .await
+        .ok()
+        .clone()
+}
+
+/// Every item of a list, following cursors.
+pub async fn all(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = match &cursor {
+            Some(c) => format!("{path}{sep}page_size=7&cursor={c}"),
+            None => format!("{path}{sep}page_size=7"),
+        };
+        let r = app.get(&url, token).await;
+        out.extend(r.ok()["list"].as_array().unwrap().iter().cloned());
+        match r.data()["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+    panic!("too many pages");
+}
+
+#[tokio::test]
+async fn card_import_reports_bad_rows_exactly() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    carrier(&app, &admin).await;
+    // An existing card: imported first.
+    let first = import_cards(&app, &admin, &cards_csv(1, 2), json!({})).await;
+    assert_eq!(
+        (first["status"].as_str(), first["success_count"].as_u64()),
+        (Some("completed"), Some(1))
+    );
+
+    let csv = format!(
+        "\u{feff}ICCID,msisdn,virtual_no,carrier_code\n\
+         {good1},13900000001,V-1,CMCC\n\
+         bad-iccid,13900000002,,CMCC\n\
+         {good2},13900000003,,NOPE\n\
+         {good1},13900000004,,CMCC\n\
+         {existing},13900000005,,CMCC\n\
+         \n\
+         {good3},12ab,,CMCC\n\
+         {good4},13900000001,,CMCC\n\
+         {good5},,V-1,CMCC\n",
+        good1 = iccid(10),
+        good2 = iccid(11),
+        existing = iccid(1),
+        good3 = iccid(12),
+        good4 = iccid(13),
+        good5 = iccid(14),
+    );
+    let task = import_cards(&app, &admin, &csv, json!({})).await;
+    assert_eq!(task["status"], "completed");
+    assert_eq!(task["total_count"], 8, "the blank line is not a row");
+    assert_eq!(task["success_count"], 1);
+    assert_eq!(task["fail_count"], 7);
+    let failed: Vec<(u64, String, String)> = task["failed_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["row"].as_u64().unwrap(),
+                f["identifier"].as_str().unwrap().to_string(),
+                f["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let (i10, i11, i1, i12, i13, i14) = (
+        iccid(10),
+        iccid(11),
+        iccid(1),
+        iccid(12),
+        iccid(13),
+        iccid(14),
+    );
+    let expect = [
+        (2, "bad-iccid", "iccid must be 19-20 letters or digits"),
+        (3, i11.as_str(), "carrier not found"),
+        (4, i10.as_str(), "iccid duplicated in the file (row 1)"),
+        (5, i1.as_str(), "iccid already exists"),
+        (6, i12.as_str(), "msisdn"),
+        (7, i13.as_str(), "msisdn duplicated in the file (row 1)"),
+        (8, i14.as_str(), "virtual_no duplicated in the file (row 1)"),
+    ];
+    assert_eq!(failed.len(), expect.len(), "{failed:?}");
+    for ((row, id, reason), (erow, eid, ereason)) in failed.iter().zip(expect) {
+        assert_eq!((*row, id.as_str()), (erow, eid));
+        assert!(
+            reason.contains(ereason),
+            "row {row}: {reason} should mention {ereason}"
+        );
+    }
+    let cards = all(&app, &admin, "/api/admin/iot-cards").await;
+    assert_eq!(cards.len(), 2);
+    let card = cards.iter().find(|c| c["iccid"] == iccid(10)).unwrap();
+    assert_eq!(
+        (card["asset_status"].as_i64(), card["generation"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(card["virtual_no"], "V-1");
+    assert_eq!(card["carrier_name"], "China Mobile");
+    assert_eq!(card["is_standalone"], true);
+}
+
+#[tokio::test]
+async fn redelivered_messages_and_reimports_create_nothing_twice() {
+    let app = spawn_app_with(|c| c.import_chunk_bytes = 300).await;
+    let admin = app.admin().await;
+    carrier(&app, &admin).await;
+    let csv = cards_csv(100, 130);
+    let key = upload(&app, &admin, "iot_card_import", &csv).await;
+    let r = app
+        .post(
+            "/api/admin/iot-cards/import",
+            &admin,
+            json!({"file_key": key}),
+        )
+        .await;
+    let task_id = r.ok()["id"].as_u64().unwrap();
+    // Deliver the first message three times (SQS at-least-once) before anything else.
+    let first = ImportMessage { task_id, offset: 0 };
+    for _ in 0..3 {
+        import::process(&app.state, first.clone()).await.unwrap();
+    }
+    drain(&app).await;
+    let task = app
+        .get(
+            &format!("/api/admin/iot-cards/import/tasks/{task_id}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(task.ok()["status"], "completed");
+    assert_eq!(
+        (
+            task.data()["total_count"].as_u64(),
+            task.data()["success_count"].as_u64()
+        ),
+        (Some(30), Some(30))
+    );
+    assert_eq!(task.data()["fail_count"], 0);
+    // Re-processing the whole object again (a stale message) changes nothing.
+    import::process(&app.state, first).await.unwrap();
+    // Importing the same object as a new task: every row is a duplicate of the first task.
+    let r = app
+        .post(
+            "/api/admin/iot-cards/import",
+            &admin,
+            json!({"file_key": key}),
+        )
+        .await;
+    let again = r.ok()["id"].as_u64().unwrap();
+    drain(&app).await;
+    let task = app
+        .get(
+            &format!("/api/admin/iot-cards/import/tasks/{again}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        (
+            task.ok()["success_count"].as_u64(),
+            task.data()["fail_count"].as_u64()
+        ),
+        (Some(0), Some(30))
+    );
+    assert_eq!(all(&app, &admin, "/api/admin/iot-cards").await.len(), 30);
+}
+
+#[tokio::test]
+async fn a_crash_between_writing_rows_and_recording_progress_resumes_exactly() {
+    let app = spawn_app_with(|c| c.import_chunk_bytes = 400).await;
+    let admin = app.admin().await;
+    carrier(&app, &admin).await;
+    let mut csv = cards_csv(200, 240);
+    csv.push_str("not-an-iccid,1,,,CMCC,B1\n");
+    let key = upload(&app, &admin, "iot_card_import", &csv).await;
+    let r = app
+        .post(
+            "/api/admin/iot-cards/import",
+            &admin,
+            json!({"file_key": key}),
+        )
+        .await;
+    let task_id = r.ok()["id"].as_u64().unwrap();
+    // The first chunk completes normally; the message for the second is queued.
+    assert_eq!(
+        shared::local::pump_import_queue(&app.state, 1)
+            .await
+            .unwrap(),
+        1
+    );
+    let task: shared::domain::assets::ImportTask = app
+        .state
+        .store
+        .get_as(&import_key(task_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        task.next_offset > 0 && task.status == shared::domain::assets::ImportStatus::Processing
+    );
+    // The second chunk's Lambda dies after writing its rows, before recording them.
+    let chunk = match import::read_chunk(&app.state, &task).await {
+        Ok(c) => c,
+        Err(_) => panic!("chunk"),
+    };
+    let written = import::import_cards(&app.state, &task, &chunk)
+        .await
+        .unwrap();
+    assert!(written.success > 0);
+    // Its message is redelivered and the rest of the file follows.
+    drain(&app).await;
+    let task = app
+        .get(
+            &format!("/api/admin/iot-cards/import/tasks/{task_id}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(task.ok()["status"], "completed");
+    assert_eq!(task.data()["total_count"], 41);
+    assert_eq!(task.data()["success_count"], 40);
+    assert_eq!(task.data()["fail_count"], 1);
+    assert_eq!(task.data()["failed_items"][0]["row"], 41);
+    assert_eq!(all(&app, &admin, "/api/admin/iot-cards").await.len(), 40);
+}
+
+#[tokio::test]
+async fn virtual_number_fill_is_all_or_nothing() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    carrier(&app, &admin).await;
+    let csv = "iccid,virtual_no,carrier_code\n".to_string()
+        + &(1..=4)
+            .map(|i| format!("{},{},CMCC\n", iccid(i), if i == 4 { "TAKEN" } else { "" }))
+            .collect::<String>();
+    import_cards(&app, &admin, &csv, json!({})).await;
+    let fill = |rows: &[(u64, &str)]| {
+        let mut csv = String::from("iccid,virtual_no\n");
+        for (i, v) in rows {
+            csv.push_str(&format!("{},{v}\n", iccid(*i)));
+        }
+        csv
+    };
+    // One conflict (a number another card holds): every conflict reported, nothing written.
+    let bad = fill(&[
+        (1, "V1"),
+        (2, "TAKEN"),
+        (3, "V3"),
+        (4, "V4"),
+        (9, "V9"),
+        (3, "V1"),
+    ]);
+    let task = import_cards(&app, &admin, &bad, json!({"import_type": "virtual_no"})).await;
+    assert_eq!(task["status"], "failed");
+    assert_eq!(task["success_count"], 0);
+    let reasons: Vec<(u64, String)> = task["failed_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["row"].as_u64().unwrap(),
+                f["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let rows: Vec<u64> = reasons.iter().map(|r| r.0).collect();
+    assert_eq!(rows, vec![2, 4, 5, 6], "{reasons:?}");
+    assert!(reasons[0].1.contains("already used"));
+    assert!(reasons[1].1.contains("already has virtual_no"));
+    assert!(reasons[2].1.contains("not found"));
+    assert!(reasons[3].1.contains("duplicated in the file"));
+    let cards = all(&app, &admin, "/api/admin/iot-cards").await;
+    assert_eq!(
+        cards.iter().filter(|c| !c["virtual_no"].is_null()).count(),
+        1,
+        "nothing written"
+    );
+
+    // A clean file fills every blank number.
+    let good = fill(&[(1, "V1"), (2, "V2"), (3, "V3")]);
+    let task = import_cards(&app, &admin, &good, json!({"import_type": "virtual_no"})).await;
+    assert_eq!(
+        (task["status"].as_str(), task["success_count"].as_u64()),
+        (Some("completed"), Some(3))
+    );
+    let r = app.get("/api/admin/iot-cards?virtual_no=V2", &admin).await;
+    assert_eq!(r.ok()["list"][0]["iccid"], iccid(2));
+}
+
+#[tokio::test]
+async fn device_import_binds_slot_cards() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    carrier(&app, &admin).await;
+    import_cards(&app, &admin, &cards_csv(1, 5), json!({})).await;
+    let csv = format!(
+        "virtual_no,imei,sn,device_name,max_sim_slots,iccid_1,iccid_2\n\
+         D-1,490154203237518,SN1,Router,2,{},{}\n\
+         D-2,490154203237517,SN2,Bad imei,1,,\n\
+         D-3,,SN3,Taken card,1,{},\n\
+         D-4,,,Too many,1,,{}\n\
+         D-1,,,Dup,1,,\n",
+        iccid(1),
+        iccid(2),
+        iccid(1),
+        iccid(3)
+    );
+    let key = upload(&app, &admin, "device_import", &csv).await;
+    let r = app
+        .post(
+            "/api/admin/devices/import",
+            &admin,
+            json!({"file_key": key}),
+        )
+        .await;
+    let id = r.ok()["id"].as_u64().unwrap();
+    drain(&app).await;
+    let task = app
+        .get(&format!("/api/admin/devices/import/tasks/{id}"), &admin)
+        .await;
+    assert_eq!(task.ok()["success_count"], 1, "{}", task.body);
+    let rows: Vec<u64> = task.data()["failed_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, vec![2, 3, 4, 5]);
+    let devices = all(&app, &admin, "/api/admin/devices").await;
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0]["bound_card_count"], 2);
+    let device_id = devices[0]["id"].as_u64().unwrap();
+    let bound = app
+        .get(&format!("/api/admin/devices/{device_id}/cards"), &admin)
+        .await;
+    assert_eq!(bound.ok().as_array().unwrap().len(), 2);
+    let standalone = all(&app, &admin, "/api/admin/iot-cards/standalone").await;
+    assert_eq!(standalone.len(), 2, "cards 3 and 4 stay standalone");
+
+    // Unbind, bind into a taken slot, delete the device: its cards become standalone.
+    let card1 = bound.data()[0]["card"]["id"].as_u64().unwrap();
+    app.delete(
+        &format!("/api/admin/devices/{device_id}/cards/{card1}"),
+        &admin,
+    )
+    .await
+    .ok();
+    let free = standalone[0]["id"].as_u64().unwrap();
+    app.post(
+        &format!("/api/admin/devices/{device_id}/cards"),
+        &admin,
+        json!({"iot_card_id": free, "slot_position": 2}),
+    )
+    .await
+    .err(409, 1033);
+    app.post(
+        &format!("/api/admin/devices/{device_id}/cards"),
+        &admin,
+        json!({"iot_card_id": free, "slot_position": 3}),
+    )
+    .await
+    .err(400, 1001);
+    app.post(
+        &format!("/api/admin/devices/{device_id}/cards"),
+        &admin,
+        json!({"iot_card_id": free, "slot_position": 1}),
+    )
+    .await
+    .ok();
+    app.delete(&format!("/api/admin/devices/{device_id}"), &admin)
+        .await
+        .ok();
+    assert_eq!(
+        all(&app, &admin, "/api/admin/iot-cards/standalone")
+            .await
+            .len(),
+        4
+    );
+    assert!(all(&app, &admin, "/api/admin/devices").await.is_empty());
+}
+
+/// Platform → A (L1) → B (L2) → C (L3), sibling D (L1); 10 cards in platform stock.
+struct Tree {
+    admin: String,
+    a: u64,
+    b: u64,
+    c: u64,
+    d: u64,
+}
+
+async fn tree_with_cards(app: &TestApp, n: u64) -> Tree {
+    let admin = app.admin().await;
+    carrier(app, &admin).await;
+    let role = app.customer_role(&admin, "r").await;
+    let a = app.shop(&admin, "A", None, role).await;
+    let b = app.shop(&admin, "B", Some(a), role).await;
+    let c = app.shop(&admin, "C", Some(b), role).await;
+    let d = app.shop(&admin, "D", None, role).await;
+    import_cards(app, &admin, &cards_csv(1, n + 1), json!({})).await;
+    Tree { admin, a, b, c, d }
+}
+
+fn iccids(list: &[Value]) -> HashSet<String> {
+    list.iter()
+        .map(|c| c["iccid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn allocation_and_recall_keep_every_view_correct() {
+    let app = spawn_app().await;
+    let t = tree_with_cards(&app, 10).await;
+    let agent_a = app.agent("A").await;
+    let agent_b = app.agent("B").await;
+    let agent_c = app.agent("C").await;
+    let agent_d = app.agent("D").await;
+
+    // Platform → A by ICCID range (cards 1..=6).
+    let r = app
+        .post(
+            "/api/admin/iot-cards/allocate",
+            &t.admin,
+            json!({"to_shop_id": t.a, "iccid_start": iccid(1), "iccid_end": iccid(6)}),
+        )
+        .await;
+    assert_eq!(r.ok()["success_count"], 6, "{}", r.body);
+    // Platform may only allocate to level-1 shops; agents only to direct children.
+    app.post(
+        "/api/admin/iot-cards/allocate",
+        &t.admin,
+        json!({"to_shop_id": t.b, "iccids": [iccid(7)]}),
+    )
+    .await
+    .err(400, 1035);
+    app.post(
+        "/api/admin/iot-cards/allocate",
+        &agent_a,
+        json!({"to_shop_id": t.c, "iccids": [iccid(1)]}),
+    )
+    .await
+    .err(400, 1035);
+    app.post(
+        "/api/admin/iot-cards/allocate",
+        &agent_a,
+        json!({"to_shop_id": t.d, "iccids": [iccid(1)]}),
+    )
+    .await
+    .err(404, 1002);
+    // A → B by iccid list (cards 1..=3) plus one that A does not hold.
+    let r = app
+        .post(
+            "/api/admin/iot-cards/allocate",
+            &agent_a,
+            json!({"to_shop_id": t.b, "iccids": [iccid(1), iccid(2), iccid(3), iccid(9)]}),
+        )
+        .await;
+    assert_eq!(r.ok()["success_count"], 3);
+    assert_eq!(r.data()["failed"][0]["identifier"], iccid(9));
+    // B → C (card 1).
+    app.post(
+        "/api/admin/iot-cards/allocate",
+        &agent_b,
+        json!({"to_shop_id": t.c, "iccids": [iccid(1)]}),
+    )
+    .await
+    .ok();
+
+    let set = |v: &[u64]| v.iter().map(|i| iccid(*i)).collect::<HashSet<_>>();
+    let all_cards = |tok: String| {
+        let app = &app;
+        async move { iccids(&all(app, &tok, "/api/admin/iot-cards").await) }
+    };
+    assert_eq!(all_cards(t.admin.clone()).await.len(), 10);
+    assert_eq!(all_cards(agent_a.clone()).await, set(&[1, 2, 3, 4, 5, 6]));
+    assert_eq!(all_cards(agent_b.clone()).await, set(&[1, 2, 3]));
+    assert_eq!(all_cards(agent_c.clone()).await, set(&[1]));
+    assert!(all_cards(agent_d.clone()).await.is_empty());
+    // A shop's own stock, and platform stock.
+    let own_b = iccids(
+        &all(
+            &app,
+            &agent_a,
+            &format!("/api/admin/iot-cards?shop_id={}", t.b),
+        )
+        .await,
+    );
+    assert_eq!(own_b, set(&[2, 3]));
+    let stock = iccids(&all(&app, &t.admin, "/api/admin/iot-cards?shop_id=0").await);
+    assert_eq!(stock, set(&[7, 8, 9, 10]));
+    let list = app
+        .get(
+            &format!("/api/admin/iot-cards?iccid={}", iccid(1)),
+            &agent_a,
+        )
+        .await;
+    assert_eq!(list.ok()["list"][0]["shop_name"], "Shop C");
+    let prefix = iccids(
+        &all(
+            &app,
+            &agent_a,
+            &format!("/api/admin/iot-cards?iccid_prefix={}", iccid(5)),
+        )
+        .await,
+    );
+    assert_eq!(prefix, set(&[5]));
+    let prefix = iccids(
+        &all(
+            &app,
+            &agent_a,
+            &format!("/api/admin/iot-cards?iccid_prefix={}", &iccid(5)[..19]),
+        )
+        .await,
+    );
+    assert_eq!(prefix, set(&[1, 2, 3, 4, 5, 6]));
+    let prefix = iccids(
+        &all(
+            &app,
+            &t.admin,
+            &format!("/api/admin/iot-cards?iccid_prefix={}", iccid(10)),
+        )
+        .await,
+    );
+    assert_eq!(prefix, set(&[10]));
+
+    // Resolve follows the card for the new owner and its ancestors, not for others.
+    let resolve = |tok: String| {
+        let app = &app;
+        async move {
+            app.get(&format!("/api/admin/assets/resolve/{}", iccid(1)), &tok)
+                .await
+        }
+    };
+    assert_eq!(resolve(agent_c.clone()).await.ok()["shop_name"], "Shop C");
+    resolve(agent_a.clone()).await.ok();
+    resolve(agent_d.clone()).await.err(403, 1005);
+
+    // Recall: agents only from direct subordinates (the source is detected per card).
+    let r = app
+        .post(
+            "/api/admin/iot-cards/recall",
+            &agent_a,
+            json!({"iccids": [iccid(1), iccid(2), iccid(4)]}),
+        )
+        .await;
+    assert_eq!(
+        r.ok()["success_count"],
+        1,
+        "only card 2 is held by a direct subordinate: {}",
+        r.body
+    );
+    let failed: HashSet<String> = r.data()["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["identifier"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(failed, set(&[1, 4]));
+    let r = app
+        .post(
+            "/api/admin/iot-cards/recall",
+            &agent_b,
+            json!({"iccids": [iccid(1)]}),
+        )
+        .await;
+    assert_eq!(r.ok()["success_count"], 1);
+    assert_eq!(all_cards(agent_c.clone()).await.len(), 0);
+    assert_eq!(all_cards(agent_b.clone()).await, set(&[1, 3]));
+    // Platform recalls from any shop back to platform stock.
+    let r = app
+        .post(
+            "/api/admin/iot-cards/recall",
+            &t.admin,
+            json!({"iccids": [iccid(3), iccid(5)]}),
+        )
+        .await;
+    assert_eq!(r.ok()["success_count"], 2);
+    let stock = iccids(&all(&app, &t.admin, "/api/admin/iot-cards?shop_id=0").await);
+    assert_eq!(stock, set(&[3, 5, 7, 8, 9, 10]));
+    assert_eq!(all_cards(agent_a.clone()).await, set(&[1, 2, 4, 6]));
+
+    // Records: every move, each visible to the subordinate shop's line.
+    let records = all(&app, &t.admin, "/api/admin/asset-allocation-records").await;
+    assert_eq!(records.len(), 6 + 3 + 1 + 1 + 1 + 2);
+    let seen_c = all(&app, &agent_c, "/api/admin/asset-allocation-records").await;
+    assert_eq!(seen_c.len(), 2, "B→C allocation and the recall from C");
+    assert!(seen_c.iter().all(|r| r["identifier"] == iccid(1)));
+    assert!(all(&app, &agent_d, "/api/admin/asset-allocation-records")
+        .await
+        .is_empty());
+    let one = seen_c[0]["id"].as_str().unwrap();
+    app.get(
+        &format!("/api/admin/asset-allocation-records/{one}"),
+        &agent_c,
+    )
+    .await
+    .ok();
+    app.get(
+        &format!("/api/admin/asset-allocation-records/{one}"),
+        &agent_d,
+    )
+    .await
+    .err(404, 1002);
+}
+
+#[tokio::test]
+async fn deactivation_is_idempotent_and_status_guarded() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    carrier(&app, &admin).await;
+    import_cards(&app, &admin, &cards_csv(1, 2), json!({})).await;
+    let id = all(&app, &admin, "/api/admin/iot-cards").await[0]["id"]
+        .as_u64()
+        .unwrap();
+    app.call(
+        "PATCH",
+        &format!("/api/admin/iot-cards/{id}/deactivate"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .ok();
+    app.call(
+        "PATCH",
+        &format!("/api/admin/iot-cards/{id}/deactivate"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .ok();
+    let card = &all(&app, &admin, "/api/admin/iot-cards").await[0];
+    assert_eq!(card["asset_status"], 4);
+    // Exchanged (3) cannot be deactivated.
+    let key = shared::store::assets::card_key(id);
+    let mut item = app.state.store.get(&key).await.unwrap().unwrap();
+    item.insert("asset_status".into(), shared::store::n(3));
+    app.state.store.put(item).await.unwrap();
+    app.call(
+        "PATCH",
+        &format!("/api/admin/iot-cards/{id}/deactivate"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .err(409, 1031);
+    app.call(
+        "PATCH",
+        "/api/admin/iot-cards/999/deactivate",
+        Some(&admin),
+        None,
+    )
+    .await
+    .err(404, 1180);
+}
+
+#[tokio::test]
+async fn resolve_prefers_devices_and_stays_within_budget() {
+    let app = spawn_app().await;
+    let t = tree_with_cards(&app, 3).await;
+    // Card 1 gets virtual number "SHARED"; a device also uses "SHARED" as its virtual number.
+    app.put(
+        &format!("/api/admin/iot-cards/{}", 1),
+        &t.admin,
+        json!({"virtual_no": "SHARED"}),
+    )
+    .await
+    .ok();
+    let csv = format!(
+        "virtual_no,imei,sn,max_sim_slots,iccid_1\nSHARED,490154203237518,SN-9,2,{}\n",
+        iccid(2)
+    );
+    let key = upload(&app, &t.admin, "device_import", &csv).await;
+    app.post(
+        "/api/admin/devices/import",
+        &t.admin,
+        json!({"file_key": key}),
+    )
+    .await
+    .ok();
+    drain(&app).await;
+
+    let r = app.get("/api/admin/assets/resolve/SHARED", &t.admin).await;
+    assert_eq!(r.ok()["asset_type"], "device", "devices first");
+    assert_eq!(r.data()["cards"][0]["iccid"], iccid(2));
+    assert_eq!(
+        r.ddb_calls(),
+        5,
+        "device: auth, lookups, device, bindings, cards+shop"
+    );
+    for ident in ["490154203237518", "SN-9"] {
+        assert_eq!(
+            app.get(&format!("/api/admin/assets/resolve/{ident}"), &t.admin)
+                .await
+                .ok()["asset_type"],
+            "device"
+        );
+    }
+    let r = app
+        .get(&format!("/api/admin/assets/resolve/{}", iccid(2)), &t.admin)
+        .await;
+    assert_eq!(r.ok()["asset_type"], "card");
+    assert_eq!(r.data()["bound_device_no"], "SHARED");
+    assert!(r.ddb_calls() <= 4, "card budget: {}", r.ddb_calls());
+    let r = app
+        .get(
+            &format!("/api/admin/assets/resolve/{}", 13_800_000_003u64),
+            &t.admin,
+        )
+        .await;
+    assert_eq!(r.ok()["iccid"], iccid(3), "by msisdn");
+    assert!(r.ddb_calls() <= 4);
+    app.get("/api/admin/assets/resolve/NOTHING", &t.admin)
+        .await
+        .err(404, 1180);
+    app.get("/api/admin/assets/resolve/%20", &t.admin)
+        .await
+        .err(400, 1001);
+    // Out of scope: 403, not 404.
+    let agent_d = app.agent("D").await;
+    app.get("/api/admin/assets/resolve/SHARED", &agent_d)
+        .await
+        .err(403, 1005);
+    let _ = (t.a, t.b, t.c, t.d);
+    // Enterprise accounts: 403.
+    let e = app
+        .post(
+            "/api/admin/enterprises",
+            &t.admin,
+            json!({"enterprise_name": "E", "enterprise_code": "E"}),
+        )
+        .await;
+    let eid = e.ok()["id"].as_u64().unwrap();
+    app.post(
+        "/api/admin/accounts",
+        &t.admin,
+        json!({"username": "ent", "password": "password-e", "user_type": 4, "enterprise_id": eid}),
+    )
+    .await
+    .ok();
+    let ent = app.login("ent", "password-e").await;
+    app.get("/api/admin/assets/resolve/SHARED", &ent)
+        .await
+        .err(403, 1005);
+}
+
+#[tokio::test]
+async fn uploads_are_bounded_and_imports_only_take_own_files() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let body = |size: i64, ct: &str| json!({"file_name": "x.csv", "content_type": ct, "size": size, "purpose": "iot_card_import"});
+    app.post("/api/admin/storage/upload-url", &admin, body(0, "text/csv"))
+        .await
+        .err(400, 1001);
+    app.post(
+        "/api/admin/storage/upload-url",
+        &admin,
+        body(60 * 1024 * 1024, "text/csv"),
+    )
+    .await
+    .err(400, 1001);
+    app.post(
+        "/api/admin/storage/upload-url",
+        &admin,
+        body(10, "application/x-sh"),
+    )
+    .await
+    .err(400, 1001);
+    let r = app
+        .post(
+            "/api/admin/storage/upload-url",
+            &admin,
+            body(10, "text/csv"),
+        )
+        .await;
+    let key = r.ok()["file_key"].as_str().unwrap().to_string();
+    assert!(key.starts_with("uploads/iot_card_import/1/"));
+    // Not uploaded yet.
+    app.post(
+        "/api/admin/iot-cards/import",
+        &admin,
+        json!({"file_key": key}),
+    )
+    .await
+    .err(404, 1002);
+    // Another account's prefix.
+    app.post(
+        "/api/admin/iot-cards/import",
+        &admin,
+        json!({"file_key": "uploads/iot_card_import/99/x/y.csv"}),
+    )
+    .await
+    .err(400, 1001);
+    let key = upload(&app, &admin, "iot_card_import", "iccid\n").await;
+    app.post(
+        "/api/admin/devices/import",
+        &admin,
+        json!({"file_key": key}),
+    )
+    .await
+    .err(400, 1001);
+    let d = app
+        .get(
+            &format!("/api/admin/storage/download-url?file_key={key}"),
+            &admin,
+        )
+        .await;
+    assert!(d.ok()["download_url"].as_str().unwrap().contains("uploads"));
+}
