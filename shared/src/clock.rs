@@ -5,16 +5,28 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 
-/// Wall clock in epoch seconds, optionally shifted by a test offset.
+/// Wall clock in epoch seconds; tests may stop it or move it.
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
     offset: Arc<AtomicI64>,
+    /// When non-zero, the clock stands at this time (plus `offset`).
+    fixed: Arc<AtomicI64>,
 }
 
 impl Clock {
     /// Current time in epoch seconds.
     pub fn now(&self) -> i64 {
-        Utc::now().timestamp() + self.offset.load(Ordering::Relaxed)
+        let base = match self.fixed.load(Ordering::Relaxed) {
+            0 => Utc::now().timestamp(),
+            at => at,
+        };
+        base + self.offset.load(Ordering::Relaxed)
+    }
+
+    /// Stops this clock (and every clone) at `epoch`; for tests.
+    pub fn set(&self, epoch: i64) {
+        self.offset.store(0, Ordering::Relaxed);
+        self.fixed.store(epoch, Ordering::Relaxed);
     }
 
     /// Moves this clock (and every clone of it) forward by `seconds`; for tests.
