@@ -52,7 +52,7 @@ start_moto() {
   local port="${1:-}"
   [[ -n "$port" ]] || port="$(free_port)"
   mkdir -p "$ROOT/.dev"
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$ROOT/.dev/moto-$port.log" 2>&1 &
+  "$VENV/bin/python" "$ROOT/scripts/moto_server.py" 127.0.0.1 "$port" >"$ROOT/.dev/moto-$port.log" 2>&1 &
   MOTO_PID=$!
   export CMP_AWS_ENDPOINT="http://127.0.0.1:$port"
   for _ in $(seq 1 100); do

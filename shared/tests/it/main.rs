@@ -1,6 +1,7 @@
 //! Integration tests against the local AWS emulator (started by `scripts/test.sh`).
 
 mod assets;
+mod assets_matrix;
 mod auth;
 mod bad_input;
 mod carriers;

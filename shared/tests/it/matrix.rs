@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::helpers::{shop_body, spawn_app, TestApp};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Exp {
+pub enum Exp {
     /// 200, code 0.
     Allow,
     /// 403, `1005`.
@@ -17,9 +17,9 @@ enum Exp {
     /// Refused with this status and code.
     Code(u16, i64),
 }
-use Exp::*;
+pub use Exp::*;
 
-const ACTORS: [&str; 6] = [
+pub const ACTORS: [&str; 6] = [
     "super admin",
     "platform",
     "agent L1",
@@ -136,22 +136,24 @@ async fn setup(app: &TestApp) -> (Vec<String>, F) {
     (tokens, f)
 }
 
-type PathFn = Box<dyn Fn(&F, usize) -> String>;
-type BodyFn = Box<dyn Fn(&F, usize) -> Option<Value>>;
+type PathFn<X> = Box<dyn Fn(&X, usize) -> String>;
+type BodyFn<X> = Box<dyn Fn(&X, usize) -> Option<Value>>;
 
-struct Row {
-    method: &'static str,
-    path: PathFn,
-    body: BodyFn,
-    expect: [Exp; 6],
+/// One route of a matrix: how to build the request for actor `i` over fixture `X`,
+/// and what each actor must get.
+pub struct Row<X = F> {
+    pub method: &'static str,
+    pub path: PathFn<X>,
+    pub body: BodyFn<X>,
+    pub expect: [Exp; 6],
 }
 
-fn row(
+pub fn row_of<X>(
     method: &'static str,
-    path: impl Fn(&F, usize) -> String + 'static,
-    body: impl Fn(&F, usize) -> Option<Value> + 'static,
+    path: impl Fn(&X, usize) -> String + 'static,
+    body: impl Fn(&X, usize) -> Option<Value> + 'static,
     expect: [Exp; 6],
-) -> Row {
+) -> Row<X> {
     Row {
         method,
         path: Box::new(path),
@@ -160,17 +162,51 @@ fn row(
     }
 }
 
-fn none(_: &F, _: usize) -> Option<Value> {
+pub fn none<X>(_: &X, _: usize) -> Option<Value> {
     None
+}
+
+fn row(
+    method: &'static str,
+    path: impl Fn(&F, usize) -> String + 'static,
+    body: impl Fn(&F, usize) -> Option<Value> + 'static,
+    expect: [Exp; 6],
+) -> Row {
+    row_of(method, path, body, expect)
+}
+
+/// Calls every row as every actor; returns the mismatches.
+pub async fn run<X>(app: &TestApp, tokens: &[String], f: &X, rows: &[Row<X>]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for r in rows {
+        for (i, token) in tokens.iter().enumerate() {
+            let path = (r.path)(f, i);
+            let res = app.call(r.method, &path, Some(token), (r.body)(f, i)).await;
+            let got = match (res.status.as_u16(), res.code()) {
+                (200, 0) => Allow,
+                (403, 1005) => Deny,
+                (404, 1002) => Hidden,
+                (s, c) => Code(s, c),
+            };
+            if got != r.expect[i] {
+                let body: String = res.body.to_string().chars().take(200).collect();
+                failures.push(format!(
+                    "{} {path} as {}: expected {:?}, got {got:?} {body}",
+                    r.method, ACTORS[i], r.expect[i]
+                ));
+            }
+        }
+    }
+    failures
 }
 
 /// Platform and the L1 agent may act on shop B's objects; the L3 agent below B and
 /// the sibling do not see them; enterprise accounts may not call the route.
-const SCOPED: [Exp; 6] = [Allow, Allow, Allow, Hidden, Hidden, Deny];
-const PLATFORM_ONLY: [Exp; 6] = [Allow, Allow, Deny, Deny, Deny, Deny];
-const SUPER_ONLY: [Exp; 6] = [Allow, Deny, Deny, Deny, Deny, Deny];
-const ALL_ADMIN_BUT_ENT: [Exp; 6] = [Allow, Allow, Allow, Allow, Allow, Deny];
-const EVERYONE: [Exp; 6] = [Allow; 6];
+pub const SCOPED: [Exp; 6] = [Allow, Allow, Allow, Hidden, Hidden, Deny];
+pub const PLATFORM_ONLY: [Exp; 6] = [Allow, Allow, Deny, Deny, Deny, Deny];
+pub const SUPER_ONLY: [Exp; 6] = [Allow, Deny, Deny, Deny, Deny, Deny];
+pub const ALL_ADMIN_BUT_ENT: [Exp; 6] = [Allow, Allow, Allow, Allow, Allow, Deny];
+pub const EVERYONE: [Exp; 6] = [Allow; 6];
 
 fn rows() -> Vec<Row> {
     vec![
@@ -429,28 +465,7 @@ fn rows() -> Vec<Row> {
 async fn every_route_for_every_kind_of_caller() {
     let app = spawn_app().await;
     let (tokens, f) = setup(&app).await;
-    let mut failures = Vec::new();
-    for r in rows() {
-        for (i, token) in tokens.iter().enumerate() {
-            let path = (r.path)(&f, i);
-            let res = app
-                .call(r.method, &path, Some(token), (r.body)(&f, i))
-                .await;
-            let got = match (res.status.as_u16(), res.code()) {
-                (200, 0) => Allow,
-                (403, 1005) => Deny,
-                (404, 1002) => Hidden,
-                (s, c) => Code(s, c),
-            };
-            if got != r.expect[i] {
-                let body: String = res.body.to_string().chars().take(200).collect();
-                failures.push(format!(
-                    "{} {path} as {}: expected {:?}, got {got:?} {body}",
-                    r.method, ACTORS[i], r.expect[i]
-                ));
-            }
-        }
-    }
+    let failures = run(&app, &tokens, &f, &rows()).await;
     assert!(
         failures.is_empty(),
         "{} mismatches:\n{}",
