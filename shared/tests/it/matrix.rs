@@ -141,7 +141,7 @@ type BodyFn<X> = Box<dyn Fn(&X, usize) -> Option<Value>>;
 
 /// One route of a matrix: how to build the request for actor `i` over fixture `X`,
 /// and what each actor must get.
-pub struct Row<X = F> {
+pub struct Row<X> {
     pub method: &'static str,
     pub path: PathFn<X>,
     pub body: BodyFn<X>,
@@ -171,7 +171,7 @@ fn row(
     path: impl Fn(&F, usize) -> String + 'static,
     body: impl Fn(&F, usize) -> Option<Value> + 'static,
     expect: [Exp; 6],
-) -> Row {
+) -> Row<F> {
     row_of(method, path, body, expect)
 }
 
@@ -208,7 +208,7 @@ pub const SUPER_ONLY: [Exp; 6] = [Allow, Deny, Deny, Deny, Deny, Deny];
 pub const ALL_ADMIN_BUT_ENT: [Exp; 6] = [Allow, Allow, Allow, Allow, Allow, Deny];
 pub const EVERYONE: [Exp; 6] = [Allow; 6];
 
-fn rows() -> Vec<Row> {
+fn rows() -> Vec<Row<F>> {
     vec![
         // admin-auth
         row("GET", |_, _| "/api/admin/me".into(), none, EVERYONE),
