@@ -45,8 +45,8 @@ pub struct ImportMessage {
 
 /// Largest virtual-number fill file (rows); it is validated as a whole.
 pub const MAX_FILL_ROWS: usize = 50_000;
-/// Rows written per transaction (a card with its three uniqueness items is 4 items).
-const ROWS_PER_TX: usize = 25;
+/// Virtual-number fill rows written per transaction (card + uniqueness item each).
+const FILL_ROWS_PER_TX: usize = 50;
 
 /// Handles one message.
 pub async fn process(state: &AppState, msg: ImportMessage) -> Result<(), JobError> {
@@ -480,7 +480,9 @@ pub async fn import_cards(
     let mut todo = Vec::new();
     for (row, card) in valid {
         match existing.get(&keys::unique("iccid", &card.iccid).pk) {
-            Some(item) if written_by(item, task.id, row) => out.success += 1,
+            // Claimed by an earlier delivery of this row: write it again (same card id),
+            // the card itself may not have been written before that delivery died.
+            Some(item) if written_by(item, task.id, row) => todo.push(CardRow { row, card }),
             Some(item) => out.fail(row, &card.iccid, conflict_reason(item, task.id, "iccid")),
             None => todo.push(CardRow { row, card }),
         }
@@ -492,68 +494,77 @@ pub async fn import_cards(
     for (i, r) in todo.iter_mut().enumerate() {
         r.card.id = first_id + i as u64;
     }
-    for group in todo.chunks(ROWS_PER_TX) {
-        let mut tx = Tx::new();
-        for r in group {
-            tx = card_create_ops(tx, r, task.id)?;
+    // Rows are claimed concurrently; cards are then written in batches.
+    let mut set = tokio::task::JoinSet::new();
+    let mut pending = todo.into_iter();
+    let mut cards = Vec::new();
+    loop {
+        while set.len() < ROW_CONCURRENCY {
+            let Some(r) = pending.next() else { break };
+            let store = store.clone();
+            let task_id = task.id;
+            set.spawn(async move {
+                let claim = claim_card_values(&store, &r, task_id).await;
+                (r, claim)
+            });
         }
-        match store.transact(tx).await {
-            Ok(()) => out.success += group.len() as u64,
-            Err(StoreError::ConditionFailed { .. }) => {
-                // Someone else holds a value of this group: write row by row to tell which.
-                for r in group {
-                    match store
-                        .transact(card_create_ops(Tx::new(), r, task.id)?)
-                        .await
-                    {
-                        Ok(()) => out.success += 1,
-                        Err(StoreError::ConditionFailed { label, old }) => {
-                            let old = old.map(|b| *b).unwrap_or_default();
-                            match label {
-                                "iccid" if written_by(&old, task.id, r.row) => out.success += 1,
-                                "iccid" => out.fail(
-                                    r.row,
-                                    &r.card.iccid,
-                                    conflict_reason(&old, task.id, "iccid"),
-                                ),
-                                "virtual_no" => out.fail(
-                                    r.row,
-                                    &r.card.iccid,
-                                    conflict_reason(&old, task.id, "virtual_no"),
-                                ),
-                                "msisdn" => out.fail(
-                                    r.row,
-                                    &r.card.iccid,
-                                    conflict_reason(&old, task.id, "msisdn"),
-                                ),
-                                _ => out.fail(r.row, &r.card.iccid, "could not be written"),
-                            }
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
+        let Some(joined) = set.join_next().await else { break };
+        let (mut r, claim) = joined.map_err(|e| JobError(e.to_string()))?;
+        match claim? {
+            Claimed::Ok(id) => {
+                r.card.id = id;
+                cards.push(card_item(&r.card)?);
+                out.success += 1;
             }
-            Err(e) => return Err(e.into()),
+            Claimed::Conflict(reason) => out.fail(r.row, &r.card.iccid, reason),
         }
     }
+    store.put_all(cards).await?;
     Ok(out)
 }
 
-fn card_create_ops(mut tx: Tx, r: &CardRow, task: u64) -> Result<Tx, StoreError> {
+/// Rows of a chunk written at the same time.
+const ROW_CONCURRENCY: usize = 16;
+
+/// Outcome of claiming a row's unique values.
+enum Claimed {
+    /// All values are this row's; the card id to write.
+    Ok(u64),
+    /// A value belongs to something else; nothing of this row remains claimed.
+    Conflict(String),
+}
+
+/// Claims a card row's ICCID, virtual number and MSISDN with conditional puts. A
+/// value already claimed by this task and row (an earlier delivery) counts as
+/// claimed and fixes the card id, so a replay writes the same card again.
+async fn claim_card_values(store: &Store, r: &CardRow, task: u64) -> Result<Claimed, StoreError> {
     let c = &r.card;
-    tx = tx
-        .put_new("card", card_item(c)?)
-        .put_new("iccid", import_unique("iccid", &c.iccid, c.id, task, r.row));
-    if let Some(v) = &c.virtual_no {
-        tx = tx.put_new(
-            "virtual_no",
-            import_unique("card_virtual_no", v, c.id, task, r.row),
-        );
+    let mut id = c.id;
+    let mut claimed: Vec<Key> = Vec::new();
+    let values = [
+        ("iccid", "iccid", Some(&c.iccid)),
+        ("card_virtual_no", "virtual_no", c.virtual_no.as_ref()),
+        ("msisdn", "msisdn", c.msisdn.as_ref()),
+    ];
+    for (kind, what, value) in values {
+        let Some(value) = value else { continue };
+        match store.put_new("unique", import_unique(kind, value, id, task, r.row)).await {
+            Ok(()) => claimed.push(keys::unique(kind, value)),
+            Err(StoreError::ConditionFailed { old: Some(old), .. }) if written_by(&old, task, r.row) => {
+                id = num_attr(&old, "target_id").map_or(id, |t| t as u64);
+            }
+            Err(StoreError::ConditionFailed { old, .. }) => {
+                // Give back what this attempt claimed, then report the conflict.
+                for key in &claimed {
+                    store.delete(key).await?;
+                }
+                let old = old.map(|b| *b).unwrap_or_default();
+                return Ok(Claimed::Conflict(conflict_reason(&old, task, what)));
+            }
+            Err(e) => return Err(e),
+        }
     }
-    if let Some(m) = &c.msisdn {
-        tx = tx.put_new("msisdn", import_unique("msisdn", m, c.id, task, r.row));
-    }
-    Ok(tx)
+    Ok(Claimed::Ok(id))
 }
 
 /// A new card from a CSV row (id assigned later), or why the row is rejected.
@@ -771,7 +782,7 @@ async fn fill_virtual_numbers(
     // this delivery wrote and fails the batch.
     let stamp = rfc3339(now);
     let mut done: Vec<(u64, IotCard, String)> = Vec::new();
-    for group in writes.chunks(ROWS_PER_TX * 2) {
+    for group in writes.chunks(FILL_ROWS_PER_TX) {
         let mut tx = Tx::new();
         for (row, card, vno) in group {
             let mut filled = card.clone();
