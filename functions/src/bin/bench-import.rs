@@ -20,14 +20,22 @@ use shared::store::org::carrier_item;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let rows: u64 = std::env::var("ROWS").ok().and_then(|r| r.parse().ok()).unwrap_or(100_000);
+    let rows: u64 = std::env::var("ROWS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(100_000);
     let endpoint = std::env::var("CMP_AWS_ENDPOINT")?;
     let run = uuid_like();
     let mut cfg = Config::for_local(&format!("bench-{run}"), &endpoint);
     cfg.bucket = format!("bench-{run}");
     let state = shared::local::state_for(cfg.clone(), &endpoint);
     cfg.import_queue_url = shared::local::ensure(&state, &format!("bench-{run}.fifo")).await?;
-    let state = AppState::new(cfg, state.store.clone(), state.s3.clone(), state.sqs.clone());
+    let state = AppState::new(
+        cfg,
+        state.store.clone(),
+        state.s3.clone(),
+        state.sqs.clone(),
+    );
     let carrier = Carrier {
         id: 1,
         carrier_name: "China Mobile".into(),
@@ -48,24 +56,53 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut csv = String::from("iccid,msisdn,virtual_no,carrier_code,batch_no\n");
     for i in 0..rows {
-        csv.push_str(&format!("8986{i:016},{},VN{i:08},CMCC,BENCH\n", 10_000_000_000u64 + i));
+        csv.push_str(&format!(
+            "8986{i:016},{},VN{i:08},CMCC,BENCH\n",
+            10_000_000_000u64 + i
+        ));
     }
     println!("rows: {rows}  file: {:.1} MB", csv.len() as f64 / 1e6);
 
     // CPU only: parse and validate every row (no I/O).
     let started = Instant::now();
     let task = fake_task();
-    let header = ["iccid", "msisdn", "virtual_no", "carrier_code", "batch_no"].map(String::from).to_vec();
-    let columns: HashMap<String, usize> = header.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect();
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(csv.as_bytes());
+    let header = ["iccid", "msisdn", "virtual_no", "carrier_code", "batch_no"]
+        .map(String::from)
+        .to_vec();
+    let columns: HashMap<String, usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.clone(), i))
+        .collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(csv.as_bytes());
     let mut parsed = Vec::new();
     for (n, record) in reader.records().enumerate() {
-        parsed.push((n as u64 + 1, record?.iter().map(str::to_string).collect::<Vec<_>>()));
+        parsed.push((
+            n as u64 + 1,
+            record?.iter().map(str::to_string).collect::<Vec<_>>(),
+        ));
     }
-    let chunk = Chunk { columns, header, rows: parsed, next_offset: 0, last_row: 0, eof: true };
+    let chunk = Chunk {
+        columns,
+        header,
+        rows: parsed,
+        next_offset: 0,
+        last_row: 0,
+        eof: true,
+    };
     let mut valid = 0u64;
     for (_, fields) in &chunk.rows {
-        valid += card_from_row(&chunk, fields, &task, std::slice::from_ref(&carrier), None, "now").is_ok() as u64;
+        valid += card_from_row(
+            &chunk,
+            fields,
+            &task,
+            std::slice::from_ref(&carrier),
+            None,
+            "now",
+        )
+        .is_ok() as u64;
     }
     let cpu = started.elapsed().as_secs_f64();
     assert_eq!(valid, rows);
@@ -73,7 +110,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // End to end: upload, register, process every chunk through the queue.
     let key = format!("uploads/iot_card_import/1/bench/{run}.csv");
-    state.s3.put_object().bucket(&state.cfg.bucket).key(&key).body(csv.into_bytes().into()).send().await?;
+    state
+        .s3
+        .put_object()
+        .bucket(&state.cfg.bucket)
+        .key(&key)
+        .body(csv.into_bytes().into())
+        .send()
+        .await?;
     let caller = Caller {
         account_id: 1,
         username: "bench".into(),
@@ -84,11 +128,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let started = Instant::now();
     let (task, calls) = counted(async {
-        let req = CreateImport { file_key: key, import_type: None, batch_no: None, carrier_id: None, shop_id: None };
-        let task = imports::create(&state, &caller, ImportRoute::Cards, req).await.expect("create");
+        let req = CreateImport {
+            file_key: key,
+            import_type: None,
+            batch_no: None,
+            carrier_id: None,
+            shop_id: None,
+        };
+        let task = imports::create(&state, &caller, ImportRoute::Cards, req)
+            .await
+            .expect("create");
         loop {
-            let n = shared::local::pump_import_queue(&state, 1).await.expect("pump");
-            let t: ImportTask = state.store.get_as(&import_key(task.id)).await.expect("read").expect("task");
+            let n = shared::local::pump_import_queue(&state, 1)
+                .await
+                .expect("pump");
+            let t: ImportTask = state
+                .store
+                .get_as(&import_key(task.id))
+                .await
+                .expect("read")
+                .expect("task");
             if n == 0 && matches!(t.status, ImportStatus::Completed | ImportStatus::Failed) {
                 return t;
             }
@@ -104,7 +163,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         task.success_count,
         task.fail_count
     );
-    println!("DynamoDB calls: {calls} ({:.3} per row)", calls as f64 / rows as f64);
+    println!(
+        "DynamoDB calls: {calls} ({:.3} per row)",
+        calls as f64 / rows as f64
+    );
     Ok(())
 }
 
@@ -134,5 +196,10 @@ fn fake_task() -> ImportTask {
 }
 
 fn uuid_like() -> String {
-    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()))
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    )
 }

@@ -503,12 +503,14 @@ pub async fn import_cards(
             let Some(r) = pending.next() else { break };
             let store = store.clone();
             let task_id = task.id;
-            set.spawn(async move {
+            set.spawn(crate::store::calls::inherit(async move {
                 let claim = claim_card_values(&store, &r, task_id).await;
                 (r, claim)
-            });
+            }));
         }
-        let Some(joined) = set.join_next().await else { break };
+        let Some(joined) = set.join_next().await else {
+            break;
+        };
         let (mut r, claim) = joined.map_err(|e| JobError(e.to_string()))?;
         match claim? {
             Claimed::Ok(id) => {
@@ -548,9 +550,14 @@ async fn claim_card_values(store: &Store, r: &CardRow, task: u64) -> Result<Clai
     ];
     for (kind, what, value) in values {
         let Some(value) = value else { continue };
-        match store.put_new("unique", import_unique(kind, value, id, task, r.row)).await {
+        match store
+            .put_new("unique", import_unique(kind, value, id, task, r.row))
+            .await
+        {
             Ok(()) => claimed.push(keys::unique(kind, value)),
-            Err(StoreError::ConditionFailed { old: Some(old), .. }) if written_by(&old, task, r.row) => {
+            Err(StoreError::ConditionFailed { old: Some(old), .. })
+                if written_by(&old, task, r.row) =>
+            {
                 id = num_attr(&old, "target_id").map_or(id, |t| t as u64);
             }
             Err(StoreError::ConditionFailed { old, .. }) => {

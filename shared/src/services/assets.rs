@@ -832,13 +832,13 @@ async fn run_moves<A: Asset>(
             let to = to.cloned();
             let remark = remark.clone();
             let by = caller.account_id;
-            set.spawn(async move {
+            set.spawn(crate::store::calls::inherit(async move {
                 let id = a.identifier().to_string();
                 (
                     id,
                     move_one(&store, a, to.as_ref(), by, now, operation, remark).await,
                 )
-            });
+            }));
         }
         let Some(done) = set.join_next().await else {
             break;

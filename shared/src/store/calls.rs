@@ -38,3 +38,15 @@ pub async fn counted<F: std::future::Future>(fut: F) -> (F::Output, usize) {
     let out = CALLS.scope(counter.clone(), fut).await;
     (out, counter.load(Ordering::Relaxed))
 }
+
+/// Wraps a future about to be spawned so its DynamoDB calls count toward the
+/// spawning request (task-locals do not cross `tokio::spawn`).
+pub fn inherit<F: std::future::Future>(fut: F) -> impl std::future::Future<Output = F::Output> {
+    let counter = CALLS.try_with(Arc::clone).ok();
+    async move {
+        match counter {
+            Some(c) => CALLS.scope(c, fut).await,
+            None => fut.await,
+        }
+    }
+}

@@ -893,3 +893,59 @@ async fn uploads_are_bounded_and_imports_only_take_own_files() {
         .await;
     assert!(d.ok()["download_url"].as_str().unwrap().contains("uploads"));
 }
+
+#[tokio::test]
+async fn the_sample_files_and_sqs_event_import_through_the_lambda_handler() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    carrier(&app, &admin).await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/");
+    let cards = std::fs::read_to_string(format!("{dir}import-cards.csv")).unwrap();
+    let key = upload(&app, &admin, "iot_card_import", &cards).await;
+    let task = app
+        .post(
+            "/api/admin/iot-cards/import",
+            &admin,
+            json!({"file_key": key}),
+        )
+        .await;
+    let task_id = task.ok()["id"].as_u64().unwrap();
+    // The sample SQS event, as Lambda delivers it, with this task's id.
+    let raw = std::fs::read_to_string(format!("{dir}sqs-import.json")).unwrap();
+    let mut event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&raw).unwrap();
+    event.records[0].body = Some(json!({"task_id": task_id, "offset": 0}).to_string());
+    let response = shared::jobs::import::handle(&app.state, event.clone()).await;
+    assert!(response.batch_item_failures.is_empty());
+    // Delivered again: harmless.
+    let response = shared::jobs::import::handle(&app.state, event).await;
+    assert!(response.batch_item_failures.is_empty());
+    let t = app
+        .get(
+            &format!("/api/admin/iot-cards/import/tasks/{task_id}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        (
+            t.ok()["status"].as_str(),
+            t.data()["success_count"].as_u64()
+        ),
+        (Some("completed"), Some(2))
+    );
+
+    let fill = std::fs::read_to_string(format!("{dir}import-virtual-no.csv")).unwrap();
+    let t = import_cards(&app, &admin, &fill, json!({"import_type": "virtual_no"})).await;
+    assert_eq!(t["success_count"], 1);
+    let devices = std::fs::read_to_string(format!("{dir}import-devices.csv")).unwrap();
+    let key = upload(&app, &admin, "device_import", &devices).await;
+    app.post(
+        "/api/admin/devices/import",
+        &admin,
+        json!({"file_key": key}),
+    )
+    .await
+    .ok();
+    drain(&app).await;
+    let r = app.get("/api/admin/assets/resolve/VN-0001", &admin).await;
+    assert_eq!(r.ok()["bound_device_no"], "DEV-0001");
+}

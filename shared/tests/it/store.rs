@@ -363,3 +363,23 @@ async fn ids_are_sequential_and_calls_are_counted() {
     assert_eq!(calls, 0);
     let _ = (s("unused"), str_attr(&Item::new(), "x"));
 }
+
+#[tokio::test]
+async fn calls_in_spawned_tasks_count_toward_the_request() {
+    let t = TestTable::new().await;
+    let (_, calls) = counted(async {
+        let store = t.store.clone();
+        let handle = tokio::spawn(shared::store::calls::inherit(async move {
+            store.get(&Key::new("X", "#")).await.unwrap();
+            store.get(&Key::new("Y", "#")).await.unwrap();
+        }));
+        handle.await.unwrap();
+        // Without `inherit`, a spawned task's calls are not counted.
+        let store = t.store.clone();
+        tokio::spawn(async move { store.get(&Key::new("Z", "#")).await.unwrap() })
+            .await
+            .unwrap();
+    })
+    .await;
+    assert_eq!(calls, 2);
+}
