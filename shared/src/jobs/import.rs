@@ -376,6 +376,34 @@ async fn target_shop(store: &Store, task: &ImportTask) -> Result<Option<Shop>, S
     }
 }
 
+/// Live cards named by ICCIDs: ICCID → card id, and card id → card (two batch reads).
+async fn live_cards_by_iccid(
+    store: &Store,
+    iccids: Vec<String>,
+) -> Result<(HashMap<String, u64>, HashMap<u64, IotCard>), StoreError> {
+    let keys_: Vec<Key> = iccids.iter().map(|i| keys::unique("iccid", i)).collect();
+    let ids: HashMap<String, u64> = store
+        .get_many(&keys_)
+        .await?
+        .iter()
+        .filter_map(|i| {
+            let iccid = str_attr(i, "pk")?
+                .trim_start_matches("UNIQUE#iccid#")
+                .to_string();
+            Some((iccid, num_attr(i, "target_id")? as u64))
+        })
+        .collect();
+    let card_keys: Vec<Key> = ids.values().map(|id| card_key(*id)).collect();
+    let cards = store
+        .entities::<IotCard>(&card_keys)
+        .await?
+        .into_iter()
+        .filter(|c| c.deleted_at.is_none())
+        .map(|c| (c.id, c))
+        .collect();
+    Ok((ids, cards))
+}
+
 /// Uniqueness item created with an imported asset: it remembers the task and row so
 /// a replayed row is recognised.
 fn import_unique(kind: &str, value: &str, target: u64, task: u64, row: u64) -> Item {
@@ -709,31 +737,8 @@ async fn fill_virtual_numbers(
         rows.push((*row, iccid, vno));
     }
     // Read phase: cards and the virtual numbers' uniqueness items.
-    let iccid_keys: Vec<Key> = rows
-        .iter()
-        .map(|(_, i, _)| keys::unique("iccid", i))
-        .collect();
-    let card_ids: HashMap<String, u64> = store
-        .get_many(&iccid_keys)
-        .await?
-        .iter()
-        .filter_map(|i| {
-            Some((
-                str_attr(i, "pk")?
-                    .trim_start_matches("UNIQUE#iccid#")
-                    .to_string(),
-                num_attr(i, "target_id")? as u64,
-            ))
-        })
-        .collect();
-    let card_keys: Vec<Key> = card_ids.values().map(|id| card_key(*id)).collect();
-    let cards: HashMap<u64, IotCard> = store
-        .entities::<IotCard>(&card_keys)
-        .await?
-        .into_iter()
-        .filter(|c| c.deleted_at.is_none())
-        .map(|c| (c.id, c))
-        .collect();
+    let (card_ids, cards) =
+        live_cards_by_iccid(store, rows.iter().map(|(_, i, _)| i.clone()).collect()).await?;
     let vno_keys: Vec<Key> = rows
         .iter()
         .map(|(_, _, v)| keys::unique("card_virtual_no", v))
@@ -949,30 +954,11 @@ async fn import_devices(
         }
     }
     // Slot cards, looked up in one pass.
-    let iccids: Vec<Key> = parsed
+    let slot_iccids = parsed
         .iter()
-        .flat_map(|(_, _, slots)| slots.iter().map(|(_, i)| keys::unique("iccid", i)))
+        .flat_map(|(_, _, slots)| slots.iter().map(|(_, i)| i.clone()))
         .collect();
-    let card_ids: HashMap<String, u64> = store
-        .get_many(&iccids)
-        .await?
-        .iter()
-        .filter_map(|i| {
-            Some((
-                str_attr(i, "pk")?
-                    .trim_start_matches("UNIQUE#iccid#")
-                    .to_string(),
-                num_attr(i, "target_id")? as u64,
-            ))
-        })
-        .collect();
-    let card_keys: Vec<Key> = card_ids.values().map(|id| card_key(*id)).collect();
-    let cards: HashMap<u64, IotCard> = store
-        .entities::<IotCard>(&card_keys)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c))
-        .collect();
+    let (card_ids, cards) = live_cards_by_iccid(store, slot_iccids).await?;
     let vno_keys: Vec<Key> = parsed
         .iter()
         .map(|(_, d, _)| keys::unique("device_virtual_no", &d.virtual_no))
@@ -997,10 +983,7 @@ async fn import_devices(
         }
         let mut bound = Vec::new();
         for (slot, iccid) in slots {
-            let card = card_ids
-                .get(&iccid)
-                .and_then(|id| cards.get(id))
-                .filter(|c| c.deleted_at.is_none());
+            let card = card_ids.get(&iccid).and_then(|id| cards.get(id));
             let Some(card) = card else {
                 out.fail(
                     row,

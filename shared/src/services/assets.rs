@@ -187,6 +187,21 @@ pub fn require_asset_admin(caller: &Caller) -> Result<(), AssetError> {
     Ok(caller.require(SA_PL_AG)?)
 }
 
+/// The asset holding `value` of uniqueness kind `kind` (`iccid`, `imei`, ...), if any.
+pub async fn find<A: Asset>(
+    store: &Store,
+    kind: &str,
+    value: &str,
+) -> Result<Option<A>, AssetError> {
+    let Some(unique) = store.get(&keys::unique(kind, value)).await? else {
+        return Ok(None);
+    };
+    let Some(id) = num_attr(&unique, "target_id") else {
+        return Ok(None);
+    };
+    Ok(store.get_as(&A::key(id as u64)).await?)
+}
+
 /// A live asset the caller may see; others answer not found.
 pub async fn visible<A: Asset>(store: &Store, caller: &Caller, id: u64) -> Result<A, AssetError> {
     let a: A = store

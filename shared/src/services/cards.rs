@@ -9,10 +9,10 @@ use crate::domain::assets::IotCard;
 use crate::domain::caller::Caller;
 use crate::domain::identifiers::{Iccid, Msisdn, VirtualNo};
 use crate::domain::validate::{self, Invalid};
-use crate::store::assets::{card_item, card_key};
+use crate::store::assets::card_item;
 use crate::store::org::unique_item;
 use crate::store::tx::{Cond, Tx};
-use crate::store::{keys, num_attr, Store};
+use crate::store::{keys, Store};
 
 /// List filters of cards: the shared asset filters plus exact identifiers.
 #[derive(Debug, Default, Deserialize)]
@@ -65,7 +65,7 @@ pub async fn list(
     };
     let page = match lookup {
         Some((kind, value)) => {
-            let found = find(store, kind, &value).await?;
+            let found = assets::find::<IotCard>(store, kind, &value).await?;
             let list = found
                 .into_iter()
                 .filter(|c| c.deleted_at.is_none() && caller.sees_shop_owned(c.owner_path.as_ref()))
@@ -100,17 +100,6 @@ pub async fn list(
         page_size: page.page_size,
         next_cursor: page.next_cursor,
     })
-}
-
-/// The card holding `value` of uniqueness kind `kind`, if any.
-pub async fn find(store: &Store, kind: &str, value: &str) -> Result<Option<IotCard>, AssetError> {
-    let Some(unique) = store.get(&keys::unique(kind, value)).await? else {
-        return Ok(None);
-    };
-    let Some(id) = num_attr(&unique, "target_id") else {
-        return Ok(None);
-    };
-    Ok(store.get_as(&card_key(id as u64)).await?)
 }
 
 /// Edits a card's virtual number (unique among live cards), polling flag and remark.

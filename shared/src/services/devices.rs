@@ -12,7 +12,7 @@ use crate::domain::validate::{self, Invalid};
 use crate::store::assets::{binding_item, binding_key, card_key, device_item, device_key};
 use crate::store::org::{soft_deleted, unique_item};
 use crate::store::tx::{Cond, Tx, Upd};
-use crate::store::{from_item, keys, n, num_attr, Key, On, Store, StoreError};
+use crate::store::{from_item, keys, n, Key, On, Store, StoreError};
 
 /// Exact-identifier filters of devices.
 #[derive(Debug, Default, Deserialize)]
@@ -79,7 +79,7 @@ pub async fn list(
     };
     let page = match lookup {
         Some((kind, value)) => {
-            let list = find(store, kind, &value)
+            let list = assets::find::<Device>(store, kind, &value)
                 .await?
                 .into_iter()
                 .filter(|d| d.deleted_at.is_none() && caller.sees_shop_owned(d.owner_path.as_ref()))
@@ -109,17 +109,6 @@ pub async fn list(
         page_size: page.page_size,
         next_cursor: page.next_cursor,
     })
-}
-
-/// The device holding `value` of uniqueness kind `kind`, if any.
-pub async fn find(store: &Store, kind: &str, value: &str) -> Result<Option<Device>, AssetError> {
-    let Some(unique) = store.get(&keys::unique(kind, value)).await? else {
-        return Ok(None);
-    };
-    let Some(id) = num_attr(&unique, "target_id") else {
-        return Ok(None);
-    };
-    Ok(store.get_as(&device_key(id as u64)).await?)
 }
 
 /// Edits identifiers (each unique) and descriptive fields.
