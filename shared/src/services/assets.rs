@@ -702,16 +702,12 @@ pub async fn recall<A: Asset>(
         ),
         None => None,
     };
-    let partitions: Vec<(String, String)> = match &caller.shop_path {
-        Some(p) => vec![(A::KIND.tree_partition(p.ids()[0]), p.as_str().to_string())],
-        None => Vec::new(),
-    };
     let sel = &req.selection;
     let (selected, mut failed) =
-        if caller.is_platform() && (sel.range_start.is_some() || sel.batch_no.is_some()) {
-            select_everywhere::<A>(store, sel).await?
+        if sel.range_start.is_some() || sel.range_end.is_some() || sel.batch_no.is_some() {
+            select_in_scope::<A>(store, sel, caller.shop_path.as_ref()).await?
         } else {
-            select::<A>(store, sel, &partitions).await?
+            select::<A>(store, sel, &[]).await?
         };
     let mut moves = Vec::new();
     for a in selected {
@@ -752,30 +748,68 @@ pub async fn recall<A: Asset>(
     .await
 }
 
-/// Range/batch selection across every shop's stock (platform recall), via the
-/// platform-list index.
-async fn select_everywhere<A: Asset>(
+/// Range/batch selection of shop-held assets in a subtree (agent recall: one `gsi1`
+/// partition, the range as a filter) or everywhere (platform recall: the `gsi2`
+/// shards, the range as a key condition).
+async fn select_in_scope<A: Asset>(
     store: &Store,
     sel: &Selection,
+    subtree: Option<&ShopPath>,
 ) -> Result<(Vec<A>, Vec<MoveFailure>), AssetError> {
-    let partitions: Vec<(String, String)> = (0..SHARDS)
-        .map(|sh| (A::KIND.all_partition(sh), String::new()))
-        .collect();
+    let attr = if A::TYPE == AssetType::Card {
+        "iccid"
+    } else {
+        "virtual_no"
+    };
+    let range = match (&sel.range_start, &sel.range_end, &sel.batch_no) {
+        (Some(a), Some(b), None) => {
+            Some((a.trim().to_ascii_uppercase(), b.trim().to_ascii_uppercase()))
+        }
+        (None, None, Some(_)) => None,
+        _ => return Err(Invalid("give a range (start and end) or batch_no".into()).into()),
+    };
+    let batch = sel
+        .batch_no
+        .as_ref()
+        .map(|b| Cond::new("batch_no = :batch").value(":batch", s(b)));
+    let sources: Vec<(On, String, SkCond, Option<Cond>)> = match subtree {
+        Some(p) => {
+            let filter = match &range {
+                Some((a, b)) => Some(
+                    Cond::new(format!("{attr} BETWEEN :from AND :to"))
+                        .value(":from", s(a))
+                        .value(":to", s(b)),
+                ),
+                None => batch,
+            };
+            vec![(
+                On::Gsi1,
+                A::KIND.tree_partition(p.ids()[0]),
+                SkCond::Prefix(p.as_str().to_string()),
+                filter,
+            )]
+        }
+        None => (0..SHARDS)
+            .map(|sh| match &range {
+                Some((a, b)) => (
+                    On::Gsi2,
+                    A::KIND.all_partition(sh),
+                    SkCond::Between(a.clone(), b.clone()),
+                    None,
+                ),
+                None => (
+                    On::Gsi2,
+                    A::KIND.all_partition(sh),
+                    SkCond::Any,
+                    batch.clone(),
+                ),
+            })
+            .collect(),
+    };
     let mut list = Vec::new();
-    for (pk, _) in partitions {
-        let (sk, filter) = match (&sel.range_start, &sel.range_end, &sel.batch_no) {
-            (Some(a), Some(b), None) => (
-                SkCond::Between(a.trim().to_ascii_uppercase(), b.trim().to_ascii_uppercase()),
-                None,
-            ),
-            (None, None, Some(batch)) => (
-                SkCond::Any,
-                Some(Cond::new("batch_no = :batch").value(":batch", s(batch))),
-            ),
-            _ => return Err(Invalid("a range needs both start and end".into()).into()),
-        };
+    for (on, pk, sk, filter) in sources {
         let mut q = Query {
-            on: On::Gsi2,
+            on,
             pk,
             sk,
             filter,

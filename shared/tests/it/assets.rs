@@ -643,14 +643,20 @@ async fn allocation_and_recall_keep_every_view_correct() {
         .map(|f| f["identifier"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(failed, set(&[1, 4]));
+    // By range: the agent's subtree is searched; only direct subordinates' cards move.
     let r = app
         .post(
             "/api/admin/iot-cards/recall",
             &agent_b,
-            json!({"iccids": [iccid(1)]}),
+            json!({"iccid_start": iccid(1), "iccid_end": iccid(9)}),
         )
         .await;
-    assert_eq!(r.ok()["success_count"], 1);
+    assert_eq!(r.ok()["success_count"], 1, "{}", r.body);
+    assert_eq!(
+        r.data()["failed"][0]["identifier"],
+        iccid(3),
+        "B's own card stays"
+    );
     assert_eq!(all_cards(agent_c.clone()).await.len(), 0);
     assert_eq!(all_cards(agent_b.clone()).await, set(&[1, 3]));
     // Platform recalls from any shop back to platform stock.
