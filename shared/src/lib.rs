@@ -8,6 +8,7 @@ pub mod clock;
 pub mod codes;
 pub mod config;
 pub mod domain;
+pub mod integrations;
 pub mod jobs;
 pub mod local;
 pub mod services;

@@ -1,0 +1,3 @@
+//! The carrier gateway (carrier-gateway.md). So far: its wire crypto.
+
+pub mod crypto;

@@ -1,0 +1,3 @@
+//! Clients of external services, each speaking the real wire protocol.
+
+pub mod gateway;
