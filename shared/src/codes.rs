@@ -109,6 +109,12 @@ codes! {
     NOT_DIRECT_SUBORDINATE = 1035, BAD_REQUEST, "the target shop must be a direct subordinate";
     /// Identifier (IMEI, SN, MSISDN) already used by another asset.
     DUPLICATE_IDENTIFIER = 1036, CONFLICT, "identifier already used by another asset";
+    /// `CodeGatewayError`: the carrier gateway failed (the upstream reason is in `msg`).
+    GATEWAY_ERROR = 1110, BAD_GATEWAY, "carrier gateway error";
+    /// `CodeGatewayTimeout`.
+    GATEWAY_TIMEOUT = 1111, GATEWAY_TIMEOUT, "carrier gateway timeout";
+    /// `CodeGatewayInvalidResp`.
+    GATEWAY_INVALID_RESPONSE = 1112, BAD_GATEWAY, "invalid carrier gateway response";
     /// `CodeAssetNotFound`.
     ASSET_NOT_FOUND = 1180, NOT_FOUND, "asset not found";
     /// `CodeInternalError`.

@@ -5,6 +5,7 @@ mod assets_matrix;
 mod auth;
 mod bad_input;
 mod carriers;
+mod gateway;
 mod helpers;
 mod matrix;
 mod org;

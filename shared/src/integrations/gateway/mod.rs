@@ -1,3 +1,5 @@
 //! The carrier gateway (carrier-gateway.md). So far: its wire crypto.
 
+pub mod client;
 pub mod crypto;
+pub mod fake;
