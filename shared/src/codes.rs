@@ -109,6 +109,12 @@ codes! {
     NOT_DIRECT_SUBORDINATE = 1035, BAD_REQUEST, "the target shop must be a direct subordinate";
     /// Identifier (IMEI, SN, MSISDN) already used by another asset.
     DUPLICATE_IDENTIFIER = 1036, CONFLICT, "identifier already used by another asset";
+    /// Device refresh cooldown (30 s) still running.
+    REFRESH_COOLDOWN = 1037, TOO_MANY_REQUESTS, "do not refresh too often";
+    /// A device protect period blocks this operation.
+    PROTECT_PERIOD = 1038, FORBIDDEN, "the device is in a protect period";
+    /// Unverified cards cannot be stopped or started.
+    CARD_NOT_VERIFIED = 1039, FORBIDDEN, "unverified cards cannot be stopped or started";
     /// `CodeGatewayError`: the carrier gateway failed (the upstream reason is in `msg`).
     GATEWAY_ERROR = 1110, BAD_GATEWAY, "carrier gateway error";
     /// `CodeGatewayTimeout`.

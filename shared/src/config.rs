@@ -39,6 +39,15 @@ pub struct Config {
     pub max_upload_bytes: i64,
     /// Bytes of CSV processed per import chunk (`CMP_IMPORT_CHUNK_BYTES`, default 256 KiB).
     pub import_chunk_bytes: i64,
+    /// Carrier gateway base URL (`CMP_GATEWAY_URL`); gateway features answer 1110 without it.
+    pub gateway_url: Option<String>,
+    /// Gateway app id (`CMP_GATEWAY_APP_ID`).
+    pub gateway_app_id: String,
+    /// Gateway app secret (`CMP_GATEWAY_APP_SECRET`, at least 16 bytes).
+    pub gateway_app_secret: String,
+    /// Per-attempt gateway timeout on API routes in ms (`CMP_GATEWAY_TIMEOUT_MS`, default
+    /// 8000: three attempts plus back-off stay inside API Gateway's 29 s).
+    pub gateway_timeout_ms: i64,
 }
 
 /// A missing or malformed environment variable.
@@ -74,6 +83,10 @@ impl Config {
             import_queue_url: optional("CMP_IMPORT_QUEUE_URL").unwrap_or_default(),
             max_upload_bytes: number("CMP_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)?,
             import_chunk_bytes: number("CMP_IMPORT_CHUNK_BYTES", 256 * 1024)?,
+            gateway_url: optional("CMP_GATEWAY_URL"),
+            gateway_app_id: optional("CMP_GATEWAY_APP_ID").unwrap_or_default(),
+            gateway_app_secret: optional("CMP_GATEWAY_APP_SECRET").unwrap_or_default(),
+            gateway_timeout_ms: number("CMP_GATEWAY_TIMEOUT_MS", 8000)?,
         })
     }
 
@@ -97,6 +110,10 @@ impl Config {
             import_queue_url: String::new(),
             max_upload_bytes: 50 * 1024 * 1024,
             import_chunk_bytes: 256 * 1024,
+            gateway_url: None,
+            gateway_app_id: String::new(),
+            gateway_app_secret: String::new(),
+            gateway_timeout_ms: 8000,
         }
     }
 }

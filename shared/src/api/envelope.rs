@@ -71,7 +71,7 @@ pub type ApiResult<T> = Result<Data<T>, ApiError>;
 impl<E: BusinessError> From<E> for ApiError {
     fn from(e: E) -> Self {
         let code = e.code();
-        if code.http_status().is_server_error() {
+        if !e.shows_message() {
             // Internals go to the log with their cause chain, never to the client.
             tracing::error!(code = code.0, error = ?e, "request failed");
             ApiError::new(code)

@@ -49,6 +49,8 @@ pub struct AppState {
     pub s3: aws_sdk_s3::Client,
     /// Queues (import chunks).
     pub sqs: aws_sdk_sqs::Client,
+    /// Carrier gateway client, when configured.
+    pub gateway: Option<crate::integrations::gateway::client::GatewayClient>,
 }
 
 impl AppState {
@@ -59,14 +61,30 @@ impl AppState {
         s3: aws_sdk_s3::Client,
         sqs: aws_sdk_sqs::Client,
     ) -> Self {
+        use crate::integrations::gateway::client::{GatewayClient, GatewayConfig};
+        use crate::integrations::gateway::crypto::AesEcbMd5;
         let tokens = Arc::new(TokenKeys::new(&cfg.jwt_secret));
+        let clock = Clock::default();
+        let gateway = cfg.gateway_url.as_ref().and_then(|url| {
+            let crypto = AesEcbMd5::new(&cfg.gateway_app_secret)
+                .map_err(|e| tracing::error!(error = %e, "gateway disabled"))
+                .ok()?;
+            let gcfg = GatewayConfig {
+                base_url: url.clone(),
+                app_id: cfg.gateway_app_id.clone(),
+                attempt_timeout: std::time::Duration::from_millis(cfg.gateway_timeout_ms as u64),
+                max_retries: 2,
+            };
+            Some(GatewayClient::new(gcfg, Arc::new(crypto), clock.clone()))
+        });
         Self {
             cfg: Arc::new(cfg),
             store,
-            clock: Clock::default(),
+            clock,
             tokens,
             s3,
             sqs,
+            gateway,
         }
     }
 

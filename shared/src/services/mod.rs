@@ -2,6 +2,7 @@
 //! has its own error type, mapped to a business code by [`BusinessError`].
 
 pub mod accounts;
+pub mod asset_ops;
 pub mod assets;
 pub mod audit;
 pub mod auth;
@@ -22,4 +23,10 @@ use crate::codes::Code;
 pub trait BusinessError: std::error::Error {
     /// The business code for the envelope.
     fn code(&self) -> Code;
+
+    /// Whether the message may be shown to the client. By default only for client
+    /// errors (4xx); server errors answer the code's generic message and are logged.
+    fn shows_message(&self) -> bool {
+        !self.code().http_status().is_server_error()
+    }
 }

@@ -63,6 +63,11 @@ impl BusinessError for GatewayError {
             _ => Code::GATEWAY_ERROR,
         }
     }
+
+    /// Gateway failures carry the upstream reason, which admins need to see.
+    fn shows_message(&self) -> bool {
+        true
+    }
 }
 
 /// The request envelope.

@@ -1,0 +1,291 @@
+//! Asset operations through the fake carrier gateway: refresh, card and device
+//! stop/start, protect periods (simulated clock), refresh cooldown.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use shared::integrations::gateway::crypto::{AesEcbMd5, GatewayCrypto};
+use shared::integrations::gateway::fake::{FakeCard, FakeGateway};
+use shared::services::asset_ops::{protect_key, Direction};
+
+use crate::assets::{carrier, drain, iccid, import_cards, upload};
+use crate::helpers::{spawn_app_with, TestApp};
+
+const SECRET: &str = "gateway-secret-0123456789";
+
+/// An app wired to a fake gateway; a device with cards 1 and 2 (verified at the
+/// carrier) and card 3 (unverified) in its slots; card 4 standalone and verified.
+async fn setup() -> (TestApp, FakeGateway, String, u64) {
+    let crypto: Arc<dyn GatewayCrypto> = Arc::new(AesEcbMd5::new(SECRET).unwrap());
+    let fake = FakeGateway::start("cmp", crypto, 0).await.unwrap();
+    let url = fake.url.clone();
+    let app = spawn_app_with(move |c| {
+        c.gateway_url = Some(url);
+        c.gateway_app_id = "cmp".into();
+        c.gateway_app_secret = SECRET.into();
+        c.gateway_timeout_ms = 2000;
+    })
+    .await;
+    let admin = app.admin().await;
+    carrier(&app, &admin).await;
+    import_cards(&app, &admin, &crate::assets::cards_csv(1, 5), json!({})).await;
+    for i in 1..=4 {
+        fake.set_card(
+            &iccid(i),
+            FakeCard {
+                started: false,
+                verified: i != 3,
+                used_mb: 10.0 * i as f64,
+            },
+        );
+    }
+    let csv = format!(
+        "virtual_no,max_sim_slots,iccid_1,iccid_2,iccid_3\nDEV,3,{},{},{}\n",
+        iccid(1),
+        iccid(2),
+        iccid(3)
+    );
+    let key = upload(&app, &admin, "device_import", &csv).await;
+    app.post(
+        "/api/admin/devices/import",
+        &admin,
+        json!({"file_key": key}),
+    )
+    .await
+    .ok();
+    drain(&app).await;
+    let device = app
+        .get("/api/admin/devices?virtual_no=DEV", &admin)
+        .await
+        .ok()["list"][0]["id"]
+        .as_u64()
+        .unwrap();
+    // Pull the carrier's view into the cards.
+    app.call(
+        "POST",
+        &format!("/api/admin/assets/device/{device}/refresh"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .ok();
+    (app, fake, admin, device)
+}
+
+#[tokio::test]
+async fn refresh_persists_the_carrier_view_and_cools_down() {
+    let (app, fake, admin, device) = setup().await;
+    let status = app
+        .get(
+            &format!("/api/admin/assets/device/{device}/realtime-status"),
+            &admin,
+        )
+        .await;
+    let cards = status.ok()["cards"].as_array().unwrap().clone();
+    assert_eq!(cards.len(), 3);
+    let card1 = cards.iter().find(|c| c["iccid"] == iccid(1)).unwrap();
+    assert_eq!(
+        (
+            card1["real_name_status"].as_i64(),
+            card1["current_month_usage_mb"].as_f64()
+        ),
+        (Some(2), Some(10.0))
+    );
+    assert_eq!(status.data()["device_protect_status"], "none");
+    let calls = fake.calls().len();
+    // Within 30 s: refused without touching the gateway; afterwards allowed.
+    app.call(
+        "POST",
+        &format!("/api/admin/assets/device/{device}/refresh"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .err(429, 1037);
+    assert_eq!(fake.calls().len(), calls);
+    app.state.clock.advance(30);
+    app.call(
+        "POST",
+        &format!("/api/admin/assets/device/{device}/refresh"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .ok();
+    // realtime-status never calls the gateway.
+    let calls = fake.calls().len();
+    app.get("/api/admin/assets/card/1/realtime-status", &admin)
+        .await
+        .ok();
+    assert_eq!(fake.calls().len(), calls);
+}
+
+#[tokio::test]
+async fn device_stop_sets_a_protect_period_that_blocks_opposite_card_operations() {
+    let (app, fake, admin, device) = setup().await;
+    // Card 2 is unknown at the carrier now: the device stop partly fails.
+    fake.set_card(
+        &iccid(2),
+        FakeCard {
+            started: true,
+            verified: true,
+            used_mb: 0.0,
+        },
+    );
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/admin/assets/device/{device}/stop"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (
+            r.ok()["success_count"].as_u64(),
+            r.data()["skipped_count"].as_u64()
+        ),
+        (Some(2), Some(1)),
+        "{}",
+        r.body
+    );
+    assert!(!fake.card(&iccid(1)).unwrap().started);
+    let status = app
+        .get(
+            &format!("/api/admin/assets/device/{device}/realtime-status"),
+            &admin,
+        )
+        .await;
+    assert_eq!(status.ok()["device_protect_status"], "stop");
+    // Both directions of device operations are blocked; a card start is blocked, a card stop allowed.
+    for dir in ["stop", "start"] {
+        app.call(
+            "POST",
+            &format!("/api/admin/assets/device/{device}/{dir}"),
+            Some(&admin),
+            None,
+        )
+        .await
+        .err(403, 1038);
+    }
+    app.call(
+        "POST",
+        &format!("/api/admin/assets/card/{}/start", iccid(1)),
+        Some(&admin),
+        None,
+    )
+    .await
+    .err(403, 1038);
+    app.call(
+        "POST",
+        &format!("/api/admin/assets/card/{}/stop", iccid(1)),
+        Some(&admin),
+        None,
+    )
+    .await
+    .ok();
+    // Unverified cards are refused; standalone cards are free.
+    app.call(
+        "POST",
+        &format!("/api/admin/assets/card/{}/start", iccid(3)),
+        Some(&admin),
+        None,
+    )
+    .await
+    .err(403, 1039);
+    app.call(
+        "POST",
+        "/api/admin/assets/card/4/refresh",
+        Some(&admin),
+        None,
+    )
+    .await
+    .ok();
+    app.call(
+        "POST",
+        &format!("/api/admin/assets/card/{}/start", iccid(4)),
+        Some(&admin),
+        None,
+    )
+    .await
+    .ok();
+    assert!(fake.card(&iccid(4)).unwrap().started);
+
+    // An hour later the protect item may still be stored (DynamoDB deletes late):
+    // it no longer counts.
+    app.state.clock.advance(3600);
+    assert!(app
+        .state
+        .store
+        .get(&protect_key(device, Direction::Stop))
+        .await
+        .unwrap()
+        .is_some());
+    app.call(
+        "POST",
+        &format!("/api/admin/assets/card/{}/start", iccid(1)),
+        Some(&admin),
+        None,
+    )
+    .await
+    .ok();
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/admin/assets/device/{device}/start"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.ok()["success_count"], 2);
+    app.call(
+        "POST",
+        &format!("/api/admin/assets/card/{}/stop", iccid(1)),
+        Some(&admin),
+        None,
+    )
+    .await
+    .err(403, 1038);
+}
+
+#[tokio::test]
+async fn a_start_failing_for_every_card_is_a_gateway_error_without_protect() {
+    let (app, fake, admin, device) = setup().await;
+    fake.fail_next(
+        20,
+        shared::integrations::gateway::fake::Fault::Business(500, "carrier down".into()),
+    );
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/admin/assets/device/{device}/start"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    r.err(502, 1110);
+    assert!(
+        r.body["msg"].as_str().unwrap().contains("carrier down"),
+        "the upstream reason is shown: {}",
+        r.body
+    );
+    let status = app
+        .get(
+            &format!("/api/admin/assets/device/{device}/realtime-status"),
+            &admin,
+        )
+        .await;
+    assert_eq!(status.ok()["device_protect_status"], "none");
+    // Unknown ICCID / asset types.
+    app.call(
+        "POST",
+        "/api/admin/assets/card/89860000000000009999/stop",
+        Some(&admin),
+        None,
+    )
+    .await
+    .err(404, 1180);
+    app.call("POST", "/api/admin/assets/sim/1/stop", Some(&admin), None)
+        .await
+        .err(404, 1002);
+}
