@@ -12,6 +12,7 @@ use super::AppState;
 use crate::codes::Code;
 use crate::domain::assets::{Device, ImportTask};
 use crate::domain::caller::Caller;
+use crate::services::asset_ops::{self, Command, SpeedLimit, SwitchCard, Wifi};
 use crate::services::assets::{
     self, AllocateRequest, AssetFilter, CursorPage, MoveResult, RecallRequest,
 };
@@ -31,6 +32,51 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/devices/import", post(import))
         .route("/api/admin/devices/import/tasks", get(tasks))
         .route("/api/admin/devices/import/tasks/{id}", get(task))
+        .route("/api/admin/devices/{id}/speed-limit", post(speed_limit))
+        .route("/api/admin/devices/{id}/wifi", post(wifi))
+        .route("/api/admin/devices/{id}/switch-card", post(switch_card))
+        .route("/api/admin/devices/{id}/reboot", post(reboot))
+        .route("/api/admin/devices/{id}/factory-reset", post(factory_reset))
+}
+
+async fn command(st: &AppState, caller: &Caller, id: u64, cmd: Command) -> ApiResult<()> {
+    asset_ops::device_command(st, caller, id, cmd).await?;
+    Ok(Data(()))
+}
+
+async fn speed_limit(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Body(req): Body<SpeedLimit>,
+) -> ApiResult<()> {
+    command(&st, &caller, id, Command::SpeedLimit(req)).await
+}
+
+async fn wifi(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Body(req): Body<Wifi>,
+) -> ApiResult<()> {
+    command(&st, &caller, id, Command::Wifi(req)).await
+}
+
+async fn switch_card(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Body(req): Body<SwitchCard>,
+) -> ApiResult<()> {
+    command(&st, &caller, id, Command::SwitchCard(req)).await
+}
+
+async fn reboot(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
+    command(&st, &caller, id, Command::Reboot).await
+}
+
+async fn factory_reset(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
+    command(&st, &caller, id, Command::FactoryReset).await
 }
 
 async fn list(

@@ -424,3 +424,142 @@ pub async fn device_switch(
     }
     Ok(out)
 }
+
+/// `POST /api/admin/devices/:id/speed-limit` body.
+#[derive(Debug, Deserialize)]
+pub struct SpeedLimit {
+    /// KB/s, at least 1.
+    pub speed_limit: i64,
+}
+
+/// `POST /api/admin/devices/:id/wifi` body.
+#[derive(Debug, Deserialize)]
+pub struct Wifi {
+    pub ssid: String,
+    pub password: Option<String>,
+    pub enabled: bool,
+}
+
+/// `POST /api/admin/devices/:id/switch-card` body.
+#[derive(Debug, Deserialize)]
+pub struct SwitchCard {
+    /// ICCID of a card bound to the device.
+    pub target_iccid: String,
+}
+
+/// Gateway request of the device commands (camelCase on the wire).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeviceCommand<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    card_no: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    speed_limit: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ssid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iccid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation_type: Option<i64>,
+}
+
+impl DeviceCommand<'_> {
+    fn empty() -> Self {
+        Self {
+            card_no: None,
+            device_id: None,
+            speed_limit: None,
+            ssid: None,
+            password: None,
+            enabled: None,
+            iccid: None,
+            operation_type: None,
+        }
+    }
+}
+
+/// A device command.
+#[derive(Debug)]
+pub enum Command {
+    SpeedLimit(SpeedLimit),
+    Wifi(Wifi),
+    SwitchCard(SwitchCard),
+    Reboot,
+    FactoryReset,
+}
+
+/// Sends a command to a visible device (identified at the gateway by its IMEI).
+pub async fn device_command(
+    state: &AppState,
+    caller: &Caller,
+    id: u64,
+    cmd: Command,
+) -> Result<(), OpsError> {
+    use crate::domain::validate::Invalid;
+    require_asset_admin(caller)?;
+    let store = &state.store;
+    let d: Device = visible(store, caller, id).await?;
+    let gw = gateway(state)?;
+    let imei = d
+        .imei
+        .clone()
+        .ok_or_else(|| AssetError::Invalid(Invalid("the device has no IMEI registered".into())))?;
+    let cards = device_cards(store, d.id).await?;
+    let first_card = cards
+        .iter()
+        .min_by_key(|c| c.slot_position)
+        .map(|c| c.iccid.clone());
+    let mut req = DeviceCommand::empty();
+    req.device_id = Some(&imei);
+    let path = match &cmd {
+        Command::SpeedLimit(s) => {
+            if s.speed_limit < 1 {
+                return Err(AssetError::Invalid(Invalid(
+                    "speed_limit must be at least 1 (KB/s)".into(),
+                ))
+                .into());
+            }
+            req.speed_limit = Some(s.speed_limit);
+            "/device/speed-limit"
+        }
+        Command::Wifi(w) => {
+            if !(1..=32).contains(&w.ssid.chars().count()) {
+                return Err(
+                    AssetError::Invalid(Invalid("ssid must be 1-32 characters".into())).into(),
+                );
+            }
+            let card = first_card
+                .as_deref()
+                .ok_or_else(|| AssetError::Invalid(Invalid("the device has no card".into())))?;
+            req.card_no = Some(card);
+            req.ssid = Some(&w.ssid);
+            req.password = w.password.as_deref();
+            req.enabled = Some(w.enabled);
+            "/device/wifi-config"
+        }
+        Command::SwitchCard(s) => {
+            let target = crate::domain::identifiers::Iccid::parse(&s.target_iccid)
+                .map_err(AssetError::from)?;
+            if !cards.iter().any(|c| c.iccid == target.as_str()) {
+                return Err(AssetError::Invalid(Invalid(
+                    "target_iccid is not bound to this device".into(),
+                ))
+                .into());
+            }
+            // The gateway takes the device IMEI as `cardNo` here, and operationType 2.
+            let call = json!({"cardNo": imei, "iccid": target.as_str(), "operationType": 2});
+            gw.call::<_, Value>("/device/card-switch", &call).await?;
+            return Ok(());
+        }
+        Command::Reboot => "/device/restart",
+        Command::FactoryReset => "/device/factory-reset",
+    };
+    gw.call::<_, Value>(path, &req).await?;
+    Ok(())
+}

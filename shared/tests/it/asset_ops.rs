@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use serde_json::json;
 use shared::integrations::gateway::crypto::{AesEcbMd5, GatewayCrypto};
-use shared::integrations::gateway::fake::{FakeCard, FakeGateway};
+use shared::integrations::gateway::fake::{FakeCard, FakeDevice, FakeGateway};
 use shared::services::asset_ops::{protect_key, Direction};
 
 use crate::assets::{carrier, drain, iccid, import_cards, upload};
 use crate::helpers::{spawn_app_with, TestApp};
 
 const SECRET: &str = "gateway-secret-0123456789";
+const IMEI: &str = "490154203237518";
 
 /// An app wired to a fake gateway; a device with cards 1 and 2 (verified at the
 /// carrier) and card 3 (unverified) in its slots; card 4 standalone and verified.
@@ -39,8 +40,15 @@ async fn setup() -> (TestApp, FakeGateway, String, u64) {
             },
         );
     }
+    fake.set_device(
+        IMEI,
+        FakeDevice {
+            slots: vec![iccid(1), iccid(2), iccid(3)],
+            ..Default::default()
+        },
+    );
     let csv = format!(
-        "virtual_no,max_sim_slots,iccid_1,iccid_2,iccid_3\nDEV,3,{},{},{}\n",
+        "virtual_no,imei,max_sim_slots,iccid_1,iccid_2,iccid_3\nDEV,{IMEI},3,{},{},{}\n",
         iccid(1),
         iccid(2),
         iccid(3)
@@ -288,4 +296,60 @@ async fn a_start_failing_for_every_card_is_a_gateway_error_without_protect() {
     app.call("POST", "/api/admin/assets/sim/1/stop", Some(&admin), None)
         .await
         .err(404, 1002);
+}
+
+#[tokio::test]
+async fn device_commands_map_snake_case_to_the_gateway_fields() {
+    let (app, fake, admin, device) = setup().await;
+    let post = |path: &str, body: serde_json::Value| {
+        let app = &app;
+        let admin = admin.clone();
+        let path = format!("/api/admin/devices/{device}/{path}");
+        async move { app.call("POST", &path, Some(&admin), Some(body)).await }
+    };
+    post("speed-limit", json!({"speed_limit": 512})).await.ok();
+    post("speed-limit", json!({"speed_limit": 0}))
+        .await
+        .err(400, 1001);
+    post(
+        "wifi",
+        json!({"ssid": "cmp-net", "password": "secret-pass", "enabled": true}),
+    )
+    .await
+    .ok();
+    post("wifi", json!({"ssid": "x".repeat(33), "enabled": true}))
+        .await
+        .err(400, 1001);
+    post("switch-card", json!({"target_iccid": iccid(2)}))
+        .await
+        .ok();
+    post("switch-card", json!({"target_iccid": iccid(4)}))
+        .await
+        .err(400, 1001);
+    post("reboot", json!({})).await.ok();
+    post("factory-reset", json!({})).await.ok();
+    let d = fake.device(IMEI).unwrap();
+    assert_eq!(d.speed_limit, Some(512));
+    assert_eq!(d.wifi.unwrap()["ssid"], "cmp-net");
+    assert_eq!(d.current_iccid, Some(iccid(2)));
+    assert_eq!((d.reboots, d.resets), (1, 1));
+    let calls = fake.calls();
+    let speed = calls
+        .iter()
+        .find(|c| c.path == "/device/speed-limit")
+        .unwrap();
+    assert_eq!(speed.params, json!({"deviceId": IMEI, "speedLimit": 512}));
+    let switch = calls
+        .iter()
+        .find(|c| c.path == "/device/card-switch")
+        .unwrap();
+    assert_eq!(
+        switch.params,
+        json!({"cardNo": IMEI, "iccid": iccid(2), "operationType": 2})
+    );
+    let wifi = calls
+        .iter()
+        .find(|c| c.path == "/device/wifi-config")
+        .unwrap();
+    assert_eq!(wifi.params["cardNo"], iccid(1));
 }
