@@ -74,6 +74,10 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 [[ "$STATUS" == "completed 2" ]] || { echo "FAILED: import task ended as '$STATUS'" >&2; exit 1; }
-call GET "/api/admin/assets/resolve/8986${RUN}000000002" "$ADMIN" >/dev/null
+CARD="$(call GET "/api/admin/assets/resolve/8986${RUN}000000002" "$ADMIN" | json "d['data']['asset_id']")"
 echo "ok: imported 2 cards through the queue and resolved one"
+# Refresh through the local fake carrier gateway (real protocol: AES + MD5 sign).
+NET="$(call POST "/api/admin/assets/card/$CARD/refresh" "$ADMIN" | json "d['data']['network_status']")"
+[[ "$NET" == 1 ]] || { echo "FAILED: refresh gave network_status $NET" >&2; exit 1; }
+echo "ok: refreshed the card from the carrier gateway"
 echo "smoke test passed against $BASE"

@@ -24,6 +24,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if cfg.bucket.is_empty() {
         cfg.bucket = "cmp-local".into();
     }
+    if cfg.gateway_url.is_none() {
+        // The local stack's carrier gateway: the fake, speaking the real protocol.
+        let port: u16 = std::env::var("CMP_FAKE_GATEWAY_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        cfg.gateway_app_id = "cmp-local".into();
+        cfg.gateway_app_secret = "cmp-local-gateway-secret".into();
+        let crypto = std::sync::Arc::new(shared::integrations::gateway::crypto::AesEcbMd5::new(
+            &cfg.gateway_app_secret,
+        )?);
+        let fake = shared::integrations::gateway::fake::FakeGateway::start(
+            &cfg.gateway_app_id,
+            crypto,
+            port,
+        )
+        .await?;
+        fake.auto_register(true);
+        tracing::info!(url = %fake.url, "fake carrier gateway listening");
+        cfg.gateway_url = Some(fake.url.clone());
+    }
     let state = AppState::connect(cfg.clone()).await;
     cfg.import_queue_url = shared::local::ensure(&state, "cmp-import.fifo").await?;
     let state = AppState::new(

@@ -77,6 +77,7 @@ struct FakeState {
     devices: HashMap<String, FakeDevice>,
     log: Vec<LoggedCall>,
     faults: VecDeque<Fault>,
+    auto_register: bool,
 }
 
 /// A running fake gateway on 127.0.0.1.
@@ -103,6 +104,7 @@ impl FakeGateway {
             devices: HashMap::new(),
             log: Vec::new(),
             faults: VecDeque::new(),
+            auto_register: false,
         }));
         let app = Router::new()
             .route("/{*path}", post(handle))
@@ -142,6 +144,12 @@ impl FakeGateway {
     /// Applies `fault` to each of the next `n` calls.
     pub fn fail_next(&self, n: usize, fault: Fault) {
         self.with(|s| s.faults.extend(std::iter::repeat_n(fault, n)));
+    }
+
+    /// Local stack: unknown cards and devices are created on first use (cards
+    /// started and unverified) instead of answering "not found".
+    pub fn auto_register(&self, on: bool) {
+        self.with(|s| s.auto_register = on);
     }
 
     /// Every call received so far.
@@ -254,6 +262,14 @@ fn operate(s: &mut FakeState, path: &str, p: &Value) -> Result<Value, (i64, Stri
         | "/flow-card/cardStart"
         | "/flow-card/RealNameVerification" => {
             let iccid = card_no()?.to_string();
+            if s.auto_register {
+                let fresh = FakeCard {
+                    started: true,
+                    verified: false,
+                    used_mb: 0.0,
+                };
+                s.cards.entry(iccid.clone()).or_insert(fresh);
+            }
             let card = s
                 .cards
                 .get_mut(&iccid)
@@ -281,6 +297,9 @@ fn operate(s: &mut FakeState, path: &str, p: &Value) -> Result<Value, (i64, Stri
             let id = text(p, "deviceId")
                 .or_else(|| text(p, "cardNo"))
                 .ok_or_else(|| missing("cardNo or deviceId"))?;
+            if s.auto_register {
+                s.devices.entry(id.to_string()).or_default();
+            }
             let device = s
                 .devices
                 .get_mut(id)
