@@ -353,3 +353,191 @@ async fn device_commands_map_snake_case_to_the_gateway_fields() {
         .unwrap();
     assert_eq!(wifi.params["cardNo"], iccid(1));
 }
+
+/// Every asset-operation route for super admin, platform, agent L1, agent L3 below
+/// the owner, sibling agent, enterprise account. Assets belong to shop B (L2).
+#[tokio::test]
+async fn permission_matrix_of_asset_operations() {
+    use crate::matrix::{none, row_of, run, Allow, Code, Deny, Exp, Row};
+    const SCOPED: [Exp; 6] = [Allow, Allow, Allow, Code(404, 1180), Code(404, 1180), Deny];
+    let (app, _fake, sa, device) = setup().await;
+    let role = app.customer_role(&sa, "r").await;
+    let a = app.shop(&sa, "A", None, role).await;
+    let b = app.shop(&sa, "B", Some(a), role).await;
+    app.shop(&sa, "C", Some(b), role).await;
+    app.shop(&sa, "D", None, role).await;
+    app.post(
+        "/api/admin/accounts",
+        &sa,
+        json!({"username": "ops", "password": "password-ops", "user_type": 2}),
+    )
+    .await
+    .ok();
+    let e = app
+        .post(
+            "/api/admin/enterprises",
+            &sa,
+            json!({"enterprise_name": "E", "enterprise_code": "E"}),
+        )
+        .await;
+    let eid = e.ok()["id"].as_u64().unwrap();
+    app.post(
+        "/api/admin/accounts",
+        &sa,
+        json!({"username": "ent", "password": "password-e", "user_type": 4, "enterprise_id": eid}),
+    )
+    .await
+    .ok();
+    // Twelve card-less devices: one per actor for refresh (cooldown) and for stop/start.
+    let mut csv = String::from("virtual_no\n");
+    for i in 0..12 {
+        csv.push_str(&format!("M-{i}\n"));
+    }
+    let key = upload(&app, &sa, "device_import", &csv).await;
+    app.post("/api/admin/devices/import", &sa, json!({"file_key": key}))
+        .await
+        .ok();
+    drain(&app).await;
+    let mut vnos: Vec<String> = (0..12).map(|i| format!("M-{i}")).collect();
+    vnos.push("DEV".into());
+    let agent_a = app.agent("A").await;
+    app.post(
+        "/api/admin/devices/allocate",
+        &sa,
+        json!({"to_shop_id": a, "virtual_nos": vnos}),
+    )
+    .await
+    .ok();
+    app.post(
+        "/api/admin/devices/allocate",
+        &agent_a,
+        json!({"to_shop_id": b, "virtual_nos": vnos}),
+    )
+    .await
+    .ok();
+    app.post(
+        "/api/admin/iot-cards/allocate",
+        &sa,
+        json!({"to_shop_id": a, "iccids": [iccid(4)]}),
+    )
+    .await
+    .ok();
+    app.post(
+        "/api/admin/iot-cards/allocate",
+        &agent_a,
+        json!({"to_shop_id": b, "iccids": [iccid(4)]}),
+    )
+    .await
+    .ok();
+    let mut ids = std::collections::HashMap::new();
+    for v in &vnos {
+        let r = app
+            .get(&format!("/api/admin/devices?virtual_no={v}"), &sa)
+            .await;
+        ids.insert(v.clone(), r.ok()["list"][0]["id"].as_u64().unwrap());
+    }
+    struct F {
+        device: u64,
+        m: Vec<u64>,
+    }
+    let f = F {
+        device,
+        m: (0..12).map(|i| ids[&format!("M-{i}")]).collect(),
+    };
+    let tokens = vec![
+        sa.clone(),
+        app.login("ops", "password-ops").await,
+        agent_a,
+        app.agent("C").await,
+        app.agent("D").await,
+        app.login("ent", "password-e").await,
+    ];
+    let body = |v: serde_json::Value| move |_: &F, _: usize| Some(v.clone());
+    let rows: Vec<Row<F>> = vec![
+        row_of(
+            "GET",
+            |_, _| "/api/admin/assets/card/4/realtime-status".into(),
+            none,
+            SCOPED,
+        ),
+        row_of(
+            "GET",
+            |f: &F, _| format!("/api/admin/assets/device/{}/realtime-status", f.device),
+            none,
+            SCOPED,
+        ),
+        row_of(
+            "POST",
+            |_, _| "/api/admin/assets/card/4/refresh".into(),
+            none,
+            SCOPED,
+        ),
+        row_of(
+            "POST",
+            |f: &F, i| format!("/api/admin/assets/device/{}/refresh", f.m[i]),
+            none,
+            SCOPED,
+        ),
+        row_of(
+            "POST",
+            |_, _| format!("/api/admin/assets/card/{}/stop", iccid(4)),
+            none,
+            SCOPED,
+        ),
+        row_of(
+            "POST",
+            |_, _| format!("/api/admin/assets/card/{}/start", iccid(4)),
+            none,
+            SCOPED,
+        ),
+        row_of(
+            "POST",
+            |f: &F, i| format!("/api/admin/assets/device/{}/stop", f.m[i]),
+            none,
+            SCOPED,
+        ),
+        row_of(
+            "POST",
+            |f: &F, i| format!("/api/admin/assets/device/{}/start", f.m[6 + i]),
+            none,
+            SCOPED,
+        ),
+        row_of(
+            "POST",
+            |f: &F, _| format!("/api/admin/devices/{}/speed-limit", f.device),
+            body(json!({"speed_limit": 64})),
+            SCOPED,
+        ),
+        row_of(
+            "POST",
+            |f: &F, _| format!("/api/admin/devices/{}/wifi", f.device),
+            body(json!({"ssid": "n", "enabled": false})),
+            SCOPED,
+        ),
+        row_of(
+            "POST",
+            |f: &F, _| format!("/api/admin/devices/{}/switch-card", f.device),
+            body(json!({"target_iccid": iccid(1)})),
+            SCOPED,
+        ),
+        row_of(
+            "POST",
+            |f: &F, _| format!("/api/admin/devices/{}/reboot", f.device),
+            none,
+            SCOPED,
+        ),
+        row_of(
+            "POST",
+            |f: &F, _| format!("/api/admin/devices/{}/factory-reset", f.device),
+            none,
+            SCOPED,
+        ),
+    ];
+    let failures = run(&app, &tokens, &f, &rows).await;
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
