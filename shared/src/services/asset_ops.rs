@@ -16,6 +16,7 @@ use crate::clock::rfc3339;
 use crate::domain::assets::{Device, IotCard};
 use crate::domain::caller::Caller;
 use crate::integrations::gateway::client::{GatewayClient, GatewayError};
+use crate::integrations::gateway::types::WifiReq;
 use crate::services::devices::bindings;
 use crate::store::assets::{card_item, card_key};
 use crate::store::tx::Cond;
@@ -88,13 +89,6 @@ impl Direction {
         match self {
             Direction::Stop => Direction::Start,
             Direction::Start => Direction::Stop,
-        }
-    }
-
-    fn path(self) -> &'static str {
-        match self {
-            Direction::Stop => "/flow-card/cardStop",
-            Direction::Start => "/flow-card/cardStart",
         }
     }
 }
@@ -198,20 +192,13 @@ async fn device_cards(store: &Store, device_id: u64) -> Result<Vec<IotCard>, Sto
 /// Pulls a card's status, real-name status and usage from the gateway and stores them.
 async fn sync_card(state: &AppState, card: &IotCard) -> Result<IotCard, OpsError> {
     let gw = gateway(state)?;
-    let p = json!({"cardNo": card.iccid});
-    let status: Value = gw.call("/flow-card/status", &p).await?;
-    let real: Value = gw.call("/flow-card/realName", &p).await?;
-    let flow: Value = gw.call("/flow-card/flow", &p).await?;
+    let status = gw.card_status(&card.iccid).await?;
+    let real = gw.realname(&card.iccid).await?;
+    let flow = gw.flow(&card.iccid).await?;
     let mut c = card.clone();
-    if let Some(s) = status.get("status").and_then(Value::as_i64) {
-        c.network_status = s;
-    }
-    if let Some(v) = real.get("realStatus").and_then(Value::as_bool) {
-        c.real_name_status = if v { 2 } else { 0 };
-    }
-    if let Some(u) = flow.get("used").and_then(Value::as_f64) {
-        c.current_month_usage_mb = u;
-    }
+    c.network_status = status.status;
+    c.real_name_status = if real.real_status { 2 } else { 0 };
+    c.current_month_usage_mb = flow.used;
     let now = rfc3339(state.clock.now());
     c.last_sync_time = Some(now.clone());
     save_card(&state.store, card, c, &now).await
@@ -305,7 +292,7 @@ pub async fn card_switch(
         }
     }
     gateway(state)?
-        .call::<_, Value>(dir.path(), &json!({"cardNo": card.iccid}))
+        .switch_card_network(&card.iccid, dir == Direction::Stop)
         .await?;
     record_switch(store, &card, dir, now).await
 }
@@ -399,7 +386,7 @@ pub async fn device_switch(
             continue;
         }
         match gw
-            .call::<_, Value>(dir.path(), &json!({"cardNo": card.iccid}))
+            .switch_card_network(&card.iccid, dir == Direction::Stop)
             .await
         {
             Ok(_) => {
@@ -447,43 +434,6 @@ pub struct SwitchCard {
     pub target_iccid: String,
 }
 
-/// Gateway request of the device commands (camelCase on the wire).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DeviceCommand<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    card_no: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    device_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    speed_limit: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ssid: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    password: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    enabled: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    iccid: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    operation_type: Option<i64>,
-}
-
-impl DeviceCommand<'_> {
-    fn empty() -> Self {
-        Self {
-            card_no: None,
-            device_id: None,
-            speed_limit: None,
-            ssid: None,
-            password: None,
-            enabled: None,
-            iccid: None,
-            operation_type: None,
-        }
-    }
-}
-
 /// A device command.
 #[derive(Debug)]
 pub enum Command {
@@ -511,22 +461,15 @@ pub async fn device_command(
         .clone()
         .ok_or_else(|| AssetError::Invalid(Invalid("the device has no IMEI registered".into())))?;
     let cards = device_cards(store, d.id).await?;
-    let first_card = cards
-        .iter()
-        .min_by_key(|c| c.slot_position)
-        .map(|c| c.iccid.clone());
-    let mut req = DeviceCommand::empty();
-    req.device_id = Some(&imei);
-    let path = match &cmd {
-        Command::SpeedLimit(s) => {
-            if s.speed_limit < 1 {
+    match &cmd {
+        Command::SpeedLimit(sl) => {
+            if sl.speed_limit < 1 {
                 return Err(AssetError::Invalid(Invalid(
                     "speed_limit must be at least 1 (KB/s)".into(),
                 ))
                 .into());
             }
-            req.speed_limit = Some(s.speed_limit);
-            "/device/speed-limit"
+            gw.speed_limit(&imei, sl.speed_limit).await?;
         }
         Command::Wifi(w) => {
             if !(1..=32).contains(&w.ssid.chars().count()) {
@@ -534,17 +477,21 @@ pub async fn device_command(
                     AssetError::Invalid(Invalid("ssid must be 1-32 characters".into())).into(),
                 );
             }
-            let card = first_card
-                .as_deref()
+            let card = cards
+                .iter()
+                .min_by_key(|c| c.slot_position)
                 .ok_or_else(|| AssetError::Invalid(Invalid("the device has no card".into())))?;
-            req.card_no = Some(card);
-            req.ssid = Some(&w.ssid);
-            req.password = w.password.as_deref();
-            req.enabled = Some(w.enabled);
-            "/device/wifi-config"
+            let req = WifiReq {
+                card_no: &card.iccid,
+                device_id: Some(&imei),
+                ssid: &w.ssid,
+                password: w.password.as_deref(),
+                enabled: w.enabled,
+            };
+            gw.wifi(&req).await?;
         }
-        Command::SwitchCard(s) => {
-            let target = crate::domain::identifiers::Iccid::parse(&s.target_iccid)
+        Command::SwitchCard(sc) => {
+            let target = crate::domain::identifiers::Iccid::parse(&sc.target_iccid)
                 .map_err(AssetError::from)?;
             if !cards.iter().any(|c| c.iccid == target.as_str()) {
                 return Err(AssetError::Invalid(Invalid(
@@ -552,14 +499,10 @@ pub async fn device_command(
                 ))
                 .into());
             }
-            // The gateway takes the device IMEI as `cardNo` here, and operationType 2.
-            let call = json!({"cardNo": imei, "iccid": target.as_str(), "operationType": 2});
-            gw.call::<_, Value>("/device/card-switch", &call).await?;
-            return Ok(());
+            gw.switch_device_card(&imei, target.as_str()).await?;
         }
-        Command::Reboot => "/device/restart",
-        Command::FactoryReset => "/device/factory-reset",
-    };
-    gw.call::<_, Value>(path, &req).await?;
+        Command::Reboot => gw.reboot(&imei).await?,
+        Command::FactoryReset => gw.factory_reset(&imei).await?,
+    }
     Ok(())
 }
