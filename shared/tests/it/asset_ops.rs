@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use shared::integrations::gateway::crypto::{AesEcbMd5, GatewayCrypto};
-use shared::integrations::gateway::fake::{FakeCard, FakeDevice, FakeGateway};
+use shared::integrations::gateway::fake::{FakeCard, FakeDevice, FakeGateway, Fault};
 use shared::services::asset_ops::{protect_key, Direction};
 
 use crate::assets::{carrier, drain, iccid, import_cards, upload};
@@ -131,15 +131,18 @@ async fn refresh_persists_the_carrier_view_and_cools_down() {
 #[tokio::test]
 async fn device_stop_sets_a_protect_period_that_blocks_opposite_card_operations() {
     let (app, fake, admin, device) = setup().await;
-    // Card 2 is unknown at the carrier now: the device stop partly fails.
-    fake.set_card(
-        &iccid(2),
-        FakeCard {
-            started: true,
-            verified: true,
-            used_mb: 0.0,
-        },
-    );
+    // Both verified cards run; the carrier refuses the first card's stop.
+    for i in [1, 2] {
+        fake.set_card(
+            &iccid(i),
+            FakeCard {
+                started: true,
+                verified: true,
+                used_mb: 0.0,
+            },
+        );
+    }
+    fake.fail_next(1, Fault::Business(500, "card locked".into()));
     let r = app
         .call(
             "POST",
@@ -153,11 +156,21 @@ async fn device_stop_sets_a_protect_period_that_blocks_opposite_card_operations(
             r.ok()["success_count"].as_u64(),
             r.data()["skipped_count"].as_u64()
         ),
-        (Some(2), Some(1)),
+        (Some(1), Some(1)),
         "{}",
         r.body
     );
-    assert!(!fake.card(&iccid(1)).unwrap().started);
+    assert_eq!(r.data()["failed_cards"][0]["iccid"], iccid(1));
+    assert!(r.data()["failed_cards"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("card locked"));
+    assert!(
+        fake.card(&iccid(1)).unwrap().started,
+        "the failed card keeps running"
+    );
+    assert!(!fake.card(&iccid(2)).unwrap().started);
+    // The protect period is set even though one card failed.
     let status = app
         .get(
             &format!("/api/admin/assets/device/{device}/realtime-status"),
