@@ -16,7 +16,7 @@ use crate::services::shops::shop_roles;
 use crate::store::keys::{self, gsi1};
 use crate::store::org::{account_item, linked_ids, role_link_item, unique_item};
 use crate::store::tx::{Cond, Tx};
-use crate::store::{n, Key, On, Store};
+use crate::store::{n, On, Store};
 
 /// `POST /api/admin/accounts` body.
 #[derive(Debug, Deserialize)]
@@ -357,15 +357,7 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
 pub async fn roles(store: &Store, caller: &Caller, id: u64) -> Result<Vec<Role>, OrgError> {
     caller.require(SA_PL_AG)?;
     visible_account(store, caller, id).await?;
-    let links = store
-        .query_prefix(On::Table, &keys::account(id).pk, "ROLE#")
-        .await?;
-    let role_keys: Vec<Key> = linked_ids(&links).into_iter().map(keys::role).collect();
-    let roles: Vec<Role> = store.entities(&role_keys).await?;
-    Ok(roles
-        .into_iter()
-        .filter(|r| r.deleted_at.is_none())
-        .collect())
+    Ok(org::linked_roles(store, &keys::account(id).pk).await?)
 }
 
 /// Replaces the roles of an account. Platform accounts take platform roles, agent and

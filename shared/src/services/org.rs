@@ -223,3 +223,20 @@ pub fn soft_delete_tx(
     }
     tx
 }
+
+/// Live roles linked (`ROLE#<id>` items) under the partition `owner_pk` of a shop or
+/// an account: one Query and one batch read.
+pub async fn linked_roles(store: &Store, owner_pk: &str) -> Result<Vec<Role>, StoreError> {
+    let links = store
+        .query_prefix(crate::store::On::Table, owner_pk, "ROLE#")
+        .await?;
+    let role_keys: Vec<Key> = crate::store::org::linked_ids(&links)
+        .into_iter()
+        .map(keys::role)
+        .collect();
+    let roles: Vec<Role> = store.entities(&role_keys).await?;
+    Ok(roles
+        .into_iter()
+        .filter(|r| r.deleted_at.is_none())
+        .collect())
+}

@@ -455,15 +455,7 @@ pub async fn roles(store: &Store, caller: &Caller, id: u64) -> Result<Vec<Role>,
 
 /// Live roles linked to a shop.
 pub async fn shop_roles(store: &Store, shop_id: u64) -> Result<Vec<Role>, StoreError> {
-    let links = store
-        .query_prefix(On::Table, &keys::shop(shop_id).pk, "ROLE#")
-        .await?;
-    let role_keys: Vec<Key> = linked_ids(&links).into_iter().map(keys::role).collect();
-    let roles: Vec<Role> = store.entities(&role_keys).await?;
-    Ok(roles
-        .into_iter()
-        .filter(|r| r.deleted_at.is_none())
-        .collect())
+    super::org::linked_roles(store, &keys::shop(shop_id).pk).await
 }
 
 /// Replaces the roles available to a shop (customer roles only).
