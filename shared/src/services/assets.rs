@@ -17,6 +17,7 @@ use crate::domain::shop_path::ShopPath;
 use crate::domain::validate::Invalid;
 use crate::services::shops::shop_names;
 use crate::store::assets::{self, allocation_item, Cursor, Kind, SHARDS};
+use crate::store::org::unique_item;
 use crate::store::tx::{Cond, Tx};
 use crate::store::{
     from_item, keys, n, num_attr, s, Item, Key, On, Query, SkCond, Store, StoreError,
@@ -200,6 +201,27 @@ pub async fn find<A: Asset>(
         return Ok(None);
     };
     Ok(store.get_as(&A::key(id as u64)).await?)
+}
+
+/// Releases the old value's uniqueness item and claims the new one when they differ.
+pub fn swap_unique(
+    mut tx: Tx,
+    kind: &str,
+    label: &'static str,
+    old: Option<&String>,
+    new: Option<&String>,
+    id: u64,
+) -> Tx {
+    if old == new {
+        return tx;
+    }
+    if let Some(o) = old {
+        tx = tx.delete("release", &keys::unique(kind, o), None);
+    }
+    if let Some(v) = new {
+        tx = tx.put_new(label, unique_item(kind, v, id));
+    }
+    tx
 }
 
 /// A live asset the caller may see; others answer not found.

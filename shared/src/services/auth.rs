@@ -16,7 +16,7 @@ use crate::domain::validate::{self, Invalid};
 use crate::store::org::{account_item, linked_ids, unique_item};
 use crate::store::sessions::Session;
 use crate::store::tx::Tx;
-use crate::store::{from_item, keys, str_attr, Item, Key, On, Store, StoreError};
+use crate::store::{from_item, keys, Item, Key, On, Store, StoreError};
 
 /// Failures of authentication use cases.
 #[derive(Debug, thiserror::Error)]
@@ -515,9 +515,7 @@ fn account_key_set(
 }
 
 fn take(items: &mut Vec<Item>, key: &Key) -> Option<Item> {
-    let pos = items
-        .iter()
-        .position(|i| str_attr(i, "pk") == Some(&key.pk) && str_attr(i, "sk") == Some(&key.sk))?;
+    let pos = items.iter().position(|i| key.matches(i))?;
     Some(items.swap_remove(pos))
 }
 

@@ -3,16 +3,17 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::assets::{self, require_asset_admin, visible, AssetError, AssetFilter, CursorPage};
+use super::assets::{
+    self, require_asset_admin, swap_unique, visible, AssetError, AssetFilter, CursorPage,
+};
 use crate::clock::rfc3339;
 use crate::domain::assets::IotCard;
 use crate::domain::caller::Caller;
 use crate::domain::identifiers::{Iccid, Msisdn, VirtualNo};
 use crate::domain::validate::{self, Invalid};
 use crate::store::assets::card_item;
-use crate::store::org::unique_item;
 use crate::store::tx::{Cond, Tx};
-use crate::store::{keys, Store};
+use crate::store::Store;
 
 /// List filters of cards: the shared asset filters plus exact identifiers.
 #[derive(Debug, Default, Deserialize)]
@@ -133,19 +134,19 @@ pub async fn update(
     card.updated_at = rfc3339(now);
     card.updater = caller.account_id;
     card.version += 1;
-    let mut tx = Tx::new().put(
+    let tx = Tx::new().put(
         "card",
         card_item(&card)?,
         Some(Cond::live().and(Cond::version(old.version))),
     );
-    if card.virtual_no != old.virtual_no {
-        if let Some(v) = &old.virtual_no {
-            tx = tx.delete("old_virtual_no", &keys::unique("card_virtual_no", v), None);
-        }
-        if let Some(v) = &card.virtual_no {
-            tx = tx.put_new("virtual_no", unique_item("card_virtual_no", v, id));
-        }
-    }
+    let tx = swap_unique(
+        tx,
+        "card_virtual_no",
+        "virtual_no",
+        old.virtual_no.as_ref(),
+        card.virtual_no.as_ref(),
+        id,
+    );
     store
         .transact(tx)
         .await

@@ -3,14 +3,16 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::assets::{self, require_asset_admin, visible, AssetError, AssetFilter, CursorPage};
+use super::assets::{
+    self, require_asset_admin, swap_unique, visible, AssetError, AssetFilter, CursorPage,
+};
 use crate::clock::rfc3339;
 use crate::domain::assets::{Device, IotCard, SimBinding};
 use crate::domain::caller::{Caller, SA_PL};
 use crate::domain::identifiers::{Imei, Sn, VirtualNo};
 use crate::domain::validate::{self, Invalid};
 use crate::store::assets::{binding_item, binding_key, card_key, device_item, device_key};
-use crate::store::org::{soft_deleted, unique_item};
+use crate::store::org::soft_deleted;
 use crate::store::tx::{Cond, Tx, Upd};
 use crate::store::{from_item, keys, n, Key, On, Store, StoreError};
 
@@ -179,7 +181,7 @@ pub async fn update(
         device_item(&d)?,
         Some(Cond::live().and(Cond::version(old.version))),
     );
-    tx = swap(
+    tx = swap_unique(
         tx,
         "device_virtual_no",
         "virtual_no",
@@ -187,8 +189,8 @@ pub async fn update(
         Some(&d.virtual_no),
         id,
     );
-    tx = swap(tx, "imei", "imei", old.imei.as_ref(), d.imei.as_ref(), id);
-    tx = swap(tx, "sn", "sn", old.sn.as_ref(), d.sn.as_ref(), id);
+    tx = swap_unique(tx, "imei", "imei", old.imei.as_ref(), d.imei.as_ref(), id);
+    tx = swap_unique(tx, "sn", "sn", old.sn.as_ref(), d.sn.as_ref(), id);
     store
         .transact(tx)
         .await
@@ -200,27 +202,6 @@ pub async fn update(
             None => e.into(),
         })?;
     Ok(d)
-}
-
-/// Releases the old value's uniqueness item and claims the new one when they differ.
-fn swap(
-    mut tx: Tx,
-    kind: &str,
-    label: &'static str,
-    old: Option<&String>,
-    new: Option<&String>,
-    id: u64,
-) -> Tx {
-    if old == new {
-        return tx;
-    }
-    if let Some(o) = old {
-        tx = tx.delete("release", &keys::unique(kind, o), None);
-    }
-    if let Some(v) = new {
-        tx = tx.put_new(label, unique_item(kind, v, id));
-    }
-    tx
 }
 
 /// Cards bound to a device, by slot.

@@ -126,7 +126,7 @@ fn out_of_scope() -> AssetError {
 fn take<T: serde::de::DeserializeOwned>(items: &[Item], key: &Key) -> Option<T> {
     items
         .iter()
-        .find(|i| str_attr(i, "pk") == Some(&key.pk) && str_attr(i, "sk") == Some(&key.sk))
+        .find(|i| key.matches(i))
         .and_then(|i| from_item(i.clone()).ok())
 }
 

@@ -89,6 +89,12 @@ impl Key {
         }
     }
 
+    /// Whether `item` is the item at this key.
+    pub fn matches(&self, item: &Item) -> bool {
+        str_attr(item, "pk") == Some(self.pk.as_str())
+            && str_attr(item, "sk") == Some(self.sk.as_str())
+    }
+
     /// The key as an item fragment.
     pub fn item(&self) -> Item {
         HashMap::from([
