@@ -1,3 +1,18 @@
 //! Clients of external services, each speaking the real wire protocol.
 
 pub mod gateway;
+
+/// Installs the rustls crypto provider (aws-lc, the one the AWS SDK already uses)
+/// for every HTTP client of the process; call before building one. Idempotent.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+}
+
+/// A plain HTTP client with the process's TLS provider installed.
+pub fn http_client() -> reqwest::Client {
+    install_tls_provider();
+    reqwest::Client::new()
+}

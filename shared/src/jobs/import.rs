@@ -75,6 +75,15 @@ pub async fn process(state: &AppState, msg: ImportMessage) -> Result<(), JobErro
         }
         Err(ChunkError::Retry(e)) => return Err(e),
     };
+    let required: &[&str] = match task.import_type {
+        ImportType::Cards => &["iccid"],
+        ImportType::Devices => &["virtual_no"],
+        ImportType::VirtualNo => &["iccid", "virtual_no"],
+    };
+    if let Some(missing) = required.iter().find(|c| !chunk.columns.contains_key(**c)) {
+        let reason = format!("the file has no {missing} column");
+        return fail_task(store, &task, &reason, state.clock.now()).await;
+    }
     let outcome = match task.import_type {
         ImportType::Cards => import_cards(state, &task, &chunk).await?,
         ImportType::Devices => import_devices(state, &task, &chunk).await?,
@@ -452,16 +461,6 @@ pub async fn import_cards(
 ) -> Result<Outcome, JobError> {
     let store = &state.store;
     let mut out = Outcome::default();
-    if !chunk.columns.contains_key("iccid") {
-        fail_task(
-            store,
-            task,
-            "the file has no iccid column",
-            state.clock.now(),
-        )
-        .await?;
-        return Err(JobError("no iccid column".into()));
-    }
     let carriers = carriers(store).await?;
     let shop = target_shop(store, task).await?;
     let now = rfc3339(state.clock.now());
@@ -690,11 +689,6 @@ async fn fill_virtual_numbers(
     let store = &state.store;
     let now = state.clock.now();
     let mut out = Outcome::default();
-    for name in ["iccid", "virtual_no"] {
-        if !chunk.columns.contains_key(name) {
-            return fail_task(store, task, &format!("the file has no {name} column"), now).await;
-        }
-    }
     let mut rows: Vec<(u64, String, String)> = Vec::new();
     let mut seen_iccid: HashMap<String, u64> = HashMap::new();
     let mut seen_vno: HashMap<String, u64> = HashMap::new();
@@ -922,16 +916,6 @@ async fn import_devices(
 ) -> Result<Outcome, JobError> {
     let store = &state.store;
     let mut out = Outcome::default();
-    if !chunk.columns.contains_key("virtual_no") {
-        fail_task(
-            store,
-            task,
-            "the file has no virtual_no column",
-            state.clock.now(),
-        )
-        .await?;
-        return Err(JobError("no virtual_no column".into()));
-    }
     let shop = target_shop(store, task).await?;
     let now = rfc3339(state.clock.now());
     let mut seen: HashMap<String, u64> = HashMap::new();

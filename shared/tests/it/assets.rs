@@ -20,7 +20,7 @@ pub async fn upload(app: &TestApp, token: &str, purpose: &str, body: &str) -> St
         .await;
     let url = r.ok()["upload_url"].as_str().unwrap().to_string();
     let key = r.data()["file_key"].as_str().unwrap().to_string();
-    let res = reqwest::Client::new()
+    let res = shared::integrations::http_client()
         .put(&url)
         .header("content-type", "text/csv")
         .body(body.to_string())
@@ -954,4 +954,20 @@ async fn the_sample_files_and_sqs_event_import_through_the_lambda_handler() {
     drain(&app).await;
     let r = app.get("/api/admin/assets/resolve/VN-0001", &admin).await;
     assert_eq!(r.ok()["bound_device_no"], "DEV-0001");
+}
+
+#[tokio::test]
+async fn a_file_without_its_key_column_fails_the_task_once() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let task = import_cards(
+        &app,
+        &admin,
+        "msisdn,carrier_code\n13800000001,CMCC\n",
+        json!({}),
+    )
+    .await;
+    assert_eq!(task["status"], "failed");
+    assert_eq!(task["error"], "the file has no iccid column");
+    assert_eq!(task["total_count"], 0);
 }

@@ -89,7 +89,7 @@ async fn tampered_signatures_wrong_keys_and_old_timestamps_are_rejected() {
     // Hand-made envelopes: a tampered sign and a 13-digit millisecond timestamp.
     let crypto = AesEcbMd5::new(SECRET).unwrap();
     let data = crypto.encrypt(br#"{"params":{"cardNo":"89860012345678901234"}}"#);
-    let http = reqwest::Client::new();
+    let http = shared::integrations::http_client();
     for (timestamp, sign) in [
         (1_800_000_000i64, "0".repeat(32)),
         (

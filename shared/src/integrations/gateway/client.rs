@@ -102,7 +102,7 @@ pub struct GatewayClient {
 impl GatewayClient {
     /// A client with rustls (aws-lc) and the system's root certificates.
     pub fn new(cfg: GatewayConfig, crypto: Arc<dyn GatewayCrypto>, clock: Clock) -> Self {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        crate::integrations::install_tls_provider();
         let http = reqwest::Client::builder()
             .timeout(cfg.attempt_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
