@@ -2,9 +2,12 @@
 
 pub mod assets;
 pub mod caller;
+pub mod catalog;
 pub mod entities;
+pub mod grants;
 pub mod identifiers;
 pub mod org;
 pub mod password;
+pub mod pricing;
 pub mod shop_path;
 pub mod validate;

@@ -85,6 +85,38 @@ pub fn opt_phone(field: &str, value: Option<&str>) -> Result<Option<String>, Inv
     }
 }
 
+/// Largest amount of money accepted anywhere (fen): 10 billion yuan. Keeps every sum
+/// of a few amounts far from `i64` overflow.
+pub const MAX_MONEY: i64 = 1_000_000_000_000;
+
+/// An amount of money in fen: 0 to [`MAX_MONEY`].
+pub fn money(field: &str, value: i64) -> Result<i64, Invalid> {
+    if (0..=MAX_MONEY).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Invalid(format!(
+            "{field} must be between 0 and {MAX_MONEY} fen"
+        )))
+    }
+}
+
+/// An integer in `range`, named in the error.
+pub fn int_in(
+    field: &str,
+    value: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, Invalid> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(Invalid(format!(
+            "{field} must be between {} and {}",
+            range.start(),
+            range.end()
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +157,19 @@ mod tests {
             "13800138000"
         );
         assert!(opt_phone("phone", Some("12ab")).is_err());
+    }
+
+    #[test]
+    fn money_and_ranges() {
+        assert_eq!(money("p", 0).unwrap(), 0);
+        assert_eq!(money("p", MAX_MONEY).unwrap(), MAX_MONEY);
+        for bad in [-1, MAX_MONEY + 1, i64::MIN, i64::MAX] {
+            assert!(
+                money("p", bad).unwrap_err().0.starts_with("p must"),
+                "{bad}"
+            );
+        }
+        assert!(int_in("n", 0, 1..=12).is_err());
+        assert_eq!(int_in("n", 12, 1..=12).unwrap(), 12);
     }
 }
