@@ -115,6 +115,42 @@ codes! {
     PROTECT_PERIOD = 1038, FORBIDDEN, "the device is in a protect period";
     /// Unverified cards cannot be stopped or started.
     CARD_NOT_VERIFIED = 1039, FORBIDDEN, "unverified cards cannot be stopped or started";
+    /// Series code already used by a live series.
+    DUPLICATE_SERIES_CODE = 1040, CONFLICT, "series code already exists";
+    /// Package code already used by a live package.
+    DUPLICATE_PACKAGE_CODE = 1041, CONFLICT, "package code already exists";
+    /// 该代理已存在此系列授权: the shop already holds a grant of this series.
+    DUPLICATE_GRANT = 1042, CONFLICT, "the agent already has a grant of this series";
+    /// 当前账号无此系列授权,无法向下分配: the grantor holds no grant of the series.
+    GRANTOR_LACKS_GRANT = 1043, FORBIDDEN, "you hold no grant of this series and cannot pass it down";
+    /// A commission amount exceeds the grantor's own amount.
+    GRANT_CEILING_EXCEEDED = 1044, BAD_REQUEST, "commission amount exceeds the grantor's ceiling";
+    /// Tier thresholds differ from the series' thresholds.
+    TIER_MISMATCH = 1045, BAD_REQUEST, "commission tiers must match the series thresholds";
+    /// The cost price is locked: the shop allocated the package to subordinates.
+    COST_PRICE_LOCKED = 1046, CONFLICT, "cost price locked by subordinate allocations";
+    /// A retail price below the shop's cost price.
+    RETAIL_BELOW_COST = 1047, BAD_REQUEST, "retail price must not be below the cost price";
+    /// 店铺没有该套餐的分配配置: the shop has no allocation of the package.
+    NO_ALLOCATION = 1048, BAD_REQUEST, "the shop has no allocation of this package";
+    /// The grantee issued grants of the same series to its subordinates.
+    GRANT_HAS_SUBORDINATES = 1049, CONFLICT, "subordinate grants depend on this grant";
+    /// The series has packages or grants.
+    SERIES_IN_USE = 1050, CONFLICT, "the series is in use";
+    /// The package is allocated to shops.
+    PACKAGE_IN_USE = 1051, CONFLICT, "the package is allocated to shops";
+    /// The package does not belong to the grant's series.
+    PACKAGE_NOT_IN_SERIES = 1052, BAD_REQUEST, "the package does not belong to this series";
+    /// The package cannot be sold (disabled, off shelf, retail below cost).
+    PACKAGE_NOT_SELLABLE = 1053, BAD_REQUEST, "the package cannot be sold";
+    /// The shop allocated this package further down; remove those allocations first.
+    ALLOCATION_IN_USE = 1054, CONFLICT, "the package is allocated further down";
+    /// A cost price below the grantor's own cost price.
+    COST_BELOW_GRANTOR_COST = 1055, BAD_REQUEST, "cost price must not be below the grantor's cost price";
+    /// The grant is being created or deleted; retry shortly.
+    GRANT_IN_PROGRESS = 1056, CONFLICT, "the grant is being created or deleted, retry shortly";
+    /// The shop holds no grant of the package's series from the caller.
+    SHOP_HAS_NO_GRANT = 1057, BAD_REQUEST, "the shop holds no grant of this series from you";
     /// `CodeGatewayError`: the carrier gateway failed (the upstream reason is in `msg`).
     GATEWAY_ERROR = 1110, BAD_GATEWAY, "carrier gateway error";
     /// `CodeGatewayTimeout`.

@@ -54,6 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         state.sqs.clone(),
     );
     tokio::spawn(import_consumer(state.clone()));
+    tokio::spawn(grant_sweeper(state.clone()));
     if let Some(id) = shared::services::auth::ensure_super_admin(&state).await? {
         tracing::info!(account_id = id, "seeded super admin");
     }
@@ -87,6 +88,19 @@ async fn import_consumer(state: AppState) {
         if let Err(e) = shared::local::pump_import_queue(&state, 5).await {
             tracing::warn!(error = %e, "import queue poll failed");
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
+}
+
+/// Runs the grant sweeper on a timer, as its EventBridge schedule would.
+async fn grant_sweeper(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        every.tick().await;
+        if let Err(e) =
+            shared::services::grants::settle_stale_grants(&state.store, state.clock.now()).await
+        {
+            tracing::warn!(error = %e, "grant sweep failed");
         }
     }
 }

@@ -9,7 +9,10 @@ pub mod admin_carriers;
 pub mod admin_devices;
 pub mod admin_enterprises;
 pub mod admin_iot_cards;
+pub mod admin_package_series;
+pub mod admin_packages;
 pub mod admin_roles;
+pub mod admin_shop_series_grants;
 pub mod admin_shops;
 pub mod admin_storage;
 pub mod envelope;
@@ -133,7 +136,10 @@ pub fn app(state: AppState) -> Router {
         .merge(admin_devices::routes())
         .merge(admin_asset_allocations::routes())
         .merge(admin_storage::routes())
-        .merge(admin_assets::routes());
+        .merge(admin_assets::routes())
+        .merge(admin_package_series::routes())
+        .merge(admin_packages::routes())
+        .merge(admin_shop_series_grants::routes());
     group(routes, state)
 }
 

@@ -38,6 +38,9 @@ pub struct SeriesGrant {
     pub series_id: u64,
     /// Grantor shop; [`PLATFORM`] for the platform.
     pub allocator_shop_id: u64,
+    /// The grantor's own grant of the series (0 for platform grants).
+    #[serde(default)]
+    pub allocator_grant_id: u64,
     /// Fixed mode: the grantee's amount (≤ the grantor's).
     pub one_time_commission_amount: i64,
     /// Tiered mode: the grantee's amount per series threshold.

@@ -382,6 +382,7 @@ mod tests {
             shop_id: 2,
             series_id: 1,
             allocator_shop_id: 0,
+            allocator_grant_id: 0,
             one_time_commission_amount: fixed,
             commission_tiers: tiers
                 .iter()

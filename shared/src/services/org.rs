@@ -148,6 +148,12 @@ macro_rules! stamped {
 }
 
 stamped!(Shop, AccountRecord, Enterprise, Role, Permission, Carrier);
+stamped!(
+    crate::domain::catalog::PackageSeries,
+    crate::domain::catalog::Package,
+    crate::domain::grants::SeriesGrant,
+    crate::domain::grants::PackageAllocation
+);
 
 /// A unique value replaced by an update: the old uniqueness item is released and the
 /// new one claimed in the same transaction.

@@ -65,6 +65,43 @@ pub fn carrier(id: u64) -> Key {
     Key::new(format!("CARRIER#{id}"), ENTITY)
 }
 
+/// Package series `id`.
+pub fn series(id: u64) -> Key {
+    Key::new(format!("SERIES#{id}"), ENTITY)
+}
+
+/// Package `id`.
+pub fn package(id: u64) -> Key {
+    Key::new(format!("PACKAGE#{id}"), ENTITY)
+}
+
+/// Series grant `id`.
+pub fn grant(id: u64) -> Key {
+    Key::new(format!("GRANT#{id}"), ENTITY)
+}
+
+/// Claim of shop `shop_id` on series `series_id`: one live grant per shop and series;
+/// holds the grant id.
+pub fn grant_claim(shop_id: u64, series_id: u64) -> Key {
+    Key::new(format!("SHOP#{shop_id}"), format!("GRANT#{series_id}"))
+}
+
+/// Sort-key prefix of a shop's grant claims.
+pub const GRANT_CLAIM_PREFIX: &str = "GRANT#";
+
+/// Allocation of package `package_id` to shop `shop_id` (one per shop and package).
+pub fn allocation(shop_id: u64, package_id: u64) -> Key {
+    Key::new(format!("SHOP#{shop_id}"), format!("PKG#{package_id}"))
+}
+
+/// Sort-key prefix of a shop's package allocations.
+pub const ALLOCATION_PREFIX: &str = "PKG#";
+
+/// Partition of the cost-price history of allocation `allocation_id`.
+pub fn price_history_pk(allocation_id: u64) -> String {
+    format!("PRICEHIST#{allocation_id}")
+}
+
 /// Uniqueness item for `value` of attribute `kind` (`shop_code`, `username`, ...).
 pub fn unique(kind: &str, value: &str) -> Key {
     Key::new(format!("UNIQUE#{kind}#{value}"), ENTITY)
@@ -99,12 +136,23 @@ pub mod gsi1 {
     pub const PERMISSIONS: &str = "PERMISSIONS";
     /// All live carriers.
     pub const CARRIERS: &str = "CARRIERS";
+    /// All live package series.
+    pub const SERIES: &str = "SERIES";
+    /// All live packages.
+    pub const PACKAGES: &str = "PACKAGES";
+    /// All live series grants; sort key = grantor, series, grant id.
+    pub const GRANTS: &str = "GRANTS";
     /// Sort-key prefix of platform-owned items (sorts before any shop path `/...`).
     pub const PLATFORM: &str = "!P";
 
     /// Partition listing who uses role `id` (accounts and shops).
     pub fn role_use(id: u64) -> String {
         format!("ROLEUSE#{id}")
+    }
+
+    /// Partition listing the live allocations of package `id` (by shop).
+    pub fn package_allocations(id: u64) -> String {
+        format!("ALLOCS#PKG#{id}")
     }
 
     /// Zero-padded id, so sort keys order numerically.

@@ -4,6 +4,7 @@
 
 pub mod assets;
 pub mod calls;
+pub mod catalog;
 pub mod idempotency;
 pub mod ids;
 pub mod keys;
@@ -11,6 +12,7 @@ pub mod org;
 pub mod rate_limit;
 pub mod schema;
 pub mod sessions;
+pub mod steps;
 pub mod ttl;
 pub mod tx;
 

@@ -154,3 +154,9 @@ macro_rules! has_deleted_at {
 }
 
 has_deleted_at!(Shop, AccountRecord, Enterprise, Role, Permission, Carrier);
+has_deleted_at!(
+    crate::domain::catalog::PackageSeries,
+    crate::domain::catalog::Package,
+    crate::domain::grants::SeriesGrant,
+    crate::domain::grants::PackageAllocation
+);

@@ -1,0 +1,6 @@
+//! Lambda `admin-packages`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    functions::serve_group(shared::api::admin_packages::routes).await
+}
