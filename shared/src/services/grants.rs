@@ -1060,7 +1060,7 @@ pub async fn settle_stale_grants(store: &Store, now: i64) -> Result<usize, Catal
     let q = Query {
         on: On::Gsi2,
         pk: UNSETTLED_GRANTS.into(),
-        sk: SkCond::Between(String::new(), format!("{cutoff}#~")),
+        sk: SkCond::Between("0".into(), format!("{cutoff}#~")),
         filter: None,
         limit: Some(100),
         start: None,

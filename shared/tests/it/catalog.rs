@@ -1,0 +1,973 @@
+//! Package catalogue and the agent price chain against the emulator: series,
+//! packages, grants down three levels, cost and retail prices, the cost-price lock,
+//! batch allocation and pricing, grants larger than one transaction (created, failed,
+//! interrupted, deleted) and bad input that must write nothing.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+
+pub struct Chain {
+    pub sa: String,
+    pub l1: String,
+    pub l2: String,
+    pub l3: String,
+    pub a: u64,
+    pub b: u64,
+    pub c: u64,
+    pub series: u64,
+}
+
+pub fn package_body(code: &str, series: u64) -> Value {
+    json!({
+        "package_code": code, "package_name": format!("Package {code}"),
+        "package_series_id": series, "package_type": "formal",
+        "real_data_mb": 10240, "virtual_data_mb": 8000, "enable_virtual_data": true,
+        "calendar_type": "natural_month", "duration_months": 1,
+        "data_reset_cycle": "monthly", "suggested_retail_price": 15000, "cost_price": 5000
+    })
+}
+
+pub async fn series(app: &TestApp, sa: &str, body: Value) -> u64 {
+    app.post("/api/admin/package-series", sa, body).await.ok()["id"]
+        .as_u64()
+        .unwrap()
+}
+
+pub async fn package(app: &TestApp, sa: &str, code: &str, series: u64) -> u64 {
+    app.post("/api/admin/packages", sa, package_body(code, series))
+        .await
+        .ok()["id"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Shops A (L1) → B (L2) → C (L3) with their agents and a fixed-commission series.
+pub async fn chain(app: &TestApp) -> Chain {
+    let sa = app.admin().await;
+    let role = app.customer_role(&sa, "r").await;
+    let a = app.shop(&sa, "A", None, role).await;
+    let b = app.shop(&sa, "B", Some(a), role).await;
+    let c = app.shop(&sa, "C", Some(b), role).await;
+    let s = series(
+        app,
+        &sa,
+        json!({"series_name": "S", "series_code": "S", "commission_type": "fixed", "commission_amount": 1000}),
+    )
+    .await;
+    Chain {
+        l1: app.agent("A").await,
+        l2: app.agent("B").await,
+        l3: app.agent("C").await,
+        sa,
+        a,
+        b,
+        c,
+        series: s,
+    }
+}
+
+fn grant_body(shop: u64, series: u64, amount: i64, packages: &[(u64, i64)]) -> Value {
+    json!({
+        "shop_id": shop, "series_id": series, "one_time_commission_amount": amount,
+        "packages": packages.iter().map(|(p, c)| json!({"package_id": p, "cost_price": c})).collect::<Vec<_>>()
+    })
+}
+
+fn own_package(list: &Value, id: u64) -> &Value {
+    list["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == json!(id))
+        .unwrap_or_else(|| panic!("package {id} not in {list}"))
+}
+
+#[tokio::test]
+async fn three_level_price_chain() {
+    let app = spawn_app().await;
+    let ch = chain(&app).await;
+    let p = package(&app, &ch.sa, "P", ch.series).await;
+
+    // Platform → L1 at cost 80 (fen ×100 here: 8000).
+    let g1 = app
+        .post(
+            "/api/admin/shop-series-grants",
+            &ch.sa,
+            grant_body(ch.a, ch.series, 500, &[(p, 8000)]),
+        )
+        .await;
+    let g1 = g1.ok().clone();
+    assert_eq!(g1["allocator_shop_id"], 0);
+    assert_eq!(g1["packages"][0]["cost_price"], 8000);
+    // Duplicate grant refused.
+    app.post(
+        "/api/admin/shop-series-grants",
+        &ch.sa,
+        grant_body(ch.a, ch.series, 500, &[]),
+    )
+    .await
+    .err(409, 1042);
+
+    // L1 → L2 at cost 100; the ceiling is L1's own amount (500).
+    app.post(
+        "/api/admin/shop-series-grants",
+        &ch.l1,
+        grant_body(ch.b, ch.series, 501, &[(p, 10000)]),
+    )
+    .await
+    .err(400, 1044);
+    // Below L1's own cost refused.
+    app.post(
+        "/api/admin/shop-series-grants",
+        &ch.l1,
+        grant_body(ch.b, ch.series, 400, &[(p, 7999)]),
+    )
+    .await
+    .err(400, 1055);
+    // Not a direct subordinate (L3 under L2).
+    app.post(
+        "/api/admin/shop-series-grants",
+        &ch.l1,
+        grant_body(ch.c, ch.series, 400, &[(p, 10000)]),
+    )
+    .await
+    .err(400, 1035);
+    // L2 holds no grant yet: it cannot pass the series down.
+    app.post(
+        "/api/admin/shop-series-grants",
+        &ch.l2,
+        grant_body(ch.c, ch.series, 100, &[]),
+    )
+    .await
+    .err(403, 1043);
+    let g2 = app
+        .post(
+            "/api/admin/shop-series-grants",
+            &ch.l1,
+            grant_body(ch.b, ch.series, 400, &[(p, 10000)]),
+        )
+        .await;
+    let g2 = g2.ok().clone();
+    assert_eq!(g2["allocator_shop_id"], ch.a);
+    assert_eq!(g2["one_time_commission_amount"], 400);
+
+    // L2 sees its own cost, the suggested retail price as its retail price, on shelf.
+    let l2_list = app.get("/api/admin/packages", &ch.l2).await;
+    let mine = own_package(l2_list.ok(), p).clone();
+    assert_eq!(
+        (mine["cost_price"].clone(), mine["retail_price"].clone()),
+        (json!(10000), json!(15000))
+    );
+    assert_eq!(mine["shelf_status"], 1);
+    assert_eq!(mine["profit"], 5000);
+    assert_eq!(mine["virtual_ratio"], json!(1.28));
+    // L2 sets retail 120; not below 100.
+    app.call(
+        "PATCH",
+        &format!("/api/admin/packages/{p}/retail-price"),
+        Some(&ch.l2),
+        Some(json!({"retail_price": 9999})),
+    )
+    .await
+    .err(400, 1047);
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/api/admin/packages/{p}/retail-price"),
+            Some(&ch.l2),
+            Some(json!({"retail_price": 12000})),
+        )
+        .await;
+    assert_eq!(r.ok()["retail_price"], 12000);
+    // L1 cannot change L2's retail price: the route only touches the caller's own
+    // allocation (L1's), and the grant routes have no retail field.
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/api/admin/packages/{p}/retail-price"),
+            Some(&ch.l1),
+            Some(json!({"retail_price": 13000, "shop_id": ch.b})),
+        )
+        .await;
+    assert_eq!(r.ok()["retail_price"], 13000);
+    let l2_view = app.get(&format!("/api/admin/packages/{p}"), &ch.l2).await;
+    assert_eq!(
+        l2_view.ok()["retail_price"],
+        12000,
+        "L2's retail price unchanged"
+    );
+    // The platform has no allocation of its own.
+    app.call(
+        "PATCH",
+        &format!("/api/admin/packages/{p}/retail-price"),
+        Some(&ch.sa),
+        Some(json!({"retail_price": 1})),
+    )
+    .await
+    .err(403, 1005);
+
+    // L1 changes L2's cost (history written), then L2 allocates to L3: L2's cost locks.
+    let gid2 = g2["id"].as_u64().unwrap();
+    let r = app
+        .put(
+            &format!("/api/admin/shop-series-grants/{gid2}/packages"),
+            &ch.l1,
+            json!({"packages": [{"package_id": p, "cost_price": 11000}]}),
+        )
+        .await;
+    assert_eq!(r.ok()["packages"][0]["cost_price"], 11000);
+    let g3 = app
+        .post(
+            "/api/admin/shop-series-grants",
+            &ch.l2,
+            grant_body(ch.c, ch.series, 300, &[(p, 11500)]),
+        )
+        .await;
+    g3.ok();
+    app.put(
+        &format!("/api/admin/shop-series-grants/{gid2}/packages"),
+        &ch.l1,
+        json!({"packages": [{"package_id": p, "cost_price": 10500}]}),
+    )
+    .await
+    .err(409, 1046);
+    app.post(
+        "/api/admin/shop-package-batch-pricing",
+        &ch.l1,
+        json!({"shop_id": ch.b, "package_ids": [p], "cost_price": 10500}),
+    )
+    .await
+    .err(409, 1046);
+    // Removing L2's allocation while L3 holds one is refused; deleting L2's grant too.
+    app.put(
+        &format!("/api/admin/shop-series-grants/{gid2}/packages"),
+        &ch.l1,
+        json!({"packages": [{"package_id": p, "remove": true}]}),
+    )
+    .await
+    .err(409, 1054);
+    app.delete(&format!("/api/admin/shop-series-grants/{gid2}"), &ch.l1)
+        .await
+        .err(409, 1049);
+    // Lowering L2's amount below what L2 granted to L3 is refused.
+    app.put(
+        &format!("/api/admin/shop-series-grants/{gid2}"),
+        &ch.l1,
+        json!({"one_time_commission_amount": 299}),
+    )
+    .await
+    .err(400, 1044);
+    let r = app
+        .put(
+            &format!("/api/admin/shop-series-grants/{gid2}"),
+            &ch.l1,
+            json!({"one_time_commission_amount": 350}),
+        )
+        .await;
+    assert_eq!(r.ok()["one_time_commission_amount"], 350);
+
+    // Price history of L2's allocation: one change 10000 → 11000 by L1's account.
+    let alloc_id = mine["allocation_id"].as_u64().unwrap();
+    let history: Vec<_> = app
+        .table
+        .scan()
+        .await
+        .into_iter()
+        .filter(|i| shared::store::str_attr(i, "pk") == Some(&format!("PRICEHIST#{alloc_id}")))
+        .collect();
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        shared::store::num_attr(&history[0], "old_cost_price"),
+        Some(10000)
+    );
+    assert_eq!(
+        shared::store::num_attr(&history[0], "new_cost_price"),
+        Some(11000)
+    );
+
+    // Agents list only grants they issued; the platform sees all three.
+    let l1_grants = app.get("/api/admin/shop-series-grants", &ch.l1).await;
+    let l1_grants = l1_grants.ok();
+    assert_eq!(l1_grants["total"], 1);
+    assert_eq!(l1_grants["list"][0]["id"], gid2);
+    assert_eq!(l1_grants["list"][0]["package_count"], 1);
+    let all = app.get("/api/admin/shop-series-grants", &ch.sa).await;
+    assert_eq!(all.ok()["total"], 3);
+    // L3's own view: its cost 11500, retail = suggested.
+    let l3 = app.get(&format!("/api/admin/packages/{p}"), &ch.l3).await;
+    assert_eq!(
+        (
+            l3.ok()["cost_price"].clone(),
+            l3.ok()["retail_price"].clone()
+        ),
+        (json!(11500), json!(15000))
+    );
+    // Agents see only the series granted to them.
+    let s_l3 = app.get("/api/admin/package-series", &ch.l3).await;
+    assert_eq!(s_l3.ok()["total"], 1);
+
+    // Unwind from the bottom: L3's grant, then L2's is deletable and its cost unlocks.
+    let gid3 = g3.ok()["id"].as_u64().unwrap();
+    app.delete(&format!("/api/admin/shop-series-grants/{gid3}"), &ch.l2)
+        .await
+        .ok();
+    app.get(&format!("/api/admin/packages/{p}"), &ch.l3)
+        .await
+        .err(404, 1002);
+    let r = app
+        .post(
+            "/api/admin/shop-package-batch-pricing",
+            &ch.l1,
+            json!({"shop_id": ch.b, "package_ids": [p], "price_adjustment": -500}),
+        )
+        .await;
+    assert_eq!(r.ok()[0]["cost_price"], 10500);
+    app.delete(&format!("/api/admin/shop-series-grants/{gid2}"), &ch.l1)
+        .await
+        .ok();
+    let s_l2 = app.get("/api/admin/package-series", &ch.l2).await;
+    assert_eq!(s_l2.ok()["total"], 0);
+}
+
+#[tokio::test]
+async fn tiered_grants_and_forced_recharge() {
+    let app = spawn_app().await;
+    let ch = chain(&app).await;
+    let s = series(
+        &app,
+        &ch.sa,
+        json!({
+            "series_name": "T", "series_code": "T", "commission_type": "tiered",
+            "enable_one_time_commission": true, "one_time_commission_trigger": "accumulated_recharge",
+            "one_time_commission_threshold": 10000,
+            "tiers": [
+                {"operator": "", "dimension": "sales_count", "stat_scope": "self", "threshold": 10, "amount": 1000},
+                {"operator": ">", "dimension": "sales_amount", "stat_scope": "self_and_subordinates", "threshold": 50, "amount": 3000}
+            ]
+        }),
+    )
+    .await;
+    let tiers =
+        |a: i64, b: i64| json!([{"threshold": 50, "amount": b}, {"threshold": 10, "amount": a}]);
+    let g = app
+        .post(
+            "/api/admin/shop-series-grants",
+            &ch.sa,
+            json!({"shop_id": ch.a, "series_id": s, "commission_tiers": tiers(800, 2000),
+                   "enable_force_recharge": true, "force_recharge_amount": 0}),
+        )
+        .await;
+    let g = g.ok().clone();
+    assert_eq!(g["one_time_commission_amount"], 0);
+    assert_eq!(
+        g["commission_tiers"],
+        json!([
+            {"operator": ">=", "threshold": 10, "amount": 800, "dimension": "sales_count", "stat_scope": "self"},
+            {"operator": ">", "threshold": 50, "amount": 2000, "dimension": "sales_amount", "stat_scope": "self_and_subordinates"}
+        ])
+    );
+    // Not locked by the platform: the agent's setting counts, 0 = the threshold.
+    assert_eq!(
+        (
+            g["force_recharge_locked"].clone(),
+            g["force_recharge_enabled"].clone(),
+            g["force_recharge_amount"].clone()
+        ),
+        (json!(false), json!(true), json!(10000))
+    );
+    // L1 → L2: each tier within L1's amount at the same threshold; exact thresholds.
+    let post = |body: Value| app.post("/api/admin/shop-series-grants", &ch.l1, body);
+    post(json!({"shop_id": ch.b, "series_id": s, "commission_tiers": tiers(801, 0)}))
+        .await
+        .err(400, 1044);
+    post(json!({"shop_id": ch.b, "series_id": s, "commission_tiers": [{"threshold": 10, "amount": 1}]})).await.err(400, 1045);
+    post(json!({"shop_id": ch.b, "series_id": s, "commission_tiers": [{"threshold": 10, "amount": 1}, {"threshold": 50, "amount": 1}, {"threshold": 60, "amount": 1}]})).await.err(400, 1045);
+    post(json!({"shop_id": ch.b, "series_id": s}))
+        .await
+        .err(400, 1001);
+    let g2 =
+        post(json!({"shop_id": ch.b, "series_id": s, "commission_tiers": tiers(800, 0)})).await;
+    assert_eq!(g2.ok()["commission_tiers"][1]["amount"], 0);
+    // While grants exist, the series' thresholds are fixed.
+    app.put(
+        &format!("/api/admin/package-series/{s}"),
+        &ch.sa,
+        json!({"tiers": [{"threshold": 11, "amount": 1}, {"threshold": 50, "amount": 1}]}),
+    )
+    .await
+    .err(409, 1050);
+    // The platform switches forced recharge on: grants become locked and show it.
+    app.put(
+        &format!("/api/admin/package-series/{s}"),
+        &ch.sa,
+        json!({"enable_force_recharge": true, "force_recharge_amount": 2500}),
+    )
+    .await
+    .ok();
+    let gid = g["id"].as_u64().unwrap();
+    let r = app
+        .put(
+            &format!("/api/admin/shop-series-grants/{gid}"),
+            &ch.sa,
+            json!({"enable_force_recharge": false}),
+        )
+        .await;
+    let r = r.ok();
+    assert_eq!(
+        (
+            r["force_recharge_locked"].clone(),
+            r["force_recharge_enabled"].clone(),
+            r["force_recharge_amount"].clone()
+        ),
+        (json!(true), json!(true), json!(2500))
+    );
+}
+
+/// A live allocation written behind the service's back (crash and stray-item tests).
+fn allocation(
+    shop: u64,
+    package: u64,
+    grant: u64,
+    id: u64,
+    at: &str,
+) -> shared::domain::grants::PackageAllocation {
+    shared::domain::grants::PackageAllocation {
+        id,
+        shop_id: shop,
+        package_id: package,
+        series_id: 1,
+        allocator_shop_id: 0,
+        series_allocation_id: grant,
+        cost_price: 8000,
+        retail_price: 15000,
+        shelf_status: shared::domain::grants::ShelfStatus::On,
+        status: shared::domain::org::Status::Enabled,
+        sub_allocation_count: 0,
+        created_at: at.into(),
+        updated_at: at.into(),
+        deleted_at: None,
+        creator: 1,
+        updater: 1,
+        version: 1,
+    }
+}
+
+/// Creates `n` packages in `series` with one id reservation per call.
+async fn packages(app: &TestApp, sa: &str, series: u64, n: usize) -> Vec<u64> {
+    let mut ids = vec![];
+    for i in 0..n {
+        ids.push(package(app, sa, &format!("B{i}"), series).await);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn grants_larger_than_one_transaction_are_all_or_nothing() {
+    let app = spawn_app().await;
+    let ch = chain(&app).await;
+    let ps = packages(&app, &ch.sa, ch.series, 150).await;
+    let items: Vec<(u64, i64)> = ps.iter().map(|p| (*p, 8000)).collect();
+    let g1 = app
+        .post(
+            "/api/admin/shop-series-grants",
+            &ch.sa,
+            grant_body(ch.a, ch.series, 500, &items),
+        )
+        .await;
+    assert_eq!(g1.ok()["packages"].as_array().unwrap().len(), 150);
+
+    // L1 → L2 with 150 packages: 4 + 300 operations. One package L1 does not hold
+    // makes the whole grant fail before anything is written.
+    let before = app.table.entity_keys().await;
+    let mut bad = items.clone();
+    bad[149].1 = 7000;
+    app.post(
+        "/api/admin/shop-series-grants",
+        &ch.l1,
+        grant_body(ch.b, ch.series, 400, &bad),
+    )
+    .await
+    .err(400, 1055);
+    assert_eq!(app.table.entity_keys().await, before, "nothing written");
+
+    // A failure in the last chunk rolls back every chunk already written: a stray
+    // allocation of the last package to B (left by a grant that no longer exists)
+    // makes the conditional create of that allocation fail.
+    let last = ps[149];
+    let store = &app.table.store;
+    let stray = shared::store::keys::allocation(ch.b, last);
+    let item =
+        shared::store::catalog::allocation_item(&allocation(ch.b, last, 777, 7777, "x")).unwrap();
+    store.put(item).await.unwrap();
+    let body = grant_body(
+        ch.b,
+        ch.series,
+        400,
+        &items.iter().map(|(p, _)| (*p, 10000)).collect::<Vec<_>>(),
+    );
+    let with_stray = app.table.entity_keys().await;
+    app.post("/api/admin/shop-series-grants", &ch.l1, body.clone())
+        .await
+        .err(409, 1007);
+    let now: std::collections::BTreeSet<_> = app
+        .table
+        .scan()
+        .await
+        .iter()
+        .filter(|i| !i.contains_key("deleted_at"))
+        .map(|i| {
+            let get = |k| {
+                shared::store::str_attr(i, k)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            (get("pk"), get("sk"))
+        })
+        .filter(|k| {
+            with_stray.contains(k)
+                || !(k.0.starts_with("COUNTER#")
+                    || k.0.starts_with("RL#")
+                    || k.0.starts_with("AUDIT#")
+                    || k.1.starts_with("SESSION#"))
+        })
+        .collect();
+    let live_before: std::collections::BTreeSet<_> = with_stray.iter().cloned().collect();
+    assert_eq!(now, live_before, "no live item added by the failed grant");
+    let l1 = app
+        .get(&format!("/api/admin/packages/{}", ps[0]), &ch.l1)
+        .await;
+    assert_eq!(
+        l1.ok()["cost_price_locked"],
+        false,
+        "L1's counters restored"
+    );
+    let series = app
+        .get(&format!("/api/admin/package-series/{}", ch.series), &ch.sa)
+        .await;
+    assert_eq!(series.ok()["grant_count"], 1);
+    store.delete(&stray).await.unwrap();
+
+    let g2 = app
+        .post("/api/admin/shop-series-grants", &ch.l1, body)
+        .await;
+    let g2 = g2.ok().clone();
+    assert_eq!(g2["packages"].as_array().unwrap().len(), 150);
+    let l2 = app.get("/api/admin/packages?page_size=100", &ch.l2).await;
+    assert_eq!(l2.ok()["total"], 150);
+    // Every L1 allocation is now locked by L2's.
+    let l1 = app
+        .get(&format!("/api/admin/packages/{}", ps[0]), &ch.l1)
+        .await;
+    assert_eq!(l1.ok()["cost_price_locked"], true);
+
+    // Delete: 150 allocations in several transactions; afterwards nothing of the grant
+    // remains in effect and L1's costs are unlocked.
+    let gid2 = g2["id"].as_u64().unwrap();
+    app.delete(&format!("/api/admin/shop-series-grants/{gid2}"), &ch.l1)
+        .await
+        .ok();
+    let l2 = app.get("/api/admin/packages", &ch.l2).await;
+    assert_eq!(l2.ok()["total"], 0);
+    let l1 = app
+        .get(&format!("/api/admin/packages/{}", ps[0]), &ch.l1)
+        .await;
+    assert_eq!(l1.ok()["cost_price_locked"], false);
+    let l1_grant = app.get("/api/admin/shop-series-grants", &ch.sa).await;
+    assert_eq!(l1_grant.ok()["total"], 1);
+    // The claim is free again: the same grant can be issued anew.
+    app.post(
+        "/api/admin/shop-series-grants",
+        &ch.l1,
+        grant_body(ch.b, ch.series, 400, &[(ps[0], 9000)]),
+    )
+    .await
+    .ok();
+}
+
+/// A grant whose creation stopped after some chunks (a crashed Lambda) takes no
+/// effect, blocks nothing for long, and the sweeper removes everything it wrote.
+#[tokio::test]
+async fn interrupted_grant_is_rolled_back_by_the_sweeper() {
+    use shared::services::grants::{retire, settle_stale_grants, STALE_AFTER_SECS};
+    let app = spawn_app().await;
+    let ch = chain(&app).await;
+    let ps = packages(&app, &ch.sa, ch.series, 60).await;
+    let store = &app.table.store;
+    let before = app.table.entity_keys().await;
+
+    // Simulate the crash: write the grant as `creating` with its claim and counters,
+    // and the first 40 allocations, as the create path does, then stop.
+    let now = app.state.clock.now();
+    let g = shared::domain::grants::SeriesGrant {
+        id: 900,
+        shop_id: ch.a,
+        series_id: ch.series,
+        allocator_shop_id: 0,
+        allocator_grant_id: 0,
+        one_time_commission_amount: 100,
+        commission_tiers: vec![],
+        enable_force_recharge: false,
+        force_recharge_amount: 0,
+        status: shared::domain::org::Status::Enabled,
+        phase: shared::domain::grants::GrantPhase::Creating,
+        sub_grant_count: 0,
+        created_at: shared::clock::rfc3339(now),
+        updated_at: shared::clock::rfc3339(now),
+        deleted_at: None,
+        creator: 1,
+        updater: 1,
+        version: 1,
+    };
+    let mut items = vec![
+        shared::store::catalog::grant_item(&g).unwrap(),
+        shared::store::catalog::claim_item(&g),
+    ];
+    for (i, p) in ps.iter().take(40).enumerate() {
+        let a = allocation(ch.a, *p, g.id, 5000 + i as u64, &g.created_at);
+        items.push(shared::store::catalog::allocation_item(&a).unwrap());
+    }
+    store.put_all(items).await.unwrap();
+    store
+        .update_if(
+            "series",
+            &shared::store::keys::series(ch.series),
+            shared::store::tx::Upd::new("ADD grant_count :one").value(":one", shared::store::n(1)),
+            shared::store::tx::Cond::live(),
+        )
+        .await
+        .unwrap();
+
+    // Meanwhile nothing of it takes effect: not listed, not readable, no packages.
+    assert_eq!(
+        app.get("/api/admin/shop-series-grants", &ch.sa).await.ok()["total"],
+        0
+    );
+    app.get("/api/admin/shop-series-grants/900", &ch.sa)
+        .await
+        .err(404, 1002);
+    assert_eq!(
+        app.get("/api/admin/packages", &ch.l1).await.ok()["total"],
+        0
+    );
+    assert_eq!(
+        app.get("/api/admin/package-series", &ch.l1).await.ok()["total"],
+        0
+    );
+    // The claim holds: a new grant waits for the sweeper.
+    app.post(
+        "/api/admin/shop-series-grants",
+        &ch.sa,
+        grant_body(ch.a, ch.series, 100, &[]),
+    )
+    .await
+    .err(409, 1042);
+
+    // Too young to be touched; once stale, the sweeper retires it completely.
+    assert_eq!(settle_stale_grants(store, now).await.unwrap(), 0);
+    assert_eq!(
+        settle_stale_grants(store, now + STALE_AFTER_SECS + 1)
+            .await
+            .unwrap(),
+        1
+    );
+    let series = app
+        .get(&format!("/api/admin/package-series/{}", ch.series), &ch.sa)
+        .await;
+    assert_eq!(series.ok()["grant_count"], 0);
+    let live: Vec<_> = app
+        .table
+        .scan()
+        .await
+        .into_iter()
+        .filter(|i| shared::store::str_attr(i, "sk").is_some_and(|s| s.starts_with("PKG#")))
+        .filter(|i| !i.contains_key("deleted_at"))
+        .collect();
+    assert!(live.is_empty(), "no live allocation left");
+    let after: std::collections::BTreeSet<_> = app
+        .table
+        .entity_keys()
+        .await
+        .into_iter()
+        .filter(|(pk, sk)| !sk.starts_with("PKG#") && pk != "GRANT#900")
+        .collect();
+    assert_eq!(after, before, "only soft-deleted residue remains");
+    // Retiring again is a no-op; a sweep finds nothing; the grant can be issued now.
+    retire(store, 900, now).await.unwrap();
+    assert_eq!(settle_stale_grants(store, now + 600).await.unwrap(), 0);
+    let g = app
+        .post(
+            "/api/admin/shop-series-grants",
+            &ch.sa,
+            grant_body(ch.a, ch.series, 100, &[(ps[0], 8000)]),
+        )
+        .await;
+    assert_eq!(g.ok()["packages"][0]["cost_price"], 8000);
+}
+
+#[tokio::test]
+async fn batch_allocation_and_pricing() {
+    let app = spawn_app().await;
+    let ch = chain(&app).await;
+    let ps = packages(&app, &ch.sa, ch.series, 3).await;
+    // The platform grants the series to A with one package, then batch-allocates two
+    // more at its base cost + 3000; the package A already holds is skipped.
+    let g = app
+        .post(
+            "/api/admin/shop-series-grants",
+            &ch.sa,
+            grant_body(ch.a, ch.series, 500, &[(ps[0], 8000)]),
+        )
+        .await;
+    g.ok();
+    let r = app
+        .post(
+            "/api/admin/shop-package-batch-allocations",
+            &ch.sa,
+            json!({"shop_ids": [ch.a], "package_ids": ps, "price_adjustment": 3000}),
+        )
+        .await;
+    let r = r.ok();
+    let results: Vec<_> = r
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["result"].clone(), i["cost_price"].clone()))
+        .collect();
+    assert_eq!(
+        results,
+        vec![
+            (json!("skipped"), json!(8000)),
+            (json!("created"), json!(8000)),
+            (json!("created"), json!(8000))
+        ]
+    );
+    // A shop without a grant of the series from the caller is refused, nothing written.
+    let before = app.table.entity_keys().await;
+    app.post(
+        "/api/admin/shop-package-batch-allocations",
+        &ch.sa,
+        json!({"shop_ids": [ch.a, ch.b], "package_ids": ps, "cost_price": 9000}),
+    )
+    .await
+    .err(400, 1057);
+    assert_eq!(app.table.entity_keys().await, before);
+    // Batch pricing: cost only, history for the changed ones.
+    let r = app
+        .post(
+            "/api/admin/shop-package-batch-pricing",
+            &ch.sa,
+            json!({"shop_id": ch.a, "package_ids": ps, "cost_price": 8000}),
+        )
+        .await;
+    let kinds: Vec<_> = r
+        .ok()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["result"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![json!("unchanged"), json!("unchanged"), json!("unchanged")]
+    );
+    let r = app
+        .post(
+            "/api/admin/shop-package-batch-pricing",
+            &ch.sa,
+            json!({"shop_id": ch.a, "package_ids": [ps[1]], "price_adjustment": 500}),
+        )
+        .await;
+    assert_eq!(r.ok()[0]["cost_price"], 8500);
+    let view = app
+        .get(&format!("/api/admin/packages/{}", ps[1]), &ch.l1)
+        .await;
+    assert_eq!(
+        (
+            view.ok()["cost_price"].clone(),
+            view.ok()["retail_price"].clone()
+        ),
+        (json!(8500), json!(15000))
+    );
+    // Both or neither of cost_price and price_adjustment are refused.
+    app.post(
+        "/api/admin/shop-package-batch-pricing",
+        &ch.sa,
+        json!({"shop_id": ch.a, "package_ids": [ps[1]]}),
+    )
+    .await
+    .err(400, 1001);
+    // L1 batch-allocates to L2 once L2 holds the series from L1.
+    app.post(
+        "/api/admin/shop-series-grants",
+        &ch.l1,
+        grant_body(ch.b, ch.series, 100, &[]),
+    )
+    .await
+    .ok();
+    let r = app
+        .post(
+            "/api/admin/shop-package-batch-allocations",
+            &ch.l1,
+            json!({"shop_id": ch.b, "package_ids": [ps[1]], "price_adjustment": 1000}),
+        )
+        .await;
+    assert_eq!(r.ok()[0]["cost_price"], 9500);
+    // L2 takes it off its shelf.
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/api/admin/packages/{}/shelf-status", ps[1]),
+            Some(&ch.l2),
+            Some(json!({"shelf_status": 2})),
+        )
+        .await;
+    assert_eq!(r.ok()["shelf_status"], 2);
+    app.call(
+        "PATCH",
+        &format!("/api/admin/packages/{}/shelf-status", ps[1]),
+        Some(&ch.l2),
+        Some(json!({"shelf_status": 3})),
+    )
+    .await
+    .err(400, 1001);
+}
+
+#[tokio::test]
+async fn bad_catalogue_input_writes_nothing() {
+    let app = spawn_app().await;
+    let ch = chain(&app).await;
+    let tiered = series(
+        &app,
+        &ch.sa,
+        json!({"series_name": "T", "series_code": "T", "commission_type": "tiered",
+               "tiers": [{"threshold": 10, "amount": 1}, {"threshold": 20, "amount": 2}]}),
+    )
+    .await;
+    let p = package(&app, &ch.sa, "P", ch.series).await;
+    let before = app.table.entity_keys().await;
+    let series_cases = [
+        json!({"series_name": "X", "series_code": "X", "commission_type": "tiered", "tiers": [{"operator": "==", "threshold": 1, "amount": 1}]}),
+        json!({"series_name": "X", "series_code": "X", "commission_type": "tiered", "tiers": []}),
+        json!({"series_name": "X", "series_code": "X", "commission_type": "tiered", "tiers": [{"threshold": 1, "amount": 1}, {"threshold": 1, "amount": 2}]}),
+        json!({"series_name": "X", "series_code": "X", "commission_type": "fixed", "commission_amount": -1}),
+        json!({"series_name": "X", "series_code": "X", "commission_type": "fixed", "commission_amount": 1e20}),
+        json!({"series_name": "X", "series_code": "X", "commission_type": "fixed", "commission_amount": 1_000_000_000_001i64}),
+        json!({"series_name": "X", "series_code": "X", "commission_type": "percent"}),
+        json!({"series_name": "X", "series_code": "X", "one_time_commission_trigger": "monthly"}),
+    ];
+    for body in series_cases {
+        let r = app
+            .post("/api/admin/package-series", &ch.sa, body.clone())
+            .await;
+        r.err(400, 1001);
+    }
+    let pkg = |patch: Value| {
+        let mut b = package_body("Y", ch.series);
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                b.as_object_mut().unwrap().remove(k);
+            } else {
+                b[k] = v.clone();
+            }
+        }
+        b
+    };
+    let package_cases = [
+        pkg(json!({"virtual_data_mb": 10241})),
+        pkg(json!({"virtual_data_mb": 0})),
+        pkg(json!({"duration_months": null})),
+        pkg(json!({"duration_months": 0})),
+        pkg(json!({"calendar_type": "by_day"})),
+        pkg(json!({"calendar_type": "weekly"})),
+        pkg(json!({"suggested_retail_price": -1})),
+        pkg(json!({"cost_price": 1e30})),
+        pkg(json!({"real_data_mb": -5})),
+        pkg(json!({"data_reset_cycle": null})),
+        pkg(json!({"package_type": "main"})),
+        pkg(json!({"has_independent_expiry": true})),
+        pkg(json!({"package_series_id": 9999})),
+    ];
+    for body in package_cases {
+        app.post("/api/admin/packages", &ch.sa, body.clone())
+            .await
+            .err(400, 1001);
+    }
+    let grant_cases = [
+        (
+            json!({"shop_id": ch.a, "series_id": tiered, "commission_tiers": [{"threshold": 10, "amount": 1}]}),
+            400,
+            1045,
+        ),
+        (
+            json!({"shop_id": ch.a, "series_id": tiered, "commission_tiers": [{"threshold": 10, "amount": 1}, {"threshold": 20, "amount": 1}, {"threshold": 30, "amount": 1}]}),
+            400,
+            1045,
+        ),
+        (
+            json!({"shop_id": ch.a, "series_id": tiered, "commission_tiers": [{"threshold": 10, "amount": -1}, {"threshold": 20, "amount": 1}]}),
+            400,
+            1001,
+        ),
+        (
+            json!({"shop_id": ch.a, "series_id": ch.series, "one_time_commission_amount": -1}),
+            400,
+            1001,
+        ),
+        (
+            json!({"shop_id": ch.a, "series_id": ch.series, "one_time_commission_amount": 1e25}),
+            400,
+            1001,
+        ),
+        (
+            json!({"shop_id": ch.a, "series_id": ch.series, "one_time_commission_amount": 1, "packages": [{"package_id": p, "cost_price": -5}]}),
+            400,
+            1001,
+        ),
+        (
+            json!({"shop_id": ch.a, "series_id": ch.series, "one_time_commission_amount": 1, "packages": [{"package_id": p}]}),
+            400,
+            1001,
+        ),
+        (
+            json!({"shop_id": ch.a, "series_id": tiered, "commission_tiers": [{"threshold": 10, "amount": 1}, {"threshold": 20, "amount": 1}], "packages": [{"package_id": p, "cost_price": 1}]}),
+            400,
+            1052,
+        ),
+        (
+            json!({"shop_id": ch.a, "series_id": ch.series, "one_time_commission_amount": 1, "packages": [{"package_id": p, "cost_price": 1}, {"package_id": p, "cost_price": 2}]}),
+            400,
+            1001,
+        ),
+        (
+            json!({"shop_id": ch.b, "series_id": ch.series, "one_time_commission_amount": 1}),
+            400,
+            1035,
+        ),
+        (
+            json!({"shop_id": ch.a, "series_id": 9999, "one_time_commission_amount": 1}),
+            404,
+            1002,
+        ),
+    ];
+    for (body, status, code) in grant_cases {
+        app.post("/api/admin/shop-series-grants", &ch.sa, body.clone())
+            .await
+            .err(status, code);
+    }
+    assert_eq!(app.table.entity_keys().await, before, "nothing written");
+    // Package fields: virtual ratio stored with 6 decimals, by-day zeroes months.
+    let r = app
+        .post("/api/admin/packages", &ch.sa, pkg(json!({"package_code": "Z", "real_data_mb": 1000, "virtual_data_mb": 3, "calendar_type": "by_day", "duration_days": 30})))
+        .await;
+    let r = r.ok();
+    assert_eq!(r["virtual_ratio"], json!(333.333333));
+    assert_eq!(
+        (r["duration_days"].clone(), r["duration_months"].clone()),
+        (json!(30), json!(0))
+    );
+    // Series in use cannot be deleted; package in use neither.
+    app.delete(&format!("/api/admin/package-series/{}", ch.series), &ch.sa)
+        .await
+        .err(409, 1050);
+}
