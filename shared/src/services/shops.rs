@@ -234,7 +234,7 @@ pub async fn create(
         tx = tx.update(
             "parent",
             &keys::shop(p.id),
-            Upd::new("ADD child_count :one").value(":one", n(1)),
+            Upd::new("ADD child_count :one, version :one").value(":one", n(1)),
             Some(Cond::live()),
         );
     }
@@ -419,7 +419,11 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
         &release,
     );
     if let Some(pid) = old.parent_id {
-        let minus_one = Upd::new("ADD child_count :minus").value(":minus", n(-1));
+        // The counter change bumps the version, so an edit of the parent that read the
+        // old count cannot write it back.
+        let minus_one = Upd::new("ADD child_count :minus, version :one")
+            .value(":minus", n(-1))
+            .value(":one", n(1));
         tx = tx.update("parent", &keys::shop(pid), minus_one, None);
     }
     store.transact(tx).await.map_err(|e| match &e {
