@@ -80,4 +80,12 @@ echo "ok: imported 2 cards through the queue and resolved one"
 NET="$(call POST "/api/admin/assets/card/$CARD/refresh" "$ADMIN" | json "d['data']['network_status']")"
 [[ "$NET" == 1 ]] || { echo "FAILED: refresh gave network_status $NET" >&2; exit 1; }
 echo "ok: refreshed the card from the carrier gateway"
+# Price chain: platform → L1 (cost 80.00) → L2 (cost 100.00), L2 sells at 120.00.
+SERIES="$(call POST /api/admin/package-series "$ADMIN" "{\"series_name\":\"Smoke\",\"series_code\":\"S-$RUN\",\"commission_type\":\"fixed\",\"commission_amount\":1000}" | json "d['data']['id']")"
+PKG="$(call POST /api/admin/packages "$ADMIN" "{\"package_code\":\"P-$RUN\",\"package_name\":\"10 GB\",\"package_series_id\":$SERIES,\"package_type\":\"formal\",\"real_data_mb\":10240,\"calendar_type\":\"natural_month\",\"duration_months\":1,\"data_reset_cycle\":\"monthly\",\"suggested_retail_price\":15000}" | json "d['data']['id']")"
+call POST /api/admin/shop-series-grants "$ADMIN" "{\"shop_id\":$L1,\"series_id\":$SERIES,\"one_time_commission_amount\":500,\"packages\":[{\"package_id\":$PKG,\"cost_price\":8000}]}" >/dev/null
+call POST /api/admin/shop-series-grants "$L1_TOKEN" "{\"shop_id\":$L2,\"series_id\":$SERIES,\"one_time_commission_amount\":400,\"packages\":[{\"package_id\":$PKG,\"cost_price\":10000}]}" >/dev/null
+PROFIT="$(call PATCH "/api/admin/packages/$PKG/retail-price" "$(login "L2-$RUN" password-L2)" '{"retail_price":12000}' | json "d['data']['profit']")"
+[[ "$PROFIT" == 2000 ]] || { echo "FAILED: L2's profit is $PROFIT" >&2; exit 1; }
+echo "ok: granted a series down two levels and priced it"
 echo "smoke test passed against $BASE"

@@ -6,6 +6,8 @@ mod assets_matrix;
 mod auth;
 mod bad_input;
 mod carriers;
+mod catalog;
+mod catalog_matrix;
 mod gateway;
 mod helpers;
 mod matrix;

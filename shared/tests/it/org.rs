@@ -361,7 +361,9 @@ async fn updates_use_optimistic_locking_and_keep_codes_unique() {
     let t = tree(&app).await;
     let path = format!("/api/admin/shops/{}", t.b);
     // B's version counts its sub-shop's creation too (counter changes bump it).
-    let v = app.get(&path, &t.admin).await.ok()["version"].as_i64().unwrap();
+    let v = app.get(&path, &t.admin).await.ok()["version"]
+        .as_i64()
+        .unwrap();
     let r = app
         .put(
             &path,
