@@ -29,6 +29,17 @@ pub enum GrantPhase {
     Deleting,
 }
 
+impl GrantPhase {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantPhase::Ready => "ready",
+            GrantPhase::Creating => "creating",
+            GrantPhase::Deleting => "deleting",
+        }
+    }
+}
+
 /// A series grant (`ShopSeriesAllocation`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SeriesGrant {

@@ -31,6 +31,11 @@ pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<S
     }
 }
 
+/// The text of a list filter: trimmed, `None` when absent or blank.
+pub fn filter_term(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|s| !s.is_empty())
+}
+
 /// A code (shop code, enterprise code, permission code): 1–32 of `A-Z a-z 0-9 _ - . :`.
 pub fn code(field: &str, value: &str) -> Result<String, Invalid> {
     let v = value.trim();

@@ -10,7 +10,7 @@ use crate::domain::caller::{Caller, SA_PL, SA_PL_AG};
 use crate::domain::entities::{Account, AccountLog, AccountRecord, Enterprise, Role, Shop};
 use crate::domain::org::{RoleType, Status, UserType};
 use crate::domain::password;
-use crate::domain::validate::{self, Invalid};
+use crate::domain::validate::{self, filter_term, Invalid};
 use crate::services::auth::username_item;
 use crate::services::shops::shop_roles;
 use crate::store::keys::{self, gsi1};
@@ -211,11 +211,7 @@ pub async fn list(
     caller.require(SA_PL_AG)?;
     let prefix = caller.shop_path.as_ref().map_or("", |p| p.as_str());
     let all: Vec<AccountRecord> = store.list_scope(gsi1::ACCOUNTS, prefix).await?;
-    let name = f
-        .username
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
+    let name = filter_term(f.username.as_deref());
     Ok(all
         .into_iter()
         .filter(|a| sees(caller, a))

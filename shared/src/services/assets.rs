@@ -14,7 +14,7 @@ use crate::domain::assets::{asset_status, AllocationRecord, AssetType, Device, I
 use crate::domain::caller::{Caller, NotAllowed, Scope, SA_PL_AG};
 use crate::domain::entities::Shop;
 use crate::domain::shop_path::ShopPath;
-use crate::domain::validate::Invalid;
+use crate::domain::validate::{filter_term, Invalid};
 use crate::services::shops::shop_names;
 use crate::store::assets::{self, allocation_item, Cursor, Kind, SHARDS};
 use crate::store::org::unique_item;
@@ -343,12 +343,7 @@ pub async fn list<A: Asset>(
         return Err(Invalid("page_size must be 1..=100".into()).into());
     }
     let cursor = parse_cursor(f.cursor.as_deref())?;
-    let prefix = f
-        .prefix
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_ascii_uppercase);
+    let prefix = filter_term(f.prefix.as_deref()).map(str::to_ascii_uppercase);
     let (source, prefix_filter) =
         list_source::<A>(store, caller, f.shop_id, prefix.as_deref()).await?;
     let filter = filters::<A>(f, extra, prefix_filter);

@@ -6,7 +6,7 @@ use super::org::{check_version, soft_delete_tx, stamp, version_conflict, OrgErro
 use crate::domain::caller::{Caller, ANY_ADMIN, SA_PL};
 use crate::domain::entities::{Carrier, RealnameLinkType};
 use crate::domain::org::Status;
-use crate::domain::validate::{self, Invalid};
+use crate::domain::validate::{self, filter_term, Invalid};
 use crate::store::keys::{self, gsi1};
 use crate::store::org::{carrier_item, unique_item};
 use crate::store::tx::{Cond, Tx};
@@ -182,16 +182,8 @@ pub async fn list_carriers(
 ) -> Result<Vec<Carrier>, OrgError> {
     caller.require(ANY_ADMIN)?;
     let all: Vec<Carrier> = store.list_scope(gsi1::CARRIERS, "").await?;
-    let name = f
-        .carrier_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    let kind = f
-        .carrier_type
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
+    let name = filter_term(f.carrier_name.as_deref());
+    let kind = filter_term(f.carrier_type.as_deref());
     Ok(all
         .into_iter()
         .filter(|c| name.is_none_or(|n| c.carrier_name.contains(n)))

@@ -8,7 +8,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::org::{check_version, soft_delete_tx, stamp, Stamped};
+use super::org::{check_version, save_tx, soft_delete_tx, stamp, Rename, Stamped};
 use super::BusinessError;
 use crate::codes::Code;
 use crate::domain::caller::{Caller, NotAllowed, SA_PL, SA_PL_AG};
@@ -19,12 +19,12 @@ use crate::domain::catalog::{
 use crate::domain::grants::{PackageAllocation, SeriesGrant, ShelfStatus};
 use crate::domain::org::{Status, UserType};
 use crate::domain::pricing::{GrantRule, NotSellable};
-use crate::domain::validate::{self, money, Invalid};
+use crate::domain::validate::{self, filter_term, money, Invalid};
 use crate::store::catalog::{allocation_item, package_item, series_item};
 use crate::store::keys::{self, gsi1};
 use crate::store::org::unique_item;
 use crate::store::tx::{Cond, Tx, Upd};
-use crate::store::{n, On, Store, StoreError};
+use crate::store::{On, Store, StoreError};
 
 /// Failures of the catalogue and price-chain use cases.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +122,8 @@ impl From<GrantRule> for CatalogError {
     }
 }
 
-fn conflict(e: StoreError) -> CatalogError {
+/// Maps a failed condition of an optimistic write to `VersionConflict`.
+pub(crate) fn conflict(e: StoreError) -> CatalogError {
     match e {
         StoreError::ConditionFailed { .. } => CatalogError::VersionConflict,
         other => other.into(),
@@ -363,16 +364,8 @@ pub async fn list_series(
         found.sort_by_key(|x| x.id);
         found
     };
-    let name = f
-        .series_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    let code = f
-        .series_code
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
+    let name = filter_term(f.series_name.as_deref());
+    let code = filter_term(f.series_code.as_deref());
     Ok(all
         .into_iter()
         .filter(|x| name.is_none_or(|n| x.series_name.contains(n)))
@@ -459,12 +452,8 @@ pub async fn update_series(
         ));
     }
     x.touch(caller.account_id, now);
-    let code = (
-        SERIES_CODE,
-        old.series_code.as_str(),
-        x.series_code.as_str(),
-    );
-    let tx = versioned_put(series_item(&x)?, old.version, code, id);
+    let rename = Rename::of(SERIES_CODE, &old.series_code, &x.series_code, id);
+    let tx = save_tx(series_item(&x)?, old.version, rename);
     store
         .transact(tx)
         .await
@@ -589,30 +578,6 @@ pub struct PackageFilter {
     pub shelf_status: Option<i64>,
 }
 
-/// The write of an entity read at `version` (live and unchanged), swapping the
-/// uniqueness item of its code `(kind, old, new)` when the code changed.
-fn versioned_put(item: crate::store::Item, version: i64, code: (&str, &str, &str), id: u64) -> Tx {
-    let (kind, old, new) = code;
-    let tx = Tx::new().put(
-        "entity",
-        item,
-        Some(Cond::live().and(Cond::version(version))),
-    );
-    if old == new {
-        return tx;
-    }
-    tx.delete("old_unique", &keys::unique(kind, old), None)
-        .put_new("unique", unique_item(kind, new, id))
-}
-
-/// Counter update of a series' live packages (also bumps its version, so an update
-/// that read the old count cannot write it back).
-fn series_packages(delta: i64) -> Upd {
-    Upd::new("ADD package_count :d, version :one")
-        .value(":d", n(delta))
-        .value(":one", n(1))
-}
-
 /// Creates a package in a live series.
 pub async fn create_package(
     store: &Store,
@@ -655,7 +620,7 @@ pub async fn create_package(
         .update(
             "series",
             &keys::series(p.package_series_id),
-            series_packages(1),
+            Upd::counter("package_count", 1),
             Some(Cond::live()),
         );
     store
@@ -696,16 +661,8 @@ pub async fn list_packages(
     f: &PackageFilter,
 ) -> Result<Vec<Value>, CatalogError> {
     caller.require(SA_PL_AG)?;
-    let name = f
-        .package_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    let code = f
-        .package_code
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
+    let name = filter_term(f.package_name.as_deref());
+    let code = filter_term(f.package_code.as_deref());
     let keep = |p: &Package| {
         name.is_none_or(|n| p.package_name.contains(n))
             && code.is_none_or(|c| p.package_code == c)
@@ -798,24 +755,20 @@ pub async fn update_package(
         return Err(CatalogError::PackageInUse);
     }
     p.touch(caller.account_id, now);
-    let code = (
-        PACKAGE_CODE,
-        old.package_code.as_str(),
-        p.package_code.as_str(),
-    );
-    let mut tx = versioned_put(package_item(&p)?, old.version, code, id);
+    let rename = Rename::of(PACKAGE_CODE, &old.package_code, &p.package_code, id);
+    let mut tx = save_tx(package_item(&p)?, old.version, rename);
     if moved {
         tx = tx
             .update(
                 "old_series",
                 &keys::series(old.package_series_id),
-                series_packages(-1),
+                Upd::counter("package_count", -1),
                 None,
             )
             .update(
                 "series",
                 &keys::series(p.package_series_id),
-                series_packages(1),
+                Upd::counter("package_count", 1),
                 Some(Cond::live()),
             );
     }
@@ -877,7 +830,7 @@ pub async fn delete_package(
     .update(
         "series",
         &keys::series(old.package_series_id),
-        series_packages(-1),
+        Upd::counter("package_count", -1),
         None,
     );
     store.transact(tx).await.map_err(conflict)

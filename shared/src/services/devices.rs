@@ -325,7 +325,7 @@ pub async fn bind(
         .update(
             "device",
             &device_key(id),
-            Upd::new("ADD bound_card_count :one, version :one").value(":one", n(1)),
+            Upd::counter("bound_card_count", 1),
             Some(Cond::live()),
         );
     store
@@ -366,9 +366,7 @@ pub async fn unbind(
         .update(
             "device",
             &device_key(id),
-            Upd::new("ADD bound_card_count :minus, version :one")
-                .value(":minus", n(-1))
-                .value(":one", n(1)),
+            Upd::counter("bound_card_count", -1),
             None,
         );
     store.transact(tx).await.map_err(|e| match e {

@@ -9,7 +9,7 @@ use super::org::{
 use crate::domain::caller::{Caller, Scope, ANY_ADMIN, SA_PL_AG};
 use crate::domain::entities::{Enterprise, Shop};
 use crate::domain::org::{Status, UserType};
-use crate::domain::validate;
+use crate::domain::validate::{self, filter_term};
 use crate::services::shops::shop_names;
 use crate::store::keys::{self, gsi1};
 use crate::store::org::{enterprise_item, unique_item};
@@ -194,16 +194,8 @@ pub async fn list(
         Scope::Subtree(p) => store.list_scope(gsi1::ENTERPRISES, p.as_str()).await?,
         Scope::All => store.list_scope(gsi1::ENTERPRISES, "").await?,
     };
-    let name = f
-        .enterprise_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    let code = f
-        .enterprise_code
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
+    let name = filter_term(f.enterprise_name.as_deref());
+    let code = filter_term(f.enterprise_code.as_deref());
     let list = all
         .into_iter()
         .filter(|e| sees(caller, e))

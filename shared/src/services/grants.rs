@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::catalog::{grant_in_effect, live_series, CatalogError};
+use super::catalog::{conflict, grant_in_effect, live_series, CatalogError};
 use super::org::Stamped;
 use crate::api::pagination::{PageQuery, Paged};
 use crate::clock::rfc3339;
@@ -34,7 +34,7 @@ use crate::domain::pricing::{
 use crate::domain::validate::{money, Invalid, MAX_MONEY};
 use crate::store::catalog::{
     allocation_free, allocation_item, claim_item, grant_item, grantor_prefix,
-    grantor_series_prefix, price_change_item, UNSETTLED_GRANTS,
+    grantor_series_prefix, price_change_item, unsettled_sort_key, UNSETTLED_GRANTS,
 };
 use crate::store::keys::{self, gsi1};
 use crate::store::steps::{tx_of, Change, Op};
@@ -156,6 +156,20 @@ fn grantor_of(caller: &Caller) -> Result<u64, CatalogError> {
     }
 }
 
+/// The grant an existing grant was passed down from (its grantor's own grant), read
+/// by id; `None` for platform grants. It must still be in effect.
+async fn parent_of(store: &Store, g: &SeriesGrant) -> Result<Option<SeriesGrant>, CatalogError> {
+    if g.allocator_grant_id == 0 {
+        return Ok(None);
+    }
+    store
+        .entity::<SeriesGrant>(&keys::grant(g.allocator_grant_id))
+        .await?
+        .filter(SeriesGrant::in_effect)
+        .map(Some)
+        .ok_or(CatalogError::GrantorLacksGrant)
+}
+
 /// The grantor's own grant of `series` (agents must hold one in effect).
 async fn grantor_grant(
     store: &Store,
@@ -169,25 +183,6 @@ async fn grantor_grant(
         .await?
         .map(Some)
         .ok_or(CatalogError::GrantorLacksGrant)
-}
-
-fn one() -> aws_sdk_dynamodb::types::AttributeValue {
-    n(1)
-}
-
-/// `ADD <counter> :d, version :one` (counters bump the version, so a put that read the
-/// old count fails its version condition instead of writing it back).
-fn counter(name: &str, delta: i64) -> Upd {
-    Upd::new(format!("ADD {name} :d, version :one"))
-        .value(":d", n(delta))
-        .value(":one", one())
-}
-
-fn conflict(e: StoreError) -> CatalogError {
-    match e {
-        StoreError::ConditionFailed { .. } => CatalogError::VersionConflict,
-        other => other.into(),
-    }
 }
 
 // ---------------------------------------------------------------- package changes
@@ -276,13 +271,13 @@ async fn plan_packages(
                 c.ops.push(Op::Update(
                     "parent",
                     parent_key.clone(),
-                    counter("sub_allocation_count", -1),
+                    Upd::counter("sub_allocation_count", -1),
                     None,
                 ));
                 c.undo.push(Op::Update(
                     "parent",
                     parent_key,
-                    counter("sub_allocation_count", 1),
+                    Upd::counter("sub_allocation_count", 1),
                     None,
                 ));
             }
@@ -396,13 +391,13 @@ async fn plan_packages(
                     c.ops.push(Op::Update(
                         "parent",
                         parent_key.clone(),
-                        counter("sub_allocation_count", 1),
+                        Upd::counter("sub_allocation_count", 1),
                         Some(guard),
                     ));
                     c.undo.push(Op::Update(
                         "parent",
                         parent_key,
-                        counter("sub_allocation_count", -1),
+                        Upd::counter("sub_allocation_count", -1),
                         None,
                     ));
                 }
@@ -455,16 +450,24 @@ fn change_failed(e: StoreError) -> CatalogError {
     }
 }
 
-/// Guard of package changes: the grant must still be in `phase`.
+/// The grant is in `phase` (`:phase`).
+fn phase_is(phase: GrantPhase) -> Cond {
+    Cond::new("phase = :phase").value(":phase", s(phase.as_str()))
+}
+
+/// Moves a grant to `phase` (`:new_phase`), bumping its version.
+fn set_phase(phase: GrantPhase, also: &str) -> Upd {
+    Upd::new(format!("SET phase = :new_phase{also} ADD version :one"))
+        .value(":new_phase", s(phase.as_str()))
+        .value(":one", n(1))
+}
+
+/// Guard of package changes: the grant must still be live and in `phase`.
 fn phase_guard(g: &SeriesGrant, phase: GrantPhase) -> Op {
-    let phase = serde_json::to_value(phase)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
     Op::Check(
         "grant",
         keys::grant(g.id),
-        Cond::live().and(Cond::new("phase = :phase").value(":phase", s(phase))),
+        Cond::live().and(phase_is(phase)),
     )
 }
 
@@ -563,18 +566,18 @@ pub async fn create_grant(
         Op::Update(
             "series",
             keys::series(series.id),
-            counter("grant_count", 1),
+            Upd::counter("grant_count", 1),
             Some(Cond::live().and(Cond::version(series.version))),
         ),
     ];
     if let Some(p) = &parent {
         let guard = Cond::live()
             .and(Cond::version(p.version))
-            .and(Cond::new("phase = :ready").value(":ready", s("ready")));
+            .and(phase_is(GrantPhase::Ready));
         head.push(Op::Update(
             "parent_grant",
             keys::grant(p.id),
-            counter("sub_grant_count", 1),
+            Upd::counter("sub_grant_count", 1),
             Some(guard),
         ));
     }
@@ -592,10 +595,8 @@ pub async fn create_grant(
         .await
         .map_err(change_failed);
     if result.is_ok() {
-        let upd = Upd::new("SET phase = :ready REMOVE gsi2pk, gsi2sk ADD version :one")
-            .value(":ready", s("ready"))
-            .value(":one", one());
-        let cond = Cond::new("phase = :creating").value(":creating", s("creating"));
+        let upd = set_phase(GrantPhase::Ready, " REMOVE gsi2pk, gsi2sk");
+        let cond = phase_is(GrantPhase::Creating);
         result = store
             .update_if("grant", &keys::grant(g.id), upd, cond)
             .await
@@ -819,7 +820,7 @@ pub async fn update_grant(
         return Err(CatalogError::VersionConflict);
     }
     let series = live_series(store, old.series_id).await?;
-    let parent = grantor_grant(store, old.allocator_shop_id, old.series_id).await?;
+    let parent = parent_of(store, &old).await?;
     let mut g = old.clone();
     let amounts_changed =
         req.one_time_commission_amount.is_some() || req.commission_tiers.is_some();
@@ -893,7 +894,7 @@ pub async fn manage_packages(
     if g.phase != GrantPhase::Ready {
         return Err(CatalogError::GrantInProgress);
     }
-    let parent = grantor_grant(store, g.allocator_shop_id, g.series_id).await?;
+    let parent = parent_of(store, &g).await?;
     let changes = plan_packages(
         store,
         caller.account_id,
@@ -930,13 +931,14 @@ pub async fn delete_grant(
         return Err(CatalogError::GrantHasSubordinates);
     }
     let at = rfc3339(now);
-    let upd = Upd::new("SET phase = :deleting, updated_at = :at, updater = :by, gsi2pk = :u, gsi2sk = :usk ADD version :one")
-        .value(":deleting", s("deleting"))
-        .value(":at", s(&at))
-        .value(":by", n(caller.account_id))
-        .value(":u", s(UNSETTLED_GRANTS))
-        .value(":usk", s(format!("{at}#{}", gsi1::padded(id))))
-        .value(":one", one());
+    let upd = set_phase(
+        GrantPhase::Deleting,
+        ", updated_at = :at, updater = :by, gsi2pk = :u, gsi2sk = :usk",
+    )
+    .value(":at", s(&at))
+    .value(":by", n(caller.account_id))
+    .value(":u", s(UNSETTLED_GRANTS))
+    .value(":usk", s(unsettled_sort_key(&at, id)));
     let cond = Cond::live()
         .and(Cond::version(g.version))
         .and(Cond::new("sub_grant_count = :zero").value(":zero", n(0)));
@@ -971,11 +973,8 @@ pub async fn retire(store: &Store, id: u64, now: i64) -> Result<(), CatalogError
     }
     let at = rfc3339(now);
     if g.phase == GrantPhase::Creating {
-        let upd = Upd::new("SET phase = :deleting ADD version :one")
-            .value(":deleting", s("deleting"))
-            .value(":one", one());
-        let cond =
-            Cond::live().and(Cond::new("phase = :creating").value(":creating", s("creating")));
+        let upd = set_phase(GrantPhase::Deleting, "");
+        let cond = Cond::live().and(phase_is(GrantPhase::Creating));
         if let Err(e) = store.update_if("grant", &keys::grant(id), upd, cond).await {
             return match e {
                 StoreError::ConditionFailed { .. } => Box::pin(retire(store, id, now)).await,
@@ -993,7 +992,7 @@ pub async fn retire(store: &Store, id: u64, now: i64) -> Result<(), CatalogError
             for a in chunk {
                 let upd = Upd::new("SET deleted_at = :at REMOVE gsi1pk, gsi1sk ADD version :one")
                     .value(":at", s(&at))
-                    .value(":one", one());
+                    .value(":one", n(1));
                 let cond =
                     Cond::live().and(Cond::new("series_allocation_id = :g").value(":g", n(g.id)));
                 ops.push(Op::Update(
@@ -1006,7 +1005,7 @@ pub async fn retire(store: &Store, id: u64, now: i64) -> Result<(), CatalogError
                     ops.push(Op::Update(
                         "parent",
                         keys::allocation(g.allocator_shop_id, a.package_id),
-                        counter("sub_allocation_count", -1),
+                        Upd::counter("sub_allocation_count", -1),
                         Some(Cond::new("attribute_exists(pk)")),
                     ));
                 }
@@ -1023,8 +1022,8 @@ pub async fn retire(store: &Store, id: u64, now: i64) -> Result<(), CatalogError
     let upd =
         Upd::new("SET deleted_at = :at REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk ADD version :one")
             .value(":at", s(&at))
-            .value(":one", one());
-    let cond = Cond::live().and(Cond::new("phase = :deleting").value(":deleting", s("deleting")));
+            .value(":one", n(1));
+    let cond = Cond::live().and(phase_is(GrantPhase::Deleting));
     let mut ops = vec![
         Op::Update("grant", keys::grant(id), upd, Some(cond)),
         Op::Delete(
@@ -1035,7 +1034,7 @@ pub async fn retire(store: &Store, id: u64, now: i64) -> Result<(), CatalogError
         Op::Update(
             "series",
             keys::series(g.series_id),
-            counter("grant_count", -1),
+            Upd::counter("grant_count", -1),
             None,
         ),
     ];
@@ -1043,7 +1042,7 @@ pub async fn retire(store: &Store, id: u64, now: i64) -> Result<(), CatalogError
         ops.push(Op::Update(
             "parent_grant",
             keys::grant(g.allocator_grant_id),
-            counter("sub_grant_count", -1),
+            Upd::counter("sub_grant_count", -1),
             None,
         ));
     }
@@ -1244,7 +1243,7 @@ async fn plan_for_shop(
     series.sort_by_key(|(s, _)| *s);
     for (series_id, items) in series {
         let g = issued_grant(store, grantor, shop, series_id).await?;
-        let parent = grantor_grant(store, grantor, series_id).await?;
+        let parent = parent_of(store, &g).await?;
         changes.extend(
             plan_packages(store, caller.account_id, now, &g, parent.as_ref(), &items).await?,
         );

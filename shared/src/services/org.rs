@@ -190,23 +190,29 @@ pub async fn save(
     rename: Option<Rename>,
     duplicate: OrgError,
 ) -> Result<(), OrgError> {
-    let mut tx = Tx::new().put(
-        "entity",
-        item,
-        Some(Cond::live().and(Cond::version(version))),
-    );
-    if let Some(r) = rename {
-        tx = tx
-            .delete("old_unique", &r.old, None)
-            .put_new("unique", r.new);
-    }
     store
-        .transact(tx)
+        .transact(save_tx(item, version, rename))
         .await
         .map_err(|e| match e.failed_label() {
             Some("unique") => duplicate,
             _ => version_conflict(e),
         })
+}
+
+/// The transaction of [`save`]: the put guarded by liveness and version (label
+/// `entity`), and the rename's release and claim (label `unique` for the claim).
+pub fn save_tx(item: Item, version: i64, rename: Option<Rename>) -> Tx {
+    let tx = Tx::new().put(
+        "entity",
+        item,
+        Some(Cond::live().and(Cond::version(version))),
+    );
+    match rename {
+        Some(r) => tx
+            .delete("old_unique", &r.old, None)
+            .put_new("unique", r.new),
+        None => tx,
+    }
 }
 
 /// A transaction soft-deleting an entity read at `version` (`item` is its touched

@@ -9,7 +9,7 @@ use super::org::{
 use crate::domain::caller::{Caller, ANY_ADMIN, SA, SA_PL, SA_PL_AG};
 use crate::domain::entities::{Permission, Role};
 use crate::domain::org::{PermType, RoleType, Status, UserType};
-use crate::domain::validate::{self, Invalid};
+use crate::domain::validate::{self, filter_term, Invalid};
 use crate::services::shops::shop_roles;
 use crate::store::keys::{self, gsi1};
 use crate::store::org::{linked_ids, permission_item, role_item, unique_item};
@@ -145,11 +145,7 @@ pub async fn list_roles(
         (UserType::Agent, None) => Vec::new(),
         _ => store.list_scope(gsi1::ROLES, "").await?,
     };
-    let name = f
-        .role_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
+    let name = filter_term(f.role_name.as_deref());
     Ok(all
         .into_iter()
         .filter(|r| name.is_none_or(|n| r.role_name.contains(n)))

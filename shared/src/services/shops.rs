@@ -11,7 +11,7 @@ use crate::domain::entities::{AccountRecord, AgentWallet, Role, Shop};
 use crate::domain::org::{RoleType, Status, UserType, WalletKind};
 use crate::domain::password;
 use crate::domain::shop_path::{ShopPath, MAX_SHOP_LEVEL};
-use crate::domain::validate;
+use crate::domain::validate::{self, filter_term};
 use crate::services::auth::username_item;
 use crate::store::keys::{self, gsi1};
 use crate::store::org::{account_item, linked_ids, role_link_item, shop_item, unique_item};
@@ -234,7 +234,7 @@ pub async fn create(
         tx = tx.update(
             "parent",
             &keys::shop(p.id),
-            Upd::new("ADD child_count :one, version :one").value(":one", n(1)),
+            Upd::counter("child_count", 1),
             Some(Cond::live()),
         );
     }
@@ -271,16 +271,8 @@ pub async fn list(
     caller.require(SA_PL_AG)?;
     let prefix = caller.shop_path.as_ref().map_or("", |p| p.as_str());
     let shops: Vec<Shop> = store.list_scope(gsi1::SHOPS, prefix).await?;
-    let name = filter
-        .shop_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    let code = filter
-        .shop_code
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
+    let name = filter_term(filter.shop_name.as_deref());
+    let code = filter_term(filter.shop_code.as_deref());
     Ok(shops
         .into_iter()
         .filter(|s| caller.sees_shop_owned(Some(&s.path)))
@@ -419,12 +411,12 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
         &release,
     );
     if let Some(pid) = old.parent_id {
-        // The counter change bumps the version, so an edit of the parent that read the
-        // old count cannot write it back.
-        let minus_one = Upd::new("ADD child_count :minus, version :one")
-            .value(":minus", n(-1))
-            .value(":one", n(1));
-        tx = tx.update("parent", &keys::shop(pid), minus_one, None);
+        tx = tx.update(
+            "parent",
+            &keys::shop(pid),
+            Upd::counter("child_count", -1),
+            None,
+        );
     }
     store.transact(tx).await.map_err(|e| match &e {
         // A sub-shop created meanwhile, or another change: tell which.

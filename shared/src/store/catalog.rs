@@ -2,6 +2,7 @@
 //! their claims, package allocations and cost-price history. See `docs/data-model.md`.
 
 use super::keys::{self, gsi1};
+use super::org::with_gsi1;
 use super::{n, s, to_item, Item, Key, On, Query, SkCond, Store, StoreError};
 use crate::domain::catalog::{Package, PackageSeries};
 use crate::domain::grants::{GrantPhase, PackageAllocation, PriceChange, SeriesGrant, PLATFORM};
@@ -11,10 +12,9 @@ use crate::store::tx::Cond;
 /// sweeper reads by age).
 pub const UNSETTLED_GRANTS: &str = "GRANTS#UNSETTLED";
 
-fn with_gsi1(mut item: Item, pk: &str, sk: String) -> Item {
-    item.insert("gsi1pk".into(), s(pk));
-    item.insert("gsi1sk".into(), s(sk));
-    item
+/// `gsi2` sort key of an unsettled grant: since when, then the id.
+pub fn unsettled_sort_key(since: &str, id: u64) -> String {
+    format!("{since}#{}", gsi1::padded(id))
 }
 
 /// Item of a live series.
@@ -59,10 +59,7 @@ pub fn grant_item(g: &SeriesGrant) -> Result<Item, StoreError> {
     let mut item = with_gsi1(item, gsi1::GRANTS, sk);
     if g.phase != GrantPhase::Ready {
         item.insert("gsi2pk".into(), s(UNSETTLED_GRANTS));
-        item.insert(
-            "gsi2sk".into(),
-            s(format!("{}#{}", g.updated_at, gsi1::padded(g.id))),
-        );
+        item.insert("gsi2sk".into(), s(unsettled_sort_key(&g.updated_at, g.id)));
     }
     Ok(item)
 }
@@ -71,7 +68,6 @@ pub fn grant_item(g: &SeriesGrant) -> Result<Item, StoreError> {
 pub fn claim_item(g: &SeriesGrant) -> Item {
     let mut item = keys::grant_claim(g.shop_id, g.series_id).item();
     item.insert("target_id".into(), n(g.id));
-    item.insert("series_id".into(), n(g.series_id));
     item
 }
 

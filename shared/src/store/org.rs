@@ -16,7 +16,8 @@ pub fn owner_sort_key(owner: Option<&ShopPath>, suffix: &str) -> String {
     }
 }
 
-fn with_gsi1(mut item: Item, pk: &str, sk: String) -> Item {
+/// Adds scope-index (`gsi1`) keys to an item.
+pub(crate) fn with_gsi1(mut item: Item, pk: &str, sk: String) -> Item {
     item.insert("gsi1pk".into(), s(pk));
     item.insert("gsi1sk".into(), s(sk));
     item

@@ -101,6 +101,15 @@ impl Upd {
         }
     }
 
+    /// `ADD <counter> :delta, version :one`: a counter kept by the transactions that
+    /// change what it counts. It also bumps `version`, so an optimistic-lock write that
+    /// read the old count fails instead of writing it back.
+    pub fn counter(name: &str, delta: i64) -> Self {
+        Self::new(format!("ADD {name} :delta, version :one"))
+            .value(":delta", super::n(delta))
+            .value(":one", super::n(1))
+    }
+
     /// Adds a `:value` placeholder used by the update expression.
     pub fn value(mut self, placeholder: &str, v: aws_sdk_dynamodb::types::AttributeValue) -> Self {
         self.cond.values.insert(placeholder.into(), v);
