@@ -42,6 +42,17 @@ pub async fn package(app: &TestApp, sa: &str, code: &str, series: u64) -> u64 {
         .unwrap()
 }
 
+/// The cost-price history items of an allocation.
+async fn history(app: &TestApp, allocation_id: u64) -> Vec<shared::store::Item> {
+    let pk = shared::store::keys::price_history_pk(allocation_id);
+    app.table
+        .scan()
+        .await
+        .into_iter()
+        .filter(|i| shared::store::str_attr(i, "pk") == Some(pk.as_str()))
+        .collect()
+}
+
 /// Shops A (L1) → B (L2) → C (L3) with their agents and a fixed-commission series.
 pub async fn chain(app: &TestApp) -> Chain {
     let sa = app.admin().await;
@@ -269,20 +280,14 @@ async fn three_level_price_chain() {
 
     // Price history of L2's allocation: one change 10000 → 11000 by L1's account.
     let alloc_id = mine["allocation_id"].as_u64().unwrap();
-    let history: Vec<_> = app
-        .table
-        .scan()
-        .await
-        .into_iter()
-        .filter(|i| shared::store::str_attr(i, "pk") == Some(&format!("PRICEHIST#{alloc_id}")))
-        .collect();
-    assert_eq!(history.len(), 1);
+    let first = history(&app, alloc_id).await;
+    assert_eq!(first.len(), 1);
     assert_eq!(
-        shared::store::num_attr(&history[0], "old_cost_price"),
+        shared::store::num_attr(&first[0], "old_cost_price"),
         Some(10000)
     );
     assert_eq!(
-        shared::store::num_attr(&history[0], "new_cost_price"),
+        shared::store::num_attr(&first[0], "new_cost_price"),
         Some(11000)
     );
 
@@ -323,6 +328,11 @@ async fn three_level_price_chain() {
         )
         .await;
     assert_eq!(r.ok()[0]["cost_price"], 10500);
+    let changes = history(&app, alloc_id).await;
+    assert_eq!(changes.len(), 2, "batch pricing writes history too");
+    assert!(changes
+        .iter()
+        .any(|c| shared::store::num_attr(c, "new_cost_price") == Some(10500)));
     app.delete(&format!("/api/admin/shop-series-grants/{gid2}"), &ch.l1)
         .await
         .ok();
@@ -453,6 +463,59 @@ fn allocation(
     }
 }
 
+/// Two identical grant requests at once: exactly one wins, the other is refused as a
+/// duplicate and leaves nothing; replaying a package change writes no second history.
+#[tokio::test]
+async fn concurrent_duplicate_grants_and_replays() {
+    let app = spawn_app().await;
+    let ch = chain(&app).await;
+    let ps = packages(&app, &ch.sa, ch.series, 3).await;
+    let items: Vec<(u64, i64)> = ps.iter().map(|p| (*p, 8000)).collect();
+    let body = grant_body(ch.a, ch.series, 500, &items);
+    let (r1, r2) = tokio::join!(
+        app.post("/api/admin/shop-series-grants", &ch.sa, body.clone()),
+        app.post("/api/admin/shop-series-grants", &ch.sa, body.clone())
+    );
+    let mut codes = [r1.code(), r2.code()];
+    codes.sort_unstable();
+    assert_eq!(codes, [0, 1042], "{r1:?} {r2:?}");
+    let winner = if r1.code() == 0 { &r1 } else { &r2 };
+    let gid = winner.data()["id"].as_u64().unwrap();
+    let grants = app.get("/api/admin/shop-series-grants", &ch.sa).await;
+    assert_eq!(grants.ok()["total"], 1);
+    let series = app
+        .get(&format!("/api/admin/package-series/{}", ch.series), &ch.sa)
+        .await;
+    assert_eq!(series.ok()["grant_count"], 1);
+    assert!(
+        !app.table
+            .live_keys()
+            .await
+            .iter()
+            .any(|(pk, _)| pk.starts_with("GRANT#") && pk != &format!("GRANT#{gid}")),
+        "the losing request left no grant"
+    );
+
+    // The same package change sent twice: one price change, one history item.
+    let change = json!({"packages": [{"package_id": ps[0], "cost_price": 9000}]});
+    let path = format!("/api/admin/shop-series-grants/{gid}/packages");
+    app.put(&path, &ch.sa, change.clone()).await.ok();
+    let again = app.put(&path, &ch.sa, change).await;
+    assert_eq!(again.ok()["packages"][0]["cost_price"], 9000);
+    let own = app
+        .get(&format!("/api/admin/packages/{}", ps[0]), &ch.l1)
+        .await;
+    let alloc_id = own.ok()["allocation_id"].as_u64().unwrap();
+    assert_eq!(history(&app, alloc_id).await.len(), 1);
+    // A replayed delete finds nothing to delete.
+    app.delete(&format!("/api/admin/shop-series-grants/{gid}"), &ch.sa)
+        .await
+        .ok();
+    app.delete(&format!("/api/admin/shop-series-grants/{gid}"), &ch.sa)
+        .await
+        .err(404, 1002);
+}
+
 /// Creates `n` packages in `series` with one id reservation per call.
 async fn packages(app: &TestApp, sa: &str, series: u64, n: usize) -> Vec<u64> {
     let mut ids = vec![];
@@ -506,34 +569,15 @@ async fn grants_larger_than_one_transaction_are_all_or_nothing() {
         400,
         &items.iter().map(|(p, _)| (*p, 10000)).collect::<Vec<_>>(),
     );
-    let with_stray = app.table.entity_keys().await;
+    let live_before = app.table.live_keys().await;
     app.post("/api/admin/shop-series-grants", &ch.l1, body.clone())
         .await
         .err(409, 1007);
-    let now: std::collections::BTreeSet<_> = app
-        .table
-        .scan()
-        .await
-        .iter()
-        .filter(|i| !i.contains_key("deleted_at"))
-        .map(|i| {
-            let get = |k| {
-                shared::store::str_attr(i, k)
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            (get("pk"), get("sk"))
-        })
-        .filter(|k| {
-            with_stray.contains(k)
-                || !(k.0.starts_with("COUNTER#")
-                    || k.0.starts_with("RL#")
-                    || k.0.starts_with("AUDIT#")
-                    || k.1.starts_with("SESSION#"))
-        })
-        .collect();
-    let live_before: std::collections::BTreeSet<_> = with_stray.iter().cloned().collect();
-    assert_eq!(now, live_before, "no live item added by the failed grant");
+    assert_eq!(
+        app.table.live_keys().await,
+        live_before,
+        "no live item added by the failed grant"
+    );
     let l1 = app
         .get(&format!("/api/admin/packages/{}", ps[0]), &ch.l1)
         .await;
@@ -675,23 +719,11 @@ async fn interrupted_grant_is_rolled_back_by_the_sweeper() {
         .get(&format!("/api/admin/package-series/{}", ch.series), &ch.sa)
         .await;
     assert_eq!(series.ok()["grant_count"], 0);
-    let live: Vec<_> = app
-        .table
-        .scan()
-        .await
-        .into_iter()
-        .filter(|i| shared::store::str_attr(i, "sk").is_some_and(|s| s.starts_with("PKG#")))
-        .filter(|i| !i.contains_key("deleted_at"))
-        .collect();
-    assert!(live.is_empty(), "no live allocation left");
-    let after: std::collections::BTreeSet<_> = app
-        .table
-        .entity_keys()
-        .await
-        .into_iter()
-        .filter(|(pk, sk)| !sk.starts_with("PKG#") && pk != "GRANT#900")
-        .collect();
-    assert_eq!(after, before, "only soft-deleted residue remains");
+    assert_eq!(
+        app.table.live_keys().await,
+        before,
+        "only soft-deleted residue remains"
+    );
     // Retiring again is a no-op; a sweep finds nothing; the grant can be issued now.
     retire(store, 900, now).await.unwrap();
     assert_eq!(settle_stale_grants(store, now + 600).await.unwrap(), 0);

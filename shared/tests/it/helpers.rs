@@ -80,9 +80,22 @@ impl TestTable {
     /// Keys of the business items (ignoring id counters, rate-limit windows, sessions
     /// and audit entries), to prove a refused request wrote nothing.
     pub async fn entity_keys(&self) -> std::collections::BTreeSet<(String, String)> {
+        self.keys_where(|_| true).await
+    }
+
+    /// Like [`TestTable::entity_keys`], without soft-deleted items.
+    pub async fn live_keys(&self) -> std::collections::BTreeSet<(String, String)> {
+        self.keys_where(|i| !i.contains_key("deleted_at")).await
+    }
+
+    async fn keys_where(
+        &self,
+        keep: impl Fn(&shared::store::Item) -> bool,
+    ) -> std::collections::BTreeSet<(String, String)> {
         self.scan()
             .await
             .iter()
+            .filter(|i| keep(i))
             .map(|i| {
                 let get = |k| {
                     shared::store::str_attr(i, k)
