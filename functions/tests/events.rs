@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use shared::api::envelope::Data;
 use shared::api::extract::ClientIp;
-use shared::api::AppState;
+use shared::app::AppState;
 use shared::config::Config;
 use tower::ServiceExt;
 
@@ -19,7 +19,7 @@ use tower::ServiceExt;
 /// reach the table, so no network is used.
 fn offline_state() -> AppState {
     let endpoint = "http://127.0.0.1:9";
-    shared::local::state_for(Config::for_local("unused-table", endpoint), endpoint)
+    AppState::local(Config::for_local("unused-table", endpoint), endpoint)
 }
 
 /// Decodes a sample event the way the Lambda runtime does.

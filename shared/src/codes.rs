@@ -3,6 +3,18 @@
 
 use axum::http::StatusCode;
 
+/// An error a use case can answer with: its business code decides the HTTP status.
+pub trait BusinessError: std::error::Error {
+    /// The business code for the envelope.
+    fn code(&self) -> Code;
+
+    /// Whether the message may be shown to the client. By default only for client
+    /// errors (4xx); server errors answer the code's generic message and are logged.
+    fn shows_message(&self) -> bool {
+        !self.code().http_status().is_server_error()
+    }
+}
+
 /// A business code carried in the response envelope's `code` field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Code(pub u32);

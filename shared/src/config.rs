@@ -2,6 +2,9 @@
 
 use std::env;
 
+/// Largest accepted request body by default (64 KiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// Everything the functions need to know about their environment.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -78,7 +81,7 @@ impl Config {
             login_user_window: number("CMP_LOGIN_USER_WINDOW", 900)?,
             login_limit_per_ip: number("CMP_LOGIN_LIMIT_PER_IP", 60)?,
             login_ip_window: number("CMP_LOGIN_IP_WINDOW", 60)?,
-            max_body_bytes: number("CMP_MAX_BODY_BYTES", 64 * 1024)? as usize,
+            max_body_bytes: number("CMP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as i64)? as usize,
             bucket: optional("CMP_BUCKET").unwrap_or_default(),
             import_queue_url: optional("CMP_IMPORT_QUEUE_URL").unwrap_or_default(),
             max_upload_bytes: number("CMP_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)?,
@@ -105,7 +108,7 @@ impl Config {
             login_user_window: 900,
             login_limit_per_ip: 60,
             login_ip_window: 60,
-            max_body_bytes: 64 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             bucket: String::new(),
             import_queue_url: String::new(),
             max_upload_bytes: 50 * 1024 * 1024,

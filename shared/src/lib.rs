@@ -3,6 +3,7 @@
 //! dev server serve.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod codes;
@@ -11,6 +12,7 @@ pub mod domain;
 pub mod integrations;
 pub mod jobs;
 pub mod local;
+pub mod paging;
 pub mod services;
 pub mod store;
 pub mod telemetry;

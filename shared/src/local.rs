@@ -1,30 +1,32 @@
-//! Local stack bootstrap for the dev server and tests: creates the table, the bucket
-//! and the import queue (FIFO, with a dead-letter queue) on the emulator. On AWS the
-//! SAM template creates them.
+//! Local stack bootstrap for the dev server, tests and tools: creates the table, the
+//! bucket and the import queue (FIFO, with a dead-letter queue) on the emulator and
+//! returns the finished state. On AWS the SAM template creates them.
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::api::AppState;
+use crate::app::AppState;
+use crate::config::Config;
 use crate::store::{schema, StoreError};
 
 /// Receives before a message goes to the dead-letter queue.
 pub const MAX_RECEIVE_COUNT: u32 = 4;
 
-/// Creates what `state.cfg` names, if missing; returns the import queue URL.
-pub async fn ensure(state: &AppState, queue_name: &str) -> Result<String, StoreError> {
+/// State for `cfg` on the emulator at `endpoint`, with the table, the bucket and the
+/// import queue `queue_name` created if missing.
+pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<AppState, StoreError> {
+    let state = AppState::local(cfg, endpoint);
     schema::create_table(state.store.client(), state.store.table()).await?;
+    let s3 = state.s3().map_err(StoreError::dynamo)?;
     let bucket = &state.cfg.bucket;
-    if state.s3.head_bucket().bucket(bucket).send().await.is_err() {
-        state
-            .s3
-            .create_bucket()
+    if s3.head_bucket().bucket(bucket).send().await.is_err() {
+        s3.create_bucket()
             .bucket(bucket)
             .send()
             .await
             .map_err(StoreError::dynamo)?;
     }
-    let dlq = state
-        .sqs
+    let sqs = state.import_queue().map_err(StoreError::dynamo)?.client();
+    let dlq = sqs
         .create_queue()
         .queue_name(format!("{}-dlq.fifo", queue_name.trim_end_matches(".fifo")))
         .attributes(QueueAttributeName::FifoQueue, "true")
@@ -32,8 +34,7 @@ pub async fn ensure(state: &AppState, queue_name: &str) -> Result<String, StoreE
         .await
         .map_err(StoreError::dynamo)?;
     let dlq_url = dlq.queue_url.unwrap_or_default();
-    let dlq_arn = state
-        .sqs
+    let dlq_arn = sqs
         .get_queue_attributes()
         .queue_url(&dlq_url)
         .attribute_names(QueueAttributeName::QueueArn)
@@ -45,8 +46,7 @@ pub async fn ensure(state: &AppState, queue_name: &str) -> Result<String, StoreE
         .unwrap_or_default();
     let redrive =
         format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{MAX_RECEIVE_COUNT}"}}"#);
-    let queue = state
-        .sqs
+    let queue = sqs
         .create_queue()
         .queue_name(queue_name)
         .attributes(QueueAttributeName::FifoQueue, "true")
@@ -55,23 +55,19 @@ pub async fn ensure(state: &AppState, queue_name: &str) -> Result<String, StoreE
         .send()
         .await
         .map_err(StoreError::dynamo)?;
-    Ok(queue.queue_url.unwrap_or_default())
+    let url = queue.queue_url.unwrap_or_default();
+    Ok(state.with_import_queue_url(&url))
 }
 
 /// Receives up to 10 messages from the import queue, hands them to the import
 /// handler as an SQS event (as Lambda's event source mapping would) and deletes the
 /// ones it did not report failed. Returns how many messages were received.
 pub async fn pump_import_queue(state: &AppState, wait_seconds: i32) -> Result<usize, StoreError> {
-    let out = state
-        .sqs
-        .receive_message()
-        .queue_url(&state.cfg.import_queue_url)
-        .max_number_of_messages(10)
-        .wait_time_seconds(wait_seconds)
-        .send()
+    let queue = state.import_queue().map_err(StoreError::dynamo)?;
+    let messages = queue
+        .receive(wait_seconds)
         .await
         .map_err(StoreError::dynamo)?;
-    let messages = out.messages.unwrap_or_default();
     if messages.is_empty() {
         return Ok(0);
     }
@@ -84,26 +80,15 @@ pub async fn pump_import_queue(state: &AppState, wait_seconds: i32) -> Result<us
         .collect();
     for m in &messages {
         let id = m.message_id.clone().unwrap_or_default();
+        let receipt = m.receipt_handle.as_deref().unwrap_or_default();
         if failed.contains(&id) {
             // Make it visible again at once (Lambda would wait for the visibility timeout).
-            let _ = state
-                .sqs
-                .change_message_visibility()
-                .queue_url(&state.cfg.import_queue_url)
-                .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
-                .visibility_timeout(0)
-                .send()
-                .await;
+            if let Err(e) = queue.retry_after(receipt, 0).await {
+                tracing::warn!(error = %e, "could not release a failed import message");
+            }
             continue;
         }
-        state
-            .sqs
-            .delete_message()
-            .queue_url(&state.cfg.import_queue_url)
-            .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
-            .send()
-            .await
-            .map_err(StoreError::dynamo)?;
+        queue.delete(receipt).await.map_err(StoreError::dynamo)?;
     }
     Ok(messages.len())
 }
@@ -122,27 +107,4 @@ pub fn sqs_event(
         event.records.push(record);
     }
     event
-}
-
-/// State for `cfg` with clients pointed at a local endpoint with dummy credentials
-/// (tests; nothing is read from the environment).
-pub fn state_for(cfg: crate::config::Config, endpoint: &str) -> AppState {
-    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-    let creds = Credentials::new("test", "test", None, None, "local");
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            creds,
-        ))
-        .build();
-    let store = crate::store::Store::from_sdk(&sdk, &cfg.table);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    AppState::new(cfg, store, s3, sqs)
 }

@@ -1,6 +1,8 @@
 //! Lambda `admin-accounts`.
 
+use shared::app::Clients;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_accounts::routes).await
+    functions::serve_group(shared::api::admin_accounts::routes, Clients::TABLE).await
 }

@@ -1,6 +1,8 @@
 //! Lambda `admin-assets`.
 
+use shared::app::Clients;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_assets::routes).await
+    functions::serve_group(shared::api::admin_assets::routes, Clients::TABLE.gateway()).await
 }

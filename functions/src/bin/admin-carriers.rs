@@ -1,6 +1,8 @@
 //! Lambda `admin-carriers`.
 
+use shared::app::Clients;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_carriers::routes).await
+    functions::serve_group(shared::api::admin_carriers::routes, Clients::TABLE).await
 }

@@ -1,6 +1,12 @@
 //! Lambda `admin-devices`.
 
+use shared::app::Clients;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_devices::routes).await
+    functions::serve_group(
+        shared::api::admin_devices::routes,
+        Clients::TABLE.s3().import_queue().gateway(),
+    )
+    .await
 }

@@ -1,6 +1,8 @@
 //! Lambda `admin-enterprises`.
 
+use shared::app::Clients;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_enterprises::routes).await
+    functions::serve_group(shared::api::admin_enterprises::routes, Clients::TABLE).await
 }

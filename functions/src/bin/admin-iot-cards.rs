@@ -1,6 +1,12 @@
 //! Lambda `admin-iot-cards`.
 
+use shared::app::Clients;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_iot_cards::routes).await
+    functions::serve_group(
+        shared::api::admin_iot_cards::routes,
+        Clients::TABLE.s3().import_queue(),
+    )
+    .await
 }

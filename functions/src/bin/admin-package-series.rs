@@ -1,6 +1,8 @@
 //! Lambda `admin-package-series`.
 
+use shared::app::Clients;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_package_series::routes).await
+    functions::serve_group(shared::api::admin_package_series::routes, Clients::TABLE).await
 }

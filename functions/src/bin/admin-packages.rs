@@ -1,6 +1,8 @@
 //! Lambda `admin-packages`.
 
+use shared::app::Clients;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_packages::routes).await
+    functions::serve_group(shared::api::admin_packages::routes, Clients::TABLE).await
 }

@@ -1,6 +1,8 @@
 //! Lambda `admin-roles`.
 
+use shared::app::Clients;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_roles::routes).await
+    functions::serve_group(shared::api::admin_roles::routes, Clients::TABLE).await
 }

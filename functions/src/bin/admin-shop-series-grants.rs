@@ -1,6 +1,12 @@
 //! Lambda `admin-shop-series-grants`.
 
+use shared::app::Clients;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_shop_series_grants::routes).await
+    functions::serve_group(
+        shared::api::admin_shop_series_grants::routes,
+        Clients::TABLE,
+    )
+    .await
 }

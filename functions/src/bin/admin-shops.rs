@@ -1,6 +1,8 @@
 //! Lambda `admin-shops`.
 
+use shared::app::Clients;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_shops::routes).await
+    functions::serve_group(shared::api::admin_shops::routes, Clients::TABLE).await
 }

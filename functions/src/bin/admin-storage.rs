@@ -1,6 +1,8 @@
 //! Lambda `admin-storage`.
 
+use shared::app::Clients;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_storage::routes).await
+    functions::serve_group(shared::api::admin_storage::routes, Clients::TABLE.s3()).await
 }

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use shared::api::AppState;
 use shared::config::Config;
 use shared::domain::assets::{ImportStatus, ImportTask, ImportType};
 use shared::domain::caller::Caller;
@@ -28,14 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let run = uuid_like();
     let mut cfg = Config::for_local(&format!("bench-{run}"), &endpoint);
     cfg.bucket = format!("bench-{run}");
-    let state = shared::local::state_for(cfg.clone(), &endpoint);
-    cfg.import_queue_url = shared::local::ensure(&state, &format!("bench-{run}.fifo")).await?;
-    let state = AppState::new(
-        cfg,
-        state.store.clone(),
-        state.s3.clone(),
-        state.sqs.clone(),
-    );
+    let state = shared::local::ensure(cfg, &endpoint, &format!("bench-{run}.fifo")).await?;
     let carrier = Carrier {
         id: 1,
         carrier_name: "China Mobile".into(),
@@ -111,7 +103,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // End to end: upload, register, process every chunk through the queue.
     let key = format!("uploads/iot_card_import/1/bench/{run}.csv");
     state
-        .s3
+        .s3()?
         .put_object()
         .bucket(&state.cfg.bucket)
         .key(&key)

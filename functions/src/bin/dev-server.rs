@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use shared::api::app;
 use shared::api::extract::ClientIp;
-use shared::api::{app, AppState};
+use shared::app::AppState;
 use shared::config::Config;
 
 #[tokio::main]
@@ -45,14 +46,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!(url = %fake.url, "fake carrier gateway listening");
         cfg.gateway_url = Some(fake.url.clone());
     }
-    let state = AppState::connect(cfg.clone()).await;
-    cfg.import_queue_url = shared::local::ensure(&state, "cmp-import.fifo").await?;
-    let state = AppState::new(
-        cfg,
-        state.store.clone(),
-        state.s3.clone(),
-        state.sqs.clone(),
-    );
+    let endpoint = cfg
+        .aws_endpoint
+        .clone()
+        .ok_or("the dev server needs CMP_AWS_ENDPOINT (the local emulator)")?;
+    let state = shared::local::ensure(cfg, &endpoint, "cmp-import.fifo").await?;
     tokio::spawn(import_consumer(state.clone()));
     tokio::spawn(grant_sweeper(state.clone()));
     if let Some(id) = shared::services::auth::ensure_super_admin(&state).await? {
@@ -97,10 +95,12 @@ async fn grant_sweeper(state: AppState) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
     loop {
         every.tick().await;
-        if let Err(e) =
-            shared::services::grants::settle_stale_grants(&state.store, state.clock.now()).await
-        {
-            tracing::warn!(error = %e, "grant sweep failed");
+        match shared::jobs::grant_sweeper::sweep(&state.store, state.clock.now()).await {
+            Ok(done) if !done.unsettled.is_empty() => {
+                tracing::warn!(unsettled = ?done.unsettled, "grants left unsettled")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "grant sweep failed"),
         }
     }
 }

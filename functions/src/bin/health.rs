@@ -1,6 +1,6 @@
-//! Lambda `health`.
+//! Lambda `health`: builds no AWS client.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::health::routes).await
+    functions::serve_stateless(shared::api::health::routes()).await
 }

@@ -6,7 +6,7 @@ use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let state = functions::start().await?;
+    let state = functions::start(shared::app::Clients::TABLE.s3().import_queue()).await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let state = state.clone();
         async move {

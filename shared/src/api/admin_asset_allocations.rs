@@ -6,7 +6,7 @@ use axum::Router;
 
 use super::envelope::{ApiResult, Data};
 use super::extract::Query;
-use super::AppState;
+use crate::app::AppState;
 use crate::domain::caller::Caller;
 use crate::services::assets::{self, CursorPage, RecordFilter, RecordView};
 

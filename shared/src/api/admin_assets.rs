@@ -7,7 +7,7 @@ use axum::Router;
 use serde_json::Value;
 
 use super::envelope::{ApiError, ApiResult, Data};
-use super::AppState;
+use crate::app::AppState;
 use crate::codes::Code;
 use crate::domain::caller::Caller;
 use crate::services::asset_ops::{self, Direction};

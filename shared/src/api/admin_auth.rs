@@ -7,7 +7,7 @@ use axum::Router;
 
 use super::envelope::{ApiResult, Data};
 use super::extract::{bearer, Body, ClientIp};
-use super::AppState;
+use crate::app::AppState;
 use crate::domain::caller::Caller;
 use crate::services::auth::{
     self, ChangePasswordRequest, LoginRequest, Me, RefreshRequest, TokenPair,

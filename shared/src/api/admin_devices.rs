@@ -7,11 +7,11 @@ use axum::Router;
 
 use super::envelope::{ApiError, ApiResult, Data};
 use super::extract::{Body, Id, Query};
-use super::pagination::{PageQuery, Paged};
-use super::AppState;
+use crate::app::AppState;
 use crate::codes::Code;
 use crate::domain::assets::{Device, ImportTask};
 use crate::domain::caller::Caller;
+use crate::paging::{PageQuery, Paged};
 use crate::services::asset_ops::{self, Command, SpeedLimit, SwitchCard, Wifi};
 use crate::services::assets::{
     self, AllocateRequest, AssetFilter, CursorPage, MoveResult, RecallRequest,

@@ -7,9 +7,9 @@ use axum::Router;
 
 use super::envelope::{ApiResult, Data};
 use super::extract::{Body, Id, Query};
-use super::pagination::{PageQuery, Paged};
-use super::AppState;
+use crate::app::AppState;
 use crate::domain::caller::Caller;
+use crate::paging::{PageQuery, Paged};
 use crate::services::enterprises::{
     self, CreateEnterprise, EnterpriseFilter, EnterpriseView, UpdateEnterprise,
 };

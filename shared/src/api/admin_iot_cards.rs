@@ -7,10 +7,10 @@ use axum::Router;
 
 use super::envelope::{ApiResult, Data};
 use super::extract::{Body, Id, Query};
-use super::pagination::{PageQuery, Paged};
-use super::AppState;
+use crate::app::AppState;
 use crate::domain::assets::{ImportTask, IotCard};
 use crate::domain::caller::Caller;
+use crate::paging::{PageQuery, Paged};
 use crate::services::assets::{
     self, AllocateRequest, AssetFilter, CursorPage, MoveResult, RecallRequest,
 };

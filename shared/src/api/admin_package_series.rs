@@ -6,10 +6,10 @@ use axum::Router;
 
 use super::envelope::{ApiResult, Data};
 use super::extract::{Body, Id, Query};
-use super::pagination::{PageQuery, Paged};
-use super::AppState;
+use crate::app::AppState;
 use crate::domain::caller::Caller;
 use crate::domain::catalog::PackageSeries;
+use crate::paging::{PageQuery, Paged};
 use crate::services::catalog::{self, CreateSeries, SeriesFilter, UpdateSeries};
 use crate::services::org::StatusRequest;
 

@@ -8,9 +8,9 @@ use serde_json::Value;
 
 use super::envelope::{ApiResult, Data};
 use super::extract::{Body, Id, Query};
-use super::pagination::{PageQuery, Paged};
-use super::AppState;
+use crate::app::AppState;
 use crate::domain::caller::Caller;
+use crate::paging::{PageQuery, Paged};
 use crate::services::catalog::{
     self, CreatePackage, PackageFilter, RetailPrice, ShelfRequest, UpdatePackage,
 };

@@ -6,10 +6,10 @@ use axum::Router;
 
 use super::envelope::{ApiResult, Data};
 use super::extract::{Body, Id, Query};
-use super::pagination::{PageQuery, Paged};
-use super::AppState;
+use crate::app::AppState;
 use crate::domain::caller::Caller;
 use crate::domain::entities::Role;
+use crate::paging::{PageQuery, Paged};
 use crate::services::org::StatusRequest;
 use crate::services::shops::{self, CreateShop, ShopFilter, ShopRoles, ShopView, UpdateShop};
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::envelope::{ApiResult, Data};
 use super::extract::{Body, Query};
-use super::AppState;
+use crate::app::AppState;
 use crate::domain::caller::Caller;
 use crate::services::storage::{self, DownloadUrl, UploadRequest, UploadUrl};
 

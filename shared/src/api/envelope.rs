@@ -7,8 +7,8 @@ use axum::Json;
 use serde::Serialize;
 
 use crate::clock::rfc3339;
+use crate::codes::BusinessError;
 use crate::codes::Code;
-use crate::services::BusinessError;
 
 /// Every JSON response body.
 #[derive(Debug, Serialize)]

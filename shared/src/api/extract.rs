@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::envelope::ApiError;
-use super::AppState;
+use crate::app::AppState;
 use crate::codes::Code;
 use crate::domain::caller::Caller;
 

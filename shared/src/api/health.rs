@@ -5,10 +5,9 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::envelope::Data;
-use super::AppState;
 
-/// `GET /health`.
-pub fn routes() -> Router<AppState> {
+/// `GET /health`; needs no state, so the `health` function builds no client.
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new().route("/health", get(health))
 }
 

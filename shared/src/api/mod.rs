@@ -18,9 +18,6 @@ pub mod admin_storage;
 pub mod envelope;
 pub mod extract;
 pub mod health;
-pub mod pagination;
-
-use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderValue;
@@ -29,97 +26,25 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tracing::Instrument;
 
-use crate::auth::TokenKeys;
-use crate::clock::Clock;
+use crate::app::AppState;
 use crate::codes::Code;
-use crate::config::Config;
 use crate::store::calls;
-use crate::store::Store;
 use envelope::ApiError;
-
-/// Everything a handler needs; built once per cold start.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// Configuration.
-    pub cfg: Arc<Config>,
-    /// The table.
-    pub store: Store,
-    /// Time source.
-    pub clock: Clock,
-    /// Token signing keys.
-    pub tokens: Arc<TokenKeys>,
-    /// Object storage (uploads, imports).
-    pub s3: aws_sdk_s3::Client,
-    /// Queues (import chunks).
-    pub sqs: aws_sdk_sqs::Client,
-    /// Carrier gateway client, when configured.
-    pub gateway: Option<crate::integrations::gateway::client::GatewayClient>,
-}
-
-impl AppState {
-    /// State over existing clients.
-    pub fn new(
-        cfg: Config,
-        store: Store,
-        s3: aws_sdk_s3::Client,
-        sqs: aws_sdk_sqs::Client,
-    ) -> Self {
-        use crate::integrations::gateway::client::{GatewayClient, GatewayConfig};
-        use crate::integrations::gateway::crypto::AesEcbMd5;
-        let tokens = Arc::new(TokenKeys::new(&cfg.jwt_secret));
-        let clock = Clock::default();
-        let gateway = cfg.gateway_url.as_ref().and_then(|url| {
-            let crypto = AesEcbMd5::new(&cfg.gateway_app_secret)
-                .map_err(|e| tracing::error!(error = %e, "gateway disabled"))
-                .ok()?;
-            let gcfg = GatewayConfig {
-                base_url: url.clone(),
-                app_id: cfg.gateway_app_id.clone(),
-                attempt_timeout: std::time::Duration::from_millis(cfg.gateway_timeout_ms as u64),
-                max_retries: 2,
-            };
-            Some(GatewayClient::new(gcfg, Arc::new(crypto), clock.clone()))
-        });
-        Self {
-            cfg: Arc::new(cfg),
-            store,
-            clock,
-            tokens,
-            s3,
-            sqs,
-            gateway,
-        }
-    }
-
-    /// Builds every AWS client from the environment and configuration, once.
-    pub async fn connect(cfg: Config) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(cfg.region.clone()));
-        if let Some(endpoint) = &cfg.aws_endpoint {
-            loader = loader.endpoint_url(endpoint);
-        }
-        let sdk = loader.load().await;
-        let store = Store::from_sdk(&sdk, &cfg.table);
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk)
-                .force_path_style(cfg.aws_endpoint.is_some())
-                .build(),
-        );
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        Self::new(cfg, store, s3, sqs)
-    }
-}
 
 /// A function group: its routes, with the shared layers (request id, DynamoDB call
 /// count, body limit, envelope 404) applied.
 pub fn group(routes: Router<AppState>, state: AppState) -> Router {
     let limit = state.cfg.max_body_bytes;
+    layered(routes.with_state(state), limit)
+}
+
+/// The shared layers around routes that need no state (`health`).
+pub fn layered(routes: Router, body_limit: usize) -> Router {
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(request_context))
-        .with_state(state)
 }
 
 /// Every route of every group in one router (the local dev server, tests).

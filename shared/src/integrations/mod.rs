@@ -1,6 +1,7 @@
 //! Clients of external services, each speaking the real wire protocol.
 
 pub mod gateway;
+pub mod import_queue;
 
 /// Installs the rustls crypto provider (aws-lc, the one the AWS SDK already uses)
 /// for every HTTP client of the process; call before building one. Idempotent.

@@ -16,10 +16,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::{Deserialize, Serialize};
-
 use super::sqs::JobError;
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::domain::assets::{
     asset_status, Device, FailedItem, ImportStatus, ImportTask, ImportType, IotCard, SimBinding,
@@ -27,21 +25,13 @@ use crate::domain::assets::{
 use crate::domain::entities::{Carrier, Shop};
 use crate::domain::identifiers::{Iccid, Imei, Imsi, Msisdn, Sn, VirtualNo};
 use crate::domain::validate;
+use crate::integrations::import_queue::ImportMessage;
 use crate::store::assets::{
     binding_item, card_item, card_key, device_item, import_failure_key, import_key,
 };
 use crate::store::keys::{self, gsi1};
 use crate::store::tx::{Cond, Tx, Upd};
 use crate::store::{n, num_attr, s, str_attr, to_item, Item, Key, Store, StoreError};
-
-/// Body of an import-queue message.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct ImportMessage {
-    /// The task.
-    pub task_id: u64,
-    /// Byte offset of the chunk in the file.
-    pub offset: u64,
-}
 
 /// Largest virtual-number fill file (rows); it is validated as a whole.
 pub const MAX_FILL_ROWS: usize = 50_000;
@@ -93,30 +83,12 @@ pub async fn process(state: &AppState, msg: ImportMessage) -> Result<(), JobErro
         .put_all(failure_items(task.id, &outcome.failed)?)
         .await?;
     if !chunk.eof {
-        send(state, task.id, chunk.next_offset).await?;
+        state
+            .import_queue()?
+            .send(task.id, chunk.next_offset)
+            .await?;
     }
     record_progress(store, &task, &chunk, &outcome, state.clock.now()).await
-}
-
-/// Sends the message for the chunk starting at `offset` (deduplicated by task and offset).
-pub async fn send(state: &AppState, task_id: u64, offset: u64) -> Result<(), JobError> {
-    let body = serde_json::to_string(&ImportMessage { task_id, offset }).unwrap_or_default();
-    state
-        .sqs
-        .send_message()
-        .queue_url(&state.cfg.import_queue_url)
-        .message_body(body)
-        .message_group_id(format!("import-{task_id}"))
-        .message_deduplication_id(format!("import-{task_id}-{offset}"))
-        .send()
-        .await
-        .map_err(|e| {
-            JobError(format!(
-                "send import message: {}",
-                aws_sdk_sqs::error::DisplayErrorContext(&e)
-            ))
-        })?;
-    Ok(())
 }
 
 /// Rows of one chunk of the file.
@@ -148,8 +120,8 @@ pub enum ChunkError {
 /// virtual-number fills).
 pub async fn read_chunk(state: &AppState, task: &ImportTask) -> Result<Chunk, ChunkError> {
     let whole = task.import_type == ImportType::VirtualNo;
-    let mut req = state
-        .s3
+    let s3 = state.s3().map_err(|e| ChunkError::Retry(e.into()))?;
+    let mut req = s3
         .get_object()
         .bucket(&state.cfg.bucket)
         .key(&task.file_key);

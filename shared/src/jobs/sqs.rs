@@ -17,6 +17,18 @@ impl From<crate::store::StoreError> for JobError {
     }
 }
 
+impl From<crate::integrations::import_queue::QueueError> for JobError {
+    fn from(e: crate::integrations::import_queue::QueueError) -> Self {
+        JobError(e.to_string())
+    }
+}
+
+impl From<crate::app::Unavailable> for JobError {
+    fn from(e: crate::app::Unavailable) -> Self {
+        JobError(e.to_string())
+    }
+}
+
 /// Handles the messages of a FIFO batch in order. After the first failure the rest
 /// of the batch is reported failed too, so a message group never runs out of order.
 pub async fn handle_fifo<T, F, Fut>(event: SqsEvent, handler: F) -> SqsBatchResponse

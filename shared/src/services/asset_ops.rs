@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::assets::{require_asset_admin, visible, AssetError};
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::domain::assets::{Device, IotCard};
 use crate::domain::caller::Caller;
@@ -46,7 +46,7 @@ pub enum OpsError {
     Store(#[from] StoreError),
 }
 
-impl crate::services::BusinessError for OpsError {
+impl crate::codes::BusinessError for OpsError {
     fn code(&self) -> crate::codes::Code {
         use crate::codes::Code;
         match self {
@@ -129,7 +129,7 @@ pub async fn protect_status(
 }
 
 fn gateway(state: &AppState) -> Result<&GatewayClient, OpsError> {
-    state.gateway.as_ref().ok_or(OpsError::NoGateway)
+    state.gateway().ok_or(OpsError::NoGateway)
 }
 
 fn card_status(c: &IotCard) -> Value {

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::BusinessError;
 use crate::clock::rfc3339;
+use crate::codes::BusinessError;
 use crate::codes::Code;
 use crate::domain::assets::{asset_status, AllocationRecord, AssetType, Device, IotCard};
 use crate::domain::caller::{Caller, NotAllowed, Scope, SA_PL_AG};
@@ -254,14 +254,7 @@ pub struct AssetFilter {
     pub real_name_status: Option<i64>,
 }
 
-/// One cursor page.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct CursorPage<T> {
-    pub list: Vec<T>,
-    pub page_size: u32,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
+pub use crate::paging::CursorPage;
 
 /// Most Query calls one page may take when filters drop items.
 const MAX_QUERIES_PER_PAGE: usize = 10;

@@ -3,10 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::BusinessError;
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::auth::{Claims, TokenError, TokenKind};
 use crate::clock::rfc3339;
+use crate::codes::BusinessError;
 use crate::codes::Code;
 use crate::domain::caller::Caller;
 use crate::domain::entities::{Account, AccountRecord, Enterprise, Permission, Role, Shop};

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::org::{check_version, save_tx, soft_delete_tx, stamp, Rename, Stamped};
-use super::BusinessError;
+use crate::codes::BusinessError;
 use crate::codes::Code;
 use crate::domain::caller::{Caller, NotAllowed, SA_PL, SA_PL_AG};
 use crate::domain::catalog::{

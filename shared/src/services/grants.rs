@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::{conflict, grant_in_effect, live_series, CatalogError};
 use super::org::Stamped;
-use crate::api::pagination::{PageQuery, Paged};
 use crate::clock::rfc3339;
 use crate::domain::caller::{Caller, NotAllowed};
 use crate::domain::catalog::{
@@ -32,6 +31,7 @@ use crate::domain::pricing::{
     check_fixed, check_tiers, effective_force_recharge, EffectiveForceRecharge,
 };
 use crate::domain::validate::{money, Invalid, MAX_MONEY};
+use crate::paging::{PageQuery, Paged};
 use crate::store::catalog::{
     allocation_free, allocation_item, claim_item, grant_item, grantor_prefix,
     grantor_series_prefix, price_change_item, unsettled_sort_key, UNSETTLED_GRANTS,
@@ -39,7 +39,7 @@ use crate::store::catalog::{
 use crate::store::keys::{self, gsi1};
 use crate::store::steps::{tx_of, Change, Op};
 use crate::store::tx::{Cond, Upd};
-use crate::store::{n, s, Key, On, Query, SkCond, Store, StoreError};
+use crate::store::{n, s, Key, Store, StoreError};
 
 /// A grant stuck in `creating` or `deleting` longer than this is settled by the sweeper.
 pub const STALE_AFTER_SECS: i64 = 60;
@@ -784,9 +784,7 @@ pub async fn list_grants(
         .filter(|g| f.status.is_none_or(|v| i64::from(g.status) == v))
         .collect();
     matching.sort_by_key(|g| std::cmp::Reverse(g.id));
-    let paged = page
-        .paginate(matching)
-        .map_err(|_| Invalid("page must be >= 1 and page_size 1..=100".into()))?;
+    let paged = page.paginate(matching).map_err(Invalid::from)?;
     let mut list = views(store, paged.list.clone()).await?;
     for (v, g) in list.iter_mut().zip(&paged.list) {
         v.package_count = Some(store.grant_allocations(g.shop_id, g.id).await?.len());
@@ -1050,32 +1048,6 @@ pub async fn retire(store: &Store, id: u64, now: i64) -> Result<(), CatalogError
         Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Settles grants left `creating` or `deleting` for longer than [`STALE_AFTER_SECS`]
-/// (a crashed request): each is retired. Returns how many were settled.
-pub async fn settle_stale_grants(store: &Store, now: i64) -> Result<usize, CatalogError> {
-    let cutoff = rfc3339(now - STALE_AFTER_SECS);
-    let q = Query {
-        on: On::Gsi2,
-        pk: UNSETTLED_GRANTS.into(),
-        sk: SkCond::Between("0".into(), format!("{cutoff}#~")),
-        filter: None,
-        limit: Some(100),
-        start: None,
-    };
-    let (items, _) = store.query(&q).await?;
-    let mut settled = 0;
-    for item in items {
-        let Some(id) = crate::store::num_attr(&item, "id") else {
-            continue;
-        };
-        match retire(store, id as u64, now).await {
-            Ok(()) => settled += 1,
-            Err(e) => tracing::warn!(grant = id, error = %e, "could not settle grant"),
-        }
-    }
-    Ok(settled)
 }
 
 // ---------------------------------------------------------------- batch

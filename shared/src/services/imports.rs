@@ -5,14 +5,13 @@ use serde::{Deserialize, Serialize};
 
 use super::assets::AssetError;
 use super::storage::{self, caller_prefix, Purpose};
-use crate::api::pagination::{PageQuery, Paged};
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::domain::assets::{FailedItem, ImportStatus, ImportTask, ImportType};
 use crate::domain::caller::{Caller, SA_PL};
 use crate::domain::entities::{Carrier, Shop};
 use crate::domain::validate::{self, Invalid};
-use crate::jobs::import;
+use crate::paging::{PageQuery, Paged};
 use crate::store::assets::{import_item, import_key};
 use crate::store::{from_item, keys, On};
 
@@ -109,14 +108,18 @@ pub async fn create(
         version: 1,
     };
     store.put_new("task", import_item(&task)?).await?;
-    if let Err(e) = import::send(state, id, 0).await {
+    let queued = match state.import_queue() {
+        Ok(queue) => queue.send(id, 0).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = queued {
         // Never leave a task that nothing will process.
         tracing::error!(task_id = id, error = %e, "could not queue import task");
         let mut failed = task.clone();
         failed.status = ImportStatus::Failed;
         failed.error = Some("could not be queued; create the import again".into());
         store.put(import_item(&failed)?).await?;
-        return Err(AssetError::Store(crate::store::StoreError::Dynamo(e.0)));
+        return Err(AssetError::Store(crate::store::StoreError::Dynamo(e)));
     }
     tracing::info!(task_id = id, ?import_type, "import task created");
     Ok(task)
@@ -174,5 +177,5 @@ pub async fn list(
         );
     }
     tasks.sort_by_key(|t| std::cmp::Reverse(t.id));
-    page.paginate(tasks).map_err(|e| Invalid(e.msg).into())
+    Ok(page.paginate(tasks).map_err(Invalid::from)?)
 }

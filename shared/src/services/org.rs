@@ -1,8 +1,8 @@
 //! The error type of the organisation use cases (shops, accounts, enterprises,
 //! roles, permissions) and the helpers they share.
 
-use super::BusinessError;
 use crate::clock::rfc3339;
+use crate::codes::BusinessError;
 use crate::codes::Code;
 use crate::domain::caller::NotAllowed;
 use crate::domain::entities::{AccountRecord, Carrier, Enterprise, Permission, Role, Shop};

@@ -9,8 +9,8 @@ use std::time::Duration;
 use aws_sdk_s3::presigning::PresigningConfig;
 use serde::{Deserialize, Serialize};
 
-use super::BusinessError;
-use crate::api::AppState;
+use crate::app::AppState;
+use crate::codes::BusinessError;
 use crate::codes::Code;
 use crate::domain::caller::{Caller, NotAllowed, ANY_ADMIN};
 use crate::domain::validate::Invalid;
@@ -32,6 +32,8 @@ pub enum StorageError {
     NotFound,
     #[error("storage error: {0}")]
     S3(String),
+    #[error(transparent)]
+    Unavailable(#[from] crate::app::Unavailable),
 }
 
 impl BusinessError for StorageError {
@@ -40,7 +42,7 @@ impl BusinessError for StorageError {
             StorageError::Invalid(_) => Code::INVALID_PARAM,
             StorageError::NotAllowed(_) => Code::FORBIDDEN,
             StorageError::NotFound => Code::NOT_FOUND,
-            StorageError::S3(_) => Code::INTERNAL,
+            StorageError::S3(_) | StorageError::Unavailable(_) => Code::INTERNAL,
         }
     }
 }
@@ -135,7 +137,7 @@ pub async fn upload_url(
         uuid::Uuid::new_v4().simple()
     );
     let presigned = state
-        .s3
+        .s3()?
         .put_object()
         .bucket(&state.cfg.bucket)
         .key(&key)
@@ -172,7 +174,7 @@ pub async fn download_url(
     }
     exists(state, file_key).await?;
     let presigned = state
-        .s3
+        .s3()?
         .get_object()
         .bucket(&state.cfg.bucket)
         .key(file_key)
@@ -188,7 +190,7 @@ pub async fn download_url(
 /// Fails with `NotFound` unless the object exists.
 pub async fn exists(state: &AppState, file_key: &str) -> Result<(), StorageError> {
     match state
-        .s3
+        .s3()?
         .head_object()
         .bucket(&state.cfg.bucket)
         .key(file_key)

@@ -17,6 +17,31 @@ pub fn unsettled_sort_key(since: &str, id: u64) -> String {
     format!("{since}#{}", gsi1::padded(id))
 }
 
+impl Store {
+    /// Ids of grants unsettled since before `cutoff` (RFC 3339), oldest first, at
+    /// most `limit`.
+    pub async fn unsettled_grants_before(
+        &self,
+        cutoff: &str,
+        limit: i32,
+    ) -> Result<Vec<u64>, StoreError> {
+        let q = Query {
+            on: On::Gsi2,
+            pk: UNSETTLED_GRANTS.into(),
+            sk: SkCond::Between("0".into(), format!("{cutoff}#~")),
+            filter: None,
+            limit: Some(limit),
+            start: None,
+        };
+        let (items, _) = self.query(&q).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| super::num_attr(item, "id"))
+            .map(|id| id as u64)
+            .collect())
+    }
+}
+
 /// Item of a live series.
 pub fn series_item(x: &PackageSeries) -> Result<Item, StoreError> {
     let item = to_item(x, &keys::series(x.id))?;

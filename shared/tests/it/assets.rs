@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 
 use serde_json::{json, Value};
-use shared::jobs::import::{self, ImportMessage};
+use shared::integrations::import_queue::ImportMessage;
+use shared::jobs::import;
 use shared::store::assets::import_key;
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};

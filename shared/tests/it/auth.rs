@@ -334,7 +334,7 @@ async fn concurrent_bootstraps_create_one_super_admin() {
     let mut cfg =
         shared::config::Config::for_local(fresh.store.table(), &crate::helpers::endpoint());
     cfg.super_admin_password = Some("another-pass".into());
-    let state = shared::local::state_for(cfg, &crate::helpers::endpoint());
+    let state = shared::app::AppState::local(cfg, &crate::helpers::endpoint());
     let runs: Vec<_> = (0..8)
         .map(|_| {
             let state = state.clone();

@@ -633,7 +633,8 @@ async fn grants_larger_than_one_transaction_are_all_or_nothing() {
 /// effect, blocks nothing for long, and the sweeper removes everything it wrote.
 #[tokio::test]
 async fn interrupted_grant_is_rolled_back_by_the_sweeper() {
-    use shared::services::grants::{retire, settle_stale_grants, STALE_AFTER_SECS};
+    use shared::jobs::grant_sweeper::sweep;
+    use shared::services::grants::{retire, STALE_AFTER_SECS};
     let app = spawn_app().await;
     let ch = chain(&app).await;
     let ps = packages(&app, &ch.sa, ch.series, 60).await;
@@ -708,12 +709,13 @@ async fn interrupted_grant_is_rolled_back_by_the_sweeper() {
     .err(409, 1042);
 
     // Too young to be touched; once stale, the sweeper retires it completely.
-    assert_eq!(settle_stale_grants(store, now).await.unwrap(), 0);
+    assert_eq!(sweep(store, now).await.unwrap().settled, 0);
     assert_eq!(
-        settle_stale_grants(store, now + STALE_AFTER_SECS + 1)
-            .await
-            .unwrap(),
-        1
+        sweep(store, now + STALE_AFTER_SECS + 1).await.unwrap(),
+        shared::jobs::grant_sweeper::Sweep {
+            settled: 1,
+            unsettled: vec![]
+        }
     );
     let series = app
         .get(&format!("/api/admin/package-series/{}", ch.series), &ch.sa)
@@ -726,7 +728,7 @@ async fn interrupted_grant_is_rolled_back_by_the_sweeper() {
     );
     // Retiring again is a no-op; a sweep finds nothing; the grant can be issued now.
     retire(store, 900, now).await.unwrap();
-    assert_eq!(settle_stale_grants(store, now + 600).await.unwrap(), 0);
+    assert_eq!(sweep(store, now + 600).await.unwrap().settled, 0);
     let g = app
         .post(
             "/api/admin/shop-series-grants",

@@ -8,8 +8,9 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
+use shared::api::app;
 use shared::api::extract::ClientIp;
-use shared::api::{app, AppState};
+use shared::app::AppState;
 use shared::config::Config;
 use shared::store::calls::CallCounter;
 use shared::store::{schema, Store};
@@ -209,17 +210,10 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     cfg.super_admin_password = Some(ADMIN_PASSWORD.into());
     cfg.bucket = format!("b-{}", uuid::Uuid::new_v4().simple());
     tweak(&mut cfg);
-    let state = shared::local::state_for(cfg.clone(), &endpoint());
     let queue = format!("q-{}.fifo", uuid::Uuid::new_v4().simple());
-    cfg.import_queue_url = shared::local::ensure(&state, &queue)
+    let state = shared::local::ensure(cfg, &endpoint(), &queue)
         .await
         .expect("local infra");
-    let state = AppState::new(
-        cfg,
-        table.store.clone(),
-        state.s3.clone(),
-        state.sqs.clone(),
-    );
     shared::services::auth::ensure_super_admin(&state)
         .await
         .expect("bootstrap");

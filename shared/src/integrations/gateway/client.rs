@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::crypto::GatewayCrypto;
 use crate::clock::Clock;
+use crate::codes::BusinessError;
 use crate::codes::Code;
-use crate::services::BusinessError;
 
 /// Where and how to reach the gateway.
 #[derive(Clone, Debug)]

@@ -1,4 +1,4 @@
-//! `page` / `page_size` paging with `total` (domain.md §9.2).
+//! List paging: `page` / `page_size` with `total` (domain.md §9.2) and cursor pages.
 //!
 //! Organisation lists (shops, accounts, enterprises, roles) are bounded per scope, so
 //! they are read with one Query over the caller's subtree, filtered, counted and then
@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::envelope::ApiError;
-use crate::codes::Code;
+use crate::codes::{BusinessError, Code};
+use crate::domain::validate::Invalid;
 
 /// Default page size.
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
@@ -36,22 +36,48 @@ pub struct Paged<T> {
     pub page_size: u32,
 }
 
+/// One page of a list read by cursor.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct CursorPage<T> {
+    /// The items of this page.
+    pub list: Vec<T>,
+    /// Page size used.
+    pub page_size: u32,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Paging parameters out of range (answers `1001`); a use case converts it into its
+/// own validation error.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("page must be >= 1 and page_size 1..=100")]
+pub struct InvalidPage;
+
+impl BusinessError for InvalidPage {
+    fn code(&self) -> Code {
+        Code::INVALID_PARAM
+    }
+}
+
+impl From<InvalidPage> for Invalid {
+    fn from(e: InvalidPage) -> Self {
+        Invalid(e.to_string())
+    }
+}
+
 impl PageQuery {
-    /// Checks the bounds; `1001` when out of range.
-    pub fn validated(self) -> Result<(u32, u32), ApiError> {
+    /// Checks the bounds.
+    pub fn validated(self) -> Result<(u32, u32), InvalidPage> {
         let page = self.page.unwrap_or(1);
         let size = self.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
         if page == 0 || size == 0 || size > MAX_PAGE_SIZE {
-            return Err(ApiError::with_msg(
-                Code::INVALID_PARAM,
-                format!("page must be >= 1 and page_size 1..={MAX_PAGE_SIZE}"),
-            ));
+            return Err(InvalidPage);
         }
         Ok((page, size))
     }
 
     /// Slices `items` into the requested page.
-    pub fn paginate<T>(self, items: Vec<T>) -> Result<Paged<T>, ApiError> {
+    pub fn paginate<T>(self, items: Vec<T>) -> Result<Paged<T>, InvalidPage> {
         let (page, page_size) = self.validated()?;
         let total = items.len();
         let list = items

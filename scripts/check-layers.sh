@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Layers point one way: nothing below `api` imports it, `domain` imports no I/O layer,
+# services and jobs write no key literal or DynamoDB expression of their own (those
+# belong to `store`). Prints each offending line and fails if there is any.
+set -euo pipefail
+cd "$(dirname "$0")/../shared/src"
+status=0
+offend() { # $1 = rule, then grep output on stdin
+    local rule=$1 found
+    found=$(cat)
+    if [ -n "$found" ]; then
+        echo "layer rule broken: $rule" >&2
+        echo "$found" >&2
+        status=1
+    fi
+}
+grep -rnE '(crate|super)::api\b' --include=*.rs . | grep -v '^\./api/' \
+    | offend "only api imports api" || true
+grep -rnE 'crate::(store|services|jobs|integrations|app|local)\b' --include=*.rs domain \
+    | offend "domain imports no store/services/jobs/integrations" || true
+grep -rnE 'crate::(services|jobs)\b' --include=*.rs store integrations \
+    | offend "store and integrations import no use case" || true
+grep -rnE '"[A-Z]{3,}#|"#"' --include=*.rs services jobs api \
+    | offend "key literals live in store::keys" || true
+grep -rnE '"(SET|ADD|REMOVE) |attribute_(not_)?exists\(|#[a-z_]+ = :|(Cond|Upd)::new\(' --include=*.rs services jobs api \
+    | offend "update and condition expressions live in store" || true
+exit $status

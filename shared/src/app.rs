@@ -1,0 +1,189 @@
+//! The composition root: configuration, the table, the clients a function uses and
+//! the clock, built once per cold start and handed to every handler and job.
+//!
+//! A function names the clients it uses ([`Clients`]); the others are never built,
+//! and a use case reaching for one answers an internal error ([`Unavailable`]).
+
+use std::sync::Arc;
+
+use crate::auth::TokenKeys;
+use crate::clock::Clock;
+use crate::codes::{BusinessError, Code};
+use crate::config::Config;
+use crate::integrations::gateway::client::{GatewayClient, GatewayConfig};
+use crate::integrations::gateway::crypto::AesEcbMd5;
+use crate::integrations::import_queue::ImportQueue;
+use crate::store::Store;
+
+/// Which clients beyond the table a function builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clients {
+    /// Object storage (uploads, import files).
+    pub s3: bool,
+    /// The import queue.
+    pub import_queue: bool,
+    /// The carrier gateway (when configured).
+    pub gateway: bool,
+}
+
+impl Clients {
+    /// Only the table.
+    pub const TABLE: Clients = Clients {
+        s3: false,
+        import_queue: false,
+        gateway: false,
+    };
+    /// Every client (the dev server, tests, tools).
+    pub const ALL: Clients = Clients {
+        s3: true,
+        import_queue: true,
+        gateway: true,
+    };
+
+    /// These clients plus object storage.
+    pub const fn s3(self) -> Self {
+        Clients { s3: true, ..self }
+    }
+
+    /// These clients plus the import queue.
+    pub const fn import_queue(self) -> Self {
+        Clients {
+            import_queue: true,
+            ..self
+        }
+    }
+
+    /// These clients plus the carrier gateway.
+    pub const fn gateway(self) -> Self {
+        Clients {
+            gateway: true,
+            ..self
+        }
+    }
+}
+
+/// A client the function was not built with (a deployment mistake; answers `2001`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0} is not available in this function")]
+pub struct Unavailable(pub &'static str);
+
+impl BusinessError for Unavailable {
+    fn code(&self) -> Code {
+        Code::INTERNAL
+    }
+}
+
+/// Everything a handler or job needs; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Configuration.
+    pub cfg: Arc<Config>,
+    /// The table.
+    pub store: Store,
+    /// Time source.
+    pub clock: Clock,
+    /// Token signing keys.
+    pub tokens: Arc<TokenKeys>,
+    s3: Option<aws_sdk_s3::Client>,
+    import_queue: Option<ImportQueue>,
+    gateway: Option<GatewayClient>,
+}
+
+impl AppState {
+    /// Loads the AWS configuration from the environment and builds the table handle
+    /// and the named clients.
+    pub async fn connect(cfg: Config, clients: Clients) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(cfg.region.clone()));
+        if let Some(endpoint) = &cfg.aws_endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let sdk = loader.load().await;
+        Self::from_sdk(cfg, &sdk, clients)
+    }
+
+    /// Every client pointed at a local endpoint with dummy credentials (tests and
+    /// tools; nothing is read from the environment).
+    pub fn local(cfg: Config, endpoint: &str) -> Self {
+        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+        let creds = Credentials::new("test", "test", None, None, "local");
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                creds,
+            ))
+            .build();
+        Self::from_sdk(cfg, &sdk, Clients::ALL)
+    }
+
+    fn from_sdk(cfg: Config, sdk: &aws_config::SdkConfig, clients: Clients) -> Self {
+        let store = Store::from_sdk(sdk, &cfg.table);
+        let s3 = clients.s3.then(|| {
+            aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(sdk)
+                    .force_path_style(cfg.aws_endpoint.is_some())
+                    .build(),
+            )
+        });
+        let import_queue = clients
+            .import_queue
+            .then(|| ImportQueue::new(aws_sdk_sqs::Client::new(sdk), &cfg.import_queue_url));
+        let clock = Clock::default();
+        let gateway = if clients.gateway {
+            gateway_client(&cfg, &clock)
+        } else {
+            None
+        };
+        Self {
+            tokens: Arc::new(TokenKeys::new(&cfg.jwt_secret)),
+            cfg: Arc::new(cfg),
+            store,
+            clock,
+            s3,
+            import_queue,
+            gateway,
+        }
+    }
+
+    /// The same state with the import queue at `url` (the local stack creates it).
+    pub fn with_import_queue_url(mut self, url: &str) -> Self {
+        Arc::make_mut(&mut self.cfg).import_queue_url = url.to_string();
+        self.import_queue = self.import_queue.map(|q| q.at(url));
+        self
+    }
+
+    /// Object storage.
+    pub fn s3(&self) -> Result<&aws_sdk_s3::Client, Unavailable> {
+        self.s3.as_ref().ok_or(Unavailable("object storage"))
+    }
+
+    /// The import queue.
+    pub fn import_queue(&self) -> Result<&ImportQueue, Unavailable> {
+        self.import_queue
+            .as_ref()
+            .ok_or(Unavailable("the import queue"))
+    }
+
+    /// The carrier gateway, when this function uses it and it is configured.
+    pub fn gateway(&self) -> Option<&GatewayClient> {
+        self.gateway.as_ref()
+    }
+}
+
+/// The gateway client for `cfg`, or `None` when no gateway is configured (its
+/// features then answer `1110`).
+fn gateway_client(cfg: &Config, clock: &Clock) -> Option<GatewayClient> {
+    let url = cfg.gateway_url.as_ref()?;
+    let crypto = AesEcbMd5::new(&cfg.gateway_app_secret)
+        .map_err(|e| tracing::error!(error = %e, "gateway disabled"))
+        .ok()?;
+    let gcfg = GatewayConfig {
+        base_url: url.clone(),
+        app_id: cfg.gateway_app_id.clone(),
+        attempt_timeout: std::time::Duration::from_millis(cfg.gateway_timeout_ms as u64),
+        max_retries: 2,
+    };
+    Some(GatewayClient::new(gcfg, Arc::new(crypto), clock.clone()))
+}
