@@ -10,4 +10,5 @@ pub mod org;
 pub mod password;
 pub mod pricing;
 pub mod shop_path;
+pub mod stamp;
 pub mod validate;

@@ -1,11 +1,10 @@
 //! Admin accounts: platform, agent and enterprise staff (api.md §3).
 
+use crate::domain::stamp::Stamped;
 use serde::Deserialize;
 
 use super::audit;
-use super::org::{
-    self, check_version, soft_delete_tx, stamp, version_conflict, OrgError, Rename, Stamped,
-};
+use super::org::{self, check_version, soft_delete_tx, stamp, version_conflict, OrgError, Rename};
 use crate::domain::caller::{Caller, SA_PL, SA_PL_AG};
 use crate::domain::entities::{Account, AccountLog, AccountRecord, Enterprise, Role, Shop};
 use crate::domain::org::{RoleType, Status, UserType};

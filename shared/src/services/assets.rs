@@ -14,6 +14,7 @@ use crate::domain::assets::{asset_status, AllocationRecord, AssetType, Device, I
 use crate::domain::caller::{Caller, NotAllowed, Scope, SA_PL_AG};
 use crate::domain::entities::Shop;
 use crate::domain::shop_path::ShopPath;
+use crate::domain::stamp::Stamped;
 use crate::domain::validate::{filter_term, Invalid};
 use crate::services::shops::shop_names;
 use crate::store::assets::{self, allocation_item, Cursor, Kind, SHARDS};
@@ -78,7 +79,7 @@ impl BusinessError for AssetError {
 }
 
 /// A card or a device, as the shared use cases see it.
-pub trait Asset: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+pub trait Asset: Stamped + Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     /// Card or device.
     const TYPE: AssetType;
     /// List partitions.
@@ -105,8 +106,6 @@ pub trait Asset: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     fn deleted(&self) -> bool;
     /// Optimistic-lock version.
     fn version(&self) -> i64;
-    /// Marks a change at `now` by `by`.
-    fn touch(&mut self, by: u64, now: &str);
     /// Uniqueness kinds that identify it exactly (`iccid`, `card_virtual_no`, ...).
     fn lookup_kinds() -> &'static [&'static str];
 }
@@ -137,11 +136,6 @@ macro_rules! asset_common {
         }
         fn version(&self) -> i64 {
             self.version
-        }
-        fn touch(&mut self, by: u64, now: &str) {
-            self.updated_at = now.to_string();
-            self.updater = by;
-            self.version += 1;
         }
     };
 }
@@ -459,7 +453,7 @@ pub async fn deactivate<A: Asset>(
     }
     let mut changed = a.clone();
     changed.set_asset_status(asset_status::DEACTIVATED);
-    changed.touch(caller.account_id, &rfc3339(now));
+    changed.touch(caller.account_id, now);
     let cond = Cond::live()
         .and(Cond::new("asset_status IN (:in_stock, :sold)"))
         .value(":in_stock", n(asset_status::IN_STOCK))
@@ -932,7 +926,7 @@ async fn move_one<A: Asset>(
     let from_id = asset.shop_id();
     let mut moved = asset.clone();
     moved.set_owner(to);
-    moved.touch(by, &at);
+    moved.touch(by, now);
     let record = AllocationRecord {
         id: format!(
             "{}{}",
@@ -975,7 +969,7 @@ async fn move_one<A: Asset>(
         for card in store.entities::<IotCard>(&card_keys).await? {
             let mut c = card.clone();
             c.set_owner(to);
-            c.touch(by, &at);
+            c.touch(by, now);
             tx = tx.put("card", c.item()?, Some(Cond::version(card.version)));
         }
     }

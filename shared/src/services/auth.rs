@@ -12,6 +12,7 @@ use crate::domain::caller::Caller;
 use crate::domain::entities::{Account, AccountRecord, Enterprise, Permission, Role, Shop};
 use crate::domain::org::{Status, UserType};
 use crate::domain::password;
+use crate::domain::stamp::Stamped;
 use crate::domain::validate::{self, Invalid};
 use crate::store::org::{account_item, linked_ids, unique_item};
 use crate::store::sessions::Session;
@@ -330,9 +331,7 @@ pub async fn change_password(
     let now = state.clock.now();
     let mut updated = account.clone();
     updated.password_hash = password::hash(&new);
-    updated.updated_at = rfc3339(now);
-    updated.updater = caller.account_id;
-    updated.version += 1;
+    updated.touch(caller.account_id, now);
     store
         .put_versioned("account", account_item(&updated)?, account.version)
         .await?;

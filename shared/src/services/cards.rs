@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use super::assets::{
     self, require_asset_admin, swap_unique, visible, AssetError, AssetFilter, CursorPage,
 };
-use crate::clock::rfc3339;
 use crate::domain::assets::IotCard;
 use crate::domain::caller::Caller;
 use crate::domain::identifiers::{Iccid, Msisdn, VirtualNo};
+use crate::domain::stamp::Stamped;
 use crate::domain::validate::{self, Invalid};
 use crate::store::assets::card_item;
 use crate::store::tx::{Cond, Tx};
@@ -131,9 +131,7 @@ pub async fn update(
         card.remark = validate::opt_text("remark", Some(r), 200)
             .map_err(|e: Invalid| AssetError::Invalid(e))?;
     }
-    card.updated_at = rfc3339(now);
-    card.updater = caller.account_id;
-    card.version += 1;
+    card.touch(caller.account_id, now);
     let tx = Tx::new().put(
         "card",
         card_item(&card)?,

@@ -1,8 +1,9 @@
 //! Telecom carriers (domain.md §4.3, api.md §11).
 
+use crate::domain::stamp::Stamped;
 use serde::Deserialize;
 
-use super::org::{check_version, soft_delete_tx, stamp, version_conflict, OrgError, Stamped};
+use super::org::{check_version, soft_delete_tx, stamp, version_conflict, OrgError};
 use crate::domain::caller::{Caller, ANY_ADMIN, SA_PL};
 use crate::domain::entities::{Carrier, RealnameLinkType};
 use crate::domain::org::Status;

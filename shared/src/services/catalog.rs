@@ -8,7 +8,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::org::{check_version, save_tx, soft_delete_tx, stamp, Rename, Stamped};
+use super::org::{check_version, save_tx, soft_delete_tx, stamp, Rename};
 use crate::codes::BusinessError;
 use crate::codes::Code;
 use crate::domain::caller::{Caller, NotAllowed, SA_PL, SA_PL_AG};
@@ -19,6 +19,7 @@ use crate::domain::catalog::{
 use crate::domain::grants::{PackageAllocation, SeriesGrant, ShelfStatus};
 use crate::domain::org::{Status, UserType};
 use crate::domain::pricing::{GrantRule, NotSellable};
+use crate::domain::stamp::Stamped;
 use crate::domain::validate::{self, filter_term, money, Invalid};
 use crate::store::catalog::{allocation_item, package_item, series_item};
 use crate::store::keys::{self, gsi1};

@@ -10,6 +10,7 @@ use crate::clock::rfc3339;
 use crate::domain::assets::{Device, IotCard, SimBinding};
 use crate::domain::caller::{Caller, SA_PL};
 use crate::domain::identifiers::{Imei, Sn, VirtualNo};
+use crate::domain::stamp::Stamped;
 use crate::domain::validate::{self, Invalid};
 use crate::store::assets::{binding_item, binding_key, card_key, device_item, device_key};
 use crate::store::org::soft_deleted;
@@ -173,9 +174,7 @@ pub async fn update(
         }
         d.max_sim_slots = slots;
     }
-    d.updated_at = rfc3339(now);
-    d.updater = caller.account_id;
-    d.version += 1;
+    d.touch(caller.account_id, now);
     let mut tx = Tx::new().put(
         "device",
         device_item(&d)?,
@@ -221,9 +220,7 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
     let old: Device = visible(store, caller, id).await?;
     let at = rfc3339(now);
     let mut d = old.clone();
-    d.updated_at = at.clone();
-    d.updater = caller.account_id;
-    d.version += 1;
+    d.touch(caller.account_id, now);
     d.bound_card_count = 0;
     let mut tx = Tx::new()
         .put(

@@ -1,10 +1,10 @@
 //! Enterprises: customers owned by a shop or by the platform (api.md §6).
 
+use crate::domain::stamp::Stamped;
 use serde::{Deserialize, Serialize};
 
 use super::org::{
     self, check_version, patch_opt, soft_delete_tx, stamp, version_conflict, OrgError, Rename,
-    Stamped,
 };
 use crate::domain::caller::{Caller, Scope, ANY_ADMIN, SA_PL_AG};
 use crate::domain::entities::{Enterprise, Shop};

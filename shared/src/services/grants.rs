@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{conflict, grant_in_effect, live_series, CatalogError};
-use super::org::Stamped;
 use crate::clock::rfc3339;
 use crate::domain::caller::{Caller, NotAllowed};
 use crate::domain::catalog::{
@@ -30,6 +29,7 @@ use crate::domain::org::{Status, UserType};
 use crate::domain::pricing::{
     check_fixed, check_tiers, effective_force_recharge, EffectiveForceRecharge,
 };
+use crate::domain::stamp::Stamped;
 use crate::domain::validate::{money, Invalid, MAX_MONEY};
 use crate::paging::{PageQuery, Paged};
 use crate::store::catalog::{

@@ -5,7 +5,7 @@ use crate::clock::rfc3339;
 use crate::codes::BusinessError;
 use crate::codes::Code;
 use crate::domain::caller::NotAllowed;
-use crate::domain::entities::{AccountRecord, Carrier, Enterprise, Permission, Role, Shop};
+use crate::domain::entities::Role;
 use crate::domain::shop_path::MAX_SHOP_LEVEL;
 use crate::domain::validate::Invalid;
 use crate::store::keys;
@@ -128,32 +128,6 @@ pub fn patch_opt(
     }
     Ok(())
 }
-
-/// Entities that record who changed them, when, and at which version.
-pub trait Stamped {
-    /// Marks a change by account `by` at `now` and bumps `version`.
-    fn touch(&mut self, by: u64, now: i64);
-}
-
-macro_rules! stamped {
-    ($($t:ty),*) => {$(
-        impl Stamped for $t {
-            fn touch(&mut self, by: u64, now: i64) {
-                self.updated_at = stamp(now);
-                self.updater = by;
-                self.version += 1;
-            }
-        }
-    )*};
-}
-
-stamped!(Shop, AccountRecord, Enterprise, Role, Permission, Carrier);
-stamped!(
-    crate::domain::catalog::PackageSeries,
-    crate::domain::catalog::Package,
-    crate::domain::grants::SeriesGrant,
-    crate::domain::grants::PackageAllocation
-);
 
 /// A unique value replaced by an update: the old uniqueness item is released and the
 /// new one claimed in the same transaction.

@@ -1,10 +1,10 @@
 //! Roles, permissions and their links (domain.md §2.4, api.md §4).
 
+use crate::domain::stamp::Stamped;
 use serde::{Deserialize, Serialize};
 
 use super::org::{
     self, check_version, patch_opt, soft_delete_tx, stamp, version_conflict, OrgError, Rename,
-    Stamped,
 };
 use crate::domain::caller::{Caller, ANY_ADMIN, SA, SA_PL, SA_PL_AG};
 use crate::domain::entities::{Permission, Role};

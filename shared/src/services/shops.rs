@@ -1,10 +1,10 @@
 //! Shops: the agent tree of up to 7 levels (domain.md §2.2–2.3, api.md §5).
 
+use crate::domain::stamp::Stamped;
 use serde::{Deserialize, Serialize};
 
 use super::org::{
     self, check_version, patch_opt, soft_delete_tx, stamp, version_conflict, OrgError, Rename,
-    Stamped,
 };
 use crate::domain::caller::{Caller, SA_PL, SA_PL_AG};
 use crate::domain::entities::{AccountRecord, AgentWallet, Role, Shop};
