@@ -37,14 +37,14 @@ async fn resolve_identifier(
 }
 
 fn no_route() -> ApiError {
-    ApiError::with_msg(Code::NOT_FOUND, "no such route")
+    ApiError::no_route()
 }
 
 fn id(raw: &str) -> Result<u64, ApiError> {
     raw.parse()
         .ok()
         .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::with_msg(Code::INVALID_PARAM, "invalid asset id"))
+        .ok_or_else(|| ApiError::invalid("无效的资产ID", "invalid asset id"))
 }
 
 async fn read(

@@ -5,10 +5,9 @@ use axum::extract::{Path, State};
 use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 
-use super::envelope::{ApiError, ApiResult, Data};
-use super::extract::{Body, Id, Query};
+use super::envelope::{ApiResult, Data};
+use super::extract::{parse_id, Body, Id, Query};
 use crate::app::AppState;
-use crate::codes::Code;
 use crate::domain::assets::{Device, ImportTask};
 use crate::domain::caller::Caller;
 use crate::paging::{PageQuery, Paged};
@@ -133,13 +132,7 @@ async fn unbind(
     caller: Caller,
     Path((id, card_id)): Path<(String, String)>,
 ) -> ApiResult<()> {
-    let parse = |v: &str| {
-        v.parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| ApiError::with_msg(Code::INVALID_PARAM, "invalid id"))
-    };
-    devices::unbind(&st.store, &caller, parse(&id)?, parse(&card_id)?).await?;
+    devices::unbind(&st.store, &caller, parse_id(&id)?, parse_id(&card_id)?).await?;
     Ok(Data(()))
 }
 

@@ -7,8 +7,7 @@ use axum::Json;
 use serde::Serialize;
 
 use crate::clock::rfc3339;
-use crate::codes::BusinessError;
-use crate::codes::Code;
+use crate::codes::{BusinessError, Code, Lang, Text};
 
 /// Every JSON response body.
 #[derive(Debug, Serialize)]
@@ -38,30 +37,38 @@ impl<T: Serialize> IntoResponse for Data<T> {
     }
 }
 
-/// An error response: a business code and a message safe to show the client.
+/// An error response: a business code and a message safe to show the client, in
+/// both languages (the request's language picks one when the response is written).
 #[derive(Debug)]
 pub struct ApiError {
     /// Business code; decides the HTTP status.
     pub code: Code,
     /// Client-facing message.
-    pub msg: String,
+    pub text: Text,
 }
 
 impl ApiError {
-    /// An error with the code's default message.
+    /// An error with the code's own message.
     pub fn new(code: Code) -> Self {
         Self {
             code,
-            msg: code.default_message().into(),
+            text: code.into(),
         }
     }
 
     /// An error with a specific message.
-    pub fn with_msg(code: Code, msg: impl Into<String>) -> Self {
-        Self {
-            code,
-            msg: msg.into(),
-        }
+    pub fn with_text(code: Code, text: Text) -> Self {
+        Self { code, text }
+    }
+
+    /// `1001`: the request is malformed; `zh`/`en` say how.
+    pub fn invalid(zh: impl Into<String>, en: impl Into<String>) -> Self {
+        Self::with_text(Code::INVALID_PARAM, Text::new(zh, en))
+    }
+
+    /// `1002`/404 for a path no route serves.
+    pub fn no_route() -> Self {
+        Self::with_text(Code::NOT_FOUND, Text::new("路由不存在", "no such route"))
     }
 }
 
@@ -76,9 +83,24 @@ impl<E: BusinessError> From<E> for ApiError {
             tracing::error!(code = code.0, error = ?e, "request failed");
             ApiError::new(code)
         } else {
-            ApiError::with_msg(code, e.to_string())
+            ApiError::with_text(code, e.text())
         }
     }
+}
+
+tokio::task_local! {
+    /// The language of the request being handled.
+    static LANG: Lang;
+}
+
+/// Runs `f` (a request's handling) answering messages in `lang`.
+pub async fn in_language<F: std::future::Future>(lang: Lang, f: F) -> F::Output {
+    LANG.scope(lang, f).await
+}
+
+/// The language of the current request (Chinese outside one).
+fn current_lang() -> Lang {
+    LANG.try_with(|l| *l).unwrap_or_default()
 }
 
 impl IntoResponse for ApiError {
@@ -86,7 +108,7 @@ impl IntoResponse for ApiError {
         let status = self.code.http_status();
         let body: Envelope<()> = Envelope {
             code: self.code.0,
-            msg: self.msg,
+            msg: self.text.get(current_lang()).to_string(),
             data: None,
             timestamp: rfc3339(chrono::Utc::now().timestamp()),
         };

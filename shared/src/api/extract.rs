@@ -38,8 +38,8 @@ fn json_rejection(r: JsonRejection) -> ApiError {
         JsonRejection::JsonDataError(e) => e.body_text(),
         other => other.body_text(),
     };
-    ApiError::with_msg(
-        Code::INVALID_PARAM,
+    ApiError::invalid(
+        format!("请求体格式错误: {detail}"),
         format!("invalid request body: {detail}"),
     )
 }
@@ -55,9 +55,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
             .await
             .map(|q| Query(q.0))
             .map_err(|r: QueryRejection| {
-                ApiError::with_msg(
-                    Code::INVALID_PARAM,
-                    format!("invalid query: {}", r.body_text()),
+                let detail = r.body_text();
+                ApiError::invalid(
+                    format!("查询参数错误: {detail}"),
+                    format!("invalid query: {detail}"),
                 )
             })
     }
@@ -73,15 +74,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
         let axum::extract::Path(raw) =
             axum::extract::Path::<String>::from_request_parts(parts, state)
                 .await
-                .map_err(|_: PathRejection| {
-                    ApiError::with_msg(Code::INVALID_PARAM, "invalid id")
-                })?;
-        raw.parse::<u64>()
-            .ok()
-            .filter(|id| *id > 0)
-            .map(Id)
-            .ok_or_else(|| ApiError::with_msg(Code::INVALID_PARAM, "invalid id"))
+                .map_err(|_: PathRejection| invalid_id())?;
+        parse_id(&raw).map(Id)
     }
+}
+
+/// A positive numeric id, or `1001` "invalid id".
+pub fn parse_id(raw: &str) -> Result<u64, ApiError> {
+    raw.parse::<u64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(invalid_id)
+}
+
+fn invalid_id() -> ApiError {
+    ApiError::invalid("无效的ID", "invalid id")
 }
 
 /// The client's IP address, inserted as an extension by the binary that serves the

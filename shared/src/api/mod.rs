@@ -20,14 +20,14 @@ pub mod extract;
 pub mod health;
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::HeaderValue;
+use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tracing::Instrument;
 
 use crate::app::AppState;
-use crate::codes::Code;
+use crate::codes::{Code, Lang};
 use crate::store::calls;
 use envelope::ApiError;
 
@@ -69,11 +69,11 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::with_msg(Code::METHOD_NOT_ALLOWED, "method not allowed on this route")
+    ApiError::new(Code::METHOD_NOT_ALLOWED)
 }
 
 async fn not_found() -> ApiError {
-    ApiError::with_msg(Code::NOT_FOUND, "no such route")
+    ApiError::no_route()
 }
 
 /// Header carrying the request id.
@@ -81,8 +81,8 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// Header reporting how many DynamoDB operations the request used.
 pub const DDB_CALLS: &str = "x-ddb-calls";
 
-/// Gives each request an id and a log span, counts its DynamoDB calls and reports
-/// both in response headers.
+/// Gives each request an id, a log span and its language (`Accept-Language`), counts
+/// its DynamoDB calls and reports the id and the count in response headers.
 async fn request_context(req: Request, next: Next) -> Response {
     let request_id = req
         .headers()
@@ -91,8 +91,14 @@ async fn request_context(req: Request, next: Next) -> Response {
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let lang = Lang::from_accept_language(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
     let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path());
-    let (mut res, calls) = calls::counted(next.run(req).instrument(span.clone())).await;
+    let (mut res, calls) =
+        calls::counted(envelope::in_language(lang, next.run(req)).instrument(span.clone())).await;
     span.in_scope(|| {
         tracing::info!(
             status = res.status().as_u16(),

@@ -46,7 +46,7 @@ mod tests {
     fn touch_records_who_when_and_bumps_the_version() {
         let mut c: Carrier = serde_json::from_value(serde_json::json!({
             "id": 1, "carrier_name": "x", "carrier_type": "CMCC", "billing_day": 1,
-            "realname_link_type": 0, "status": 1, "created_at": "", "updated_at": "",
+            "realname_link_type": "none", "status": 1, "created_at": "", "updated_at": "",
             "creator": 1, "updater": 1, "version": 3
         }))
         .unwrap();
