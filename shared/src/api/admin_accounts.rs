@@ -111,8 +111,9 @@ async fn logs(
     State(st): State<AppState>,
     caller: Caller,
     Id(id): Id,
-) -> ApiResult<Vec<AccountLog>> {
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Paged<AccountLog>> {
     Ok(Data(
-        accounts::operation_logs(&st.store, &caller, id).await?,
+        accounts::operation_logs(&st.store, &caller, id, page).await?,
     ))
 }

@@ -4,18 +4,23 @@ use crate::domain::stamp::Stamped;
 use serde::Deserialize;
 
 use super::audit;
-use super::org::{self, check_version, soft_delete_tx, stamp, version_conflict, OrgError, Rename};
+use super::org::{
+    self, check_version, distinct, links_failed, soft_delete_tx, stamp, version_conflict, OrgError,
+    Rename,
+};
 use crate::domain::caller::{Caller, SA_PL, SA_PL_AG};
 use crate::domain::entities::{Account, AccountLog, AccountRecord, Enterprise, Role, Shop};
 use crate::domain::org::{RoleType, Status, UserType};
 use crate::domain::password;
 use crate::domain::validate::{self, filter_term, Invalid};
+use crate::paging::{PageQuery, Paged};
 use crate::services::auth::username_item;
 use crate::services::shops::shop_roles;
 use crate::store::keys::{self, gsi1};
-use crate::store::org::{account_item, linked_ids, role_link_item, unique_item};
+use crate::store::links::Links;
+use crate::store::org::{account_item, role_is, unique_item};
 use crate::store::tx::{Cond, Tx};
-use crate::store::{n, On, Store};
+use crate::store::Store;
 
 /// `POST /api/admin/accounts` body.
 #[derive(Debug, Deserialize)]
@@ -352,7 +357,7 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
 pub async fn roles(store: &Store, caller: &Caller, id: u64) -> Result<Vec<Role>, OrgError> {
     caller.require(SA_PL_AG)?;
     visible_account(store, caller, id).await?;
-    Ok(org::linked_roles(store, &keys::account(id).pk).await?)
+    Ok(org::linked_roles(store, Links::AccountRoles(id)).await?)
 }
 
 /// Replaces the roles of an account. Platform accounts take platform roles, agent and
@@ -367,9 +372,7 @@ pub async fn set_roles(
 ) -> Result<Vec<Role>, OrgError> {
     caller.require(SA_PL_AG)?;
     let account = changeable_account(store, caller, id).await?;
-    let mut wanted = req.role_ids.clone();
-    wanted.sort_unstable();
-    wanted.dedup();
+    let wanted = distinct(req.role_ids.clone());
     if wanted.len() > MAX_ACCOUNT_ROLES {
         return Err(Invalid(format!("at most {MAX_ACCOUNT_ROLES} roles")).into());
     }
@@ -393,38 +396,15 @@ pub async fn set_roles(
     } else {
         RoleType::Customer
     };
-    let links = store
-        .query_prefix(On::Table, &keys::account(id).pk, "ROLE#")
-        .await?;
-    let current = linked_ids(&links);
-    let mut tx = Tx::new().check("account", &keys::account(id), Cond::live());
-    for rid in &wanted {
-        tx = tx.check(
-            "role",
-            &keys::role(*rid),
-            Cond::live().and(Cond::new("role_type = :t").value(":t", n(i64::from(role_type)))),
-        );
-        if !current.contains(rid) {
-            tx = tx.put(
-                "account_role",
-                role_link_item(&keys::account_role(id, *rid), *rid),
-                None,
-            );
-        }
-    }
-    for rid in current.iter().filter(|r| !wanted.contains(r)) {
-        tx = tx.delete("account_role", &keys::account_role(id, *rid), None);
-    }
     store
-        .transact(tx)
+        .replace_links(Links::AccountRoles(id), &wanted, role_is(role_type))
         .await
-        .map_err(|e| match e.failed_label() {
-            Some("role") => OrgError::Invalid(Invalid(format!(
+        .map_err(|e| {
+            let bad = format!(
                 "role_ids must name existing roles of role_type {}",
                 i64::from(role_type)
-            ))),
-            Some("account") => OrgError::NotFound("account"),
-            _ => e.into(),
+            );
+            links_failed(e, "account", &bad)
         })?;
     audit::log_account(
         store,
@@ -439,14 +419,17 @@ pub async fn set_roles(
     roles(store, caller, id).await
 }
 
-/// The operation log of an account (platform only).
+/// One page of the operation log of an account, newest first (platform only).
 pub async fn operation_logs(
     store: &Store,
     caller: &Caller,
     id: u64,
-) -> Result<Vec<AccountLog>, OrgError> {
+    page: PageQuery,
+) -> Result<Paged<AccountLog>, OrgError> {
     caller.require(SA_PL)?;
+    page.validated().map_err(Invalid::from)?;
     let exists: Option<AccountRecord> = store.entity(&keys::account(id)).await?;
     exists.ok_or(OrgError::NotFound("account"))?;
-    Ok(audit::account_logs(store, id).await?)
+    let logs = audit::account_logs(store, id).await?;
+    Ok(page.paginate(logs).map_err(Invalid::from)?)
 }

@@ -3,7 +3,7 @@
 
 use crate::clock::rfc3339;
 use crate::domain::entities::{AccountLog, AccountRecord};
-use crate::store::{from_item, keys, to_item, Key, On, Store, StoreError};
+use crate::store::{from_item, keys, to_item, On, Store, StoreError};
 
 /// Records `operation` by `operator` on `target` with before/after snapshots
 /// (password hashes are never included).
@@ -30,11 +30,7 @@ pub async fn log_account(
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let key = Key::new(
-        keys::account_log_pk(target),
-        format!("{nanos:024}#{}", entry.id),
-    );
-    let res = match to_item(&entry, &key) {
+    let res = match to_item(&entry, &keys::account_log(target, nanos, &entry.id)) {
         Ok(item) => store.put(item).await,
         Err(e) => Err(e),
     };

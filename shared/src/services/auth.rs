@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::org::linked_roles;
 use crate::app::AppState;
 use crate::auth::{Claims, TokenError, TokenKind};
 use crate::clock::rfc3339;
@@ -14,10 +15,11 @@ use crate::domain::org::{Status, UserType};
 use crate::domain::password;
 use crate::domain::stamp::Stamped;
 use crate::domain::validate::{self, Invalid};
-use crate::store::org::{account_item, linked_ids, unique_item};
+use crate::store::links::Links;
+use crate::store::org::{account_item, unique_item};
 use crate::store::sessions::Session;
 use crate::store::tx::Tx;
-use crate::store::{from_item, keys, Item, Key, On, Store, StoreError};
+use crate::store::{from_item, keys, Item, Key, Store, StoreError};
 
 /// Failures of authentication use cases.
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +147,7 @@ pub async fn login(state: &AppState, req: LoginRequest, ip: &str) -> Result<Toke
     let username = req.username.trim();
     let per_ip = store
         .hit_rate_limit(
-            &format!("login#ip#{ip}"),
+            &keys::login_ip_scope(ip),
             cfg.login_limit_per_ip,
             cfg.login_ip_window,
             now,
@@ -154,7 +156,7 @@ pub async fn login(state: &AppState, req: LoginRequest, ip: &str) -> Result<Toke
     let per_user = per_ip
         && store
             .hit_rate_limit(
-                &format!("login#user#{username}"),
+                &keys::login_user_scope(username),
                 cfg.login_limit_per_user,
                 cfg.login_user_window,
                 now,
@@ -285,22 +287,16 @@ pub async fn account_permissions(
     store: &Store,
     account_id: u64,
 ) -> Result<(Vec<Role>, Vec<Permission>), StoreError> {
-    let links = store
-        .query_prefix(On::Table, &keys::account(account_id).pk, "ROLE#")
-        .await?;
-    let role_keys: Vec<Key> = linked_ids(&links).into_iter().map(keys::role).collect();
-    let roles: Vec<Role> = store
-        .entities::<Role>(&role_keys)
+    let roles: Vec<Role> = linked_roles(store, Links::AccountRoles(account_id))
         .await?
         .into_iter()
-        .filter(|r| r.deleted_at.is_none() && r.status == Status::Enabled)
+        .filter(|r| r.status == Status::Enabled)
         .collect();
     let mut perm_keys = Vec::new();
     for role in &roles {
-        let links = store
-            .query_prefix(On::Table, &keys::role(role.id).pk, "PERM#")
-            .await?;
-        perm_keys.extend(linked_ids(&links).into_iter().map(keys::permission));
+        let links = Links::RolePermissions(role.id);
+        let ids = store.linked_ids(links).await?;
+        perm_keys.extend(ids.into_iter().map(|p| links.target(p)));
     }
     let mut perms: Vec<Permission> = store
         .entities::<Permission>(&perm_keys)

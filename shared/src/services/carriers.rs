@@ -81,6 +81,22 @@ fn opt_code(value: Option<&str>) -> Result<Option<String>, Invalid> {
     }
 }
 
+/// The billing day a carrier type starts its usage month on when none is given:
+/// China Unicom (`CUCC`, `UNICOM`, `联通`) on the 27th, every other carrier on the
+/// 1st (domain.md §4.3).
+pub fn default_billing_day(carrier_type: &str) -> i64 {
+    let t = carrier_type.trim();
+    let unicom = ["CUCC", "UNICOM", "CHINA UNICOM"]
+        .iter()
+        .any(|name| t.eq_ignore_ascii_case(name))
+        || t.contains("联通");
+    if unicom {
+        27
+    } else {
+        1
+    }
+}
+
 fn billing_day(day: i64) -> Result<u8, Invalid> {
     u8::try_from(day)
         .ok()
@@ -141,7 +157,10 @@ pub async fn create_carrier(
     let carrier_name = validate::text("carrier_name", &req.carrier_name, NAME_MAX)?;
     let carrier_type = validate::text("carrier_type", &req.carrier_type, TYPE_MAX)?;
     let carrier_code = opt_code(req.carrier_code.as_deref())?;
-    let billing_day = billing_day(req.billing_day.unwrap_or(1))?;
+    let billing_day = billing_day(
+        req.billing_day
+            .unwrap_or_else(|| default_billing_day(&carrier_type)),
+    )?;
     let realname_link_template = opt_template(req.realname_link_template.as_deref())?;
     let mut carrier = Carrier {
         id: 0,
@@ -333,6 +352,23 @@ mod tests {
         }
         assert!(opt_template(Some(&"a".repeat(501))).is_err());
         assert_eq!(opt_template(Some("  ")).unwrap(), None);
+    }
+
+    #[test]
+    fn billing_day_defaults_by_carrier_type() {
+        for (carrier_type, day) in [
+            ("CUCC", 27),
+            ("cucc", 27),
+            (" Unicom ", 27),
+            ("中国联通", 27),
+            ("联通", 27),
+            ("CMCC", 1),
+            ("CTCC", 1),
+            ("CBN", 1),
+            ("中国移动", 1),
+        ] {
+            assert_eq!(default_billing_day(carrier_type), day, "{carrier_type}");
+        }
     }
 
     #[test]

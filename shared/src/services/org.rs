@@ -9,8 +9,9 @@ use crate::domain::entities::Role;
 use crate::domain::shop_path::MAX_SHOP_LEVEL;
 use crate::domain::validate::Invalid;
 use crate::store::keys;
+use crate::store::links::{self, Links};
 use crate::store::org::{soft_deleted, unique_item};
-use crate::store::tx::{Cond, Tx};
+use crate::store::tx::{Cond, Tx, MAX_TX_ITEMS};
 use crate::store::{Item, Key, Store, StoreError};
 
 /// Failures of organisation use cases.
@@ -210,19 +211,41 @@ pub fn soft_delete_tx(
     tx
 }
 
-/// Live roles linked (`ROLE#<id>` items) under the partition `owner_pk` of a shop or
-/// an account: one Query and one batch read.
-pub async fn linked_roles(store: &Store, owner_pk: &str) -> Result<Vec<Role>, StoreError> {
-    let links = store
-        .query_prefix(crate::store::On::Table, owner_pk, "ROLE#")
-        .await?;
-    let role_keys: Vec<Key> = crate::store::org::linked_ids(&links)
+/// Live roles of a link set (a shop's or an account's roles).
+pub async fn linked_roles(store: &Store, links: Links) -> Result<Vec<Role>, StoreError> {
+    let role_keys: Vec<Key> = store
+        .linked_ids(links)
+        .await?
         .into_iter()
-        .map(keys::role)
+        .map(|id| links.target(id))
         .collect();
     let roles: Vec<Role> = store.entities(&role_keys).await?;
     Ok(roles
         .into_iter()
         .filter(|r| r.deleted_at.is_none())
         .collect())
+}
+
+/// Maps a failed link replacement: a missing owner answers `NotFound(owner)`, a
+/// refused target or a change too large for one request answers `Invalid`.
+pub fn links_failed(e: StoreError, owner: &'static str, bad_target: &str) -> OrgError {
+    match e {
+        StoreError::TooLarge { ops } => OrgError::Invalid(Invalid(format!(
+            "too many changes in one request ({ops} operations, at most {MAX_TX_ITEMS}): \
+             add or remove at most {} links per request",
+            Links::MAX_ADDED
+        ))),
+        e => match e.failed_label() {
+            Some(links::label::OWNER) => OrgError::NotFound(owner),
+            Some(links::label::TARGET) => OrgError::Invalid(Invalid(bad_target.to_string())),
+            _ => e.into(),
+        },
+    }
+}
+
+/// Ids sorted, without duplicates.
+pub fn distinct(mut ids: Vec<u64>) -> Vec<u64> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }

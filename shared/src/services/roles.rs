@@ -4,7 +4,8 @@ use crate::domain::stamp::Stamped;
 use serde::{Deserialize, Serialize};
 
 use super::org::{
-    self, check_version, patch_opt, soft_delete_tx, stamp, version_conflict, OrgError, Rename,
+    self, check_version, distinct, links_failed, patch_opt, soft_delete_tx, stamp,
+    version_conflict, OrgError, Rename,
 };
 use crate::domain::caller::{Caller, ANY_ADMIN, SA, SA_PL, SA_PL_AG};
 use crate::domain::entities::{Permission, Role};
@@ -12,7 +13,8 @@ use crate::domain::org::{PermType, RoleType, Status, UserType};
 use crate::domain::validate::{self, filter_term, Invalid};
 use crate::services::shops::shop_roles;
 use crate::store::keys::{self, gsi1};
-use crate::store::org::{linked_ids, permission_item, role_item, unique_item};
+use crate::store::links::Links;
+use crate::store::org::{permission_item, role_item, unique_item};
 use crate::store::tx::{Cond, Tx};
 use crate::store::{Key, On, Store};
 
@@ -25,11 +27,14 @@ pub struct CreateRole {
     pub status: Option<Status>,
 }
 
-/// `PUT /api/admin/roles/:id` body (the role type cannot change).
+/// `PUT /api/admin/roles/:id` body (api.md §4); absent fields keep their value. The
+/// role type changes only while no account or shop holds the role.
 #[derive(Debug, Deserialize)]
 pub struct UpdateRole {
     pub role_name: Option<String>,
     pub role_desc: Option<String>,
+    pub role_type: Option<RoleType>,
+    pub status: Option<Status>,
     pub version: Option<i64>,
 }
 
@@ -181,7 +186,24 @@ pub async fn update_role(
         req.role_desc.as_deref(),
         200,
     )?;
+    if let Some(status) = req.status {
+        role.status = status;
+    }
+    if let Some(role_type) = req.role_type.filter(|t| *t != old.role_type) {
+        if role_in_use(store, id).await? {
+            return Err(OrgError::RoleInUse);
+        }
+        role.role_type = role_type;
+    }
     save_role(store, caller, now, &old, role).await
+}
+
+/// Whether any account or shop holds role `id`.
+async fn role_in_use(store: &Store, id: u64) -> Result<bool, OrgError> {
+    let uses = store
+        .query_page(On::Gsi1, &gsi1::role_use(id), "", Some(1))
+        .await?;
+    Ok(!uses.is_empty())
 }
 
 /// Enables or disables a role.
@@ -228,10 +250,7 @@ pub async fn delete_role(
 ) -> Result<(), OrgError> {
     caller.require(SA_PL)?;
     let old = live_role(store, id).await?;
-    let uses = store
-        .query_page(On::Gsi1, &gsi1::role_use(id), "", Some(1))
-        .await?;
-    if !uses.is_empty() {
+    if role_in_use(store, id).await? {
         return Err(OrgError::RoleInUse);
     }
     let mut role = old.clone();
@@ -250,12 +269,12 @@ pub async fn role_permissions(
 ) -> Result<Vec<Permission>, OrgError> {
     caller.require(SA_PL)?;
     live_role(store, id).await?;
-    let links = store
-        .query_prefix(On::Table, &keys::role(id).pk, "PERM#")
-        .await?;
-    let keys_: Vec<Key> = linked_ids(&links)
+    let links = Links::RolePermissions(id);
+    let keys_: Vec<Key> = store
+        .linked_ids(links)
+        .await?
         .into_iter()
-        .map(keys::permission)
+        .map(|p| links.target(p))
         .collect();
     let perms: Vec<Permission> = store.entities(&keys_).await?;
     let mut perms: Vec<Permission> = perms
@@ -275,52 +294,11 @@ pub async fn set_role_permissions(
 ) -> Result<Vec<Permission>, OrgError> {
     caller.require(SA_PL)?;
     live_role(store, id).await?;
-    let mut wanted = req.permission_ids.clone();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let links = store
-        .query_prefix(On::Table, &keys::role(id).pk, "PERM#")
-        .await?;
-    let current = linked_ids(&links);
-    let added: Vec<u64> = wanted
-        .iter()
-        .copied()
-        .filter(|p| !current.contains(p))
-        .collect();
-    let removed: Vec<u64> = current
-        .iter()
-        .copied()
-        .filter(|p| !wanted.contains(p))
-        .collect();
-    if 1 + added.len() * 2 + removed.len() > crate::store::tx::MAX_TX_ITEMS {
-        return Err(Invalid(format!(
-            "change at most {MAX_ROLE_PERMISSIONS} permissions of a role per request"
-        ))
-        .into());
-    }
-    let mut tx = Tx::new().check("role", &keys::role(id), Cond::live());
-    for pid in &added {
-        tx = tx
-            .check("permission", &keys::permission(*pid), Cond::live())
-            .put(
-                "role_permission",
-                keys::role_permission(id, *pid).item(),
-                None,
-            );
-    }
-    for pid in &removed {
-        tx = tx.delete("role_permission", &keys::role_permission(id, *pid), None);
-    }
+    let wanted = distinct(req.permission_ids);
     store
-        .transact(tx)
+        .replace_links(Links::RolePermissions(id), &wanted, Cond::live())
         .await
-        .map_err(|e| match e.failed_label() {
-            Some("permission") => OrgError::Invalid(Invalid(
-                "permission_ids must name existing permissions".into(),
-            )),
-            Some("role") => OrgError::NotFound("role"),
-            _ => e.into(),
-        })?;
+        .map_err(|e| links_failed(e, "role", "permission_ids must name existing permissions"))?;
     role_permissions(store, caller, id).await
 }
 

@@ -4,7 +4,8 @@ use crate::domain::stamp::Stamped;
 use serde::{Deserialize, Serialize};
 
 use super::org::{
-    self, check_version, patch_opt, soft_delete_tx, stamp, version_conflict, OrgError, Rename,
+    self, check_version, distinct, links_failed, patch_opt, soft_delete_tx, stamp,
+    version_conflict, OrgError, Rename,
 };
 use crate::domain::caller::{Caller, SA_PL, SA_PL_AG};
 use crate::domain::entities::{AccountRecord, AgentWallet, Role, Shop};
@@ -14,9 +15,12 @@ use crate::domain::shop_path::{ShopPath, MAX_SHOP_LEVEL};
 use crate::domain::validate::{self, filter_term};
 use crate::services::auth::username_item;
 use crate::store::keys::{self, gsi1};
-use crate::store::org::{account_item, linked_ids, role_link_item, shop_item, unique_item};
+use crate::store::links::Links;
+use crate::store::org::{
+    account_item, role_is, role_is_enabled, shop_has_no_children, shop_item, unique_item,
+};
 use crate::store::tx::{Cond, Tx, Upd};
-use crate::store::{n, num_attr, to_item, Key, On, Store, StoreError};
+use crate::store::{num_attr, to_item, Key, Store, StoreError};
 
 /// Initial agent account created with a shop.
 #[derive(Debug, Deserialize)]
@@ -196,21 +200,14 @@ pub async fn create(
         .check(
             "default_role",
             &keys::role(role_id),
-            Cond::live()
-                .and(Cond::new("#status = :enabled AND role_type = :customer"))
-                .name("#status", "status")
-                .value(":enabled", n(1))
-                .value(":customer", n(2)),
+            role_is_enabled(RoleType::Customer),
         )
         .put_new("account", account_item(&account)?)
         .put_new("username", username_item(&account))
-        .put_new(
-            "shop_role",
-            role_link_item(&keys::shop_role(id, role_id), role_id),
-        )
+        .put_new("shop_role", Links::ShopRoles(id).item(role_id))
         .put_new(
             "account_role",
-            role_link_item(&keys::account_role(account_id, role_id), role_id),
+            Links::AccountRoles(account_id).item(role_id),
         );
     for kind in [WalletKind::Main, WalletKind::Commission] {
         let wallet = AgentWallet {
@@ -401,7 +398,7 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
     }
     let mut shop = old.clone();
     shop.touch(caller.account_id, now);
-    let no_children = Cond::new("child_count = :zero").value(":zero", n(0));
+    let no_children = shop_has_no_children();
     let release = [keys::unique("shop_code", &old.shop_code)];
     let mut tx = soft_delete_tx(
         shop_item(&shop)?,
@@ -451,7 +448,7 @@ pub async fn roles(store: &Store, caller: &Caller, id: u64) -> Result<Vec<Role>,
 
 /// Live roles linked to a shop.
 pub async fn shop_roles(store: &Store, shop_id: u64) -> Result<Vec<Role>, StoreError> {
-    super::org::linked_roles(store, &keys::shop(shop_id).pk).await
+    super::org::linked_roles(store, Links::ShopRoles(shop_id)).await
 }
 
 /// Replaces the roles available to a shop (customer roles only).
@@ -463,43 +460,13 @@ pub async fn set_roles(
 ) -> Result<Vec<Role>, OrgError> {
     caller.require(SA_PL)?;
     visible_shop(store, caller, id).await?;
-    let mut wanted = req.role_ids.clone();
-    wanted.sort_unstable();
-    wanted.dedup();
+    let wanted = distinct(req.role_ids);
     if wanted.len() > MAX_SHOP_ROLES {
         return Err(validate::Invalid(format!("at most {MAX_SHOP_ROLES} roles")).into());
     }
-    let links = store
-        .query_prefix(On::Table, &keys::shop(id).pk, "ROLE#")
-        .await?;
-    let current = linked_ids(&links);
-    let mut tx = Tx::new().check("shop", &keys::shop(id), Cond::live());
-    for rid in &wanted {
-        tx = tx.check(
-            "role",
-            &keys::role(*rid),
-            Cond::live().and(Cond::new("role_type = :customer").value(":customer", n(2))),
-        );
-        if !current.contains(rid) {
-            tx = tx.put(
-                "shop_role",
-                role_link_item(&keys::shop_role(id, *rid), *rid),
-                None,
-            );
-        }
-    }
-    for rid in current.iter().filter(|r| !wanted.contains(r)) {
-        tx = tx.delete("shop_role", &keys::shop_role(id, *rid), None);
-    }
     store
-        .transact(tx)
+        .replace_links(Links::ShopRoles(id), &wanted, role_is(RoleType::Customer))
         .await
-        .map_err(|e| match e.failed_label() {
-            Some("role") => OrgError::Invalid(validate::Invalid(
-                "role_ids must name existing customer roles".into(),
-            )),
-            Some("shop") => OrgError::NotFound("shop"),
-            _ => e.into(),
-        })?;
+        .map_err(|e| links_failed(e, "shop", "role_ids must name existing customer roles"))?;
     Ok(shop_roles(store, id).await?)
 }

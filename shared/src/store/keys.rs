@@ -10,9 +10,18 @@ pub fn shop(id: u64) -> Key {
     Key::new(format!("SHOP#{id}"), ENTITY)
 }
 
+/// Sort-key prefix of role links (ShopRole, AccountRole).
+pub const ROLE_LINK_PREFIX: &str = "ROLE#";
+
+/// Sort-key prefix of permission links (RolePermission).
+pub const PERMISSION_LINK_PREFIX: &str = "PERM#";
+
 /// Role `role_id` available to shop `shop_id` (ShopRole).
 pub fn shop_role(shop_id: u64, role_id: u64) -> Key {
-    Key::new(format!("SHOP#{shop_id}"), format!("ROLE#{role_id}"))
+    Key::new(
+        format!("SHOP#{shop_id}"),
+        format!("{ROLE_LINK_PREFIX}{role_id}"),
+    )
 }
 
 /// Agent wallet `kind` (`main`, `commission`) of a shop.
@@ -27,7 +36,10 @@ pub fn account(id: u64) -> Key {
 
 /// Role `role_id` held by account `account_id` (AccountRole).
 pub fn account_role(account_id: u64, role_id: u64) -> Key {
-    Key::new(format!("ACCOUNT#{account_id}"), format!("ROLE#{role_id}"))
+    Key::new(
+        format!("ACCOUNT#{account_id}"),
+        format!("{ROLE_LINK_PREFIX}{role_id}"),
+    )
 }
 
 /// Login session `sid` of an account (holds the current token ids).
@@ -38,6 +50,25 @@ pub fn session(account_id: u64, sid: &str) -> Key {
 /// Partition of an account's operation log.
 pub fn account_log_pk(account_id: u64) -> String {
     format!("AUDIT#ACCOUNT#{account_id}")
+}
+
+/// Entry `entry_id` of an account's operation log, written at wall-clock `nanos`
+/// (the sort key keeps entries of the same second in order).
+pub fn account_log(account_id: u64, nanos: u128, entry_id: &str) -> Key {
+    Key::new(
+        account_log_pk(account_id),
+        format!("{nanos:024}#{entry_id}"),
+    )
+}
+
+/// Rate-limit scope of login attempts from one client IP.
+pub fn login_ip_scope(ip: &str) -> String {
+    format!("login#ip#{ip}")
+}
+
+/// Rate-limit scope of login attempts for one username.
+pub fn login_user_scope(username: &str) -> String {
+    format!("login#user#{username}")
 }
 
 /// Enterprise `id`.
@@ -52,7 +83,10 @@ pub fn role(id: u64) -> Key {
 
 /// Permission `permission_id` granted by role `role_id` (RolePermission).
 pub fn role_permission(role_id: u64, permission_id: u64) -> Key {
-    Key::new(format!("ROLE#{role_id}"), format!("PERM#{permission_id}"))
+    Key::new(
+        format!("ROLE#{role_id}"),
+        format!("{PERMISSION_LINK_PREFIX}{permission_id}"),
+    )
 }
 
 /// Permission `id`.

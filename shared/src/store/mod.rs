@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod idempotency;
 pub mod ids;
 pub mod keys;
+pub mod links;
 pub mod org;
 pub mod rate_limit;
 pub mod schema;
@@ -46,6 +47,13 @@ pub enum StoreError {
     /// Any other DynamoDB error (network, throttling, validation).
     #[error("dynamodb: {0}")]
     Dynamo(String),
+    /// A change needs more operations than one transaction holds; nothing was
+    /// written.
+    #[error("the change needs {ops} operations; one transaction holds at most 100")]
+    TooLarge {
+        /// Operations the change would need.
+        ops: usize,
+    },
     /// An item could not be converted to or from its Rust type.
     #[error("item codec: {0}")]
     Codec(String),

@@ -4,8 +4,10 @@
 use serde::de::DeserializeOwned;
 
 use super::keys::{self, gsi1};
-use super::{from_item, s, to_item, Item, Key, On, Store, StoreError};
+use super::tx::Cond;
+use super::{from_item, n, s, to_item, Item, Key, On, Store, StoreError};
 use crate::domain::entities::{AccountRecord, Carrier, Enterprise, Permission, Role, Shop};
+use crate::domain::org::{RoleType, Status};
 use crate::domain::shop_path::ShopPath;
 
 /// Scope-index sort key of an item owned by `owner` (platform when `None`).
@@ -78,12 +80,25 @@ pub fn soft_deleted(mut item: Item, at: &str) -> Item {
     item
 }
 
-/// A link item (ShopRole, AccountRole) that also lists its owner under the role's
-/// `ROLEUSE#` partition, so "is this role in use" is one Query.
-pub fn role_link_item(key: &Key, role_id: u64) -> Item {
-    let mut item = key.item();
-    item.insert("role_id".into(), super::n(role_id));
-    with_gsi1(item, &gsi1::role_use(role_id), key.pk.clone())
+/// A shop without live sub-shops (its `child_count` is kept by the transactions that
+/// create and delete them).
+pub fn shop_has_no_children() -> Cond {
+    Cond::new("child_count = :zero").value(":zero", n(0))
+}
+
+/// A live role of `role_type`.
+pub fn role_is(role_type: RoleType) -> Cond {
+    Cond::live()
+        .and(Cond::new("role_type = :role_type").value(":role_type", n(i64::from(role_type))))
+}
+
+/// A live, enabled role of `role_type`.
+pub fn role_is_enabled(role_type: RoleType) -> Cond {
+    role_is(role_type).and(
+        Cond::new("#status = :enabled")
+            .name("#status", "status")
+            .value(":enabled", n(i64::from(Status::Enabled))),
+    )
 }
 
 /// Uniqueness item pointing at the entity that holds the value.
@@ -91,16 +106,6 @@ pub fn unique_item(kind: &str, value: &str, target_id: u64) -> Item {
     let mut item = keys::unique(kind, value).item();
     item.insert("target_id".into(), super::n(target_id));
     item
-}
-
-/// Ids named by link items (`ROLE#7`, `PERM#9`) under a partition.
-pub fn linked_ids(items: &[Item]) -> Vec<u64> {
-    items
-        .iter()
-        .filter_map(|i| super::str_attr(i, "sk"))
-        .filter_map(|sk| sk.split('#').nth(1))
-        .filter_map(|id| id.parse().ok())
-        .collect()
 }
 
 impl Store {

@@ -243,13 +243,12 @@ impl Tx {
 }
 
 impl Store {
-    /// Runs `tx` atomically (at most [`MAX_TX_ITEMS`] operations).
+    /// Runs `tx` atomically; a transaction of more than [`MAX_TX_ITEMS`]
+    /// operations is refused as [`StoreError::TooLarge`] without being sent.
     pub async fn transact(&self, tx: Tx) -> Result<(), StoreError> {
-        assert!(
-            tx.ops.len() <= MAX_TX_ITEMS,
-            "a transaction holds at most {MAX_TX_ITEMS} items, got {}",
-            tx.ops.len()
-        );
+        if tx.ops.len() > MAX_TX_ITEMS {
+            return Err(StoreError::TooLarge { ops: tx.ops.len() });
+        }
         let labels: Vec<&'static str> = tx.ops.iter().map(|(l, _)| *l).collect();
         let items: Vec<TransactWriteItem> = tx
             .ops

@@ -8,6 +8,7 @@ mod bad_input;
 mod carriers;
 mod catalog;
 mod catalog_matrix;
+mod conformance;
 mod gateway;
 mod helpers;
 mod matrix;

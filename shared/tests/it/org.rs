@@ -608,8 +608,7 @@ async fn accounts_crud_and_scope() {
             &t.admin,
         )
         .await;
-    let ops: Vec<&str> = logs
-        .ok()
+    let ops: Vec<&str> = logs.ok()["list"]
         .as_array()
         .unwrap()
         .iter()
