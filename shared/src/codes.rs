@@ -88,10 +88,20 @@ pub trait BusinessError: std::error::Error {
         !self.code().http_status().is_server_error()
     }
 
-    /// The message shown to the client in both languages. By default the error's own
-    /// text in English; in Chinese the code's message, followed by that text when it
-    /// says more than the code (errors with a bilingual detail override this).
+    /// A detail in both languages (which field failed), when the error has one.
+    fn detail(&self) -> Option<Text> {
+        None
+    }
+
+    /// The message shown to the client in both languages: the [`detail`] when there
+    /// is one; otherwise the error's own text in English, and in Chinese the code's
+    /// message, followed by that text when it says more than the code.
+    ///
+    /// [`detail`]: BusinessError::detail
     fn text(&self) -> Text {
+        if let Some(detail) = self.detail() {
+            return detail;
+        }
         let code = self.code();
         let en = self.to_string();
         let zh = if en == code.message(Lang::En) {

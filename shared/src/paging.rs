@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::codes::{BusinessError, Code};
+use crate::codes::{BusinessError, Code, Text};
 use crate::domain::validate::Invalid;
 
 /// Default page size.
@@ -57,11 +57,18 @@ impl BusinessError for InvalidPage {
     fn code(&self) -> Code {
         Code::INVALID_PARAM
     }
+
+    fn detail(&self) -> Option<Text> {
+        Some(Invalid::from(InvalidPage).text().clone())
+    }
 }
 
 impl From<InvalidPage> for Invalid {
     fn from(e: InvalidPage) -> Self {
-        Invalid(e.to_string())
+        Invalid::new(
+            format!("page须大于等于1,page_size须为1-{MAX_PAGE_SIZE}"),
+            e.to_string(),
+        )
     }
 }
 

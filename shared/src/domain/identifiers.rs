@@ -76,7 +76,10 @@ impl Iccid {
         if (19..=20).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric()) {
             Ok(Self(v.to_ascii_uppercase()))
         } else {
-            Err(Invalid("iccid must be 19-20 letters or digits".into()))
+            Err(Invalid::new(
+                "iccid须为19-20位字母或数字",
+                "iccid must be 19-20 letters or digits",
+            ))
         }
     }
 }
@@ -100,8 +103,9 @@ impl Msisdn {
         if (5..=15).contains(&digits.len()) && all_digits(digits) {
             Ok(Self(digits.to_string()))
         } else {
-            Err(Invalid(
-                "msisdn must be 5-15 digits, optionally after one '+'".into(),
+            Err(Invalid::new(
+                "msisdn须为5-15位数字,可带一个前导 '+'",
+                "msisdn must be 5-15 digits, optionally after one '+'",
             ))
         }
     }
@@ -121,7 +125,10 @@ impl Imsi {
         if v.len() == 15 && all_digits(v) {
             Ok(Self(v.to_string()))
         } else {
-            Err(Invalid("imsi must be exactly 15 digits".into()))
+            Err(Invalid::new(
+                "imsi须为15位数字",
+                "imsi must be exactly 15 digits",
+            ))
         }
     }
 }
@@ -138,10 +145,16 @@ impl Imei {
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         let v = s.trim();
         if v.len() != 15 || !all_digits(v) {
-            return Err(Invalid("imei must be exactly 15 digits".into()));
+            return Err(Invalid::new(
+                "imei须为15位数字",
+                "imei must be exactly 15 digits",
+            ));
         }
         if !luhn_valid(v) {
-            return Err(Invalid("imei has an invalid check digit".into()));
+            return Err(Invalid::new(
+                "imei校验位错误",
+                "imei has an invalid check digit",
+            ));
         }
         Ok(Self(v.to_string()))
     }
@@ -180,8 +193,9 @@ impl Sn {
         if ok {
             Ok(Self(v.to_string()))
         } else {
-            Err(Invalid(
-                "sn must be 1-64 characters of letters, digits, '-', '_', '.'".into(),
+            Err(Invalid::new(
+                "sn须为1-64位字母、数字或 - _ .",
+                "sn must be 1-64 characters of letters, digits, '-', '_', '.'",
             ))
         }
     }
@@ -204,9 +218,9 @@ impl VirtualNo {
         if ok {
             Ok(Self(v.to_string()))
         } else {
-            Err(Invalid(
-                "virtual_no must be 1-50 characters without whitespace or control characters"
-                    .into(),
+            Err(Invalid::new(
+                "virtual_no须为1-50个字符,不能包含空白或控制字符",
+                "virtual_no must be 1-50 characters without whitespace or control characters",
             ))
         }
     }
@@ -235,7 +249,7 @@ mod tests {
             let e = input
                 .parse::<T>()
                 .expect_err(&format!("{field} {input:?} accepted"));
-            assert!(e.0.starts_with(field), "{field}: message {:?}", e.0);
+            assert!(e.to_string().starts_with(field), "{field}: message {e:?}");
         }
     }
 

@@ -1,24 +1,59 @@
 //! Input validation shared by every request type. Each function returns the cleaned
-//! value or a message naming the field, so handlers answer `1001` with a clear reason.
+//! value or a message naming the field, so handlers answer `1001` with a clear reason
+//! in the caller's language.
 
-/// A rejected input value; the message names the field and the rule.
+use crate::codes::{Code, Lang, Text};
+
+/// A rejected input value; the message names the field and the rule, in Chinese and
+/// English. `Display` is the English text (logs).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Invalid(pub String);
+#[error("{}", .text.en)]
+pub struct Invalid {
+    text: Text,
+}
+
+impl Invalid {
+    /// A rejection explained in both languages.
+    pub fn new(zh: impl Into<String>, en: impl Into<String>) -> Self {
+        Self {
+            text: Text::new(zh, en),
+        }
+    }
+
+    /// The explanation in both languages.
+    pub fn text(&self) -> &Text {
+        &self.text
+    }
+}
+
+/// A rejection explained in English only; in Chinese it answers the code's message
+/// followed by the English detail. Prefer [`Invalid::new`].
+#[allow(non_snake_case)]
+pub fn Invalid(en: String) -> Invalid {
+    let zh = format!("{}: {en}", Code::INVALID_PARAM.message(Lang::Zh));
+    Invalid::new(zh, en)
+}
 
 /// A trimmed, non-empty text of at most `max` characters.
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(Invalid(format!("{field} must not be empty")));
+        return Err(Invalid::new(
+            format!("{field}不能为空"),
+            format!("{field} must not be empty"),
+        ));
     }
     if v.chars().count() > max {
-        return Err(Invalid(format!("{field} must be at most {max} characters")));
+        return Err(Invalid::new(
+            format!("{field}最多{max}个字符"),
+            format!("{field} must be at most {max} characters"),
+        ));
     }
     if v.chars().any(|c| c.is_control()) {
-        return Err(Invalid(format!(
-            "{field} must not contain control characters"
-        )));
+        return Err(Invalid::new(
+            format!("{field}不能包含控制字符"),
+            format!("{field} must not contain control characters"),
+        ));
     }
     Ok(v.to_string())
 }
@@ -45,9 +80,10 @@ pub fn code(field: &str, value: &str) -> Result<String, Invalid> {
     if ok {
         Ok(v.to_string())
     } else {
-        Err(Invalid(format!(
-            "{field} must be 1-32 characters of letters, digits, '_', '-', '.', ':'"
-        )))
+        Err(Invalid::new(
+            format!("{field}须为1-32位字母、数字或 _ - . :"),
+            format!("{field} must be 1-32 characters of letters, digits, '_', '-', '.', ':'"),
+        ))
     }
 }
 
@@ -60,8 +96,9 @@ pub fn username(value: &str) -> Result<String, Invalid> {
     if ok {
         Ok(v.to_string())
     } else {
-        Err(Invalid(
-            "username must be 3-32 characters of letters, digits, '_', '-', '.', '@'".into(),
+        Err(Invalid::new(
+            "username须为3-32位字母、数字或 _ - . @",
+            "username must be 3-32 characters of letters, digits, '_', '-', '.', '@'",
         ))
     }
 }
@@ -70,7 +107,10 @@ pub fn username(value: &str) -> Result<String, Invalid> {
 pub fn password(field: &str, value: &str) -> Result<String, Invalid> {
     let n = value.chars().count();
     if !(8..=64).contains(&n) || value.trim().is_empty() {
-        return Err(Invalid(format!("{field} must be 8-64 characters")));
+        return Err(Invalid::new(
+            format!("{field}须为8-64个字符"),
+            format!("{field} must be 8-64 characters"),
+        ));
     }
     Ok(value.to_string())
 }
@@ -84,7 +124,10 @@ pub fn opt_phone(field: &str, value: Option<&str>) -> Result<Option<String>, Inv
             if (5..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
                 Ok(Some(v.to_string()))
             } else {
-                Err(Invalid(format!("{field} must be 5-20 digits")))
+                Err(Invalid::new(
+                    format!("{field}须为5-20位数字"),
+                    format!("{field} must be 5-20 digits"),
+                ))
             }
         }
     }
@@ -99,9 +142,10 @@ pub fn money(field: &str, value: i64) -> Result<i64, Invalid> {
     if (0..=MAX_MONEY).contains(&value) {
         Ok(value)
     } else {
-        Err(Invalid(format!(
-            "{field} must be between 0 and {MAX_MONEY} fen"
-        )))
+        Err(Invalid::new(
+            format!("{field}须在0到{MAX_MONEY}分之间"),
+            format!("{field} must be between 0 and {MAX_MONEY} fen"),
+        ))
     }
 }
 
@@ -114,11 +158,11 @@ pub fn int_in(
     if range.contains(&value) {
         Ok(value)
     } else {
-        Err(Invalid(format!(
-            "{field} must be between {} and {}",
-            range.start(),
-            range.end()
-        )))
+        let (lo, hi) = (range.start(), range.end());
+        Err(Invalid::new(
+            format!("{field}须在{lo}到{hi}之间"),
+            format!("{field} must be between {lo} and {hi}"),
+        ))
     }
 }
 
@@ -165,12 +209,35 @@ mod tests {
     }
 
     #[test]
+    fn rejections_name_the_field_in_both_languages() {
+        for e in [
+            text("shop_name", " ", 5).unwrap_err(),
+            text("shop_name", "toolong", 5).unwrap_err(),
+            code("shop_code", "a b").unwrap_err(),
+            password("new_password", "x").unwrap_err(),
+            opt_phone("contact_phone", Some("x")).unwrap_err(),
+            money("cost_price", -1).unwrap_err(),
+            int_in("months", 0, 1..=12).unwrap_err(),
+        ] {
+            let t = e.text();
+            assert!(t.en.is_ascii() && !t.zh.is_ascii(), "{t:?}");
+            let field = t.en.split(' ').next().unwrap();
+            assert!(t.zh.starts_with(field), "{t:?}");
+        }
+        let legacy = Invalid("x must be y".into());
+        assert_eq!(legacy.text().zh, "请求参数解析失败: x must be y");
+    }
+
+    #[test]
     fn money_and_ranges() {
         assert_eq!(money("p", 0).unwrap(), 0);
         assert_eq!(money("p", MAX_MONEY).unwrap(), MAX_MONEY);
         for bad in [-1, MAX_MONEY + 1, i64::MIN, i64::MAX] {
             assert!(
-                money("p", bad).unwrap_err().0.starts_with("p must"),
+                money("p", bad)
+                    .unwrap_err()
+                    .to_string()
+                    .starts_with("p must"),
                 "{bad}"
             );
         }

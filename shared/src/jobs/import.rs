@@ -583,16 +583,16 @@ pub fn card_from_row(
     now: &str,
 ) -> Result<IotCard, String> {
     let get = |name: &str| field(chunk, fields, name);
-    let iccid = Iccid::parse(get("iccid").ok_or("iccid is required")?).map_err(|e| e.0)?;
+    let iccid = Iccid::parse(get("iccid").ok_or("iccid is required")?).map_err(|e| e.to_string())?;
     let msisdn = get("msisdn")
         .map(Msisdn::parse)
         .transpose()
-        .map_err(|e| e.0)?;
-    let imsi = get("imsi").map(Imsi::parse).transpose().map_err(|e| e.0)?;
+        .map_err(|e| e.to_string())?;
+    let imsi = get("imsi").map(Imsi::parse).transpose().map_err(|e| e.to_string())?;
     let virtual_no = get("virtual_no")
         .map(VirtualNo::parse)
         .transpose()
-        .map_err(|e| e.0)?;
+        .map_err(|e| e.to_string())?;
     let carrier = match (get("carrier_id"), get("carrier_code"), task.carrier_id) {
         (Some(id), _, _) => {
             let id: u64 = id
@@ -607,7 +607,7 @@ pub fn card_from_row(
         (None, None, None) => return Err("carrier_id or carrier_code is required".into()),
     }
     .ok_or("carrier not found")?;
-    let opt = |name: &str, max| validate::opt_text(name, get(name), max).map_err(|e| e.0);
+    let opt = |name: &str, max| validate::opt_text(name, get(name), max).map_err(|e| e.to_string());
     Ok(IotCard {
         id: 0,
         iccid: iccid.to_string(),
@@ -669,14 +669,14 @@ async fn fill_virtual_numbers(
         let iccid = match Iccid::parse(raw) {
             Ok(i) => i.to_string(),
             Err(e) => {
-                out.fail(*row, raw, e.0);
+                out.fail(*row, raw, e.to_string());
                 continue;
             }
         };
         let vno = match field(&chunk, fields, "virtual_no").map(VirtualNo::parse) {
             Some(Ok(v)) => v.to_string(),
             Some(Err(e)) => {
-                out.fail(*row, &iccid, e.0);
+                out.fail(*row, &iccid, e.to_string());
                 continue;
             }
             None => {
@@ -1043,9 +1043,9 @@ pub fn device_from_row(
 ) -> Result<(Device, Vec<(u32, String)>), String> {
     let get = |name: &str| field(chunk, fields, name);
     let vno =
-        VirtualNo::parse(get("virtual_no").ok_or("virtual_no is required")?).map_err(|e| e.0)?;
-    let imei = get("imei").map(Imei::parse).transpose().map_err(|e| e.0)?;
-    let sn = get("sn").map(Sn::parse).transpose().map_err(|e| e.0)?;
+        VirtualNo::parse(get("virtual_no").ok_or("virtual_no is required")?).map_err(|e| e.to_string())?;
+    let imei = get("imei").map(Imei::parse).transpose().map_err(|e| e.to_string())?;
+    let sn = get("sn").map(Sn::parse).transpose().map_err(|e| e.to_string())?;
     let max_sim_slots: u32 = match get("max_sim_slots") {
         None => 1,
         Some(v) => v
@@ -1063,7 +1063,7 @@ pub fn device_from_row(
         {
             if let Some(raw) = get(name) {
                 let iccid = Iccid::parse(raw)
-                    .map_err(|e| format!("{name}: {}", e.0))?
+                    .map_err(|e| format!("{name}: {}", e))?
                     .to_string();
                 if slot == 0 || slot > max_sim_slots {
                     return Err(format!(
@@ -1078,7 +1078,7 @@ pub fn device_from_row(
         }
     }
     slots.sort();
-    let opt = |name: &str, max| validate::opt_text(name, get(name), max).map_err(|e| e.0);
+    let opt = |name: &str, max| validate::opt_text(name, get(name), max).map_err(|e| e.to_string());
     let device = Device {
         id: 0,
         virtual_no: vno.to_string(),

@@ -70,6 +70,13 @@ impl BusinessError for AuthError {
             AuthError::Store(_) => Code::DATABASE,
         }
     }
+
+    fn detail(&self) -> Option<crate::codes::Text> {
+        match self {
+            AuthError::Invalid(i) => Some(i.text().clone()),
+            _ => None,
+        }
+    }
 }
 
 /// `POST /api/admin/login` body.

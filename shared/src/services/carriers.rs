@@ -348,7 +348,10 @@ mod tests {
             "{{iccid}}",
         ] {
             let e = check_template(bad).expect_err(bad);
-            assert!(e.0.contains("realname_link_template"), "{bad}: {e}");
+            assert!(
+                e.to_string().contains("realname_link_template"),
+                "{bad}: {e}"
+            );
         }
         assert!(opt_template(Some(&"a".repeat(501))).is_err());
         assert_eq!(opt_template(Some("  ")).unwrap(), None);

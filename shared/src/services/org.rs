@@ -62,6 +62,13 @@ pub enum OrgError {
 }
 
 impl BusinessError for OrgError {
+    fn detail(&self) -> Option<crate::codes::Text> {
+        match self {
+            OrgError::Invalid(i) => Some(i.text().clone()),
+            _ => None,
+        }
+    }
+
     fn code(&self) -> Code {
         use OrgError::*;
         match self {
