@@ -583,12 +583,16 @@ pub fn card_from_row(
     now: &str,
 ) -> Result<IotCard, String> {
     let get = |name: &str| field(chunk, fields, name);
-    let iccid = Iccid::parse(get("iccid").ok_or("iccid is required")?).map_err(|e| e.to_string())?;
+    let iccid =
+        Iccid::parse(get("iccid").ok_or("iccid is required")?).map_err(|e| e.to_string())?;
     let msisdn = get("msisdn")
         .map(Msisdn::parse)
         .transpose()
         .map_err(|e| e.to_string())?;
-    let imsi = get("imsi").map(Imsi::parse).transpose().map_err(|e| e.to_string())?;
+    let imsi = get("imsi")
+        .map(Imsi::parse)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let virtual_no = get("virtual_no")
         .map(VirtualNo::parse)
         .transpose()
@@ -1042,10 +1046,16 @@ pub fn device_from_row(
     now: &str,
 ) -> Result<(Device, Vec<(u32, String)>), String> {
     let get = |name: &str| field(chunk, fields, name);
-    let vno =
-        VirtualNo::parse(get("virtual_no").ok_or("virtual_no is required")?).map_err(|e| e.to_string())?;
-    let imei = get("imei").map(Imei::parse).transpose().map_err(|e| e.to_string())?;
-    let sn = get("sn").map(Sn::parse).transpose().map_err(|e| e.to_string())?;
+    let vno = VirtualNo::parse(get("virtual_no").ok_or("virtual_no is required")?)
+        .map_err(|e| e.to_string())?;
+    let imei = get("imei")
+        .map(Imei::parse)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let sn = get("sn")
+        .map(Sn::parse)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let max_sim_slots: u32 = match get("max_sim_slots") {
         None => 1,
         Some(v) => v

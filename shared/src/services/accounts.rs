@@ -122,13 +122,20 @@ pub async fn create(
     let mut tx = Tx::new();
     let (shop_id, enterprise_id, owner_path) = match req.user_type {
         UserType::SuperAdmin => {
-            return Err(Invalid("user_type 1 (super admin) cannot be created".into()).into())
+            return Err(Invalid::new(
+                "不能创建 user_type 1(超级管理员)",
+                "user_type 1 (super admin) cannot be created",
+            )
+            .into())
         }
         UserType::Platform => (None, None, None),
         UserType::Agent => {
-            let sid = req
-                .shop_id
-                .ok_or_else(|| Invalid("shop_id is required for agent accounts".into()))?;
+            let sid = req.shop_id.ok_or_else(|| {
+                Invalid::new(
+                    "代理账号必须填写shop_id",
+                    "shop_id is required for agent accounts",
+                )
+            })?;
             let shop: Shop = store
                 .live_entity(&keys::shop(sid))
                 .await?
@@ -139,7 +146,10 @@ pub async fn create(
         }
         UserType::Enterprise => {
             let eid = req.enterprise_id.ok_or_else(|| {
-                Invalid("enterprise_id is required for enterprise accounts".into())
+                Invalid::new(
+                    "企业账号必须填写enterprise_id",
+                    "enterprise_id is required for enterprise accounts",
+                )
             })?;
             let ent: Enterprise = store
                 .live_entity(&keys::enterprise(eid))
@@ -374,7 +384,11 @@ pub async fn set_roles(
     let account = changeable_account(store, caller, id).await?;
     let wanted = distinct(req.role_ids.clone());
     if wanted.len() > MAX_ACCOUNT_ROLES {
-        return Err(Invalid(format!("at most {MAX_ACCOUNT_ROLES} roles")).into());
+        return Err(Invalid::new(
+            format!("role_ids最多{MAX_ACCOUNT_ROLES}个"),
+            format!("at most {MAX_ACCOUNT_ROLES} roles"),
+        )
+        .into());
     }
     if caller.user_type == UserType::Agent {
         let allowed: Vec<u64> = match account.shop_id {
@@ -400,11 +414,12 @@ pub async fn set_roles(
         .replace_links(Links::AccountRoles(id), &wanted, role_is(role_type))
         .await
         .map_err(|e| {
-            let bad = format!(
-                "role_ids must name existing roles of role_type {}",
-                i64::from(role_type)
+            let t = i64::from(role_type);
+            let bad = Invalid::new(
+                format!("role_ids须为已存在的 role_type {t} 的角色"),
+                format!("role_ids must name existing roles of role_type {t}"),
             );
-            links_failed(e, "account", &bad)
+            links_failed(e, "account", bad)
         })?;
     audit::log_account(
         store,

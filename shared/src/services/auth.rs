@@ -143,7 +143,9 @@ struct Principal {
 /// Logs in with username and password.
 pub async fn login(state: &AppState, req: LoginRequest, ip: &str) -> Result<TokenPair, AuthError> {
     if req.username.trim().is_empty() || req.password.is_empty() {
-        return Err(Invalid("username and password are required".into()).into());
+        return Err(
+            Invalid::new("用户名和密码不能为空", "username and password are required").into(),
+        );
     }
     if req.username.len() > 64 || req.password.len() > 128 {
         return Err(AuthError::BadCredentials);

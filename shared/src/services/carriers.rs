@@ -101,16 +101,17 @@ fn billing_day(day: i64) -> Result<u8, Invalid> {
     u8::try_from(day)
         .ok()
         .filter(|d| (1..=31).contains(d))
-        .ok_or_else(|| Invalid("billing_day must be 1-31".into()))
+        .ok_or_else(|| Invalid::new("billing_day须为1-31", "billing_day must be 1-31"))
 }
 
 /// Checks a template's length and that every `{placeholder}` is a known one.
 fn check_template(template: &str) -> Result<(), Invalid> {
     let bad = || {
-        Invalid(format!(
-            "realname_link_template may only use the placeholders {}",
-            TEMPLATE_PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")
-        ))
+        let names = TEMPLATE_PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ");
+        Invalid::new(
+            format!("realname_link_template只能使用占位符 {names}"),
+            format!("realname_link_template may only use the placeholders {names}"),
+        )
     };
     let mut rest = template;
     while let Some(open) = rest.find(['{', '}']) {
@@ -139,8 +140,9 @@ fn opt_template(value: Option<&str>) -> Result<Option<String>, Invalid> {
 /// The rule over the resulting state: a `template` link needs a template.
 fn check_link(c: &Carrier) -> Result<(), Invalid> {
     if c.realname_link_type == RealnameLinkType::Template && c.realname_link_template.is_none() {
-        return Err(Invalid(
-            "realname_link_template is required when realname_link_type is template".into(),
+        return Err(Invalid::new(
+            "realname_link_type为template时必须填写realname_link_template",
+            "realname_link_template is required when realname_link_type is template",
         ));
     }
     Ok(())

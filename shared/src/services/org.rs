@@ -235,16 +235,22 @@ pub async fn linked_roles(store: &Store, links: Links) -> Result<Vec<Role>, Stor
 
 /// Maps a failed link replacement: a missing owner answers `NotFound(owner)`, a
 /// refused target or a change too large for one request answers `Invalid`.
-pub fn links_failed(e: StoreError, owner: &'static str, bad_target: &str) -> OrgError {
+pub fn links_failed(e: StoreError, owner: &'static str, bad_target: Invalid) -> OrgError {
     match e {
-        StoreError::TooLarge { ops } => OrgError::Invalid(Invalid(format!(
-            "too many changes in one request ({ops} operations, at most {MAX_TX_ITEMS}): \
-             add or remove at most {} links per request",
-            Links::MAX_ADDED
-        ))),
+        StoreError::TooLarge { ops } => OrgError::Invalid(Invalid::new(
+            format!(
+                "一次修改过多({ops} 项操作,最多 {MAX_TX_ITEMS} 项):每次最多增删 {} 个关联",
+                Links::MAX_ADDED
+            ),
+            format!(
+                "too many changes in one request ({ops} operations, at most {MAX_TX_ITEMS}): \
+                 add or remove at most {} links per request",
+                Links::MAX_ADDED
+            ),
+        )),
         e => match e.failed_label() {
             Some(links::label::OWNER) => OrgError::NotFound(owner),
-            Some(links::label::TARGET) => OrgError::Invalid(Invalid(bad_target.to_string())),
+            Some(links::label::TARGET) => OrgError::Invalid(bad_target),
             _ => e.into(),
         },
     }

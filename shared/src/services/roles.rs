@@ -298,8 +298,18 @@ pub async fn set_role_permissions(
     store
         .replace_links(Links::RolePermissions(id), &wanted, Cond::live())
         .await
-        .map_err(|e| links_failed(e, "role", "permission_ids must name existing permissions"))?;
+        .map_err(|e| {
+            let bad = Invalid::new(
+                "permission_ids须为已存在的权限",
+                "permission_ids must name existing permissions",
+            );
+            links_failed(e, "role", bad)
+        })?;
     role_permissions(store, caller, id).await
+}
+
+fn no_parent() -> Invalid {
+    Invalid::new("parent_id对应的权限不存在", "parent_id names no permission")
 }
 
 /// Every live permission as a tree ordered by `sort`.
@@ -340,9 +350,7 @@ pub async fn create_permission(
     let code = validate::code("perm_code", &req.perm_code)?;
     let mut tx = Tx::new();
     if let Some(pid) = req.parent_id {
-        live_permission(store, pid)
-            .await
-            .map_err(|_| Invalid("parent_id names no permission".into()))?;
+        live_permission(store, pid).await.map_err(|_| no_parent())?;
         tx = tx.check("parent", &keys::permission(pid), Cond::live());
     }
     let id = store.next_id("permission").await?;
@@ -371,7 +379,7 @@ pub async fn create_permission(
         .await
         .map_err(|e| match e.failed_label() {
             Some("perm_code") => OrgError::DuplicatePermissionCode,
-            Some("parent") => OrgError::Invalid(Invalid("parent_id names no permission".into())),
+            Some("parent") => OrgError::Invalid(no_parent()),
             _ => e.into(),
         })?;
     Ok(p)

@@ -462,11 +462,21 @@ pub async fn set_roles(
     visible_shop(store, caller, id).await?;
     let wanted = distinct(req.role_ids);
     if wanted.len() > MAX_SHOP_ROLES {
-        return Err(validate::Invalid(format!("at most {MAX_SHOP_ROLES} roles")).into());
+        return Err(validate::Invalid::new(
+            format!("role_ids最多{MAX_SHOP_ROLES}个"),
+            format!("at most {MAX_SHOP_ROLES} roles"),
+        )
+        .into());
     }
     store
         .replace_links(Links::ShopRoles(id), &wanted, role_is(RoleType::Customer))
         .await
-        .map_err(|e| links_failed(e, "shop", "role_ids must name existing customer roles"))?;
+        .map_err(|e| {
+            let bad = validate::Invalid::new(
+                "role_ids须为已存在的客户角色",
+                "role_ids must name existing customer roles",
+            );
+            links_failed(e, "shop", bad)
+        })?;
     Ok(shop_roles(store, id).await?)
 }
