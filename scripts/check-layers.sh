@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Layers point one way: nothing below `api` imports it, `domain` imports no I/O layer,
 # services and jobs write no key literal or DynamoDB expression of their own (those
-# belong to `store`). Prints each offending line and fails if there is any.
+# belong to `store`), and no source file grows past 600 lines without saying why.
+# Prints each offending line and fails if there is any.
 set -euo pipefail
 cd "$(dirname "$0")/../shared/src"
 status=0
@@ -24,4 +25,11 @@ grep -rnE '"[A-Z]{3,}#|"#"' --include=*.rs services jobs api \
     | offend "key literals live in store::keys" || true
 grep -rnE '"(SET|ADD|REMOVE) |attribute_(not_)?exists\(|#[a-z_]+ = :|(Cond|Upd)::new\(' --include=*.rs services jobs api \
     | offend "update and condition expressions live in store" || true
+# No file over 600 lines unless its opening comment says why ("long because").
+for f in $(find . -name '*.rs'); do
+    lines=$(wc -l <"$f")
+    if [ "$lines" -gt 600 ] && ! head -15 "$f" | grep -q 'long because'; then
+        echo "$f: $lines lines" | offend "files stay under 600 lines or say why"
+    fi
+done
 exit $status

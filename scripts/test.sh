@@ -12,6 +12,9 @@ cd "$ROOT"
 log "cargo fmt --check"
 cargo fmt --all -- --check
 
+log "layers: imports point one way, keys and expressions live in store"
+bash scripts/check-layers.sh
+
 log "clippy"
 cargo clippy -q --all-targets -- -D warnings
 
