@@ -22,6 +22,8 @@ if [[ -z "${CMP_JWT_SECRET:-}" ]]; then
   CMP_JWT_SECRET="$(cat "$secret_file")"
 fi
 export CMP_SUPER_ADMIN_PASSWORD CMP_JWT_SECRET
+# The dev server reports DynamoDB calls per request in `x-ddb-calls` (never on AWS).
+export CMP_EXPOSE_DDB_CALLS=1
 export CMP_SUPER_ADMIN_USERNAME="${CMP_SUPER_ADMIN_USERNAME:-admin}"
 export CMP_TABLE="${CMP_TABLE:-cmp-local}"
 export CMP_PORT="${CMP_PORT:-8080}"

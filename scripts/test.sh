@@ -30,7 +30,7 @@ mkdir -p "$ROOT/.dev"
 cargo test --all-targets -- --test-threads "${CMP_TEST_THREADS:-8}" 2>&1 | tee "$ROOT/.dev/test-output.log"
 
 log "end to end: the dev server over HTTP"
-export CMP_TABLE="smoke-$(date +%s)" CMP_JWT_SECRET="smoke-test-secret-smoke-test-secret-00" CMP_SUPER_ADMIN_PASSWORD="smoke-admin-pass"
+export CMP_EXPOSE_DDB_CALLS=1 CMP_TABLE="smoke-$(date +%s)" CMP_JWT_SECRET="smoke-test-secret-smoke-test-secret-00" CMP_SUPER_ADMIN_PASSWORD="smoke-admin-pass"
 export CMP_PORT="$(free_port)" RUST_LOG=warn
 "$CARGO_TARGET_DIR/debug/dev-server" &
 SERVER_PID=$!

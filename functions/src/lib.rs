@@ -23,8 +23,12 @@ pub async fn serve_group(
 /// Serves routes that need no state (no configuration, no client).
 pub async fn serve_stateless(routes: Router) -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let app = shared::api::layered(routes, shared::config::DEFAULT_MAX_BODY_BYTES)
-        .layer(middleware::from_fn(source_ip));
+    let app = shared::api::layered(
+        routes,
+        shared::config::DEFAULT_MAX_BODY_BYTES,
+        shared::api::ExposeCalls(false),
+    )
+    .layer(middleware::from_fn(source_ip));
     lambda_http::run(app).await
 }
 

@@ -31,6 +31,10 @@ pub struct Claims {
     pub shop: Option<u64>,
     /// Enterprise account's enterprise.
     pub ent: Option<u64>,
+    /// Shops on the account's owner path, top-level first (shops never move, so this
+    /// stays true); the per-request read checks each is still enabled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<u64>,
     /// Issued at (epoch seconds).
     pub iat: i64,
     /// Expires at (epoch seconds).
@@ -114,6 +118,7 @@ mod tests {
             uty: 2,
             shop: None,
             ent: None,
+            owners: vec![],
             iat: 0,
             exp,
         }

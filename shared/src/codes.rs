@@ -94,22 +94,14 @@ pub trait BusinessError: std::error::Error {
     }
 
     /// The message shown to the client in both languages: the [`detail`] when there
-    /// is one; otherwise the error's own text in English, and in Chinese the code's
-    /// message, followed by that text when it says more than the code.
+    /// is one; otherwise the code's Chinese message and the error's own English text.
     ///
     /// [`detail`]: BusinessError::detail
     fn text(&self) -> Text {
-        if let Some(detail) = self.detail() {
-            return detail;
+        match self.detail() {
+            Some(detail) => detail,
+            None => Text::new(self.code().message(Lang::Zh), self.to_string()),
         }
-        let code = self.code();
-        let en = self.to_string();
-        let zh = if en == code.message(Lang::En) {
-            code.message(Lang::Zh).to_string()
-        } else {
-            format!("{}: {en}", code.message(Lang::Zh))
-        };
-        Text::new(zh, en)
     }
 }
 

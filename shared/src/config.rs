@@ -20,13 +20,23 @@ pub struct Config {
     pub access_token_ttl: i64,
     /// Admin refresh token lifetime in seconds (`CMP_REFRESH_TOKEN_TTL`, default 7 days).
     pub refresh_token_ttl: i64,
+    /// Absolute lifetime of a login session in seconds, however often it is refreshed
+    /// (`CMP_SESSION_MAX_AGE`, default 30 days).
+    pub session_max_age: i64,
+    /// Whether responses carry the `x-ddb-calls` header (`CMP_EXPOSE_DDB_CALLS=1`; the
+    /// dev server and tests set it, deployed functions do not).
+    pub expose_ddb_calls: bool,
     /// Username of the bootstrap super admin (`CMP_SUPER_ADMIN_USERNAME`, default `admin`).
     pub super_admin_username: String,
     /// Password of the bootstrap super admin (`CMP_SUPER_ADMIN_PASSWORD`); no bootstrap without it.
     pub super_admin_password: Option<String>,
-    /// Login attempts allowed per username per window (`CMP_LOGIN_LIMIT_PER_USER`, default 10).
+    /// Failed logins allowed per username and client IP per window
+    /// (`CMP_LOGIN_LIMIT_PER_USER`, default 10).
     pub login_limit_per_user: i64,
-    /// Window of the per-username login limit in seconds (`CMP_LOGIN_USER_WINDOW`, default 900).
+    /// Failed logins allowed per username from all IPs per window, a ceiling against
+    /// distributed guessing (`CMP_LOGIN_LIMIT_PER_USERNAME`, default 100).
+    pub login_limit_per_username: i64,
+    /// Window of the failed-login limits in seconds (`CMP_LOGIN_USER_WINDOW`, default 900).
     pub login_user_window: i64,
     /// Login attempts allowed per client IP per window (`CMP_LOGIN_LIMIT_PER_IP`, default 60).
     pub login_limit_per_ip: i64,
@@ -74,10 +84,13 @@ impl Config {
             jwt_secret,
             access_token_ttl: number("CMP_ACCESS_TOKEN_TTL", 2 * 3600)?,
             refresh_token_ttl: number("CMP_REFRESH_TOKEN_TTL", 7 * 86400)?,
+            session_max_age: number("CMP_SESSION_MAX_AGE", 30 * 86400)?,
+            expose_ddb_calls: optional("CMP_EXPOSE_DDB_CALLS").is_some_and(|v| v == "1"),
             super_admin_username: optional("CMP_SUPER_ADMIN_USERNAME")
                 .unwrap_or_else(|| "admin".into()),
             super_admin_password: optional("CMP_SUPER_ADMIN_PASSWORD"),
             login_limit_per_user: number("CMP_LOGIN_LIMIT_PER_USER", 10)?,
+            login_limit_per_username: number("CMP_LOGIN_LIMIT_PER_USERNAME", 100)?,
             login_user_window: number("CMP_LOGIN_USER_WINDOW", 900)?,
             login_limit_per_ip: number("CMP_LOGIN_LIMIT_PER_IP", 60)?,
             login_ip_window: number("CMP_LOGIN_IP_WINDOW", 60)?,
@@ -102,9 +115,12 @@ impl Config {
             jwt_secret: "local-development-secret-at-least-32-bytes".into(),
             access_token_ttl: 2 * 3600,
             refresh_token_ttl: 7 * 86400,
+            session_max_age: 30 * 86400,
+            expose_ddb_calls: true,
             super_admin_username: "admin".into(),
             super_admin_password: None,
             login_limit_per_user: 10,
+            login_limit_per_username: 100,
             login_user_window: 900,
             login_limit_per_ip: 60,
             login_ip_window: 60,

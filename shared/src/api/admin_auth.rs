@@ -58,9 +58,10 @@ async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Me> {
 async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
+    ip: ClientIp,
     headers: HeaderMap,
     Body(req): Body<ChangePasswordRequest>,
 ) -> ApiResult<()> {
-    auth::change_password(&state, &caller, token(&headers), req).await?;
+    auth::change_password(&state, &caller, token(&headers), &ip.0, req).await?;
     Ok(Data(()))
 }

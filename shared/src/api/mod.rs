@@ -19,7 +19,7 @@ pub mod envelope;
 pub mod extract;
 pub mod health;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -35,16 +35,22 @@ use envelope::ApiError;
 /// count, body limit, envelope 404) applied.
 pub fn group(routes: Router<AppState>, state: AppState) -> Router {
     let limit = state.cfg.max_body_bytes;
-    layered(routes.with_state(state), limit)
+    let expose = ExposeCalls(state.cfg.expose_ddb_calls);
+    layered(routes.with_state(state), limit, expose)
 }
 
+/// Whether responses report their DynamoDB call count in a header (never on AWS:
+/// the count would tell an attacker which code path a request took).
+#[derive(Clone, Copy, Debug)]
+pub struct ExposeCalls(pub bool);
+
 /// The shared layers around routes that need no state (`health`).
-pub fn layered(routes: Router, body_limit: usize) -> Router {
+pub fn layered(routes: Router, body_limit: usize, expose: ExposeCalls) -> Router {
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn(request_context))
+        .layer(middleware::from_fn_with_state(expose, request_context))
 }
 
 /// Every route of every group in one router (the local dev server, tests).
@@ -78,12 +84,13 @@ async fn not_found() -> ApiError {
 
 /// Header carrying the request id.
 pub const REQUEST_ID: &str = "x-request-id";
-/// Header reporting how many DynamoDB operations the request used.
+/// Header reporting how many DynamoDB operations the request used (only with
+/// `CMP_EXPOSE_DDB_CALLS=1`; the request log always has it).
 pub const DDB_CALLS: &str = "x-ddb-calls";
 
 /// Gives each request an id, a log span and its language (`Accept-Language`), counts
 /// its DynamoDB calls and reports the id and the count in response headers.
-async fn request_context(req: Request, next: Next) -> Response {
+async fn request_context(State(expose): State<ExposeCalls>, req: Request, next: Next) -> Response {
     let request_id = req
         .headers()
         .get(REQUEST_ID)
@@ -110,6 +117,8 @@ async fn request_context(req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert(REQUEST_ID, v);
     }
-    headers.insert(DDB_CALLS, HeaderValue::from(calls));
+    if expose.0 {
+        headers.insert(DDB_CALLS, HeaderValue::from(calls));
+    }
     res.into_response()
 }

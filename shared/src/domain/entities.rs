@@ -50,6 +50,10 @@ pub struct AccountRecord {
     /// enterprise's owner shop); `None` for platform-owned accounts.
     pub owner_path: Option<ShopPath>,
     pub status: Status,
+    /// Moves on with every password change or reset; sessions begun under an older
+    /// value are over.
+    #[serde(default)]
+    pub credential_version: i64,
     pub created_at: String,
     pub updated_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -176,6 +176,7 @@ pub async fn create(
         enterprise_id,
         owner_path,
         status: req.status.unwrap_or(Status::Enabled),
+        credential_version: 0,
         created_at: at.clone(),
         updated_at: at,
         deleted_at: None,
@@ -292,10 +293,17 @@ pub async fn reset_password(
     req: ResetPassword,
 ) -> Result<(), OrgError> {
     caller.require(SA_PL_AG)?;
+    if id == caller.account_id {
+        // Without the old password a stolen token would take the account over.
+        return Err(OrgError::Forbidden(
+            "change your own password with PUT /api/admin/me/password",
+        ));
+    }
     let pass = validate::password("password", &req.password)?;
     let old = changeable_account(store, caller, id).await?;
     let mut a = old.clone();
     a.password_hash = password::hash(&pass);
+    a.credential_version += 1;
     save(store, caller, now, &old, a, "reset_password").await?;
     store.delete_sessions(id, None).await?;
     Ok(())

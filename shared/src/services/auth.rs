@@ -133,11 +133,86 @@ pub struct Me {
     pub menus: Vec<Permission>,
 }
 
+/// Throttling of a secret check (a login, a current password): failures counted per
+/// (subject, client IP) and per subject in a fixed window. Too many failures of the
+/// pair refuse that pair; the much higher subject ceiling stops distributed guessing.
+/// A success clears its pair.
+struct Throttle {
+    pair: String,
+    subject: String,
+}
+
+impl Throttle {
+    fn login(username: &str, ip: &str) -> Self {
+        Self {
+            pair: keys::login_pair_scope(username, ip),
+            subject: keys::login_user_scope(username),
+        }
+    }
+
+    fn password(account_id: u64, ip: &str) -> Self {
+        Self {
+            pair: keys::password_pair_scope(account_id, ip),
+            subject: keys::password_account_scope(account_id),
+        }
+    }
+
+    /// Refuses the attempt when either limit is reached.
+    async fn check(&self, state: &AppState, now: i64) -> Result<(), AuthError> {
+        let cfg = &state.cfg;
+        let counts = state
+            .store
+            .failure_counts(&[&self.pair, &self.subject], cfg.login_user_window, now)
+            .await?;
+        let limits = [cfg.login_limit_per_user, cfg.login_limit_per_username];
+        if counts
+            .iter()
+            .zip(limits)
+            .any(|(count, limit)| *count >= limit)
+        {
+            tracing::warn!(scope = %self.pair, "failure limit reached");
+            return Err(AuthError::RateLimited);
+        }
+        Ok(())
+    }
+
+    async fn failed(&self, state: &AppState, now: i64) -> Result<(), AuthError> {
+        let window = state.cfg.login_user_window;
+        for scope in [&self.pair, &self.subject] {
+            state.store.count_failure(scope, window, now).await?;
+        }
+        Ok(())
+    }
+
+    async fn succeeded(&self, state: &AppState, now: i64) -> Result<(), AuthError> {
+        let window = state.cfg.login_user_window;
+        Ok(state.store.clear_failures(&self.pair, window, now).await?)
+    }
+}
+
 /// The account and its organisation, loaded together.
 struct Principal {
     account: AccountRecord,
-    shop: Option<Shop>,
+    /// The shops on the account's owner path (and its own shop).
+    shops: Vec<Shop>,
     enterprise: Option<Enterprise>,
+}
+
+impl Principal {
+    /// Ids of the shops on the owner path, top-level first.
+    fn owner_ids(&self) -> Vec<u64> {
+        self.account
+            .owner_path
+            .as_ref()
+            .map(|p| p.ids())
+            .unwrap_or_default()
+    }
+
+    /// The account's own shop.
+    fn shop(&self) -> Option<&Shop> {
+        let id = self.account.shop_id?;
+        self.shops.iter().find(|s| s.id == id)
+    }
 }
 
 /// Logs in with username and password.
@@ -154,6 +229,8 @@ pub async fn login(state: &AppState, req: LoginRequest, ip: &str) -> Result<Toke
     let store = &state.store;
     let now = state.clock.now();
     let username = req.username.trim();
+    // Every attempt counts against the client IP; only failures against the
+    // username, so nobody can lock another person out (decisions.md B3).
     let per_ip = store
         .hit_rate_limit(
             &keys::login_ip_scope(ip),
@@ -162,79 +239,82 @@ pub async fn login(state: &AppState, req: LoginRequest, ip: &str) -> Result<Toke
             now,
         )
         .await?;
-    let per_user = per_ip
-        && store
-            .hit_rate_limit(
-                &keys::login_user_scope(username),
-                cfg.login_limit_per_user,
-                cfg.login_user_window,
-                now,
-            )
-            .await?;
-    if !per_user {
-        tracing::warn!(username, ip, "login rate limit reached");
+    if !per_ip {
+        tracing::warn!(ip, "login rate limit of the client IP reached");
         return Err(AuthError::RateLimited);
     }
+    let throttle = Throttle::login(username, ip);
+    throttle.check(state, now).await?;
     let principal = match username_lookup(store, username).await? {
-        Some((id, shop, ent)) => {
-            load_principal(store, &account_key_set(id, None, shop, ent)).await?
-        }
+        Some((id, shop, ent)) => load_principal(store, id, None, shop, ent).await?,
         None => None,
     };
     let principal = match principal {
         Some(p) if password::verify(&req.password, &p.account.password_hash) => p,
-        Some(_) => return Err(AuthError::BadCredentials),
+        Some(_) => {
+            throttle.failed(state, now).await?;
+            return Err(AuthError::BadCredentials);
+        }
         None => {
             password::verify_dummy(&req.password);
+            throttle.failed(state, now).await?;
             return Err(AuthError::BadCredentials);
         }
     };
     check_active(&principal)?;
-    let pair = start_session(state, &principal.account, now).await?;
+    throttle.succeeded(state, now).await?;
+    let pair = start_session(state, &principal, now).await?;
     tracing::info!(account_id = principal.account.id, "login");
     Ok(pair)
 }
 
 /// Exchanges a refresh token for a new pair; the old refresh token stops working.
+/// Presenting a refresh token that was already rotated (a replay: someone holds a
+/// copy) ends the whole session, so both the thief and the owner must log in again.
+/// A session never outlives its absolute lifetime, however often it is refreshed.
 pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenPair, AuthError> {
     let now = state.clock.now();
+    let store = &state.store;
     let claims = state
         .tokens
         .verify(&req.refresh_token, TokenKind::Refresh, now)?;
-    let keys = account_key_set(claims.sub, Some(&claims.sid), claims.shop, claims.ent);
-    let (session, principal) = load_session(&state.store, &keys, now).await?;
-    let session = session
-        .filter(|s| s.refresh_jti == claims.jti)
-        .ok_or(AuthError::Revoked)?;
+    let (session, principal) = load_session(store, &claims, now).await?;
+    let session = session.ok_or(AuthError::Revoked)?;
+    if session.refresh_jti != claims.jti {
+        tracing::warn!(
+            account_id = claims.sub,
+            "rotated refresh token replayed: session ended"
+        );
+        store.delete_session(claims.sub, &session.sid).await?;
+        return Err(AuthError::Revoked);
+    }
     let principal = principal.ok_or(AuthError::Revoked)?;
+    session_current(&session, &principal, now)?;
     check_active(&principal)?;
-    let account = &principal.account;
-    let (access_jti, refresh_jti) = (new_id(), new_id());
-    let expires_at = now + state.cfg.refresh_token_ttl;
-    state
-        .store
-        .rotate_session(
-            account.id,
-            &session.sid,
-            &claims.jti,
-            &access_jti,
-            &refresh_jti,
-            expires_at,
-            now,
-        )
+    let rotated = Session {
+        access_jti: new_id(),
+        refresh_jti: new_id(),
+        expires_at: (now + state.cfg.refresh_token_ttl).min(session.ends_at),
+        ..session.clone()
+    };
+    store
+        .rotate_session(&rotated, &claims.jti, now)
         .await
         .map_err(|e| match e {
             StoreError::ConditionFailed { .. } => AuthError::Revoked,
             other => other.into(),
         })?;
-    Ok(token_pair(
-        state,
-        account,
-        &session.sid,
-        &access_jti,
-        &refresh_jti,
-        now,
-    ))
+    Ok(token_pair(state, &principal, &rotated, now))
+}
+
+/// Refuses a session past its absolute lifetime or created with credentials the
+/// account has since replaced (a password change or reset racing a login).
+fn session_current(session: &Session, principal: &Principal, now: i64) -> Result<(), AuthError> {
+    if session.ends_at <= now || session.credential_version != principal.account.credential_version
+    {
+        return Err(AuthError::Revoked);
+    }
+    Ok(())
 }
 
 /// Ends the caller's session: its access and refresh tokens stop working at once.
@@ -246,28 +326,29 @@ pub async fn logout(state: &AppState, token: &str) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// Checks an access token and loads the caller (one BatchGetItem: session, account
-/// and the account's shop or enterprise).
+/// Checks an access token and loads the caller (one BatchGetItem: session, account,
+/// the shops on its owner path and its enterprise).
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, AuthError> {
     let now = state.clock.now();
     let claims: Claims = state.tokens.verify(token, TokenKind::Access, now)?;
-    let keys = account_key_set(claims.sub, Some(&claims.sid), claims.shop, claims.ent);
-    let (session, principal) = load_session(&state.store, &keys, now).await?;
-    session
+    let (session, principal) = load_session(&state.store, &claims, now).await?;
+    let session = session
         .filter(|s| s.access_jti == claims.jti)
         .ok_or(AuthError::Revoked)?;
     let principal = principal.ok_or(AuthError::Revoked)?;
+    session_current(&session, &principal, now)?;
     check_active(&principal)?;
+    let shop_path = match principal.account.user_type {
+        UserType::Agent => principal.shop().map(|s| s.path.clone()),
+        _ => None,
+    };
     let account = principal.account;
     Ok(Caller {
         account_id: account.id,
         username: account.username,
         user_type: account.user_type,
         shop_id: account.shop_id,
-        shop_path: match account.user_type {
-            UserType::Agent => principal.shop.map(|s| s.path),
-            _ => None,
-        },
+        shop_path,
         enterprise_id: account.enterprise_id,
     })
 }
@@ -317,37 +398,49 @@ pub async fn account_permissions(
     Ok((roles, perms))
 }
 
-/// Changes the caller's own password and ends their other sessions.
+/// Changes the caller's own password: the old one must be given (wrong ones are
+/// throttled like logins), every other session ends, and the current one carries on
+/// under the new credentials.
 pub async fn change_password(
     state: &AppState,
     caller: &Caller,
     token: &str,
+    ip: &str,
     req: ChangePasswordRequest,
 ) -> Result<(), AuthError> {
     let new = validate::password("new_password", &req.new_password)?;
     let store = &state.store;
+    let now = state.clock.now();
+    let claims = state.tokens.verify(token, TokenKind::Access, now)?;
+    let throttle = Throttle::password(caller.account_id, ip);
+    throttle.check(state, now).await?;
     let account: AccountRecord = store
         .live_entity(&keys::account(caller.account_id))
         .await?
         .ok_or(AuthError::Revoked)?;
     if !password::verify(&req.old_password, &account.password_hash) {
+        throttle.failed(state, now).await?;
         return Err(AuthError::WrongPassword);
     }
-    let now = state.clock.now();
+    throttle.succeeded(state, now).await?;
     let mut updated = account.clone();
     updated.password_hash = password::hash(&new);
+    updated.credential_version += 1;
     updated.touch(caller.account_id, now);
     store
         .put_versioned("account", account_item(&updated)?, account.version)
         .await?;
-    let claims = state.tokens.verify(token, TokenKind::Access, now)?;
     store
         .delete_sessions(caller.account_id, Some(&claims.sid))
+        .await?;
+    store
+        .renew_session_credentials(caller.account_id, &claims.sid, updated.credential_version)
         .await?;
     Ok(())
 }
 
-/// Creates the super admin once, if none exists. Concurrent cold starts race on one
+/// Creates the super admin once, if none exists: the configured password is read only
+/// then, and must pass the password rules. Concurrent cold starts race on one
 /// conditional transaction; exactly one wins. Returns the new account's id.
 pub async fn ensure_super_admin(state: &AppState) -> Result<Option<u64>, StoreError> {
     let Some(pass) = state.cfg.super_admin_password.clone() else {
@@ -356,6 +449,10 @@ pub async fn ensure_super_admin(state: &AppState) -> Result<Option<u64>, StoreEr
     let store = &state.store;
     let marker = keys::unique("bootstrap", "super_admin");
     if store.get(&marker).await?.is_some() {
+        return Ok(None);
+    }
+    if let Err(e) = validate::password("CMP_SUPER_ADMIN_PASSWORD", &pass) {
+        tracing::error!(error = %e, "super admin not created: its password breaks the password rules");
         return Ok(None);
     }
     let username = state.cfg.super_admin_username.clone();
@@ -371,6 +468,7 @@ pub async fn ensure_super_admin(state: &AppState) -> Result<Option<u64>, StoreEr
         enterprise_id: None,
         owner_path: None,
         status: Status::Enabled,
+        credential_version: 0,
         created_at: now.clone(),
         updated_at: now,
         deleted_at: None,
@@ -431,57 +529,49 @@ fn new_id() -> String {
 
 async fn start_session(
     state: &AppState,
-    account: &AccountRecord,
+    principal: &Principal,
     now: i64,
 ) -> Result<TokenPair, AuthError> {
+    let cfg = &state.cfg;
+    let ends_at = now + cfg.session_max_age;
     let session = Session {
-        account_id: account.id,
+        account_id: principal.account.id,
         sid: new_id(),
         access_jti: new_id(),
         refresh_jti: new_id(),
-        expires_at: now + state.cfg.refresh_token_ttl,
+        expires_at: (now + cfg.refresh_token_ttl).min(ends_at),
         created_at: rfc3339(now),
+        ends_at,
+        credential_version: principal.account.credential_version,
     };
     state.store.put_session(&session).await?;
-    Ok(token_pair(
-        state,
-        account,
-        &session.sid,
-        &session.access_jti,
-        &session.refresh_jti,
-        now,
-    ))
+    Ok(token_pair(state, principal, &session, now))
 }
 
-fn token_pair(
-    state: &AppState,
-    account: &AccountRecord,
-    sid: &str,
-    access_jti: &str,
-    refresh_jti: &str,
-    now: i64,
-) -> TokenPair {
+fn token_pair(state: &AppState, principal: &Principal, session: &Session, now: i64) -> TokenPair {
     let cfg = &state.cfg;
-    let claims = |typ, jti: &str, ttl| Claims {
+    let account = &principal.account;
+    let claims = |typ, jti: &str, ttl: i64| Claims {
         sub: account.id,
-        sid: sid.to_string(),
+        sid: session.sid.clone(),
         jti: jti.to_string(),
         typ,
         uty: account.user_type.into(),
         shop: account.shop_id,
         ent: account.enterprise_id,
+        owners: principal.owner_ids(),
         iat: now,
-        exp: now + ttl,
+        exp: (now + ttl).min(session.ends_at.max(now + 1)),
     };
     TokenPair {
         access_token: state.tokens.issue(&claims(
             TokenKind::Access,
-            access_jti,
+            &session.access_jti,
             cfg.access_token_ttl,
         )),
         refresh_token: state.tokens.issue(&claims(
             TokenKind::Refresh,
-            refresh_jti,
+            &session.refresh_jti,
             cfg.refresh_token_ttl,
         )),
         token_type: "Bearer".into(),
@@ -497,21 +587,20 @@ fn token_pair(
     }
 }
 
-/// Keys read together for a principal: its session (when checking a token), the
-/// account, and its shop or enterprise.
+/// Keys read together for a principal: the account, its session (when checking a
+/// token), every shop on its owner path (its own shop and the ancestors, whose
+/// status bounds it) and its enterprise.
 fn account_key_set(
     account_id: u64,
     sid: Option<&str>,
-    shop: Option<u64>,
+    shops: &[u64],
     ent: Option<u64>,
 ) -> Vec<Key> {
     let mut keys_ = vec![keys::account(account_id)];
     if let Some(sid) = sid {
         keys_.push(keys::session(account_id, sid));
     }
-    if let Some(shop) = shop {
-        keys_.push(keys::shop(shop));
-    }
+    keys_.extend(shops.iter().map(|id| keys::shop(*id)));
     if let Some(ent) = ent {
         keys_.push(keys::enterprise(ent));
     }
@@ -523,26 +612,49 @@ fn take(items: &mut Vec<Item>, key: &Key) -> Option<Item> {
     Some(items.swap_remove(pos))
 }
 
-async fn load_principal(store: &Store, keys_: &[Key]) -> Result<Option<Principal>, AuthError> {
-    let mut items = store.get_many(keys_).await?;
-    principal_from(&mut items, keys_)
+/// Loads a principal at login: the account with its shop and enterprise, then (one
+/// more batch, only for agents below level 1 or enterprises of a shop) the shops
+/// above it.
+async fn load_principal(
+    store: &Store,
+    account_id: u64,
+    sid: Option<&str>,
+    shop: Option<u64>,
+    ent: Option<u64>,
+) -> Result<Option<Principal>, AuthError> {
+    let shops: Vec<u64> = shop.into_iter().collect();
+    let keys_ = account_key_set(account_id, sid, &shops, ent);
+    let mut items = store.get_many(&keys_).await?;
+    principal_from(store, &mut items, account_id).await
 }
 
+/// Loads a token's session and principal in one batch (the token names the shops on
+/// the owner path).
 async fn load_session(
     store: &Store,
-    keys_: &[Key],
+    claims: &Claims,
     now: i64,
 ) -> Result<(Option<Session>, Option<Principal>), AuthError> {
-    let mut items = store.get_many(keys_).await?;
-    let session = take(&mut items, &keys_[1])
+    let mut shops = claims.owners.clone();
+    shops.extend(claims.shop.filter(|s| !claims.owners.contains(s)));
+    let keys_ = account_key_set(claims.sub, Some(&claims.sid), &shops, claims.ent);
+    let mut items = store.get_many(&keys_).await?;
+    let session = take(&mut items, &keys::session(claims.sub, &claims.sid))
         .filter(|i| !crate::store::ttl::is_expired(i, now))
         .map(from_item::<Session>)
         .transpose()?;
-    Ok((session, principal_from(&mut items, keys_)?))
+    Ok((
+        session,
+        principal_from(store, &mut items, claims.sub).await?,
+    ))
 }
 
-fn principal_from(items: &mut Vec<Item>, keys_: &[Key]) -> Result<Option<Principal>, AuthError> {
-    let Some(account) = take(items, &keys_[0])
+async fn principal_from(
+    store: &Store,
+    items: &mut Vec<Item>,
+    account_id: u64,
+) -> Result<Option<Principal>, AuthError> {
+    let Some(account) = take(items, &keys::account(account_id))
         .map(from_item::<AccountRecord>)
         .transpose()?
     else {
@@ -551,12 +663,25 @@ fn principal_from(items: &mut Vec<Item>, keys_: &[Key]) -> Result<Option<Princip
     if account.deleted_at.is_some() {
         return Ok(None);
     }
-    let shop = match account.shop_id {
-        Some(id) => take(items, &keys::shop(id))
-            .map(from_item::<Shop>)
-            .transpose()?,
-        None => None,
-    };
+    let owner_ids = account
+        .owner_path
+        .as_ref()
+        .map(|p| p.ids())
+        .unwrap_or_default();
+    let mut shops = Vec::new();
+    let mut missing = Vec::new();
+    for id in owner_ids.iter().chain(account.shop_id.iter()) {
+        match take(items, &keys::shop(*id)) {
+            Some(item) => shops.push(from_item::<Shop>(item)?),
+            None if !shops.iter().any(|s: &Shop| s.id == *id) => missing.push(keys::shop(*id)),
+            None => {}
+        }
+    }
+    if !missing.is_empty() {
+        for item in store.get_many(&missing).await? {
+            shops.push(from_item::<Shop>(item)?);
+        }
+    }
     let enterprise = match account.enterprise_id {
         Some(id) => take(items, &keys::enterprise(id))
             .map(from_item::<Enterprise>)
@@ -565,25 +690,36 @@ fn principal_from(items: &mut Vec<Item>, keys_: &[Key]) -> Result<Option<Princip
     };
     Ok(Some(Principal {
         account,
-        shop,
+        shops,
         enterprise,
     }))
 }
 
-/// Refuses disabled accounts and accounts whose shop or enterprise is disabled or gone.
+/// Refuses disabled accounts, accounts whose enterprise is disabled or gone, and
+/// accounts any shop of whose owner path (own shop and every ancestor) is disabled or
+/// gone: disabling a shop shuts out its whole subtree.
 fn check_active(p: &Principal) -> Result<(), AuthError> {
     if p.account.status != Status::Enabled {
         return Err(AuthError::AccountDisabled);
     }
-    match p.account.user_type {
-        UserType::Agent => match &p.shop {
-            Some(s) if s.deleted_at.is_none() && s.status == Status::Enabled => Ok(()),
-            _ => Err(AuthError::ShopDisabled),
-        },
-        UserType::Enterprise => match &p.enterprise {
-            Some(e) if e.deleted_at.is_none() && e.status == Status::Enabled => Ok(()),
-            _ => Err(AuthError::EnterpriseDisabled),
-        },
-        _ => Ok(()),
+    let shop_ok = |id: u64| {
+        p.shops
+            .iter()
+            .any(|s| s.id == id && s.deleted_at.is_none() && s.status == Status::Enabled)
+    };
+    if !p
+        .owner_ids()
+        .into_iter()
+        .chain(p.account.shop_id)
+        .all(shop_ok)
+    {
+        return Err(AuthError::ShopDisabled);
     }
+    if p.account.user_type == UserType::Enterprise {
+        match &p.enterprise {
+            Some(e) if e.deleted_at.is_none() && e.status == Status::Enabled => {}
+            _ => return Err(AuthError::EnterpriseDisabled),
+        }
+    }
+    Ok(())
 }

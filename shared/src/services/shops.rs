@@ -186,6 +186,7 @@ pub async fn create(
         enterprise_id: None,
         owner_path: Some(path),
         status: Status::Enabled,
+        credential_version: 0,
         created_at: at.clone(),
         updated_at: at.clone(),
         deleted_at: None,

@@ -66,9 +66,24 @@ pub fn login_ip_scope(ip: &str) -> String {
     format!("login#ip#{ip}")
 }
 
-/// Rate-limit scope of login attempts for one username.
+/// Rate-limit scope of failed logins for one username from all IPs.
 pub fn login_user_scope(username: &str) -> String {
     format!("login#user#{username}")
+}
+
+/// Rate-limit scope of failed logins for one username from one client IP.
+pub fn login_pair_scope(username: &str, ip: &str) -> String {
+    format!("login#pair#{username}#{ip}")
+}
+
+/// Rate-limit scope of wrong current passwords given by one account from one IP.
+pub fn password_pair_scope(account_id: u64, ip: &str) -> String {
+    format!("password#pair#{account_id}#{ip}")
+}
+
+/// Rate-limit scope of wrong current passwords given by one account from all IPs.
+pub fn password_account_scope(account_id: u64) -> String {
+    format!("password#account#{account_id}")
 }
 
 /// Enterprise `id`.

@@ -14,9 +14,14 @@ pub struct Session {
     pub sid: String,
     pub access_jti: String,
     pub refresh_jti: String,
-    /// Epoch seconds; the TTL attribute.
+    /// Epoch seconds; the TTL attribute (moved on by each refresh, never past `ends_at`).
     pub expires_at: i64,
     pub created_at: String,
+    /// Epoch seconds: the absolute end of the session, however often it is refreshed.
+    pub ends_at: i64,
+    /// The account's credential version when the session began; a password change
+    /// or reset moves the account's on, which ends this session.
+    pub credential_version: i64,
 }
 
 impl Store {
@@ -26,29 +31,43 @@ impl Store {
         self.put_new("session", to_item(session, &key)?).await
     }
 
-    /// Replaces the token ids of a session, only if it is live and still names
-    /// `old_refresh_jti` (a refresh token works once).
-    #[allow(clippy::too_many_arguments)]
+    /// Replaces the token ids and expiry of a session with `rotated`'s, only if it is
+    /// live and still names `old_refresh_jti` (a refresh token works once).
     pub async fn rotate_session(
         &self,
-        account_id: u64,
-        sid: &str,
+        rotated: &Session,
         old_refresh_jti: &str,
-        access_jti: &str,
-        refresh_jti: &str,
-        expires_at: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        let key = keys::session(account_id, sid);
+        let key = keys::session(rotated.account_id, &rotated.sid);
         let upd = Upd::new("SET access_jti = :a, refresh_jti = :r, expires_at = :exp")
-            .value(":a", s(access_jti))
-            .value(":r", s(refresh_jti))
-            .value(":exp", n(expires_at));
+            .value(":a", s(&rotated.access_jti))
+            .value(":r", s(&rotated.refresh_jti))
+            .value(":exp", n(rotated.expires_at));
         let cond = Cond::new("refresh_jti = :old AND expires_at > :now")
             .value(":old", s(old_refresh_jti))
             .value(":now", n(now));
         self.transact(Tx::new().update("session", &key, upd, Some(cond)))
             .await
+    }
+
+    /// Moves a live session onto the account's new credential version (the session
+    /// that changed the password carries on).
+    pub async fn renew_session_credentials(
+        &self,
+        account_id: u64,
+        sid: &str,
+        credential_version: i64,
+    ) -> Result<(), StoreError> {
+        let key = keys::session(account_id, sid);
+        let upd = Upd::new("SET credential_version = :v").value(":v", n(credential_version));
+        self.transact(Tx::new().update(
+            "session",
+            &key,
+            upd,
+            Some(Cond::new("attribute_exists(pk)")),
+        ))
+        .await
     }
 
     /// Ends one session.

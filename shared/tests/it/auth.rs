@@ -3,7 +3,7 @@
 use serde_json::json;
 use shared::auth::{Claims, TokenKeys, TokenKind};
 
-use crate::helpers::{spawn_app, ADMIN_PASSWORD};
+use crate::helpers::{spawn_app, spawn_app_with, ADMIN_PASSWORD};
 
 #[tokio::test]
 async fn login_me_refresh_logout() {
@@ -34,14 +34,6 @@ async fn login_me_refresh_logout() {
     let new_refresh = r.data()["refresh_token"].as_str().unwrap().to_string();
     app.get("/api/admin/me", &new_access).await.ok();
     app.get("/api/admin/me", access).await.err(401, 1004);
-    app.call(
-        "POST",
-        "/api/admin/refresh-token",
-        None,
-        Some(json!({"refresh_token": refresh})),
-    )
-    .await
-    .err(401, 1004);
     // An access token is not a refresh token.
     app.call(
         "POST",
@@ -62,6 +54,74 @@ async fn login_me_refresh_logout() {
         "/api/admin/refresh-token",
         None,
         Some(json!({"refresh_token": new_refresh})),
+    )
+    .await
+    .err(401, 1004);
+}
+
+#[tokio::test]
+async fn a_replayed_refresh_token_ends_the_whole_session() {
+    let app = spawn_app().await;
+    let pair = app.login_pair("admin", ADMIN_PASSWORD).await;
+    let stolen = pair["refresh_token"].as_str().unwrap().to_string();
+    let refresh = |token: String| {
+        let app = &app;
+        async move {
+            app.call(
+                "POST",
+                "/api/admin/refresh-token",
+                None,
+                Some(json!({ "refresh_token": token })),
+            )
+            .await
+        }
+    };
+    // The owner refreshes; then the thief replays the old refresh token.
+    let owner = refresh(stolen.clone()).await;
+    let owner_access = owner.ok()["access_token"].as_str().unwrap().to_string();
+    let owner_refresh = owner.data()["refresh_token"].as_str().unwrap().to_string();
+    app.get("/api/admin/me", &owner_access).await.ok();
+    refresh(stolen.clone()).await.err(401, 1004);
+    // Both are out: the owner's new tokens died with the session.
+    app.get("/api/admin/me", &owner_access).await.err(401, 1004);
+    refresh(owner_refresh).await.err(401, 1004);
+    refresh(stolen).await.err(401, 1004);
+    // Another session of the same account is untouched; logging in again works.
+    app.admin().await;
+}
+
+#[tokio::test]
+async fn sessions_have_an_absolute_lifetime() {
+    let app = spawn_app_with(|c| {
+        c.refresh_token_ttl = 3600;
+        c.session_max_age = 5000;
+    })
+    .await;
+    let start = app.state.clock.now();
+    let pair = app.login_pair("admin", ADMIN_PASSWORD).await;
+    let mut refresh = pair["refresh_token"].as_str().unwrap().to_string();
+    // Refreshing every 40 minutes keeps it alive until its absolute end.
+    for step in 1..=2 {
+        app.state.clock.set(start + step * 2400);
+        let r = app
+            .call(
+                "POST",
+                "/api/admin/refresh-token",
+                None,
+                Some(json!({ "refresh_token": refresh })),
+            )
+            .await;
+        let data = r.ok();
+        refresh = data["refresh_token"].as_str().unwrap().to_string();
+        let access = data["access_token"].as_str().unwrap();
+        app.get("/api/admin/me", access).await.ok();
+    }
+    app.state.clock.set(start + 5000);
+    app.call(
+        "POST",
+        "/api/admin/refresh-token",
+        None,
+        Some(json!({ "refresh_token": refresh })),
     )
     .await
     .err(401, 1004);

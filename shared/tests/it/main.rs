@@ -13,4 +13,5 @@ mod gateway;
 mod helpers;
 mod matrix;
 mod org;
+mod security;
 mod store;

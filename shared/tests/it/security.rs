@@ -1,0 +1,232 @@
+//! Account takeover and lock-out paths, replayed through the router: failed-login
+//! throttling that cannot lock anyone else out, no username enumeration through the
+//! call-count header, no self reset without the old password, password changes that
+//! end sessions begun with the old one, and disabled shops shutting out their subtree.
+
+use serde_json::{json, Value};
+use shared::store::keys;
+use shared::store::sessions::Session;
+use shared::store::{from_item, to_item};
+
+use crate::helpers::{spawn_app, spawn_app_with, TestApp, ADMIN_PASSWORD};
+
+fn login_body(user: &str, pass: &str) -> Value {
+    json!({"username": user, "password": pass})
+}
+
+async fn login_from(app: &TestApp, ip: &str, user: &str, pass: &str) -> crate::helpers::Resp {
+    app.call_from(
+        ip,
+        "POST",
+        "/api/admin/login",
+        None,
+        Some(login_body(user, pass)),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn failed_logins_from_one_ip_do_not_lock_the_owner_out() {
+    let app = spawn_app().await;
+    app.state.clock.set(1_800_000_000); // a window starts here
+    for _ in 0..10 {
+        login_from(&app, "10.0.0.1", "admin", "wrong-password")
+            .await
+            .err(401, 1010);
+    }
+    // The guessing IP is refused even with the right password...
+    login_from(&app, "10.0.0.1", "admin", ADMIN_PASSWORD)
+        .await
+        .err(429, 1006);
+    // ...the owner from another IP logs in.
+    login_from(&app, "10.0.0.2", "admin", ADMIN_PASSWORD)
+        .await
+        .ok();
+    // A success clears its own pair: after 9 failures and a success, 10 more tries.
+    for _ in 0..9 {
+        login_from(&app, "10.0.0.3", "admin", "wrong-password")
+            .await
+            .err(401, 1010);
+    }
+    login_from(&app, "10.0.0.3", "admin", ADMIN_PASSWORD)
+        .await
+        .ok();
+    for _ in 0..10 {
+        login_from(&app, "10.0.0.3", "admin", "wrong-password")
+            .await
+            .err(401, 1010);
+    }
+    login_from(&app, "10.0.0.3", "admin", ADMIN_PASSWORD)
+        .await
+        .err(429, 1006);
+}
+
+#[tokio::test]
+async fn a_username_has_a_ceiling_across_ips() {
+    let app = spawn_app_with(|c| c.login_limit_per_username = 12).await;
+    app.state.clock.set(1_800_000_000);
+    // Distributed guessing: 4 IPs, 3 failures each.
+    for ip in ["10.1.0.1", "10.1.0.2", "10.1.0.3", "10.1.0.4"] {
+        for _ in 0..3 {
+            login_from(&app, ip, "admin", "wrong-password")
+                .await
+                .err(401, 1010);
+        }
+    }
+    login_from(&app, "10.1.0.9", "admin", ADMIN_PASSWORD)
+        .await
+        .err(429, 1006);
+    // Other usernames are unaffected; the ceiling ends with the window.
+    app.state.clock.advance(900);
+    login_from(&app, "10.1.0.9", "admin", ADMIN_PASSWORD)
+        .await
+        .ok();
+}
+
+#[tokio::test]
+async fn login_reveals_nothing_about_which_usernames_exist() {
+    let app = spawn_app_with(|c| c.expose_ddb_calls = false).await;
+    let unknown = login_from(&app, "10.2.0.1", "nobody-here", "wrong-password").await;
+    let known = login_from(&app, "10.2.0.1", "admin", "wrong-password").await;
+    unknown.err(401, 1010);
+    known.err(401, 1010);
+    assert_eq!(unknown.body["msg"], known.body["msg"]);
+    for r in [&unknown, &known] {
+        assert!(r.headers.get("x-ddb-calls").is_none(), "{:?}", r.headers);
+    }
+    // The dev server and tests opt in to the header.
+    let app = spawn_app().await;
+    let r = login_from(&app, "10.2.0.1", "admin", ADMIN_PASSWORD).await;
+    assert!(r.ddb_calls() > 0);
+}
+
+#[tokio::test]
+async fn own_password_needs_the_old_one_and_wrong_ones_are_throttled() {
+    let app = spawn_app().await;
+    app.state.clock.set(1_800_000_000);
+    let admin = app.admin().await;
+    let me = app.get("/api/admin/me", &admin).await;
+    let id = me.ok()["account"]["id"].as_u64().unwrap();
+    // No self reset through the accounts route.
+    app.put(
+        &format!("/api/admin/accounts/{id}/password"),
+        &admin,
+        json!({"password": "taken-over-1"}),
+    )
+    .await
+    .err(403, 1005);
+    app.login("admin", ADMIN_PASSWORD).await;
+    // Wrong old passwords: 10 per window, then refused even when right.
+    let change = |old: &str| json!({"old_password": old, "new_password": "brand-new-pass"});
+    for _ in 0..10 {
+        app.put("/api/admin/me/password", &admin, change("wrong-old"))
+            .await
+            .err(400, 1027);
+    }
+    app.put("/api/admin/me/password", &admin, change(ADMIN_PASSWORD))
+        .await
+        .err(429, 1006);
+    app.state.clock.advance(900);
+    app.put("/api/admin/me/password", &admin, change(ADMIN_PASSWORD))
+        .await
+        .ok();
+    // The session that changed it carries on.
+    app.get("/api/admin/me", &admin).await.ok();
+}
+
+#[tokio::test]
+async fn a_session_begun_with_the_old_password_does_not_survive_a_reset() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let staff = app
+        .post(
+            "/api/admin/accounts",
+            &admin,
+            json!({"username": "ops1", "password": "password-1", "user_type": 2}),
+        )
+        .await
+        .ok()["id"]
+        .as_u64()
+        .unwrap();
+    let token = app.login("ops1", "password-1").await;
+    // Capture the session as a login racing the reset would write it: after the reset.
+    let sessions = app
+        .state
+        .store
+        .query_prefix(
+            shared::store::On::Table,
+            &keys::account(staff).pk,
+            "SESSION#",
+        )
+        .await
+        .unwrap();
+    let session: Session = from_item(sessions[0].clone()).unwrap();
+    app.put(
+        &format!("/api/admin/accounts/{staff}/password"),
+        &admin,
+        json!({"password": "password-2"}),
+    )
+    .await
+    .ok();
+    let key = keys::session(staff, &session.sid);
+    app.state
+        .store
+        .put(to_item(&session, &key).unwrap())
+        .await
+        .unwrap();
+    app.get("/api/admin/me", &token).await.err(401, 1004);
+    // Logging in with the new password works.
+    let fresh = app.login("ops1", "password-2").await;
+    app.get("/api/admin/me", &fresh).await.ok();
+}
+
+#[tokio::test]
+async fn a_disabled_shop_shuts_out_its_whole_subtree() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let role = app.customer_role(&admin, "r").await;
+    let a = app.shop(&admin, "A", None, role).await;
+    let b = app.shop(&admin, "B", Some(a), role).await;
+    app.shop(&admin, "C", Some(b), role).await;
+    let ent = app
+        .post(
+            "/api/admin/enterprises",
+            &admin,
+            json!({"enterprise_name": "E", "enterprise_code": "E", "owner_shop_id": b}),
+        )
+        .await
+        .ok()["id"]
+        .as_u64()
+        .unwrap();
+    app.post(
+        "/api/admin/accounts",
+        &admin,
+        json!({"username": "ent", "password": "password-e", "user_type": 4, "enterprise_id": ent}),
+    )
+    .await
+    .ok();
+    let agent_c = app.agent("C").await;
+    let ent_user = app.login("ent", "password-e").await;
+    let calls_before = app.get("/api/admin/me", &agent_c).await.ddb_calls();
+
+    let status = |s: i64| json!({"status": s});
+    app.put(&format!("/api/admin/shops/{a}/status"), &admin, status(0))
+        .await
+        .ok();
+    app.get("/api/admin/me", &agent_c).await.err(403, 1012);
+    app.get("/api/admin/me", &ent_user).await.err(403, 1012);
+    login_from(&app, "10.3.0.1", "C-agent", "password-C")
+        .await
+        .err(403, 1012);
+    login_from(&app, "10.3.0.1", "ent", "password-e")
+        .await
+        .err(403, 1012);
+    // Re-enabled: they are back, at the same cost per request.
+    app.put(&format!("/api/admin/shops/{a}/status"), &admin, status(1))
+        .await
+        .ok();
+    let me = app.get("/api/admin/me", &agent_c).await;
+    me.ok();
+    assert_eq!(me.ddb_calls(), calls_before);
+    app.get("/api/admin/me", &ent_user).await.ok();
+}
