@@ -1,6 +1,7 @@
 //! Test harness: every test gets its own table on the local emulator and the full
 //! router, exercised with real HTTP requests through `tower::ServiceExt::oneshot`.
 
+
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::Client;
 use axum::body::Body;
@@ -249,6 +250,18 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Resp {
+        self.call_from("127.0.0.1", method, path, token, body).await
+    }
+
+    /// Like [`TestApp::call`], from client IP `ip`.
+    pub async fn call_from(
+        &self,
+        ip: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -261,7 +274,7 @@ impl TestApp {
             None => Body::empty(),
         };
         let mut req = req.body(body).unwrap();
-        req.extensions_mut().insert(ClientIp("127.0.0.1".into()));
+        req.extensions_mut().insert(ClientIp(ip.into()));
         self.send(req).await
     }
 
