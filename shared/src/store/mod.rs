@@ -32,8 +32,10 @@ use serde::Serialize;
 /// A raw DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
 
-/// Failures of the storage layer.
-#[derive(Debug, thiserror::Error)]
+/// Failures of the storage layer. `Debug` (what logs print) names a failed
+/// condition's label and the item's key, never the item itself: stored items hold
+/// password hashes and personal data.
+#[derive(thiserror::Error)]
 pub enum StoreError {
     /// A conditional write (or one item of a transaction) failed its condition.
     /// `label` names which condition; `old` is the item as it was, when it existed.
@@ -57,6 +59,28 @@ pub enum StoreError {
     /// An item could not be converted to or from its Rust type.
     #[error("item codec: {0}")]
     Codec(String),
+}
+
+impl Debug for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::ConditionFailed { label, old } => {
+                let key = old.as_deref().map(|item| {
+                    (
+                        str_attr(item, "pk").unwrap_or_default(),
+                        str_attr(item, "sk").unwrap_or_default(),
+                    )
+                });
+                f.debug_struct("ConditionFailed")
+                    .field("label", label)
+                    .field("key", &key)
+                    .finish()
+            }
+            StoreError::Dynamo(e) => f.debug_tuple("Dynamo").field(e).finish(),
+            StoreError::TooLarge { ops } => f.debug_struct("TooLarge").field("ops", ops).finish(),
+            StoreError::Codec(e) => f.debug_tuple("Codec").field(e).finish(),
+        }
+    }
 }
 
 impl StoreError {

@@ -230,3 +230,61 @@ async fn a_disabled_shop_shuts_out_its_whole_subtree() {
     assert_eq!(me.ddb_calls(), calls_before);
     app.get("/api/admin/me", &ent_user).await.ok();
 }
+
+/// A writer collecting log output.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failed_write_logs_its_label_and_key_never_the_stored_item() {
+    use shared::api::envelope::ApiError;
+    use shared::services::auth::AuthError;
+    use shared::store::{s, StoreError};
+
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        // What a concurrent `/me/password` meets: the account changed meanwhile and
+        // DynamoDB returns the whole old item with the failed condition.
+        let old = std::collections::HashMap::from([
+            ("pk".to_string(), s("ACCOUNT#7")),
+            ("sk".to_string(), s("#")),
+            ("password_hash".to_string(), s("$argon2id$v=19$secret-hash")),
+            ("phone".to_string(), s("13800138000")),
+        ]);
+        let e = AuthError::Store(StoreError::ConditionFailed {
+            label: "account",
+            old: Some(Box::new(old)),
+        });
+        let api = ApiError::from(e);
+        assert_eq!(api.code.0, 2002);
+        assert!(
+            !api.text.en.contains("ACCOUNT"),
+            "clients see nothing internal"
+        );
+    });
+    let line = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(line.contains("request failed"), "{line}");
+    assert!(
+        line.contains("account") && line.contains("ACCOUNT#7"),
+        "{line}"
+    );
+    for secret in ["argon2", "secret-hash", "13800138000"] {
+        assert!(!line.contains(secret), "leaked {secret}: {line}");
+    }
+}
