@@ -36,7 +36,7 @@ pub async fn serve_stateless(routes: Router) -> Result<(), lambda_http::Error> {
 pub async fn start(clients: Clients) -> Result<AppState, lambda_http::Error> {
     shared::telemetry::init();
     let cfg = Config::from_env()?;
-    Ok(AppState::connect(cfg, clients).await)
+    Ok(AppState::connect(cfg, clients).await?)
 }
 
 /// The group's router with the caller's source IP taken from the API Gateway context.

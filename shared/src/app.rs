@@ -9,15 +9,18 @@ use std::sync::Arc;
 use crate::auth::TokenKeys;
 use crate::clock::Clock;
 use crate::codes::{BusinessError, Code};
-use crate::config::Config;
+use crate::config::{Config, ConfigError, MIN_JWT_SECRET_BYTES};
 use crate::integrations::gateway::client::{GatewayClient, GatewayConfig};
 use crate::integrations::gateway::crypto::AesEcbMd5;
 use crate::integrations::import_queue::ImportQueue;
+use crate::integrations::secrets::Secrets;
 use crate::store::Store;
 
 /// Which clients beyond the table a function builds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Clients {
+    /// Token keys (every HTTP group that authenticates): the JWT secret is read.
+    pub tokens: bool,
     /// Object storage (uploads, import files).
     pub s3: bool,
     /// The import queue.
@@ -27,14 +30,21 @@ pub struct Clients {
 }
 
 impl Clients {
-    /// Only the table.
+    /// Only the table (background jobs).
     pub const TABLE: Clients = Clients {
+        tokens: false,
         s3: false,
         import_queue: false,
         gateway: false,
     };
+    /// The table and the token keys (HTTP groups).
+    pub const API: Clients = Clients {
+        tokens: true,
+        ..Clients::TABLE
+    };
     /// Every client (the dev server, tests, tools).
     pub const ALL: Clients = Clients {
+        tokens: true,
         s3: true,
         import_queue: true,
         gateway: true,
@@ -87,35 +97,82 @@ pub struct AppState {
     s3: Option<aws_sdk_s3::Client>,
     import_queue: Option<ImportQueue>,
     gateway: Option<GatewayClient>,
+    secrets: Option<Secrets>,
 }
 
 impl AppState {
-    /// Loads the AWS configuration from the environment and builds the table handle
-    /// and the named clients.
-    pub async fn connect(cfg: Config, clients: Clients) -> Self {
+    /// Loads the AWS configuration from the environment, reads the secrets the named
+    /// clients need (one Secrets Manager call) and builds the table handle and the
+    /// clients.
+    pub async fn connect(cfg: Config, clients: Clients) -> Result<Self, ConfigError> {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(cfg.region.clone()));
         if let Some(endpoint) = &cfg.aws_endpoint {
             loader = loader.endpoint_url(endpoint);
         }
         let sdk = loader.load().await;
-        Self::from_sdk(cfg, &sdk, clients)
+        Self::with_secrets(cfg, &sdk, clients).await
+    }
+
+    /// [`AppState::connect`] on a loaded SDK configuration.
+    async fn with_secrets(
+        mut cfg: Config,
+        sdk: &aws_config::SdkConfig,
+        clients: Clients,
+    ) -> Result<Self, ConfigError> {
+        let uses_secrets = cfg.jwt_secret_id.is_some()
+            || cfg.gateway_secret_id.is_some()
+            || cfg.super_admin_secret_id.is_some();
+        let secrets = uses_secrets.then(|| Secrets::new(aws_sdk_secretsmanager::Client::new(sdk)));
+        let jwt_id = cfg.jwt_secret_id.clone().filter(|_| clients.tokens);
+        let gateway_id = cfg.gateway_secret_id.clone().filter(|_| clients.gateway);
+        let ids: Vec<&str> = jwt_id
+            .iter()
+            .chain(gateway_id.iter())
+            .map(String::as_str)
+            .collect();
+        if let (Some(secrets), false) = (&secrets, ids.is_empty()) {
+            let values = secrets
+                .get_many(&ids)
+                .await
+                .map_err(|e| ConfigError(e.to_string()))?;
+            let value = |id: &Option<String>| id.as_ref().and_then(|id| values.get(id)).cloned();
+            if let Some(v) = value(&jwt_id) {
+                cfg.jwt_secret = v;
+            }
+            if let Some(v) = value(&gateway_id) {
+                cfg.gateway_app_secret = v;
+            }
+        }
+        if clients.tokens && cfg.jwt_secret.len() < MIN_JWT_SECRET_BYTES {
+            return Err(ConfigError(format!(
+                "the JWT secret (CMP_JWT_SECRET_ID or CMP_JWT_SECRET) must be at least \
+                 {MIN_JWT_SECRET_BYTES} bytes"
+            )));
+        }
+        let mut state = Self::from_sdk(cfg, sdk, clients);
+        state.secrets = secrets;
+        Ok(state)
     }
 
     /// Every client pointed at a local endpoint with dummy credentials (tests and
     /// tools; nothing is read from the environment).
     pub fn local(cfg: Config, endpoint: &str) -> Self {
-        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-        let creds = Credentials::new("test", "test", None, None, "local");
-        let sdk = aws_config::SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(endpoint)
-            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-                creds,
-            ))
-            .build();
-        Self::from_sdk(cfg, &sdk, Clients::ALL)
+        let mut state = Self::from_sdk(cfg, &local_sdk(endpoint), Clients::ALL);
+        state.secrets = Some(Secrets::new(aws_sdk_secretsmanager::Client::new(
+            &local_sdk(endpoint),
+        )));
+        state
+    }
+
+    /// Like [`AppState::connect`] against a local endpoint with dummy credentials:
+    /// the secrets named in `cfg` are read from the emulator.
+    pub async fn connect_local(
+        cfg: Config,
+        endpoint: &str,
+        clients: Clients,
+    ) -> Result<Self, ConfigError> {
+        Self::with_secrets(cfg, &local_sdk(endpoint), clients).await
     }
 
     fn from_sdk(cfg: Config, sdk: &aws_config::SdkConfig, clients: Clients) -> Self {
@@ -144,7 +201,13 @@ impl AppState {
             s3,
             import_queue,
             gateway,
+            secrets: None,
         }
+    }
+
+    /// Secrets Manager, when the function names any secret.
+    pub fn secrets(&self) -> Option<&Secrets> {
+        self.secrets.as_ref()
     }
 
     /// The same state with the import queue at `url` (the local stack creates it).
@@ -170,6 +233,20 @@ impl AppState {
     pub fn gateway(&self) -> Option<&GatewayClient> {
         self.gateway.as_ref()
     }
+}
+
+/// SDK configuration for a local endpoint with dummy credentials.
+fn local_sdk(endpoint: &str) -> aws_config::SdkConfig {
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+    let creds = Credentials::new("test", "test", None, None, "local");
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            creds,
+        ))
+        .build()
 }
 
 /// The gateway client for `cfg`, or `None` when no gateway is configured (its

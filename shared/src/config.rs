@@ -14,8 +14,11 @@ pub struct Config {
     pub aws_endpoint: Option<String>,
     /// AWS region (`AWS_REGION`, default `us-east-1`).
     pub region: String,
-    /// HS256 secret for admin tokens (`CMP_JWT_SECRET`, at least 32 bytes).
+    /// HS256 secret for admin tokens, at least 32 bytes: read at cold start from the
+    /// Secrets Manager secret `CMP_JWT_SECRET_ID` (or given as `CMP_JWT_SECRET` locally).
     pub jwt_secret: String,
+    /// Secrets Manager secret holding the JWT key (`CMP_JWT_SECRET_ID`).
+    pub jwt_secret_id: Option<String>,
     /// Admin access token lifetime in seconds (`CMP_ACCESS_TOKEN_TTL`, default 2 h).
     pub access_token_ttl: i64,
     /// Admin refresh token lifetime in seconds (`CMP_REFRESH_TOKEN_TTL`, default 7 days).
@@ -28,8 +31,12 @@ pub struct Config {
     pub expose_ddb_calls: bool,
     /// Username of the bootstrap super admin (`CMP_SUPER_ADMIN_USERNAME`, default `admin`).
     pub super_admin_username: String,
-    /// Password of the bootstrap super admin (`CMP_SUPER_ADMIN_PASSWORD`); no bootstrap without it.
+    /// Password of the bootstrap super admin given directly (`CMP_SUPER_ADMIN_PASSWORD`,
+    /// local use).
     pub super_admin_password: Option<String>,
+    /// Secrets Manager secret holding the bootstrap password, read only while no super
+    /// admin exists (`CMP_SUPER_ADMIN_SECRET_ID`); no bootstrap without one of the two.
+    pub super_admin_secret_id: Option<String>,
     /// Failed logins allowed per username and client IP per window
     /// (`CMP_LOGIN_LIMIT_PER_USER`, default 10).
     pub login_limit_per_user: i64,
@@ -56,32 +63,31 @@ pub struct Config {
     pub gateway_url: Option<String>,
     /// Gateway app id (`CMP_GATEWAY_APP_ID`).
     pub gateway_app_id: String,
-    /// Gateway app secret (`CMP_GATEWAY_APP_SECRET`, at least 16 bytes).
+    /// Gateway app secret, at least 16 bytes: read at cold start from the Secrets
+    /// Manager secret `CMP_GATEWAY_SECRET_ID` (or given as `CMP_GATEWAY_APP_SECRET`).
     pub gateway_app_secret: String,
+    /// Secrets Manager secret holding the gateway app secret (`CMP_GATEWAY_SECRET_ID`).
+    pub gateway_secret_id: Option<String>,
     /// Per-attempt gateway timeout on API routes in ms (`CMP_GATEWAY_TIMEOUT_MS`, default
     /// 8000: three attempts plus back-off stay inside API Gateway's 29 s).
     pub gateway_timeout_ms: i64,
 }
 
-/// A missing or malformed environment variable.
+/// A missing or malformed environment variable or secret.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {0}")]
-pub struct ConfigError(String);
+pub struct ConfigError(pub String);
 
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let jwt_secret = required("CMP_JWT_SECRET")?;
-        if jwt_secret.len() < 32 {
-            return Err(ConfigError(
-                "CMP_JWT_SECRET must be at least 32 bytes".into(),
-            ));
-        }
+        let jwt_secret = optional("CMP_JWT_SECRET").unwrap_or_default();
         Ok(Self {
             table: required("CMP_TABLE")?,
             aws_endpoint: optional("CMP_AWS_ENDPOINT"),
             region: optional("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
             jwt_secret,
+            jwt_secret_id: optional("CMP_JWT_SECRET_ID"),
             access_token_ttl: number("CMP_ACCESS_TOKEN_TTL", 2 * 3600)?,
             refresh_token_ttl: number("CMP_REFRESH_TOKEN_TTL", 7 * 86400)?,
             session_max_age: number("CMP_SESSION_MAX_AGE", 30 * 86400)?,
@@ -89,6 +95,7 @@ impl Config {
             super_admin_username: optional("CMP_SUPER_ADMIN_USERNAME")
                 .unwrap_or_else(|| "admin".into()),
             super_admin_password: optional("CMP_SUPER_ADMIN_PASSWORD"),
+            super_admin_secret_id: optional("CMP_SUPER_ADMIN_SECRET_ID"),
             login_limit_per_user: number("CMP_LOGIN_LIMIT_PER_USER", 10)?,
             login_limit_per_username: number("CMP_LOGIN_LIMIT_PER_USERNAME", 100)?,
             login_user_window: number("CMP_LOGIN_USER_WINDOW", 900)?,
@@ -102,6 +109,7 @@ impl Config {
             gateway_url: optional("CMP_GATEWAY_URL"),
             gateway_app_id: optional("CMP_GATEWAY_APP_ID").unwrap_or_default(),
             gateway_app_secret: optional("CMP_GATEWAY_APP_SECRET").unwrap_or_default(),
+            gateway_secret_id: optional("CMP_GATEWAY_SECRET_ID"),
             gateway_timeout_ms: number("CMP_GATEWAY_TIMEOUT_MS", 8000)?,
         })
     }
@@ -113,12 +121,14 @@ impl Config {
             aws_endpoint: Some(endpoint.into()),
             region: "us-east-1".into(),
             jwt_secret: "local-development-secret-at-least-32-bytes".into(),
+            jwt_secret_id: None,
             access_token_ttl: 2 * 3600,
             refresh_token_ttl: 7 * 86400,
             session_max_age: 30 * 86400,
             expose_ddb_calls: true,
             super_admin_username: "admin".into(),
             super_admin_password: None,
+            super_admin_secret_id: None,
             login_limit_per_user: 10,
             login_limit_per_username: 100,
             login_user_window: 900,
@@ -132,6 +142,7 @@ impl Config {
             gateway_url: None,
             gateway_app_id: String::new(),
             gateway_app_secret: String::new(),
+            gateway_secret_id: None,
             gateway_timeout_ms: 8000,
         }
     }
@@ -140,6 +151,9 @@ impl Config {
 fn optional(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.is_empty())
 }
+
+/// Smallest accepted JWT signing key.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 fn required(name: &str) -> Result<String, ConfigError> {
     optional(name).ok_or_else(|| ConfigError(format!("{name} is not set")))

@@ -4,17 +4,52 @@
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::app::AppState;
+use crate::app::{AppState, Clients};
 use crate::config::Config;
 use crate::store::{schema, StoreError};
 
 /// Receives before a message goes to the dead-letter queue.
 pub const MAX_RECEIVE_COUNT: u32 = 4;
 
-/// State for `cfg` on the emulator at `endpoint`, with the table, the bucket and the
-/// import queue `queue_name` created if missing.
-pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<AppState, StoreError> {
-    let state = AppState::local(cfg, endpoint);
+/// Failures of the local set-up.
+pub type LocalError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Moves the secrets given in `cfg` into the emulator's Secrets Manager as
+/// `<prefix>/jwt-secret`, `<prefix>/gateway-app-secret` and
+/// `<prefix>/super-admin-password` (the template's names for prefix `cmp`) and names
+/// them instead, so the local stack reads them the way a deployed function does.
+pub async fn seed_secrets(
+    mut cfg: Config,
+    endpoint: &str,
+    prefix: &str,
+) -> Result<Config, LocalError> {
+    let local = AppState::local(cfg.clone(), endpoint);
+    let secrets = local.secrets().ok_or("no Secrets Manager client")?;
+    if !cfg.jwt_secret.is_empty() {
+        let name = format!("{prefix}/jwt-secret");
+        secrets.put(&name, &cfg.jwt_secret).await?;
+        cfg.jwt_secret = String::new();
+        cfg.jwt_secret_id = Some(name);
+    }
+    if !cfg.gateway_app_secret.is_empty() {
+        let name = format!("{prefix}/gateway-app-secret");
+        secrets.put(&name, &cfg.gateway_app_secret).await?;
+        cfg.gateway_app_secret = String::new();
+        cfg.gateway_secret_id = Some(name);
+    }
+    if let Some(pass) = cfg.super_admin_password.take() {
+        let name = format!("{prefix}/super-admin-password");
+        secrets.put(&name, &pass).await?;
+        cfg.super_admin_secret_id = Some(name);
+    }
+    Ok(cfg)
+}
+
+/// State for `cfg` on the emulator at `endpoint` (secrets named in `cfg` read from
+/// the emulator), with the table, the bucket and the import queue `queue_name`
+/// created if missing.
+pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<AppState, LocalError> {
+    let state = AppState::connect_local(cfg, endpoint, Clients::ALL).await?;
     schema::create_table(state.store.client(), state.store.table()).await?;
     let s3 = state.s3().map_err(StoreError::dynamo)?;
     let bucket = &state.cfg.bucket;

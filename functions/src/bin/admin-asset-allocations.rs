@@ -4,5 +4,5 @@ use shared::app::Clients;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_asset_allocations::routes, Clients::TABLE).await
+    functions::serve_group(shared::api::admin_asset_allocations::routes, Clients::API).await
 }

@@ -4,5 +4,5 @@ use shared::app::Clients;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_assets::routes, Clients::TABLE.gateway()).await
+    functions::serve_group(shared::api::admin_assets::routes, Clients::API.gateway()).await
 }

@@ -4,5 +4,5 @@ use shared::app::Clients;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_carriers::routes, Clients::TABLE).await
+    functions::serve_group(shared::api::admin_carriers::routes, Clients::API).await
 }

@@ -4,9 +4,5 @@ use shared::app::Clients;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(
-        shared::api::admin_shop_series_grants::routes,
-        Clients::TABLE,
-    )
-    .await
+    functions::serve_group(shared::api::admin_shop_series_grants::routes, Clients::API).await
 }

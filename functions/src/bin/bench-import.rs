@@ -18,7 +18,7 @@ use shared::store::calls::counted;
 use shared::store::org::carrier_item;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), shared::local::LocalError> {
     let rows: u64 = std::env::var("ROWS")
         .ok()
         .and_then(|r| r.parse().ok())

@@ -14,7 +14,7 @@ use shared::app::AppState;
 use shared::config::Config;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), shared::local::LocalError> {
     shared::telemetry::init();
     let cfg = Config::from_env()?;
     let port: u16 = std::env::var("CMP_PORT")
@@ -50,6 +50,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .aws_endpoint
         .clone()
         .ok_or("the dev server needs CMP_AWS_ENDPOINT (the local emulator)")?;
+    // Secrets live in the emulator's Secrets Manager and are read as on AWS.
+    let cfg = shared::local::seed_secrets(cfg, &endpoint, "cmp").await?;
     let state = shared::local::ensure(cfg, &endpoint, "cmp-import.fifo").await?;
     tokio::spawn(import_consumer(state.clone()));
     tokio::spawn(grant_sweeper(state.clone()));

@@ -2,6 +2,7 @@
 
 pub mod gateway;
 pub mod import_queue;
+pub mod secrets;
 
 /// Installs the rustls crypto provider (aws-lc, the one the AWS SDK already uses)
 /// for every HTTP client of the process; call before building one. Idempotent.

@@ -443,15 +443,31 @@ pub async fn change_password(
 /// then, and must pass the password rules. Concurrent cold starts race on one
 /// conditional transaction; exactly one wins. Returns the new account's id.
 pub async fn ensure_super_admin(state: &AppState) -> Result<Option<u64>, StoreError> {
-    let Some(pass) = state.cfg.super_admin_password.clone() else {
+    let cfg = &state.cfg;
+    if cfg.super_admin_password.is_none() && cfg.super_admin_secret_id.is_none() {
         return Ok(None);
-    };
+    }
     let store = &state.store;
     let marker = keys::unique("bootstrap", "super_admin");
     if store.get(&marker).await?.is_some() {
         return Ok(None);
     }
-    if let Err(e) = validate::password("CMP_SUPER_ADMIN_PASSWORD", &pass) {
+    let pass = match (
+        &cfg.super_admin_password,
+        &cfg.super_admin_secret_id,
+        state.secrets(),
+    ) {
+        (Some(pass), _, _) => pass.clone(),
+        (None, Some(id), Some(secrets)) => match secrets.get_many(&[id]).await {
+            Ok(mut values) => values.remove(id).unwrap_or_default(),
+            Err(e) => {
+                tracing::error!(error = %e, "super admin not created: its password secret is unreadable");
+                return Ok(None);
+            }
+        },
+        _ => return Ok(None),
+    };
+    if let Err(e) = validate::password("the super admin password", &pass) {
         tracing::error!(error = %e, "super admin not created: its password breaks the password rules");
         return Ok(None);
     }

@@ -13,5 +13,6 @@ mod gateway;
 mod helpers;
 mod matrix;
 mod org;
+mod secrets;
 mod security;
 mod store;
