@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use crate::helpers::actors::Actors;
 use crate::helpers::{shop_body, spawn_app, TestApp};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -19,14 +20,7 @@ pub enum Exp {
 }
 pub use Exp::*;
 
-pub const ACTORS: [&str; 6] = [
-    "super admin",
-    "platform",
-    "agent L1",
-    "agent L3",
-    "sibling L1",
-    "enterprise",
-];
+pub use crate::helpers::actors::ACTORS;
 
 /// Fixture ids; `fresh_*` hold one disposable object per actor for destructive routes.
 struct F {
@@ -48,29 +42,10 @@ async fn id(r: crate::helpers::Resp) -> u64 {
 }
 
 async fn setup(app: &TestApp) -> (Vec<String>, F) {
-    let sa = app.admin().await;
-    let role = app.customer_role(&sa, "default").await;
-    let a = app.shop(&sa, "A", None, role).await;
-    let b = app.shop(&sa, "B", Some(a), role).await;
-    app.shop(&sa, "C", Some(b), role).await;
-    app.shop(&sa, "D", None, role).await;
-    app.post(
-        "/api/admin/accounts",
-        &sa,
-        json!({"username": "ops", "password": "password-ops", "user_type": 2}),
-    )
-    .await
-    .ok();
+    let cast = Actors::new(app).await;
+    let (sa, b, role, ea) = (cast.sa.clone(), cast.b, cast.role, cast.ea);
     let ent = |code: &str, owner: u64| json!({"enterprise_name": code, "enterprise_code": code, "owner_shop_id": owner});
-    let ea = id(app.post("/api/admin/enterprises", &sa, ent("EA", a)).await).await;
     let eb = id(app.post("/api/admin/enterprises", &sa, ent("EB", b)).await).await;
-    app.post(
-        "/api/admin/accounts",
-        &sa,
-        json!({"username": "ea-user", "password": "password-ea", "user_type": 4, "enterprise_id": ea}),
-    )
-    .await
-    .ok();
     let staff_body = |name: String| json!({"username": name, "password": "password-x", "user_type": 3, "shop_id": b});
     let staff = id(app
         .post("/api/admin/accounts", &sa, staff_body("staff".into()))
@@ -125,15 +100,7 @@ async fn setup(app: &TestApp) -> (Vec<String>, F) {
             .await,
         );
     }
-    let tokens = vec![
-        sa,
-        app.login("ops", "password-ops").await,
-        app.agent("A").await,
-        app.agent("C").await,
-        app.agent("D").await,
-        app.login("ea-user", "password-ea").await,
-    ];
-    (tokens, f)
+    (cast.tokens(), f)
 }
 
 type PathFn<X> = Box<dyn Fn(&X, usize) -> String>;

@@ -1,6 +1,7 @@
 //! Test harness: every test gets its own table on the local emulator and the full
 //! router, exercised with real HTTP requests through `tower::ServiceExt::oneshot`.
 
+pub mod actors;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::Client;
