@@ -8,6 +8,7 @@ use shared::store::keys;
 use shared::store::sessions::Session;
 use shared::store::{from_item, to_item};
 
+use crate::helpers::actors::Actors;
 use crate::helpers::{spawn_app, spawn_app_with, TestApp, ADMIN_PASSWORD};
 
 fn login_body(user: &str, pass: &str) -> Value {
@@ -183,16 +184,14 @@ async fn a_session_begun_with_the_old_password_does_not_survive_a_reset() {
 #[tokio::test]
 async fn a_disabled_shop_shuts_out_its_whole_subtree() {
     let app = spawn_app().await;
-    let admin = app.admin().await;
-    let role = app.customer_role(&admin, "r").await;
-    let a = app.shop(&admin, "A", None, role).await;
-    let b = app.shop(&admin, "B", Some(a), role).await;
-    app.shop(&admin, "C", Some(b), role).await;
+    let cast = Actors::new(&app).await;
+    let admin = &cast.sa;
+    // An enterprise below A (owned by B) with its account.
     let ent = app
         .post(
             "/api/admin/enterprises",
-            &admin,
-            json!({"enterprise_name": "E", "enterprise_code": "E", "owner_shop_id": b}),
+            admin,
+            json!({"enterprise_name": "EB", "enterprise_code": "EB", "owner_shop_id": cast.b}),
         )
         .await
         .ok()["id"]
@@ -200,32 +199,50 @@ async fn a_disabled_shop_shuts_out_its_whole_subtree() {
         .unwrap();
     app.post(
         "/api/admin/accounts",
-        &admin,
-        json!({"username": "ent", "password": "password-e", "user_type": 4, "enterprise_id": ent}),
+        admin,
+        json!({"username": "eb-user", "password": "password-eb", "user_type": 4, "enterprise_id": ent}),
     )
     .await
     .ok();
-    let agent_c = app.agent("C").await;
-    let ent_user = app.login("ent", "password-e").await;
-    let calls_before = app.get("/api/admin/me", &agent_c).await.ddb_calls();
+    let ent_user = app.login("eb-user", "password-eb").await;
+    let calls_before = app.get("/api/admin/me", &cast.l3).await.ddb_calls();
 
     let status = |s: i64| json!({"status": s});
-    app.put(&format!("/api/admin/shops/{a}/status"), &admin, status(0))
+    app.put(
+        &format!("/api/admin/shops/{}/status", cast.a),
+        admin,
+        status(0),
+    )
+    .await
+    .ok();
+    // Everyone below A is out: the L1 and L3 agents, enterprises owned in the subtree.
+    for token in [&cast.l1, &cast.l3, &cast.enterprise, &ent_user] {
+        app.get("/api/admin/me", token).await.err(403, 1012);
+    }
+    for (user, pass) in [("C-agent", "password-C"), ("eb-user", "password-eb")] {
+        login_from(&app, "10.3.0.1", user, pass)
+            .await
+            .err(403, 1012);
+    }
+    // The sibling and the platform are not.
+    app.get("/api/admin/me", &cast.sibling).await.ok();
+    let d = app
+        .get(&format!("/api/admin/shops/{}", cast.d), &cast.sibling)
+        .await;
+    d.ok();
+    app.get(&format!("/api/admin/shops/{}", cast.c), &cast.platform)
         .await
         .ok();
-    app.get("/api/admin/me", &agent_c).await.err(403, 1012);
-    app.get("/api/admin/me", &ent_user).await.err(403, 1012);
-    login_from(&app, "10.3.0.1", "C-agent", "password-C")
-        .await
-        .err(403, 1012);
-    login_from(&app, "10.3.0.1", "ent", "password-e")
-        .await
-        .err(403, 1012);
+
     // Re-enabled: they are back, at the same cost per request.
-    app.put(&format!("/api/admin/shops/{a}/status"), &admin, status(1))
-        .await
-        .ok();
-    let me = app.get("/api/admin/me", &agent_c).await;
+    app.put(
+        &format!("/api/admin/shops/{}/status", cast.a),
+        admin,
+        status(1),
+    )
+    .await
+    .ok();
+    let me = app.get("/api/admin/me", &cast.l3).await;
     me.ok();
     assert_eq!(me.ddb_calls(), calls_before);
     app.get("/api/admin/me", &ent_user).await.ok();
