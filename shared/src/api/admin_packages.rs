@@ -4,17 +4,16 @@
 use axum::extract::State;
 use axum::routing::{get, patch, post, put};
 use axum::Router;
-use serde_json::Value;
 
 use super::envelope::{ApiResult, Data};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
 use crate::paging::{PageQuery, Paged};
+use crate::services::allocations::{self, BatchAllocation, BatchItem, BatchPricing};
 use crate::services::catalog::{
-    self, CreatePackage, PackageFilter, RetailPrice, ShelfRequest, UpdatePackage,
+    self, CreatePackage, PackageFilter, PackageView, RetailPrice, ShelfRequest, UpdatePackage,
 };
-use crate::services::grants::{self, BatchAllocation, BatchItem, BatchPricing};
 use crate::services::org::StatusRequest;
 
 /// Routes of the `admin-packages` function.
@@ -40,7 +39,7 @@ async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
     Query(filter): Query<PackageFilter>,
-) -> ApiResult<Paged<Value>> {
+) -> ApiResult<Paged<PackageView>> {
     page.validated()?;
     Ok(Data(page.paginate(
         catalog::list_packages(&st.store, &caller, &filter).await?,
@@ -51,13 +50,13 @@ async fn create(
     State(st): State<AppState>,
     caller: Caller,
     Body(req): Body<CreatePackage>,
-) -> ApiResult<Value> {
+) -> ApiResult<PackageView> {
     Ok(Data(
         catalog::create_package(&st.store, &caller, st.clock.now(), req).await?,
     ))
 }
 
-async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<Value> {
+async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<PackageView> {
     Ok(Data(catalog::get_package(&st.store, &caller, id).await?))
 }
 
@@ -66,7 +65,7 @@ async fn update(
     caller: Caller,
     Id(id): Id,
     Body(req): Body<UpdatePackage>,
-) -> ApiResult<Value> {
+) -> ApiResult<PackageView> {
     Ok(Data(
         catalog::update_package(&st.store, &caller, st.clock.now(), id, req).await?,
     ))
@@ -82,7 +81,7 @@ async fn status(
     caller: Caller,
     Id(id): Id,
     Body(req): Body<StatusRequest>,
-) -> ApiResult<Value> {
+) -> ApiResult<PackageView> {
     Ok(Data(
         catalog::set_package_status(&st.store, &caller, st.clock.now(), id, req.status).await?,
     ))
@@ -93,7 +92,7 @@ async fn retail_price(
     caller: Caller,
     Id(id): Id,
     Body(req): Body<RetailPrice>,
-) -> ApiResult<Value> {
+) -> ApiResult<PackageView> {
     Ok(Data(
         catalog::set_retail_price(&st.store, &caller, st.clock.now(), id, req).await?,
     ))
@@ -104,7 +103,7 @@ async fn shelf_status(
     caller: Caller,
     Id(id): Id,
     Body(req): Body<ShelfRequest>,
-) -> ApiResult<Value> {
+) -> ApiResult<PackageView> {
     Ok(Data(
         catalog::set_shelf_status(&st.store, &caller, st.clock.now(), id, req).await?,
     ))
@@ -116,7 +115,7 @@ async fn batch_allocation(
     Body(req): Body<BatchAllocation>,
 ) -> ApiResult<Vec<BatchItem>> {
     Ok(Data(
-        grants::batch_allocate(&st.store, &caller, st.clock.now(), req).await?,
+        allocations::batch_allocate(&st.store, &caller, st.clock.now(), req).await?,
     ))
 }
 
@@ -126,6 +125,6 @@ async fn batch_pricing(
     Body(req): Body<BatchPricing>,
 ) -> ApiResult<Vec<BatchItem>> {
     Ok(Data(
-        grants::batch_price(&st.store, &caller, st.clock.now(), req).await?,
+        allocations::batch_price(&st.store, &caller, st.clock.now(), req).await?,
     ))
 }

@@ -6,8 +6,54 @@ use serde::{Deserialize, Serialize};
 
 use super::org::Status;
 
-/// Grantor id of grants issued by the platform.
-pub const PLATFORM: u64 = 0;
+/// Who issues a grant (and the allocations under it): the platform or an agent's
+/// shop. Stored and answered as the grantor's shop id, the platform as `0`
+/// (`allocator_shop_id`); convert with `From`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "u64", into = "u64")]
+pub enum Grantor {
+    Platform,
+    Shop(u64),
+}
+
+impl Grantor {
+    /// The grantor's shop; `None` for the platform.
+    pub fn shop(self) -> Option<u64> {
+        match self {
+            Grantor::Platform => None,
+            Grantor::Shop(id) => Some(id),
+        }
+    }
+}
+
+impl From<u64> for Grantor {
+    /// `0` is the platform.
+    fn from(id: u64) -> Self {
+        match id {
+            0 => Grantor::Platform,
+            id => Grantor::Shop(id),
+        }
+    }
+}
+
+impl From<Grantor> for u64 {
+    fn from(g: Grantor) -> u64 {
+        g.shop().unwrap_or(0)
+    }
+}
+
+/// (De)serialises an optional id as a number, `None` as `0` (the stored format).
+mod zero_is_none {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(v.unwrap_or(0))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Ok(Some(u64::deserialize(d)?).filter(|&id| id != 0))
+    }
+}
 
 /// A grantee's one-time commission amount at one of the series' thresholds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,11 +93,11 @@ pub struct SeriesGrant {
     /// Grantee shop.
     pub shop_id: u64,
     pub series_id: u64,
-    /// Grantor shop; [`PLATFORM`] for the platform.
-    pub allocator_shop_id: u64,
-    /// The grantor's own grant of the series (0 for platform grants).
-    #[serde(default)]
-    pub allocator_grant_id: u64,
+    /// Who issued it.
+    pub allocator_shop_id: Grantor,
+    /// The grantor's own grant of the series (`None` for platform grants; stored as 0).
+    #[serde(default, with = "zero_is_none")]
+    pub allocator_grant_id: Option<u64>,
     /// Fixed mode: the grantee's amount (≤ the grantor's).
     pub one_time_commission_amount: i64,
     /// Tiered mode: the grantee's amount per series threshold.
@@ -130,8 +176,8 @@ pub struct PackageAllocation {
     pub shop_id: u64,
     pub package_id: u64,
     pub series_id: u64,
-    /// Grantor shop; [`PLATFORM`] for the platform.
-    pub allocator_shop_id: u64,
+    /// Who issued it (the grant's grantor).
+    pub allocator_shop_id: Grantor,
     /// The grant it belongs to.
     pub series_allocation_id: u64,
     /// What the shop pays (set by the grantor; locked while sub-allocated).
@@ -171,4 +217,82 @@ pub struct PriceChange {
     /// Account that changed it.
     pub changed_by: u64,
     pub changed_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn grantor_is_stored_and_answered_as_a_shop_id_with_0_for_the_platform() {
+        assert_eq!(json!(Grantor::Platform), json!(0));
+        assert_eq!(json!(Grantor::Shop(7)), json!(7));
+        assert_eq!(
+            serde_json::from_value::<Grantor>(json!(0)).unwrap(),
+            Grantor::Platform
+        );
+        assert_eq!(
+            serde_json::from_value::<Grantor>(json!(7)).unwrap(),
+            Grantor::Shop(7)
+        );
+        assert_eq!(Grantor::Shop(7).shop(), Some(7));
+        assert_eq!(Grantor::Platform.shop(), None);
+    }
+
+    #[test]
+    fn a_missing_parent_grant_is_stored_as_0() {
+        let g = SeriesGrant {
+            id: 1,
+            shop_id: 2,
+            series_id: 3,
+            allocator_shop_id: Grantor::Platform,
+            allocator_grant_id: None,
+            one_time_commission_amount: 0,
+            commission_tiers: vec![],
+            enable_force_recharge: false,
+            force_recharge_amount: 0,
+            status: Status::Enabled,
+            phase: GrantPhase::Ready,
+            sub_grant_count: 0,
+            created_at: "t".into(),
+            updated_at: "t".into(),
+            deleted_at: None,
+            creator: 1,
+            updater: 1,
+            version: 1,
+        };
+        let v = serde_json::to_value(&g).unwrap();
+        assert_eq!(
+            (
+                v["allocator_shop_id"].clone(),
+                v["allocator_grant_id"].clone()
+            ),
+            (json!(0), json!(0))
+        );
+        assert_eq!(serde_json::from_value::<SeriesGrant>(v).unwrap(), g);
+        let child = SeriesGrant {
+            allocator_shop_id: Grantor::Shop(2),
+            allocator_grant_id: Some(1),
+            ..g.clone()
+        };
+        let v = serde_json::to_value(&child).unwrap();
+        assert_eq!(
+            (
+                v["allocator_shop_id"].clone(),
+                v["allocator_grant_id"].clone()
+            ),
+            (json!(2), json!(1))
+        );
+        assert_eq!(serde_json::from_value::<SeriesGrant>(v).unwrap(), child);
+        // Grants stored before the field existed read as platform grants.
+        let mut old = serde_json::to_value(&g).unwrap();
+        old.as_object_mut().unwrap().remove("allocator_grant_id");
+        assert_eq!(
+            serde_json::from_value::<SeriesGrant>(old)
+                .unwrap()
+                .allocator_grant_id,
+            None
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! has its own error type, mapped to a business code by [`crate::codes::BusinessError`].
 
 pub mod accounts;
+pub mod allocations;
 pub mod asset_ops;
 pub mod assets;
 pub mod audit;

@@ -1,7 +1,10 @@
 //! Package catalogue and the agent price chain against the emulator: series,
 //! packages, grants down three levels, cost and retail prices, the cost-price lock,
-//! batch allocation and pricing, grants larger than one transaction (created, failed,
-//! interrupted, deleted) and bad input that must write nothing.
+//! batch allocation and pricing; grants written in phases in [`phases`], bad input
+//! that must write nothing in [`bad_input`].
+
+mod bad_input;
+mod phases;
 
 use serde_json::{json, Value};
 
@@ -43,7 +46,7 @@ pub async fn package(app: &TestApp, sa: &str, code: &str, series: u64) -> u64 {
 }
 
 /// The cost-price history items of an allocation.
-async fn history(app: &TestApp, allocation_id: u64) -> Vec<shared::store::Item> {
+pub async fn history(app: &TestApp, allocation_id: u64) -> Vec<shared::store::Item> {
     let pk = shared::store::keys::price_history_pk(allocation_id);
     app.table
         .scan()
@@ -78,7 +81,7 @@ pub async fn chain(app: &TestApp) -> Chain {
     }
 }
 
-fn grant_body(shop: u64, series: u64, amount: i64, packages: &[(u64, i64)]) -> Value {
+pub fn grant_body(shop: u64, series: u64, amount: i64, packages: &[(u64, i64)]) -> Value {
     json!({
         "shop_id": shop, "series_id": series, "one_time_commission_amount": amount,
         "packages": packages.iter().map(|(p, c)| json!({"package_id": p, "cost_price": c})).collect::<Vec<_>>()
@@ -299,6 +302,17 @@ async fn three_level_price_chain() {
     assert_eq!(l1_grants["list"][0]["package_count"], 1);
     let all = app.get("/api/admin/shop-series-grants", &ch.sa).await;
     assert_eq!(all.ok()["total"], 3);
+    // The platform filters by grantor: 0 is the platform, else the grantor's shop.
+    let issued_by =
+        |grantor: u64| format!("/api/admin/shop-series-grants?allocator_shop_id={grantor}");
+    let platform = app.get(&issued_by(0), &ch.sa).await;
+    assert_eq!(platform.ok()["total"], 1);
+    assert_eq!(platform.ok()["list"][0]["id"], g1["id"]);
+    let from_b = app.get(&issued_by(ch.b), &ch.sa).await;
+    assert_eq!(from_b.ok()["total"], 1);
+    assert_eq!(from_b.ok()["list"][0]["allocator_shop_id"], ch.b);
+    assert_eq!(from_b.ok()["list"][0]["allocator_shop_name"], "Shop B");
+    assert_eq!(g1["allocator_shop_name"], Value::Null);
     // L3's own view: its cost 11500, retail = suggested.
     let l3 = app.get(&format!("/api/admin/packages/{p}"), &ch.l3).await;
     assert_eq!(
@@ -434,309 +448,13 @@ async fn tiered_grants_and_forced_recharge() {
     );
 }
 
-/// A live allocation written behind the service's back (crash and stray-item tests).
-fn allocation(
-    shop: u64,
-    package: u64,
-    grant: u64,
-    id: u64,
-    at: &str,
-) -> shared::domain::grants::PackageAllocation {
-    shared::domain::grants::PackageAllocation {
-        id,
-        shop_id: shop,
-        package_id: package,
-        series_id: 1,
-        allocator_shop_id: 0,
-        series_allocation_id: grant,
-        cost_price: 8000,
-        retail_price: 15000,
-        shelf_status: shared::domain::grants::ShelfStatus::On,
-        status: shared::domain::org::Status::Enabled,
-        sub_allocation_count: 0,
-        created_at: at.into(),
-        updated_at: at.into(),
-        deleted_at: None,
-        creator: 1,
-        updater: 1,
-        version: 1,
-    }
-}
-
-/// Two identical grant requests at once: exactly one wins, the other is refused as a
-/// duplicate and leaves nothing; replaying a package change writes no second history.
-#[tokio::test]
-async fn concurrent_duplicate_grants_and_replays() {
-    let app = spawn_app().await;
-    let ch = chain(&app).await;
-    let ps = packages(&app, &ch.sa, ch.series, 3).await;
-    let items: Vec<(u64, i64)> = ps.iter().map(|p| (*p, 8000)).collect();
-    let body = grant_body(ch.a, ch.series, 500, &items);
-    let (r1, r2) = tokio::join!(
-        app.post("/api/admin/shop-series-grants", &ch.sa, body.clone()),
-        app.post("/api/admin/shop-series-grants", &ch.sa, body.clone())
-    );
-    let mut codes = [r1.code(), r2.code()];
-    codes.sort_unstable();
-    assert_eq!(codes, [0, 1042], "{r1:?} {r2:?}");
-    let winner = if r1.code() == 0 { &r1 } else { &r2 };
-    let gid = winner.data()["id"].as_u64().unwrap();
-    let grants = app.get("/api/admin/shop-series-grants", &ch.sa).await;
-    assert_eq!(grants.ok()["total"], 1);
-    let series = app
-        .get(&format!("/api/admin/package-series/{}", ch.series), &ch.sa)
-        .await;
-    assert_eq!(series.ok()["grant_count"], 1);
-    assert!(
-        !app.table
-            .live_keys()
-            .await
-            .iter()
-            .any(|(pk, _)| pk.starts_with("GRANT#") && pk != &format!("GRANT#{gid}")),
-        "the losing request left no grant"
-    );
-
-    // The same package change sent twice: one price change, one history item.
-    let change = json!({"packages": [{"package_id": ps[0], "cost_price": 9000}]});
-    let path = format!("/api/admin/shop-series-grants/{gid}/packages");
-    app.put(&path, &ch.sa, change.clone()).await.ok();
-    let again = app.put(&path, &ch.sa, change).await;
-    assert_eq!(again.ok()["packages"][0]["cost_price"], 9000);
-    let own = app
-        .get(&format!("/api/admin/packages/{}", ps[0]), &ch.l1)
-        .await;
-    let alloc_id = own.ok()["allocation_id"].as_u64().unwrap();
-    assert_eq!(history(&app, alloc_id).await.len(), 1);
-    // A replayed delete finds nothing to delete.
-    app.delete(&format!("/api/admin/shop-series-grants/{gid}"), &ch.sa)
-        .await
-        .ok();
-    app.delete(&format!("/api/admin/shop-series-grants/{gid}"), &ch.sa)
-        .await
-        .err(404, 1002);
-}
-
 /// Creates `n` packages in `series` with one id reservation per call.
-async fn packages(app: &TestApp, sa: &str, series: u64, n: usize) -> Vec<u64> {
+pub async fn packages(app: &TestApp, sa: &str, series: u64, n: usize) -> Vec<u64> {
     let mut ids = vec![];
     for i in 0..n {
         ids.push(package(app, sa, &format!("B{i}"), series).await);
     }
     ids
-}
-
-#[tokio::test]
-async fn grants_larger_than_one_transaction_are_all_or_nothing() {
-    let app = spawn_app().await;
-    let ch = chain(&app).await;
-    let ps = packages(&app, &ch.sa, ch.series, 150).await;
-    let items: Vec<(u64, i64)> = ps.iter().map(|p| (*p, 8000)).collect();
-    let g1 = app
-        .post(
-            "/api/admin/shop-series-grants",
-            &ch.sa,
-            grant_body(ch.a, ch.series, 500, &items),
-        )
-        .await;
-    assert_eq!(g1.ok()["packages"].as_array().unwrap().len(), 150);
-
-    // L1 → L2 with 150 packages: 4 + 300 operations. One package L1 does not hold
-    // makes the whole grant fail before anything is written.
-    let before = app.table.entity_keys().await;
-    let mut bad = items.clone();
-    bad[149].1 = 7000;
-    app.post(
-        "/api/admin/shop-series-grants",
-        &ch.l1,
-        grant_body(ch.b, ch.series, 400, &bad),
-    )
-    .await
-    .err(400, 1055);
-    assert_eq!(app.table.entity_keys().await, before, "nothing written");
-
-    // A failure in the last chunk rolls back every chunk already written: a stray
-    // allocation of the last package to B (left by a grant that no longer exists)
-    // makes the conditional create of that allocation fail.
-    let last = ps[149];
-    let store = &app.table.store;
-    let stray = shared::store::keys::allocation(ch.b, last);
-    let item =
-        shared::store::catalog::allocation_item(&allocation(ch.b, last, 777, 7777, "x")).unwrap();
-    store.put(item).await.unwrap();
-    let body = grant_body(
-        ch.b,
-        ch.series,
-        400,
-        &items.iter().map(|(p, _)| (*p, 10000)).collect::<Vec<_>>(),
-    );
-    let live_before = app.table.live_keys().await;
-    app.post("/api/admin/shop-series-grants", &ch.l1, body.clone())
-        .await
-        .err(409, 1007);
-    assert_eq!(
-        app.table.live_keys().await,
-        live_before,
-        "no live item added by the failed grant"
-    );
-    let l1 = app
-        .get(&format!("/api/admin/packages/{}", ps[0]), &ch.l1)
-        .await;
-    assert_eq!(
-        l1.ok()["cost_price_locked"],
-        false,
-        "L1's counters restored"
-    );
-    let series = app
-        .get(&format!("/api/admin/package-series/{}", ch.series), &ch.sa)
-        .await;
-    assert_eq!(series.ok()["grant_count"], 1);
-    store.delete(&stray).await.unwrap();
-
-    let g2 = app
-        .post("/api/admin/shop-series-grants", &ch.l1, body)
-        .await;
-    let g2 = g2.ok().clone();
-    assert_eq!(g2["packages"].as_array().unwrap().len(), 150);
-    let l2 = app.get("/api/admin/packages?page_size=100", &ch.l2).await;
-    assert_eq!(l2.ok()["total"], 150);
-    // Every L1 allocation is now locked by L2's.
-    let l1 = app
-        .get(&format!("/api/admin/packages/{}", ps[0]), &ch.l1)
-        .await;
-    assert_eq!(l1.ok()["cost_price_locked"], true);
-
-    // Delete: 150 allocations in several transactions; afterwards nothing of the grant
-    // remains in effect and L1's costs are unlocked.
-    let gid2 = g2["id"].as_u64().unwrap();
-    app.delete(&format!("/api/admin/shop-series-grants/{gid2}"), &ch.l1)
-        .await
-        .ok();
-    let l2 = app.get("/api/admin/packages", &ch.l2).await;
-    assert_eq!(l2.ok()["total"], 0);
-    let l1 = app
-        .get(&format!("/api/admin/packages/{}", ps[0]), &ch.l1)
-        .await;
-    assert_eq!(l1.ok()["cost_price_locked"], false);
-    let l1_grant = app.get("/api/admin/shop-series-grants", &ch.sa).await;
-    assert_eq!(l1_grant.ok()["total"], 1);
-    // The claim is free again: the same grant can be issued anew.
-    app.post(
-        "/api/admin/shop-series-grants",
-        &ch.l1,
-        grant_body(ch.b, ch.series, 400, &[(ps[0], 9000)]),
-    )
-    .await
-    .ok();
-}
-
-/// A grant whose creation stopped after some chunks (a crashed Lambda) takes no
-/// effect, blocks nothing for long, and the sweeper removes everything it wrote.
-#[tokio::test]
-async fn interrupted_grant_is_rolled_back_by_the_sweeper() {
-    use shared::jobs::grant_sweeper::sweep;
-    use shared::services::grants::{retire, STALE_AFTER_SECS};
-    let app = spawn_app().await;
-    let ch = chain(&app).await;
-    let ps = packages(&app, &ch.sa, ch.series, 60).await;
-    let store = &app.table.store;
-    let before = app.table.entity_keys().await;
-
-    // Simulate the crash: write the grant as `creating` with its claim and counters,
-    // and the first 40 allocations, as the create path does, then stop.
-    let now = app.state.clock.now();
-    let g = shared::domain::grants::SeriesGrant {
-        id: 900,
-        shop_id: ch.a,
-        series_id: ch.series,
-        allocator_shop_id: 0,
-        allocator_grant_id: 0,
-        one_time_commission_amount: 100,
-        commission_tiers: vec![],
-        enable_force_recharge: false,
-        force_recharge_amount: 0,
-        status: shared::domain::org::Status::Enabled,
-        phase: shared::domain::grants::GrantPhase::Creating,
-        sub_grant_count: 0,
-        created_at: shared::clock::rfc3339(now),
-        updated_at: shared::clock::rfc3339(now),
-        deleted_at: None,
-        creator: 1,
-        updater: 1,
-        version: 1,
-    };
-    let mut items = vec![
-        shared::store::catalog::grant_item(&g).unwrap(),
-        shared::store::catalog::claim_item(&g),
-    ];
-    for (i, p) in ps.iter().take(40).enumerate() {
-        let a = allocation(ch.a, *p, g.id, 5000 + i as u64, &g.created_at);
-        items.push(shared::store::catalog::allocation_item(&a).unwrap());
-    }
-    store.put_all(items).await.unwrap();
-    store
-        .update_if(
-            "series",
-            &shared::store::keys::series(ch.series),
-            shared::store::tx::Upd::new("ADD grant_count :one").value(":one", shared::store::n(1)),
-            shared::store::tx::Cond::live(),
-        )
-        .await
-        .unwrap();
-
-    // Meanwhile nothing of it takes effect: not listed, not readable, no packages.
-    assert_eq!(
-        app.get("/api/admin/shop-series-grants", &ch.sa).await.ok()["total"],
-        0
-    );
-    app.get("/api/admin/shop-series-grants/900", &ch.sa)
-        .await
-        .err(404, 1002);
-    assert_eq!(
-        app.get("/api/admin/packages", &ch.l1).await.ok()["total"],
-        0
-    );
-    assert_eq!(
-        app.get("/api/admin/package-series", &ch.l1).await.ok()["total"],
-        0
-    );
-    // The claim holds: a new grant waits for the sweeper.
-    app.post(
-        "/api/admin/shop-series-grants",
-        &ch.sa,
-        grant_body(ch.a, ch.series, 100, &[]),
-    )
-    .await
-    .err(409, 1042);
-
-    // Too young to be touched; once stale, the sweeper retires it completely.
-    assert_eq!(sweep(store, now).await.unwrap().settled, 0);
-    assert_eq!(
-        sweep(store, now + STALE_AFTER_SECS + 1).await.unwrap(),
-        shared::jobs::grant_sweeper::Sweep {
-            settled: 1,
-            unsettled: vec![]
-        }
-    );
-    let series = app
-        .get(&format!("/api/admin/package-series/{}", ch.series), &ch.sa)
-        .await;
-    assert_eq!(series.ok()["grant_count"], 0);
-    assert_eq!(
-        app.table.live_keys().await,
-        before,
-        "only soft-deleted residue remains"
-    );
-    // Retiring again is a no-op; a sweep finds nothing; the grant can be issued now.
-    retire(store, 900, now).await.unwrap();
-    assert_eq!(sweep(store, now + 600).await.unwrap().settled, 0);
-    let g = app
-        .post(
-            "/api/admin/shop-series-grants",
-            &ch.sa,
-            grant_body(ch.a, ch.series, 100, &[(ps[0], 8000)]),
-        )
-        .await;
-    assert_eq!(g.ok()["packages"][0]["cost_price"], 8000);
 }
 
 #[tokio::test]
@@ -865,143 +583,4 @@ async fn batch_allocation_and_pricing() {
     )
     .await
     .err(400, 1001);
-}
-
-#[tokio::test]
-async fn bad_catalogue_input_writes_nothing() {
-    let app = spawn_app().await;
-    let ch = chain(&app).await;
-    let tiered = series(
-        &app,
-        &ch.sa,
-        json!({"series_name": "T", "series_code": "T", "commission_type": "tiered",
-               "tiers": [{"threshold": 10, "amount": 1}, {"threshold": 20, "amount": 2}]}),
-    )
-    .await;
-    let p = package(&app, &ch.sa, "P", ch.series).await;
-    let before = app.table.entity_keys().await;
-    let series_cases = [
-        json!({"series_name": "X", "series_code": "X", "commission_type": "tiered", "tiers": [{"operator": "==", "threshold": 1, "amount": 1}]}),
-        json!({"series_name": "X", "series_code": "X", "commission_type": "tiered", "tiers": []}),
-        json!({"series_name": "X", "series_code": "X", "commission_type": "tiered", "tiers": [{"threshold": 1, "amount": 1}, {"threshold": 1, "amount": 2}]}),
-        json!({"series_name": "X", "series_code": "X", "commission_type": "fixed", "commission_amount": -1}),
-        json!({"series_name": "X", "series_code": "X", "commission_type": "fixed", "commission_amount": 1e20}),
-        json!({"series_name": "X", "series_code": "X", "commission_type": "fixed", "commission_amount": 1_000_000_000_001i64}),
-        json!({"series_name": "X", "series_code": "X", "commission_type": "percent"}),
-        json!({"series_name": "X", "series_code": "X", "one_time_commission_trigger": "monthly"}),
-    ];
-    for body in series_cases {
-        let r = app
-            .post("/api/admin/package-series", &ch.sa, body.clone())
-            .await;
-        r.err(400, 1001);
-    }
-    let pkg = |patch: Value| {
-        let mut b = package_body("Y", ch.series);
-        for (k, v) in patch.as_object().unwrap() {
-            if v.is_null() {
-                b.as_object_mut().unwrap().remove(k);
-            } else {
-                b[k] = v.clone();
-            }
-        }
-        b
-    };
-    let package_cases = [
-        pkg(json!({"virtual_data_mb": 10241})),
-        pkg(json!({"virtual_data_mb": 0})),
-        pkg(json!({"duration_months": null})),
-        pkg(json!({"duration_months": 0})),
-        pkg(json!({"calendar_type": "by_day"})),
-        pkg(json!({"calendar_type": "weekly"})),
-        pkg(json!({"suggested_retail_price": -1})),
-        pkg(json!({"cost_price": 1e30})),
-        pkg(json!({"real_data_mb": -5})),
-        pkg(json!({"data_reset_cycle": null})),
-        pkg(json!({"package_type": "main"})),
-        pkg(json!({"has_independent_expiry": true})),
-        pkg(json!({"package_series_id": 9999})),
-    ];
-    for body in package_cases {
-        app.post("/api/admin/packages", &ch.sa, body.clone())
-            .await
-            .err(400, 1001);
-    }
-    let grant_cases = [
-        (
-            json!({"shop_id": ch.a, "series_id": tiered, "commission_tiers": [{"threshold": 10, "amount": 1}]}),
-            400,
-            1045,
-        ),
-        (
-            json!({"shop_id": ch.a, "series_id": tiered, "commission_tiers": [{"threshold": 10, "amount": 1}, {"threshold": 20, "amount": 1}, {"threshold": 30, "amount": 1}]}),
-            400,
-            1045,
-        ),
-        (
-            json!({"shop_id": ch.a, "series_id": tiered, "commission_tiers": [{"threshold": 10, "amount": -1}, {"threshold": 20, "amount": 1}]}),
-            400,
-            1001,
-        ),
-        (
-            json!({"shop_id": ch.a, "series_id": ch.series, "one_time_commission_amount": -1}),
-            400,
-            1001,
-        ),
-        (
-            json!({"shop_id": ch.a, "series_id": ch.series, "one_time_commission_amount": 1e25}),
-            400,
-            1001,
-        ),
-        (
-            json!({"shop_id": ch.a, "series_id": ch.series, "one_time_commission_amount": 1, "packages": [{"package_id": p, "cost_price": -5}]}),
-            400,
-            1001,
-        ),
-        (
-            json!({"shop_id": ch.a, "series_id": ch.series, "one_time_commission_amount": 1, "packages": [{"package_id": p}]}),
-            400,
-            1001,
-        ),
-        (
-            json!({"shop_id": ch.a, "series_id": tiered, "commission_tiers": [{"threshold": 10, "amount": 1}, {"threshold": 20, "amount": 1}], "packages": [{"package_id": p, "cost_price": 1}]}),
-            400,
-            1052,
-        ),
-        (
-            json!({"shop_id": ch.a, "series_id": ch.series, "one_time_commission_amount": 1, "packages": [{"package_id": p, "cost_price": 1}, {"package_id": p, "cost_price": 2}]}),
-            400,
-            1001,
-        ),
-        (
-            json!({"shop_id": ch.b, "series_id": ch.series, "one_time_commission_amount": 1}),
-            400,
-            1035,
-        ),
-        (
-            json!({"shop_id": ch.a, "series_id": 9999, "one_time_commission_amount": 1}),
-            404,
-            1002,
-        ),
-    ];
-    for (body, status, code) in grant_cases {
-        app.post("/api/admin/shop-series-grants", &ch.sa, body.clone())
-            .await
-            .err(status, code);
-    }
-    assert_eq!(app.table.entity_keys().await, before, "nothing written");
-    // Package fields: virtual ratio stored with 6 decimals, by-day zeroes months.
-    let r = app
-        .post("/api/admin/packages", &ch.sa, pkg(json!({"package_code": "Z", "real_data_mb": 1000, "virtual_data_mb": 3, "calendar_type": "by_day", "duration_days": 30})))
-        .await;
-    let r = r.ok();
-    assert_eq!(r["virtual_ratio"], json!(333.333333));
-    assert_eq!(
-        (r["duration_days"].clone(), r["duration_months"].clone()),
-        (json!(30), json!(0))
-    );
-    // Series in use cannot be deleted; package in use neither.
-    app.delete(&format!("/api/admin/package-series/{}", ch.series), &ch.sa)
-        .await
-        .err(409, 1050);
 }
