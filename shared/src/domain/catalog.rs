@@ -182,25 +182,30 @@ impl PackageSeries {
         money("commission_amount", self.commission_amount)?;
         money("force_recharge_amount", self.force_recharge_amount)?;
         match self.commission_type {
-            CommissionType::Fixed if !self.tiers.is_empty() => Err(Invalid(
-                "tiers are only allowed when commission_type is tiered".into(),
+            CommissionType::Fixed if !self.tiers.is_empty() => Err(Invalid::new(
+                "只有commission_type为tiered时才能填写tiers",
+                "tiers are only allowed when commission_type is tiered",
             )),
-            CommissionType::Tiered if self.tiers.is_empty() => Err(Invalid(
-                "tiers must not be empty when commission_type is tiered".into(),
+            CommissionType::Tiered if self.tiers.is_empty() => Err(Invalid::new(
+                "commission_type为tiered时tiers不能为空",
+                "tiers must not be empty when commission_type is tiered",
             )),
             _ => Ok(()),
         }?;
         if self.tiers.len() > MAX_TIERS {
-            return Err(Invalid(format!("at most {MAX_TIERS} tiers")));
+            return Err(Invalid::new(
+                format!("梯度最多{MAX_TIERS}个"),
+                format!("at most {MAX_TIERS} tiers"),
+            ));
         }
         for (i, t) in self.tiers.iter().enumerate() {
             int_in("tiers.threshold", t.threshold, 0..=i64::MAX)?;
             money("tiers.amount", t.amount)?;
             if self.tiers[..i].iter().any(|o| o.threshold == t.threshold) {
-                return Err(Invalid(format!(
-                    "tier threshold {} appears twice",
-                    t.threshold
-                )));
+                return Err(Invalid::new(
+                    format!("梯度阈值 {} 重复", t.threshold),
+                    format!("tier threshold {} appears twice", t.threshold),
+                ));
             }
         }
         Ok(())
@@ -292,8 +297,9 @@ impl Package {
         if self.enable_virtual_data {
             int_in("virtual_data_mb", self.virtual_data_mb, 1..=MAX_DATA_MB)?;
             if self.virtual_data_mb > self.real_data_mb {
-                return Err(Invalid(
-                    "virtual_data_mb must not exceed real_data_mb".into(),
+                return Err(Invalid::new(
+                    "virtual_data_mb不能超过real_data_mb",
+                    "virtual_data_mb must not exceed real_data_mb",
                 ));
             }
         } else {
@@ -310,8 +316,9 @@ impl Package {
             }
         }
         if self.has_independent_expiry && self.package_type == PackageType::Formal {
-            return Err(Invalid(
-                "has_independent_expiry applies to add-on packages only".into(),
+            return Err(Invalid::new(
+                "has_independent_expiry只适用于加油包",
+                "has_independent_expiry applies to add-on packages only",
             ));
         }
         money("suggested_retail_price", self.suggested_retail_price)?;
@@ -327,13 +334,19 @@ impl Package {
 
 fn months(v: i64) -> Result<i64, Invalid> {
     int_in("duration_months", v, 1..=120).map_err(|_| {
-        Invalid("duration_months (1-120) is required when calendar_type is natural_month".into())
+        Invalid::new(
+            "calendar_type为natural_month时必须填写duration_months(1-120)",
+            "duration_months (1-120) is required when calendar_type is natural_month",
+        )
     })
 }
 
 fn days(v: i64) -> Result<i64, Invalid> {
     int_in("duration_days", v, 1..=3660).map_err(|_| {
-        Invalid("duration_days (1-3660) is required when calendar_type is by_day".into())
+        Invalid::new(
+            "calendar_type为by_day时必须填写duration_days(1-3660)",
+            "duration_days (1-3660) is required when calendar_type is by_day",
+        )
     })
 }
 

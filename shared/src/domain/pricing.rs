@@ -223,7 +223,10 @@ pub enum GrantRule {
 /// grants without a ceiling, decision C5).
 pub fn check_fixed(amount: Option<i64>, ceiling: Option<&SeriesGrant>) -> Result<i64, GrantRule> {
     let amount = amount.ok_or_else(|| {
-        Invalid("one_time_commission_amount is required for a fixed-commission series".into())
+        Invalid::new(
+            "固定佣金系列必须填写one_time_commission_amount",
+            "one_time_commission_amount is required for a fixed-commission series",
+        )
     })?;
     money("one_time_commission_amount", amount)?;
     if let Some(limit) = ceiling.map(|g| g.one_time_commission_amount) {
@@ -245,7 +248,10 @@ pub fn check_tiers(
     ceiling: Option<&SeriesGrant>,
 ) -> Result<Vec<GrantTier>, GrantRule> {
     let tiers = tiers.ok_or_else(|| {
-        Invalid("commission_tiers is required for a tiered-commission series".into())
+        Invalid::new(
+            "梯度佣金系列必须填写commission_tiers",
+            "commission_tiers is required for a tiered-commission series",
+        )
     })?;
     let expected = series.thresholds();
     let mut given: Vec<i64> = tiers.iter().map(|t| t.threshold).collect();

@@ -79,8 +79,16 @@ fn price_of(cost: Option<i64>, adjustment: Option<i64>) -> Result<Price, Catalog
     match (cost, adjustment) {
         (Some(c), None) => Ok(Price::Fixed(money("cost_price", c)?)),
         (None, Some(a)) if a.abs() <= MAX_MONEY => Ok(Price::Adjust(a)),
-        (None, Some(_)) => Err(Invalid("price_adjustment is out of range".into()).into()),
-        _ => Err(Invalid("give exactly one of cost_price and price_adjustment".into()).into()),
+        (None, Some(_)) => Err(Invalid::new(
+            "price_adjustment超出范围",
+            "price_adjustment is out of range",
+        )
+        .into()),
+        _ => Err(Invalid::new(
+            "cost_price和price_adjustment必须且只能填写一个",
+            "give exactly one of cost_price and price_adjustment",
+        )
+        .into()),
     }
 }
 
@@ -88,10 +96,13 @@ fn apply_price(price: Price, base: i64, pid: u64) -> Result<i64, CatalogError> {
     match price {
         Price::Fixed(c) => Ok(c),
         Price::Adjust(a) => money("cost_price", base + a).map_err(|_| {
-            Invalid(format!(
-                "the adjusted cost price of package {pid} would be {}",
-                base + a
-            ))
+            Invalid::new(
+                format!("套餐 {pid} 调整后的成本价将为 {}", base + a),
+                format!(
+                    "the adjusted cost price of package {pid} would be {}",
+                    base + a
+                ),
+            )
             .into()
         }),
     }
@@ -99,7 +110,11 @@ fn apply_price(price: Price, base: i64, pid: u64) -> Result<i64, CatalogError> {
 
 fn check_ids(ids: &[u64], what: &str) -> Result<(), CatalogError> {
     if ids.is_empty() || ids.len() > MAX_ITEMS {
-        return Err(Invalid(format!("{what} must list 1-{MAX_ITEMS} ids")).into());
+        return Err(Invalid::new(
+            format!("{what}须包含1-{MAX_ITEMS}个ID"),
+            format!("{what} must list 1-{MAX_ITEMS} ids"),
+        )
+        .into());
     }
     Ok(())
 }
@@ -219,9 +234,10 @@ pub async fn batch_allocate(
     shops.sort_unstable();
     shops.dedup();
     if shops.is_empty() || shops.len() > MAX_BATCH_SHOPS {
-        return Err(Invalid(format!(
-            "give 1-{MAX_BATCH_SHOPS} shops in shop_id or shop_ids"
-        ))
+        return Err(Invalid::new(
+            format!("shop_id或shop_ids须指定1-{MAX_BATCH_SHOPS}个店铺"),
+            format!("give 1-{MAX_BATCH_SHOPS} shops in shop_id or shop_ids"),
+        )
         .into());
     }
     check_ids(&req.package_ids, "package_ids")?;

@@ -84,6 +84,13 @@ pub enum CatalogError {
 }
 
 impl BusinessError for CatalogError {
+    fn detail(&self) -> Option<crate::codes::Text> {
+        match self {
+            CatalogError::Invalid(i) => Some(i.text().clone()),
+            _ => None,
+        }
+    }
+
     fn code(&self) -> Code {
         use CatalogError::*;
         match self {

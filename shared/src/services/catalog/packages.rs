@@ -136,9 +136,11 @@ pub async fn create_package(
         .await
         .map_err(|e| match e.failed_label() {
             Some("unique") => CatalogError::DuplicatePackageCode,
-            Some("series") => {
-                Invalid("package_series_id does not name a live series".into()).into()
-            }
+            Some("series") => Invalid::new(
+                "package_series_id对应的套餐系列不存在",
+                "package_series_id does not name a live series",
+            )
+            .into(),
             _ => e.into(),
         })?;
     Ok(PackageView::of(&p, None))
@@ -359,9 +361,11 @@ pub async fn update_package(
         .await
         .map_err(|e| match e.failed_label() {
             Some("unique") => CatalogError::DuplicatePackageCode,
-            Some("series") => {
-                Invalid("package_series_id does not name a live series".into()).into()
-            }
+            Some("series") => Invalid::new(
+                "package_series_id对应的套餐系列不存在",
+                "package_series_id does not name a live series",
+            )
+            .into(),
             _ => conflict(e),
         })?;
     Ok(PackageView::of(&p, None))

@@ -33,7 +33,7 @@ pub async fn create_grant(
     let series = live_series(store, req.series_id).await?;
     let parent = grantor_grant(store, grantor, series.id).await?;
     if series.status != Status::Enabled {
-        return Err(Invalid("the series is disabled".into()).into());
+        return Err(Invalid::new("该套餐系列已停用", "the series is disabled").into());
     }
     let shop: Shop = store
         .live_entity(&keys::shop(req.shop_id))
@@ -67,9 +67,11 @@ pub async fn create_grant(
         )
     };
     if req.packages.iter().any(|p| p.remove) {
-        return Err(
-            Invalid("remove is only allowed when managing a grant's packages".into()).into(),
-        );
+        return Err(Invalid::new(
+            "只有管理授权套餐时才能使用remove",
+            "remove is only allowed when managing a grant's packages",
+        )
+        .into());
     }
     let at = rfc3339(now);
     let g = SeriesGrant {

@@ -35,11 +35,19 @@ pub(crate) async fn plan_packages(
     items: &[GrantPackage],
 ) -> Result<Vec<Change>, CatalogError> {
     if items.len() > MAX_ITEMS {
-        return Err(Invalid(format!("at most {MAX_ITEMS} packages per request")).into());
+        return Err(Invalid::new(
+            format!("每次最多{MAX_ITEMS}个套餐"),
+            format!("at most {MAX_ITEMS} packages per request"),
+        )
+        .into());
     }
     for (i, it) in items.iter().enumerate() {
         if items.iter().take(i).any(|o| o.package_id == it.package_id) {
-            return Err(Invalid(format!("package {} is listed twice", it.package_id)).into());
+            return Err(Invalid::new(
+                format!("套餐 {} 重复", it.package_id),
+                format!("package {} is listed twice", it.package_id),
+            )
+            .into());
         }
         if let Some(c) = it.cost_price {
             money("cost_price", c)?;
@@ -153,9 +161,12 @@ pub(crate) async fn plan_packages(
                 changes.push(c);
             }
             None => {
-                let cost = it
-                    .cost_price
-                    .ok_or_else(|| Invalid(format!("cost_price is required for package {pid}")))?;
+                let cost = it.cost_price.ok_or_else(|| {
+                    Invalid::new(
+                        format!("套餐 {pid} 必须填写cost_price"),
+                        format!("cost_price is required for package {pid}"),
+                    )
+                })?;
                 check_floor(cost)?;
                 let a = PackageAllocation {
                     id: next_id,
@@ -218,8 +229,9 @@ pub(super) fn commission(
     Ok(match series.commission_type {
         CommissionType::Fixed => {
             if tiers.is_some_and(|t| !t.is_empty()) {
-                return Err(Invalid(
-                    "commission_tiers are only allowed for a tiered-commission series".into(),
+                return Err(Invalid::new(
+                    "只有梯度佣金系列才能填写commission_tiers",
+                    "commission_tiers are only allowed for a tiered-commission series",
                 )
                 .into());
             }
