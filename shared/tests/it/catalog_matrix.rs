@@ -5,6 +5,7 @@
 
 use serde_json::{json, Value};
 
+use crate::helpers::actors::Actors;
 use crate::helpers::{spawn_app, TestApp};
 use crate::matrix::{
     none, row_of, run, Allow, Code, Deny, Exp, Hidden, Row, ALL_ADMIN_BUT_ENT, PLATFORM_ONLY,
@@ -91,42 +92,10 @@ async fn id(r: crate::helpers::Resp) -> u64 {
 }
 
 async fn setup(app: &TestApp) -> (Vec<String>, F) {
-    let sa = app.admin().await;
-    let role = app.customer_role(&sa, "r").await;
-    let a = app.shop(&sa, "A", None, role).await;
-    let b = app.shop(&sa, "B", Some(a), role).await;
-    let c = app.shop(&sa, "C", Some(b), role).await;
-    let d = app.shop(&sa, "D", None, role).await;
-    app.post(
-        "/api/admin/accounts",
-        &sa,
-        json!({"username": "ops", "password": "password-ops", "user_type": 2}),
-    )
-    .await
-    .ok();
-    let e = app
-        .post(
-            "/api/admin/enterprises",
-            &sa,
-            json!({"enterprise_name": "E", "enterprise_code": "E", "owner_shop_id": a}),
-        )
-        .await;
-    let eid = e.ok()["id"].as_u64().unwrap();
-    app.post(
-        "/api/admin/accounts",
-        &sa,
-        json!({"username": "ent", "password": "password-e", "user_type": 4, "enterprise_id": eid}),
-    )
-    .await
-    .ok();
-    let tokens = vec![
-        sa.clone(),
-        app.login("ops", "password-ops").await,
-        app.agent("A").await,
-        app.agent("C").await,
-        app.agent("D").await,
-        app.login("ent", "password-e").await,
-    ];
+    let cast = Actors::new(app).await;
+    let (sa, role) = (cast.sa.clone(), cast.role);
+    let (a, b, c, d) = (cast.a, cast.b, cast.c, cast.d);
+    let tokens = cast.tokens();
     let agent_a = &tokens[2];
     let admin: &str = &sa;
 
