@@ -1,8 +1,11 @@
 //! Presigned S3 URLs for uploads (imports) and downloads (api.md §10).
 //!
 //! Uploads land under `uploads/<purpose>/<account id>/<uuid>/<file name>`, so a
-//! caller can only register imports of files it uploaded itself; the presigned PUT
-//! signs the content type and the exact content length, bounding both.
+//! caller can only register imports of files it uploaded itself. The presigned PUT
+//! signs the content type and, when the caller gives the file's `size`, the exact
+//! content length (bounded by `max_upload_bytes`). Without a size the length is not
+//! signed; the import worker then refuses an object above `max_upload_bytes` before
+//! reading it.
 
 use std::time::Duration;
 
@@ -71,8 +74,9 @@ impl Purpose {
 pub struct UploadRequest {
     pub file_name: String,
     pub content_type: Option<String>,
-    /// Exact size of the file in bytes (signed into the URL).
-    pub size: i64,
+    /// Exact size of the file in bytes, signed into the URL when given (not in
+    /// api.md §10; optional).
+    pub size: Option<i64>,
     pub purpose: Purpose,
 }
 
@@ -128,7 +132,7 @@ pub async fn upload_url(
         .into());
     }
     let max = state.cfg.max_upload_bytes;
-    if req.size <= 0 || req.size > max {
+    if req.size.is_some_and(|size| size <= 0 || size > max) {
         return Err(Invalid(format!("size must be 1..={max} bytes")).into());
     }
     let key = format!(
@@ -142,7 +146,7 @@ pub async fn upload_url(
         .bucket(&state.cfg.bucket)
         .key(&key)
         .content_type(&content_type)
-        .content_length(req.size)
+        .set_content_length(req.size)
         .presigned(presigning()?)
         .await
         .map_err(|e| StorageError::S3(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;

@@ -10,6 +10,7 @@ mod catalog;
 mod catalog_matrix;
 mod gateway;
 mod helpers;
+mod imports;
 mod matrix;
 mod org;
 mod store;
