@@ -14,3 +14,4 @@ mod imports;
 mod matrix;
 mod org;
 mod store;
+mod uploads;

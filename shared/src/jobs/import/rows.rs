@@ -379,7 +379,9 @@ mod tests {
         .unwrap()
     }
 
-    const ICCID: &str = "89860000000000000001";
+    const A: &str = "89860000000000000001";
+    const B: &str = "89860000000000000002";
+    const C: &str = "89860000000000000003";
 
     /// Checks each rejected row: its number, the value naming it (under the field
     /// `named_by`), and a part of its reason.
@@ -399,55 +401,31 @@ mod tests {
         // (row, Ok(carrier id) or Err(reason part))
         let cases: Vec<(String, Result<u64, &str>)> = vec![
             (
-                format!("{ICCID},13800000000,460001234567890,V1,,CMCC,Acme,B"),
+                format!("{A},13800000000,460001234567890,V1,,CMCC,Acme,B"),
                 Ok(1),
             ),
-            (format!("{ICCID},,,,2,CMCC,,"), Ok(2)),
-            (format!("{},,,,,CUCC,,", ICCID.to_lowercase()), Ok(2)),
-            (
-                format!("{ICCID},,,,,,,"),
-                Err("carrier_id or carrier_code is required"),
-            ),
+            (format!("{A},,,,2,CMCC,,"), Ok(2)),
+            (format!("{},,,,,CUCC,,", A.to_lowercase()), Ok(2)),
+            (format!("{A},,,,,,,"), Err("or carrier_code is required")),
             (",13800000000,,,,CMCC,,".into(), Err("iccid is required")),
-            (
-                "8986-bad,,,,,CMCC,,".into(),
-                Err("iccid must be 19-20 letters or digits"),
-            ),
-            (format!("{ICCID},12ab,,,,CMCC,,"), Err("msisdn")),
-            (
-                format!("{ICCID},,123,,,CMCC,,"),
-                Err("imsi must be exactly 15 digits"),
-            ),
-            (format!("{ICCID},,,V 1,,CMCC,,"), Err("virtual_no")),
-            (
-                format!("{ICCID},,,,x,CMCC,,"),
-                Err("carrier_id must be a number"),
-            ),
-            (format!("{ICCID},,,,9,,,"), Err("carrier not found")),
-            (format!("{ICCID},,,,,NOPE,,"), Err("carrier not found")),
-            (format!("{ICCID},,,,,CMCC,{long},"), Err("supplier")),
+            ("8986-bad,,,,,CMCC,,".into(), Err("iccid must be 19-20")),
+            (format!("{A},12ab,,,,CMCC,,"), Err("msisdn")),
+            (format!("{A},,123,,,CMCC,,"), Err("imsi must be exactly")),
+            (format!("{A},,,V 1,,CMCC,,"), Err("virtual_no")),
+            (format!("{A},,,,x,CMCC,,"), Err("carrier_id must be a")),
+            (format!("{A},,,,9,,,"), Err("carrier not found")),
+            (format!("{A},,,,,NOPE,,"), Err("carrier not found")),
+            (format!("{A},,,,,CMCC,{long},"), Err("supplier")),
         ];
         for (line, want) in cases {
             let (task, chunk) = chunk_of(ImportType::Cards, &format!("{header}\n{line}\n"));
             let got = card_from_row(&chunk, &chunk.rows[0], &task, &carriers, None, "now");
             match (got, want) {
-                (Ok(card), Ok(carrier_id)) => {
-                    assert_eq!(
-                        (card.iccid.as_str(), card.carrier_id),
-                        (ICCID, carrier_id),
-                        "{line}"
-                    );
-                    assert_eq!(
-                        (
-                            card.asset_status,
-                            card.generation,
-                            card.is_standalone,
-                            card.import_task_id
-                        ),
-                        (asset_status::IN_STOCK, 1, true, Some(task.id)),
-                        "{line}"
-                    );
-                }
+                (Ok(c), Ok(carrier_id)) => assert_eq!(
+                    (c.iccid.as_str(), c.carrier_id, c.asset_status, c.generation),
+                    (A, carrier_id, asset_status::IN_STOCK, 1),
+                    "{line}"
+                ),
                 (Err(reason), Err(part)) => assert!(reason.contains(part), "{line}: {reason}"),
                 (got, want) => panic!("{line}: got {got:?}, want {want:?}"),
             }
@@ -456,7 +434,7 @@ mod tests {
 
     #[test]
     fn card_defaults_come_from_the_task_and_shop() {
-        let (mut task, chunk) = chunk_of(ImportType::Cards, &format!("iccid\n{ICCID}\n"));
+        let (mut task, chunk) = chunk_of(ImportType::Cards, &format!("iccid\n{A}\n"));
         task.carrier_id = Some(1);
         task.batch_no = Some("TB".into());
         let shop = shop();
@@ -478,6 +456,10 @@ mod tests {
             ),
             (1, Some("TB"), Some(5), Some(ShopPath::top(5)))
         );
+        assert_eq!(
+            (card.is_standalone, card.import_task_id),
+            (true, Some(task.id))
+        );
     }
 
     #[test]
@@ -490,10 +472,10 @@ mod tests {
              {b},100001,,CMCC\n\
              {c},,V1,CMCC\n\
              {d},100004,V4,CMCC\n",
-            a = "89860000000000000001",
-            b = "89860000000000000002",
-            c = "89860000000000000003",
-            d = "89860000000000000004",
+            a = A,
+            b = B,
+            c = C,
+            d = "89860000000000000004"
         );
         let (task, chunk) = chunk_of(ImportType::Cards, &csv);
         let out = cards(&chunk, &task, &[carrier(1, "CMCC")], None, "now");
@@ -501,21 +483,9 @@ mod tests {
         assert_eq!(rows, vec![1, 6]);
         let want = [
             (2, "bad", "iccid must be"),
-            (
-                3,
-                "89860000000000000001",
-                "iccid duplicated in the file (row 1)",
-            ),
-            (
-                4,
-                "89860000000000000002",
-                "msisdn duplicated in the file (row 1)",
-            ),
-            (
-                5,
-                "89860000000000000003",
-                "virtual_no duplicated in the file (row 1)",
-            ),
+            (3, A, "iccid duplicated in the file (row 1)"),
+            (4, B, "msisdn duplicated in the file (row 1)"),
+            (5, C, "virtual_no duplicated in the file (row 1)"),
         ];
         assert_failed(&out.failed, task.import_type, &want);
     }
@@ -523,14 +493,12 @@ mod tests {
     #[test]
     fn device_rows() {
         let header = "virtual_no,imei,sn,max_sim_slots,iccid_2,iccid_1";
-        let a = "89860000000000000001";
-        let b = "89860000000000000002";
         // (row, Ok(slots) or Err(reason part))
         type Want<'a> = Result<Vec<(u32, &'a str)>, &'a str>;
         let cases: Vec<(String, Want)> = vec![
             ("D1,490154203237518,SN-1,,,".into(), Ok(vec![])),
-            (format!("D1,,,2,{b},{a}"), Ok(vec![(1, a), (2, b)])),
-            (format!("D1,,,,,{a}"), Ok(vec![(1, a)])),
+            (format!("D1,,,2,{B},{A}"), Ok(vec![(1, A), (2, B)])),
+            (format!("D1,,,,,{A}"), Ok(vec![(1, A)])),
             (",,SN-1,,,".into(), Err("virtual_no is required")),
             ("D 1,,,,,".into(), Err("virtual_no must be")),
             (
@@ -541,10 +509,10 @@ mod tests {
             ("D1,,,9,,".into(), Err("max_sim_slots must be 1-8")),
             ("D1,,,0,,".into(), Err("max_sim_slots must be 1-8")),
             (
-                format!("D1,,,1,{b},"),
+                format!("D1,,,1,{B},"),
                 Err("iccid_2: slot 2 exceeds max_sim_slots 1"),
             ),
-            (format!("D1,,,2,{a},{a}"), Err("appears in two slots")),
+            (format!("D1,,,2,{A},{A}"), Err("appears in two slots")),
             ("D1,,,2,,bad".into(), Err("iccid_1: iccid must be")),
         ];
         for (line, want) in cases {
@@ -564,7 +532,7 @@ mod tests {
         // A slot column named `iccid_0` is no slot.
         let (task, chunk) = chunk_of(
             ImportType::Devices,
-            &format!("virtual_no,iccid_0\nD1,{a}\n"),
+            &format!("virtual_no,iccid_0\nD1,{A}\n"),
         );
         let got = device_from_row(&chunk, &chunk.rows[0], &task, None, "now");
         assert!(got.is_err_and(|e| e.contains("slot 0")));
@@ -587,11 +555,8 @@ mod tests {
 
     #[test]
     fn fill_rows() {
-        let a = "89860000000000000001";
-        let b = "89860000000000000002";
-        let c = "89860000000000000003";
         let csv =
-            format!("iccid,virtual_no\n{a},V1\nbad,V2\n{b},\n{b},V 2\n{a},V3\n{c},V1\n{b},V2\n");
+            format!("iccid,virtual_no\n{A},V1\nbad,V2\n{B},\n{B},V 2\n{A},V3\n{C},V1\n{B},V2\n");
         let (task, chunk) = chunk_of(ImportType::VirtualNo, &csv);
         let out = fills(&chunk, &task);
         let valid: Vec<(u64, &str, &str)> = out
@@ -599,13 +564,13 @@ mod tests {
             .iter()
             .map(|(r, f)| (*r, f.iccid.as_str(), f.virtual_no.as_str()))
             .collect();
-        assert_eq!(valid, vec![(1, a, "V1"), (7, b, "V2")]);
+        assert_eq!(valid, vec![(1, A, "V1"), (7, B, "V2")]);
         let want = [
             (2, "bad", "iccid must be"),
-            (3, b, "virtual_no is required"),
-            (4, b, "virtual_no must be"),
-            (5, a, "iccid duplicated in the file (row 1)"),
-            (6, c, "virtual_no V1 duplicated in the file (row 1)"),
+            (3, B, "virtual_no is required"),
+            (4, B, "virtual_no must be"),
+            (5, A, "iccid duplicated in the file (row 1)"),
+            (6, C, "virtual_no V1 duplicated in the file (row 1)"),
         ];
         assert_failed(&out.failed, task.import_type, &want);
     }
