@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Import benchmark: generates a ROWS-row card CSV (default 100 000), imports it through
 # the real upload → task → FIFO queue → worker path against a fresh local emulator,
-# and prints rows/s end to end, the number of DynamoDB calls, and the CPU-only
-# parse+validate rate. Figures against the emulator measure the emulator (about
-# 450 single-item operations/s): read them with the call count.
+# and prints rows/s end to end, the DynamoDB calls (and per row), and the CPU-only
+# rate of the worker's own parser and row validation. Figures against the emulator
+# measure the emulator (about 450 single-item operations/s): read them with the call
+# count.
 source "$(dirname "$0")/env.sh"
 
 ensure_venv

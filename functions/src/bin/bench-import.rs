@@ -1,19 +1,18 @@
 //! Import benchmark against the local stack (run by `scripts/bench-import.sh`):
 //! generates an N-row card CSV, uploads it, imports it through the real queue and
-//! worker code, and prints rows/s end to end, DynamoDB calls, and the CPU-only
-//! parse+validate rate.
+//! worker code, and prints rows/s end to end, DynamoDB calls per row, and the
+//! CPU-only rate of the production parser (`jobs::import::chunk::parse` and
+//! `jobs::import::rows::cards`, chunk by chunk as the worker reads the file).
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use shared::config::Config;
-use shared::domain::assets::{ImportStatus, ImportTask, ImportType};
+use shared::domain::assets::{ImportTask, ImportType};
 use shared::domain::caller::Caller;
 use shared::domain::entities::{Carrier, RealnameLinkType};
 use shared::domain::org::{Status, UserType};
-use shared::jobs::import::{card_from_row, Chunk};
+use shared::jobs::import::{chunk, rows};
 use shared::services::imports::{self, CreateImport, ImportRoute};
-use shared::store::assets::import_key;
 use shared::store::calls::counted;
 use shared::store::org::carrier_item;
 
@@ -55,49 +54,13 @@ async fn main() -> Result<(), shared::local::LocalError> {
     }
     println!("rows: {rows}  file: {:.1} MB", csv.len() as f64 / 1e6);
 
-    // CPU only: parse and validate every row (no I/O).
+    // CPU only: parse and validate every row, chunk by chunk (no I/O).
     let started = Instant::now();
-    let task = fake_task();
-    let header = ["iccid", "msisdn", "virtual_no", "carrier_code", "batch_no"]
-        .map(String::from)
-        .to_vec();
-    let columns: HashMap<String, usize> = header
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.clone(), i))
-        .collect();
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(csv.as_bytes());
-    let mut parsed = Vec::new();
-    for (n, record) in reader.records().enumerate() {
-        parsed.push((
-            n as u64 + 1,
-            record?.iter().map(str::to_string).collect::<Vec<_>>(),
-        ));
-    }
-    let chunk = Chunk {
-        columns,
-        header,
-        rows: parsed,
-        next_offset: 0,
-        last_row: 0,
-        eof: true,
-    };
-    let mut valid = 0u64;
-    for (_, fields) in &chunk.rows {
-        valid += card_from_row(
-            &chunk,
-            fields,
-            &task,
-            std::slice::from_ref(&carrier),
-            None,
-            "now",
-        )
-        .is_ok() as u64;
-    }
+    let valid = parse_and_validate(csv.as_bytes(), state.cfg.import_chunk_bytes, &carrier)?;
     let cpu = started.elapsed().as_secs_f64();
-    assert_eq!(valid, rows);
+    if valid != rows {
+        return Err(format!("{valid} of {rows} rows valid").into());
+    }
     println!("parse+validate (CPU only): {:.0} rows/s", rows as f64 / cpu);
 
     // End to end: upload, register, process every chunk through the queue.
@@ -119,33 +82,8 @@ async fn main() -> Result<(), shared::local::LocalError> {
         enterprise_id: None,
     };
     let started = Instant::now();
-    let (task, calls) = counted(async {
-        let req = CreateImport {
-            file_key: key,
-            import_type: None,
-            batch_no: None,
-            carrier_id: None,
-            shop_id: None,
-        };
-        let task = imports::create(&state, &caller, ImportRoute::Cards, req)
-            .await
-            .expect("create");
-        loop {
-            let n = shared::local::pump_import_queue(&state, 1)
-                .await
-                .expect("pump");
-            let t: ImportTask = state
-                .store
-                .get_as(&import_key(task.id))
-                .await
-                .expect("read")
-                .expect("task");
-            if n == 0 && matches!(t.status, ImportStatus::Completed | ImportStatus::Failed) {
-                return t;
-            }
-        }
-    })
-    .await;
+    let (task, calls) = counted(import(&state, &caller, key)).await;
+    let task = task?;
     let wall = started.elapsed().as_secs_f64();
     println!(
         "end to end: {} rows in {wall:.1} s = {:.0} rows/s; status {:?}, {} ok, {} failed",
@@ -162,28 +100,54 @@ async fn main() -> Result<(), shared::local::LocalError> {
     Ok(())
 }
 
-fn fake_task() -> ImportTask {
-    ImportTask {
-        id: 0,
-        task_no: String::new(),
-        import_type: ImportType::Cards,
-        file_key: String::new(),
-        status: ImportStatus::Processing,
-        carrier_id: None,
+/// Registers the uploaded file as a card import and pumps the queue until the task
+/// has finished.
+async fn import(
+    state: &shared::app::AppState,
+    caller: &Caller,
+    file_key: String,
+) -> Result<ImportTask, shared::local::LocalError> {
+    let req = CreateImport {
+        file_key,
+        import_type: None,
         batch_no: None,
+        carrier_id: None,
         shop_id: None,
-        total_count: 0,
-        success_count: 0,
-        fail_count: 0,
-        next_offset: 0,
-        next_row: 0,
-        columns: Vec::new(),
-        error: None,
-        created_by: 1,
-        created_at: String::new(),
-        started_at: None,
-        finished_at: None,
-        version: 1,
+    };
+    let created = imports::create(state, caller, ImportRoute::Cards, req).await?;
+    loop {
+        shared::local::pump_import_queue(state, 1).await?;
+        match state.store.import_task(created.task_id).await? {
+            Some(t) if t.status.is_finished() => return Ok(t),
+            Some(_) => continue,
+            None => return Err("the import task disappeared".into()),
+        }
+    }
+}
+
+/// Runs the worker's parser and card validation over `csv` in chunks of
+/// `chunk_bytes`, as the worker reads it; returns the number of valid rows.
+fn parse_and_validate(
+    csv: &[u8],
+    chunk_bytes: i64,
+    carrier: &Carrier,
+) -> Result<u64, shared::local::LocalError> {
+    let mut task = ImportTask::new(0, ImportType::Cards, String::new(), 1, String::new());
+    let chunk_bytes = chunk_bytes.max(1) as usize;
+    let mut valid = 0u64;
+    loop {
+        let start = task.next_offset as usize;
+        let end = (start + chunk_bytes).min(csv.len());
+        let bytes = csv.get(start..end).unwrap_or_default();
+        let chunk = chunk::parse(&task, bytes, end >= csv.len())?;
+        let checked = rows::cards(&chunk, &task, std::slice::from_ref(carrier), None, "now");
+        valid += checked.valid.len() as u64;
+        if chunk.eof {
+            return Ok(valid);
+        }
+        task.next_offset = chunk.next_offset;
+        task.next_row = chunk.last_row;
+        task.columns = chunk.header;
     }
 }
 

@@ -16,7 +16,7 @@ use crate::services::assets::{
     self, AllocateRequest, AssetFilter, CursorPage, MoveResult, RecallRequest,
 };
 use crate::services::devices::{self, BindCard, BoundCard, DeviceFilter, DeviceView, UpdateDevice};
-use crate::services::imports::{self, CreateImport, ImportRoute, ImportTaskView};
+use crate::services::imports::{self, CreateImport, ImportCreated, ImportRoute, ImportTaskView};
 
 /// Routes of the `admin-devices` function.
 pub fn routes() -> Router<AppState> {
@@ -160,7 +160,7 @@ async fn import(
     State(st): State<AppState>,
     caller: Caller,
     Body(req): Body<CreateImport>,
-) -> ApiResult<ImportTask> {
+) -> ApiResult<ImportCreated> {
     Ok(Data(
         imports::create(&st, &caller, ImportRoute::Devices, req).await?,
     ))

@@ -15,7 +15,7 @@ use crate::services::assets::{
     self, AllocateRequest, AssetFilter, CursorPage, MoveResult, RecallRequest,
 };
 use crate::services::cards::{self, CardFilter, CardView, UpdateCard};
-use crate::services::imports::{self, CreateImport, ImportRoute, ImportTaskView};
+use crate::services::imports::{self, CreateImport, ImportCreated, ImportRoute, ImportTaskView};
 
 /// Routes of the `admin-iot-cards` function.
 pub fn routes() -> Router<AppState> {
@@ -93,7 +93,7 @@ async fn import(
     State(st): State<AppState>,
     caller: Caller,
     Body(req): Body<CreateImport>,
-) -> ApiResult<ImportTask> {
+) -> ApiResult<ImportCreated> {
     Ok(Data(
         imports::create(&st, &caller, ImportRoute::Cards, req).await?,
     ))

@@ -160,6 +160,32 @@ pub enum ImportType {
     Devices,
 }
 
+impl ImportType {
+    /// The name used in requests, responses and keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportType::Cards => "cards",
+            ImportType::VirtualNo => "virtual_no",
+            ImportType::Devices => "devices",
+        }
+    }
+
+    /// A rejected row of this kind of import, named by `value`: the ICCID for card
+    /// imports and virtual-number fills, the virtual number for device imports.
+    pub fn failed(self, row: u64, value: &str, reason: impl Into<String>) -> FailedItem {
+        let value = value.to_string();
+        let subject = match self {
+            ImportType::Cards | ImportType::VirtualNo => RowSubject::Iccid(value),
+            ImportType::Devices => RowSubject::VirtualNo(value),
+        };
+        FailedItem {
+            row,
+            subject,
+            reason: reason.into(),
+        }
+    }
+}
+
 /// Import task state.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -168,6 +194,23 @@ pub enum ImportStatus {
     Processing,
     Completed,
     Failed,
+}
+
+impl ImportStatus {
+    /// The name used in responses and items.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::Pending => "pending",
+            ImportStatus::Processing => "processing",
+            ImportStatus::Completed => "completed",
+            ImportStatus::Failed => "failed",
+        }
+    }
+
+    /// True once the task will not change any more.
+    pub fn is_finished(self) -> bool {
+        matches!(self, ImportStatus::Completed | ImportStatus::Failed)
+    }
 }
 
 /// A CSV import, processed asynchronously in chunks.
@@ -202,11 +245,124 @@ pub struct ImportTask {
     pub version: i64,
 }
 
-/// One rejected row of an import.
+impl ImportTask {
+    /// A new pending task of account `created_by` at `created_at` (RFC 3339), with
+    /// nothing read yet and no task-level defaults; its number is `IMP<yyyymmdd><id>`.
+    pub fn new(
+        id: u64,
+        import_type: ImportType,
+        file_key: String,
+        created_by: u64,
+        created_at: String,
+    ) -> Self {
+        let day = created_at.get(..10).unwrap_or_default().replace('-', "");
+        ImportTask {
+            id,
+            task_no: format!("IMP{day}{id:06}"),
+            import_type,
+            file_key,
+            status: ImportStatus::Pending,
+            carrier_id: None,
+            batch_no: None,
+            shop_id: None,
+            total_count: 0,
+            success_count: 0,
+            fail_count: 0,
+            next_offset: 0,
+            next_row: 0,
+            columns: Vec::new(),
+            error: None,
+            created_by,
+            created_at,
+            started_at: None,
+            finished_at: None,
+            version: 1,
+        }
+    }
+}
+
+/// One rejected row of an import: `{row, iccid, reason}` for card imports and
+/// virtual-number fills, `{row, virtual_no, reason}` for device imports (api.md §7–§8).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct FailedItem {
+    /// Row number (1-based, header excluded).
     pub row: u64,
-    /// ICCID (cards) or virtual number (devices).
-    pub identifier: String,
+    /// What the row names.
+    #[serde(flatten)]
+    pub subject: RowSubject,
+    /// Why the row was rejected.
     pub reason: String,
+}
+
+/// The value naming a rejected row, under its own field name.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RowSubject {
+    /// `iccid`: card imports and virtual-number fills.
+    Iccid(String),
+    /// `virtual_no`: device imports.
+    VirtualNo(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_items_name_the_row_by_the_import_kind() {
+        let cases = [
+            (
+                ImportType::Cards,
+                serde_json::json!({"row": 3, "iccid": "8986", "reason": "r"}),
+            ),
+            (
+                ImportType::VirtualNo,
+                serde_json::json!({"row": 3, "iccid": "8986", "reason": "r"}),
+            ),
+            (
+                ImportType::Devices,
+                serde_json::json!({"row": 3, "virtual_no": "8986", "reason": "r"}),
+            ),
+        ];
+        for (kind, want) in cases {
+            let item = kind.failed(3, "8986", "r");
+            assert_eq!(serde_json::to_value(&item).unwrap(), want, "{kind:?}");
+            let back: FailedItem = serde_json::from_value(want).unwrap();
+            assert_eq!(back, item, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn new_tasks_are_numbered_by_day_and_id() {
+        let t = ImportTask::new(
+            42,
+            ImportType::Cards,
+            "k".into(),
+            1,
+            "2026-03-05T10:00:00+08:00".into(),
+        );
+        assert_eq!(
+            (t.task_no.as_str(), t.status),
+            ("IMP20260305000042", ImportStatus::Pending)
+        );
+    }
+
+    #[test]
+    fn names_match_the_wire_format() {
+        for t in [
+            ImportType::Cards,
+            ImportType::VirtualNo,
+            ImportType::Devices,
+        ] {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+        for s in [
+            ImportStatus::Pending,
+            ImportStatus::Processing,
+            ImportStatus::Completed,
+            ImportStatus::Failed,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
 }

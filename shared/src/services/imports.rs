@@ -7,13 +7,12 @@ use super::assets::AssetError;
 use super::storage::{self, caller_prefix, Purpose};
 use crate::app::AppState;
 use crate::clock::rfc3339;
-use crate::domain::assets::{FailedItem, ImportStatus, ImportTask, ImportType};
+use crate::domain::assets::{FailedItem, ImportTask, ImportType};
 use crate::domain::caller::{Caller, SA_PL};
 use crate::domain::entities::{Carrier, Shop};
 use crate::domain::validate::{self, Invalid};
 use crate::paging::{PageQuery, Paged};
-use crate::store::assets::{import_item, import_key};
-use crate::store::{from_item, keys, On};
+use crate::store::keys;
 
 /// `POST /api/admin/iot-cards/import` and `/devices/import` body.
 #[derive(Debug, Deserialize)]
@@ -26,6 +25,13 @@ pub struct CreateImport {
     pub carrier_id: Option<u64>,
     /// Shop receiving the imported assets (default: platform stock).
     pub shop_id: Option<u64>,
+}
+
+/// Answer of `POST /api/admin/iot-cards/import` and `/devices/import` (api.md §7).
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct ImportCreated {
+    pub task_id: u64,
+    pub task_no: String,
 }
 
 /// A task with its rejected rows.
@@ -49,13 +55,23 @@ pub enum ImportRoute {
     Devices,
 }
 
+impl ImportRoute {
+    /// Import types whose tasks the route shows.
+    fn import_types(self) -> &'static [ImportType] {
+        match self {
+            ImportRoute::Cards => &[ImportType::Cards, ImportType::VirtualNo],
+            ImportRoute::Devices => &[ImportType::Devices],
+        }
+    }
+}
+
 /// Registers an uploaded file as an import task and queues its first chunk.
 pub async fn create(
     state: &AppState,
     caller: &Caller,
     route: ImportRoute,
     req: CreateImport,
-) -> Result<ImportTask, AssetError> {
+) -> Result<ImportCreated, AssetError> {
     caller.require(SA_PL)?;
     let store = &state.store;
     let (import_type, purpose) = match (route, req.import_type) {
@@ -68,15 +84,30 @@ pub async fn create(
         (ImportRoute::Devices, None | Some(ImportType::Devices)) => {
             (ImportType::Devices, Purpose::DeviceImport)
         }
-        _ => return Err(Invalid("import_type does not match this route".into()).into()),
+        _ => {
+            return Err(Invalid::new(
+                "import_type与该接口不匹配",
+                "import_type does not match this route",
+            )
+            .into())
+        }
     };
     if !req.file_key.starts_with(&caller_prefix(caller, purpose)) || req.file_key.contains("..") {
-        return Err(Invalid("file_key must be a file you uploaded for this purpose".into()).into());
+        return Err(Invalid::new(
+            "file_key必须是您为此用途上传的文件",
+            "file_key must be a file you uploaded for this purpose",
+        )
+        .into());
     }
     storage::exists(state, &req.file_key).await?;
     if let Some(cid) = req.carrier_id {
         let carrier: Option<Carrier> = store.live_entity(&keys::carrier(cid)).await?;
-        carrier.ok_or_else(|| Invalid("carrier_id names no carrier".into()))?;
+        carrier.ok_or_else(|| {
+            Invalid::new(
+                "carrier_id对应的运营商不存在",
+                "carrier_id names no carrier",
+            )
+        })?;
     }
     if let Some(sid) = req.shop_id {
         let shop: Option<Shop> = store.live_entity(&keys::shop(sid)).await?;
@@ -84,30 +115,19 @@ pub async fn create(
     }
     let id = store.next_id("import").await?;
     let now = state.clock.now();
-    let at = rfc3339(now);
     let task = ImportTask {
-        id,
-        task_no: format!("IMP{}{id:06}", &at[..10].replace('-', "")),
-        import_type,
-        file_key: req.file_key,
-        status: ImportStatus::Pending,
         carrier_id: req.carrier_id,
         batch_no: validate::opt_text("batch_no", req.batch_no.as_deref(), 50)?,
         shop_id: req.shop_id,
-        total_count: 0,
-        success_count: 0,
-        fail_count: 0,
-        next_offset: 0,
-        next_row: 0,
-        columns: Vec::new(),
-        error: None,
-        created_by: caller.account_id,
-        created_at: at,
-        started_at: None,
-        finished_at: None,
-        version: 1,
+        ..ImportTask::new(
+            id,
+            import_type,
+            req.file_key,
+            caller.account_id,
+            rfc3339(now),
+        )
     };
-    store.put_new("task", import_item(&task)?).await?;
+    store.create_import_task(&task).await?;
     let queued = match state.import_queue() {
         Ok(queue) => queue.send(id, 0).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
@@ -115,14 +135,15 @@ pub async fn create(
     if let Err(e) = queued {
         // Never leave a task that nothing will process.
         tracing::error!(task_id = id, error = %e, "could not queue import task");
-        let mut failed = task.clone();
-        failed.status = ImportStatus::Failed;
-        failed.error = Some("could not be queued; create the import again".into());
-        store.put(import_item(&failed)?).await?;
+        let reason = "could not be queued; create the import again";
+        store.fail_import_task(&task, reason, now).await?;
         return Err(AssetError::Store(crate::store::StoreError::Dynamo(e)));
     }
     tracing::info!(task_id = id, ?import_type, "import task created");
-    Ok(task)
+    Ok(ImportCreated {
+        task_id: task.id,
+        task_no: task.task_no,
+    })
 }
 
 /// One task of the route's kind with its rejected rows.
@@ -134,24 +155,14 @@ pub async fn get(
 ) -> Result<ImportTaskView, AssetError> {
     caller.require(SA_PL)?;
     let store = &state.store;
-    let task: ImportTask = store
-        .get_as(&import_key(id))
+    let task = store
+        .import_task(id)
         .await?
         .ok_or(AssetError::NotFound("import task"))?;
-    if (route == ImportRoute::Devices) != (task.import_type == ImportType::Devices) {
+    if !route.import_types().contains(&task.import_type) {
         return Err(AssetError::NotFound("import task"));
     }
-    let failed_items = store
-        .query_page(
-            On::Table,
-            &import_key(id).pk,
-            "FAIL#",
-            Some(MAX_FAILED_ITEMS),
-        )
-        .await?
-        .into_iter()
-        .map(from_item)
-        .collect::<Result<_, _>>()?;
+    let failed_items = store.import_failures(id, MAX_FAILED_ITEMS).await?;
     Ok(ImportTaskView { task, failed_items })
 }
 
@@ -163,18 +174,9 @@ pub async fn list(
     page: PageQuery,
 ) -> Result<Paged<ImportTask>, AssetError> {
     caller.require(SA_PL)?;
-    let kinds: &[&str] = match route {
-        ImportRoute::Cards => &["cards", "virtual_no"],
-        ImportRoute::Devices => &["devices"],
-    };
     let mut tasks: Vec<ImportTask> = Vec::new();
-    for kind in kinds {
-        tasks.extend(
-            state
-                .store
-                .list_scope::<ImportTask>(&format!("IMPORTS#{kind}"), "")
-                .await?,
-        );
+    for import_type in route.import_types() {
+        tasks.extend(state.store.import_tasks(*import_type).await?);
     }
     tasks.sort_by_key(|t| std::cmp::Reverse(t.id));
     Ok(page.paginate(tasks).map_err(Invalid::from)?)

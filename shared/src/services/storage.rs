@@ -1,8 +1,11 @@
 //! Presigned S3 URLs for uploads (imports) and downloads (api.md §10).
 //!
 //! Uploads land under `uploads/<purpose>/<account id>/<uuid>/<file name>`, so a
-//! caller can only register imports of files it uploaded itself; the presigned PUT
-//! signs the content type and the exact content length, bounding both.
+//! caller can only register imports of files it uploaded itself. The presigned PUT
+//! signs the content type and, when the caller gives the file's `size`, the exact
+//! content length (bounded by `max_upload_bytes`). Without a size the length is not
+//! signed; the import worker then refuses an object above `max_upload_bytes` before
+//! reading it.
 
 use std::time::Duration;
 
@@ -37,6 +40,13 @@ pub enum StorageError {
 }
 
 impl BusinessError for StorageError {
+    fn detail(&self) -> Option<crate::codes::Text> {
+        match self {
+            StorageError::Invalid(i) => Some(i.text().clone()),
+            _ => None,
+        }
+    }
+
     fn code(&self) -> Code {
         match self {
             StorageError::Invalid(_) => Code::INVALID_PARAM,
@@ -71,8 +81,9 @@ impl Purpose {
 pub struct UploadRequest {
     pub file_name: String,
     pub content_type: Option<String>,
-    /// Exact size of the file in bytes (signed into the URL).
-    pub size: i64,
+    /// Exact size of the file in bytes, signed into the URL when given (not in
+    /// api.md §10; optional).
+    pub size: Option<i64>,
     pub purpose: Purpose,
 }
 
@@ -117,19 +128,27 @@ pub async fn upload_url(
         })
         .collect();
     if name.is_empty() || name.len() > 100 {
-        return Err(Invalid("file_name must be 1-100 characters".into()).into());
+        return Err(Invalid::new(
+            "file_name须为1-100个字符",
+            "file_name must be 1-100 characters",
+        )
+        .into());
     }
     let content_type = req.content_type.unwrap_or_else(|| "text/csv".into());
     if !CONTENT_TYPES.contains(&content_type.as_str()) {
-        return Err(Invalid(format!(
-            "content_type must be one of {}",
-            CONTENT_TYPES.join(", ")
-        ))
+        return Err(Invalid::new(
+            format!("content_type须为以下之一: {}", CONTENT_TYPES.join(", ")),
+            format!("content_type must be one of {}", CONTENT_TYPES.join(", ")),
+        )
         .into());
     }
     let max = state.cfg.max_upload_bytes;
-    if req.size <= 0 || req.size > max {
-        return Err(Invalid(format!("size must be 1..={max} bytes")).into());
+    if req.size.is_some_and(|size| size <= 0 || size > max) {
+        return Err(Invalid::new(
+            format!("size须为1-{max}字节"),
+            format!("size must be 1..={max} bytes"),
+        )
+        .into());
     }
     let key = format!(
         "{}{}/{name}",
@@ -142,7 +161,7 @@ pub async fn upload_url(
         .bucket(&state.cfg.bucket)
         .key(&key)
         .content_type(&content_type)
-        .content_length(req.size)
+        .set_content_length(req.size)
         .presigned(presigning()?)
         .await
         .map_err(|e| StorageError::S3(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;

@@ -1,4 +1,4 @@
-//! Items of cards, devices, SIM bindings, allocation records and import tasks.
+//! Items of cards, devices, SIM bindings and allocation records.
 //!
 //! Asset lists are served by two indexes (see `docs/data-model.md`):
 //! - `gsi1` (scope): shop-owned assets under `CARDS#<top-level shop id>` with sort key
@@ -14,8 +14,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::{s, to_item, Item, Key, StoreError};
-use crate::domain::assets::{AllocationRecord, Device, ImportTask, IotCard, SimBinding};
+use super::tx::{Cond, Tx, Upd};
+use super::{n, s, to_item, Item, Key, StoreError};
+use crate::domain::assets::{AllocationRecord, Device, IotCard, SimBinding};
 use crate::domain::shop_path::ShopPath;
 
 /// Number of shards of platform-wide asset partitions.
@@ -49,16 +50,6 @@ pub fn binding_key(device_id: u64, slot: u32) -> Key {
 /// Allocation record `id`.
 pub fn allocation_key(id: &str) -> Key {
     Key::new(format!("ALLOC#{id}"), "#")
-}
-
-/// Import task `id`.
-pub fn import_key(id: u64) -> Key {
-    Key::new(format!("IMPORT#{id}"), "#")
-}
-
-/// A failed row of import task `id`.
-pub fn import_failure_key(id: u64, row: u64) -> Key {
-    Key::new(format!("IMPORT#{id}"), format!("FAIL#{row:010}"))
 }
 
 /// Asset kind prefixes of the list partitions.
@@ -135,6 +126,26 @@ pub fn binding_item(b: &SimBinding) -> Result<Item, StoreError> {
     to_item(b, &binding_key(b.device_id, b.slot_position))
 }
 
+/// Adds binding `b` to `tx`: its slot item (label `slot`, must be free) and the
+/// card's update (label `card`: live and standalone, then bound into the slot).
+pub fn bind_card(tx: Tx, b: &SimBinding) -> Result<Tx, StoreError> {
+    let upd = Upd::new(
+        "SET is_standalone = :false, bound_device_id = :device, slot_position = :slot ADD version :one",
+    )
+    .value(":false", AttributeValue::Bool(false))
+    .value(":device", n(b.device_id))
+    .value(":slot", n(b.slot_position))
+    .value(":one", n(1));
+    let standalone = Cond::live()
+        .and(Cond::new("is_standalone = :true").value(":true", AttributeValue::Bool(true)));
+    Ok(tx.put_new("slot", binding_item(b)?).update(
+        "card",
+        &card_key(b.iot_card_id),
+        upd,
+        Some(standalone),
+    ))
+}
+
 /// Item of an allocation record, indexed under the subordinate shop's path (the
 /// shop that received or gave back the asset), so it and every ancestor see it.
 pub fn allocation_item(
@@ -149,20 +160,6 @@ pub fn allocation_item(
     }
     item.insert("gsi2pk".into(), s(format!("ALLOCS#ALL#{}", shard(&r.id))));
     item.insert("gsi2sk".into(), s(sort));
-    Ok(item)
-}
-
-/// Item of an import task (listed newest first per import type).
-pub fn import_item(t: &ImportTask) -> Result<Item, StoreError> {
-    let mut item = to_item(t, &import_key(t.id))?;
-    let kind = serde_json::to_value(t.import_type)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string));
-    item.insert(
-        "gsi1pk".into(),
-        s(format!("IMPORTS#{}", kind.unwrap_or_default())),
-    );
-    item.insert("gsi1sk".into(), s(format!("{:020}", t.id)));
     Ok(item)
 }
 

@@ -209,3 +209,26 @@ pub mod gsi1 {
         format!("{id:020}")
     }
 }
+
+// ---- imports
+
+/// Import task `id`.
+pub fn import(id: u64) -> Key {
+    Key::new(format!("IMPORT#{id}"), ENTITY)
+}
+
+/// Sort-key prefix of an import task's rejected rows.
+pub const IMPORT_FAILURE_PREFIX: &str = "FAIL#";
+
+/// Rejected row `row` of import task `id` (zero-padded, so rows sort in order).
+pub fn import_failure(id: u64, row: u64) -> Key {
+    Key::new(
+        format!("IMPORT#{id}"),
+        format!("{IMPORT_FAILURE_PREFIX}{row:010}"),
+    )
+}
+
+/// Scope-index partition listing the import tasks of one type (sort key: padded id).
+pub fn imports_partition(import_type: crate::domain::assets::ImportType) -> String {
+    format!("IMPORTS#{}", import_type.as_str())
+}

@@ -7,6 +7,7 @@ pub mod calls;
 pub mod catalog;
 pub mod idempotency;
 pub mod ids;
+pub mod imports;
 pub mod keys;
 pub mod links;
 pub mod org;

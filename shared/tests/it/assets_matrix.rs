@@ -98,7 +98,7 @@ async fn setup(app: &TestApp) -> (Vec<String>, F) {
     let r = app
         .post("/api/admin/devices/import", &sa, json!({"file_key": key}))
         .await;
-    let device_task = r.ok()["id"].as_u64().unwrap();
+    let device_task = r.ok()["task_id"].as_u64().unwrap();
     drain(app).await;
 
     // Platform → A → B, keeping a few in platform stock and in A's own stock.

@@ -1,0 +1,230 @@
+//! CSV imports of cards, card virtual numbers and devices (jobs.md J16, J17).
+//!
+//! A task is processed in chunks through the FIFO import queue (message group = task,
+//! so chunks of one task never run concurrently). Each message names the byte offset
+//! it starts at; the task item holds the offset of the next unprocessed line:
+//!
+//! 1. a message whose offset is not the task's `next_offset` is a duplicate: dropped;
+//! 2. the chunk's rows are written idempotently: each created asset's uniqueness item
+//!    remembers `(import_task_id, import_row)`, so a replayed row is recognised as
+//!    already done instead of being counted as a duplicate;
+//! 3. the message for the next chunk is sent (deduplicated by task and offset);
+//! 4. the task's counters and `next_offset` advance in one conditional update.
+//!
+//! A Lambda dying anywhere leaves the message unacknowledged; its redelivery redoes
+//! the chunk without duplicates and counts it exactly once.
+//!
+//! Modules: [`chunk`] parses a byte range into rows, [`rows`] turns rows into
+//! entities (both pure), [`cards`] and [`devices`] write them, [`fill`] fills card
+//! virtual numbers; this module reads the file and records progress.
+
+pub mod cards;
+pub mod chunk;
+pub mod devices;
+pub mod fill;
+pub mod rows;
+
+use super::sqs::JobError;
+use crate::app::AppState;
+use crate::domain::assets::{FailedItem, ImportTask, ImportType};
+use crate::domain::entities::Shop;
+use crate::integrations::import_queue::ImportMessage;
+use crate::store::imports::{ChunkProgress, Holder, ImportRow};
+use crate::store::{keys, Store, StoreError};
+use chunk::{Chunk, FileError};
+
+/// Handles one message.
+pub async fn process(state: &AppState, msg: ImportMessage) -> Result<(), JobError> {
+    let store = &state.store;
+    let Some(task) = store.import_task(msg.task_id).await? else {
+        tracing::warn!(
+            task_id = msg.task_id,
+            "import task not found; message dropped"
+        );
+        return Ok(());
+    };
+    if task.status.is_finished() || task.next_offset != msg.offset {
+        tracing::info!(
+            task_id = task.id,
+            offset = msg.offset,
+            "stale import message dropped"
+        );
+        return Ok(());
+    }
+    let chunk = match read_chunk(state, &task).await {
+        Ok(c) => c,
+        Err(ChunkError::File(e)) => return fail_task(store, &task, &e, state.clock.now()).await,
+        Err(ChunkError::Retry(e)) => return Err(e),
+    };
+    let outcome = match task.import_type {
+        ImportType::Cards => cards::import(state, &task, &chunk).await?,
+        ImportType::Devices => devices::import(state, &task, &chunk).await?,
+        ImportType::VirtualNo => return fill::run(state, &task, chunk).await,
+    };
+    store.put_import_failures(task.id, &outcome.failed).await?;
+    if !chunk.eof {
+        state
+            .import_queue()?
+            .send(task.id, chunk.next_offset)
+            .await?;
+    }
+    record_progress(store, &task, &chunk, &outcome, state.clock.now()).await
+}
+
+/// Why a chunk could not be read.
+#[derive(Debug)]
+pub enum ChunkError {
+    /// The file itself is unusable: the task fails.
+    File(FileError),
+    /// A transient failure: the message is retried.
+    Retry(JobError),
+}
+
+/// Reads the chunk starting at the task's `next_offset` (the whole file for
+/// virtual-number fills). An object above `max_upload_bytes` is refused from the
+/// size its GET announces, before its body is read.
+pub async fn read_chunk(state: &AppState, task: &ImportTask) -> Result<Chunk, ChunkError> {
+    let whole = task.import_type == ImportType::VirtualNo;
+    let s3 = state.s3().map_err(|e| ChunkError::Retry(e.into()))?;
+    let mut req = s3
+        .get_object()
+        .bucket(&state.cfg.bucket)
+        .key(&task.file_key);
+    if !whole {
+        let len = state.cfg.import_chunk_bytes.max(1) as u64;
+        let end = task.next_offset + len - 1;
+        req = req.range(format!("bytes={}-{end}", task.next_offset));
+    }
+    let out = match req.send().await {
+        Ok(o) => o,
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => {
+            return Err(ChunkError::File(FileError::Gone));
+        }
+        Err(e) => {
+            let text = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
+            return Err(ChunkError::Retry(JobError(text)));
+        }
+    };
+    let max = state.cfg.max_upload_bytes.max(0) as u64;
+    // The object's size: the total of the Content-Range of a ranged GET, else the
+    // length of the whole body.
+    let size = out
+        .content_range()
+        .and_then(|r| r.rsplit('/').next())
+        .and_then(|t| t.parse::<u64>().ok())
+        .or_else(|| {
+            let len = out.content_length().and_then(|l| u64::try_from(l).ok());
+            len.map(|l| task.next_offset + l)
+        });
+    within(size, max)?;
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| ChunkError::Retry(JobError(e.to_string())))?
+        .into_bytes();
+    let size = size.unwrap_or(task.next_offset + bytes.len() as u64);
+    within(Some(size), max)?;
+    let eof = whole || task.next_offset + bytes.len() as u64 >= size;
+    chunk::parse(task, &bytes, eof).map_err(ChunkError::File)
+}
+
+/// Refuses an object of `size` bytes above `max`.
+fn within(size: Option<u64>, max: u64) -> Result<(), ChunkError> {
+    match size {
+        Some(size) if size > max => Err(ChunkError::File(FileError::TooLarge { size, max })),
+        _ => Ok(()),
+    }
+}
+
+/// Result of writing one chunk.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Rows created (or found already created by this task).
+    pub success: u64,
+    /// Rows rejected.
+    pub failed: Vec<FailedItem>,
+}
+
+impl Outcome {
+    /// Starts from the rows validation rejected.
+    fn rejected(failed: Vec<FailedItem>) -> Self {
+        Self { success: 0, failed }
+    }
+
+    /// Rejects row `row` of `task`, named by `value`.
+    fn fail(&mut self, task: &ImportTask, row: u64, value: &str, reason: impl Into<String>) {
+        self.failed
+            .push(task.import_type.failed(row, value, reason));
+    }
+}
+
+/// Why a value held by `holder` blocks a row of task `task`.
+fn conflict_reason(holder: &Holder, task: u64, what: &str) -> String {
+    match holder.import {
+        Some(ImportRow { task: t, row }) if t == task => rows::duplicated(what, row),
+        _ => format!("{what} already exists"),
+    }
+}
+
+/// The task's target shop (its path), if any.
+async fn target_shop(store: &Store, task: &ImportTask) -> Result<Option<Shop>, StoreError> {
+    match task.shop_id {
+        Some(id) => store.entity::<Shop>(&keys::shop(id)).await,
+        None => Ok(None),
+    }
+}
+
+/// Advances the task past `chunk`, adding its counts exactly once.
+async fn record_progress(
+    store: &Store,
+    task: &ImportTask,
+    chunk: &Chunk,
+    outcome: &Outcome,
+    now: i64,
+) -> Result<(), JobError> {
+    let rows = chunk.rows.len() as u64;
+    let progress = ChunkProgress {
+        next_offset: chunk.next_offset,
+        next_row: chunk.last_row,
+        columns: &chunk.header,
+        done: chunk.eof,
+        rows,
+        ok: outcome.success,
+        failed: outcome.failed.len() as u64,
+    };
+    if store.record_import_chunk(task, &progress, now).await? {
+        tracing::info!(
+            task_id = task.id,
+            rows,
+            ok = outcome.success,
+            failed = outcome.failed.len(),
+            "import chunk done"
+        );
+    } else {
+        // Another delivery of the same chunk recorded it first: nothing to add.
+        tracing::info!(task_id = task.id, "import chunk already recorded");
+    }
+    Ok(())
+}
+
+/// Marks the whole task failed because of its file.
+async fn fail_task(
+    store: &Store,
+    task: &ImportTask,
+    reason: &FileError,
+    now: i64,
+) -> Result<(), JobError> {
+    let reason = reason.to_string();
+    store.fail_import_task(task, &reason, now).await?;
+    tracing::warn!(task_id = task.id, reason, "import task failed");
+    Ok(())
+}
+
+/// The import Lambda's handler: one FIFO batch, partial failures reported.
+pub async fn handle(
+    state: &AppState,
+    event: aws_lambda_events::event::sqs::SqsEvent,
+) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+    super::sqs::handle_fifo(event, |msg: ImportMessage| process(state, msg)).await
+}
