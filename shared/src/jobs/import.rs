@@ -20,15 +20,13 @@ use super::sqs::JobError;
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::domain::assets::{
-    asset_status, Device, FailedItem, ImportStatus, ImportTask, ImportType, IotCard, SimBinding,
+    AssetStatus, Device, FailedItem, ImportStatus, ImportTask, ImportType, IotCard, SimBinding,
 };
 use crate::domain::entities::{Carrier, Shop};
 use crate::domain::identifiers::{Iccid, Imei, Imsi, Msisdn, Sn, VirtualNo};
 use crate::domain::validate;
 use crate::integrations::import_queue::ImportMessage;
-use crate::store::assets::{
-    binding_item, card_item, card_key, device_item, import_failure_key, import_key,
-};
+use crate::store::assets::{binding_item, card_item, device_item, import_failure_key, import_key};
 use crate::store::keys::{self, gsi1};
 use crate::store::tx::{Cond, Tx, Upd};
 use crate::store::{n, num_attr, s, str_attr, to_item, Item, Key, Store, StoreError};
@@ -374,7 +372,7 @@ async fn live_cards_by_iccid(
             Some((iccid, num_attr(i, "target_id")? as u64))
         })
         .collect();
-    let card_keys: Vec<Key> = ids.values().map(|id| card_key(*id)).collect();
+    let card_keys: Vec<Key> = ids.values().map(|id| keys::card(*id)).collect();
     let cards = store
         .entities::<IotCard>(&card_keys)
         .await?
@@ -624,14 +622,14 @@ pub fn card_from_row(
         owner_path: shop.map(|s| s.path.clone()),
         series_id: None,
         status: 1,
-        asset_status: asset_status::IN_STOCK,
+        asset_status: AssetStatus::InStock,
         generation: 1,
         network_status: 0,
         real_name_status: 0,
         activation_status: 0,
         activated_at: None,
         enable_polling: true,
-        current_month_usage_mb: 0.0,
+        current_month_usage_mb: rust_decimal::Decimal::ZERO,
         last_data_check_at: None,
         last_sync_time: None,
         is_standalone: true,
@@ -1001,7 +999,7 @@ async fn import_devices(
             };
             tx = tx.put_new("binding", binding_item(&binding)?).update(
                 "card",
-                &card_key(card.id),
+                &keys::card(card.id),
                 Upd::new("SET is_standalone = :false, bound_device_id = :device, slot_position = :slot ADD version :one")
                     .value(":false", aws_sdk_dynamodb::types::AttributeValue::Bool(false))
                     .value(":device", n(device.id))
@@ -1094,7 +1092,7 @@ pub fn device_from_row(
         owner_path: shop.map(|s| s.path.clone()),
         series_id: None,
         status: 1,
-        asset_status: asset_status::IN_STOCK,
+        asset_status: AssetStatus::InStock,
         generation: 1,
         activated_at: None,
         bound_card_count: 0,
