@@ -120,6 +120,16 @@ pub enum IdentifierKind {
 }
 
 impl IdentifierKind {
+    /// Every kind.
+    pub const ALL: [IdentifierKind; 6] = [
+        IdentifierKind::Iccid,
+        IdentifierKind::Msisdn,
+        IdentifierKind::CardVirtualNo,
+        IdentifierKind::DeviceVirtualNo,
+        IdentifierKind::Imei,
+        IdentifierKind::Sn,
+    ];
+
     /// The name of its uniqueness items.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -451,4 +461,66 @@ pub struct FailedItem {
     /// ICCID (cards) or virtual number (devices).
     pub identifier: String,
     pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn statuses_and_operations_keep_their_wire_values() {
+        for (status, n) in [
+            (AssetStatus::InStock, 1),
+            (AssetStatus::Sold, 2),
+            (AssetStatus::Exchanged, 3),
+            (AssetStatus::Deactivated, 4),
+        ] {
+            assert_eq!(serde_json::to_value(status).unwrap(), json!(n));
+            assert_eq!(
+                serde_json::from_value::<AssetStatus>(json!(n)).unwrap(),
+                status
+            );
+            assert_eq!(status.to_string(), n.to_string());
+        }
+        assert!(serde_json::from_value::<AssetStatus>(json!(5)).is_err());
+        assert_eq!(
+            serde_json::to_value(MoveOp::Recall).unwrap(),
+            json!("recall")
+        );
+        assert_eq!(MoveOp::Allocate.as_str(), "allocate");
+        assert_eq!(
+            serde_json::to_value(ProtectStatus::None).unwrap(),
+            json!("none")
+        );
+        assert_eq!(
+            ProtectStatus::from(Some(Direction::Start)),
+            ProtectStatus::Start
+        );
+        assert_eq!(AssetType::parse("device"), Some(AssetType::Device));
+        assert_eq!(AssetType::parse("sim"), None);
+    }
+
+    #[test]
+    fn identifier_kinds_name_their_asset_type() {
+        for kind in IdentifierKind::ALL {
+            let cards = matches!(
+                kind,
+                IdentifierKind::Iccid | IdentifierKind::Msisdn | IdentifierKind::CardVirtualNo
+            );
+            assert_eq!(kind.asset_type() == AssetType::Card, cards, "{kind:?}");
+        }
+        assert_eq!(
+            IdentifierKind::primary(AssetType::Card),
+            IdentifierKind::Iccid
+        );
+        assert_eq!(AssetType::Card.normalise(" 8986ab "), "8986AB");
+        assert_eq!(AssetType::Device.normalise(" dv-1 "), "dv-1");
+    }
+
+    #[test]
+    fn a_moves_subordinate_side_is_the_receiver_or_the_giver() {
+        assert_eq!(MoveOp::Allocate.subordinate("from", "to"), "to");
+        assert_eq!(MoveOp::Recall.subordinate("from", "to"), "from");
+    }
 }

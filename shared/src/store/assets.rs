@@ -148,16 +148,9 @@ pub struct UniqueSwap<'a> {
 /// [`Store::save_asset`] failed.
 pub fn taken_identifier(e: &StoreError) -> Option<IdentifierKind> {
     let label = e.failed_label()?;
-    [
-        IdentifierKind::Iccid,
-        IdentifierKind::Msisdn,
-        IdentifierKind::CardVirtualNo,
-        IdentifierKind::DeviceVirtualNo,
-        IdentifierKind::Imei,
-        IdentifierKind::Sn,
-    ]
-    .into_iter()
-    .find(|k| k.as_str() == label)
+    IdentifierKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == label)
 }
 
 /// What a refused [`Store::bind_card`] ran into.

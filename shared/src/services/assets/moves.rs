@@ -14,7 +14,7 @@ use crate::domain::stamp::Stamped;
 use crate::domain::validate::Invalid;
 use crate::store::asset_lists::{held_selection, own_stock_selection, Pick};
 use crate::store::assets::{allocation_item, old_state};
-use crate::store::{keys, Key, Store, StoreError};
+use crate::store::{keys, Key, Query, Store, StoreError};
 
 /// Deactivates an asset in stock or sold (→ 4); repeating it is harmless.
 pub async fn deactivate<A: Asset>(
@@ -188,12 +188,11 @@ fn choose<'a>(sel: &'a Selection, t: AssetType) -> Result<Chosen<'a>, AssetError
             _ => return Err(Invalid("a range needs both start and end".into()).into()),
         },
     };
-    if let Chosen::Ids(list) = &chosen {
-        check_size(list.len())?;
-    }
-    if let Chosen::Identifiers(list) = &chosen {
-        check_size(list.len())?;
-    }
+    check_size(match &chosen {
+        Chosen::Ids(list) => list.len(),
+        Chosen::Identifiers(list) => list.len(),
+        Chosen::Pick(_) => 0,
+    })?;
     Ok(chosen)
 }
 
@@ -202,7 +201,7 @@ fn choose<'a>(sel: &'a Selection, t: AssetType) -> Result<Chosen<'a>, AssetError
 async fn select<A: Asset>(
     store: &Store,
     chosen: Chosen<'_>,
-    queries: impl FnOnce(&Pick) -> Vec<crate::store::Query>,
+    queries: impl FnOnce(&Pick) -> Vec<Query>,
     keep: impl Fn(&A) -> bool,
 ) -> Result<(Vec<A>, Vec<(String, BatchResult)>), AssetError> {
     let not_found = |i: String| (i, BatchResult::Refused(Refusal::NotFound));
