@@ -4,13 +4,13 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Router;
-use serde_json::Value;
+use serde::Serialize;
 
 use super::envelope::{ApiError, ApiResult, Data};
 use crate::app::AppState;
-use crate::codes::Code;
+use crate::domain::assets::{AssetType, Direction};
 use crate::domain::caller::Caller;
-use crate::services::asset_ops::{self, Direction};
+use crate::services::asset_ops::{self, DeviceSwitch, StatusView};
 use crate::services::resolve::{self, Resolved};
 
 /// Routes of the `admin-assets` function.
@@ -32,12 +32,16 @@ async fn resolve_identifier(
     Path(identifier): Path<String>,
 ) -> ApiResult<Resolved> {
     Ok(Data(
-        resolve::resolve(&st.store, &caller, &identifier).await?,
+        resolve::resolve(&st.store, &caller, &identifier, st.clock.now()).await?,
     ))
 }
 
 fn no_route() -> ApiError {
     ApiError::no_route()
+}
+
+fn asset_type(raw: &str) -> Result<AssetType, ApiError> {
+    AssetType::parse(raw).ok_or_else(no_route)
 }
 
 fn id(raw: &str) -> Result<u64, ApiError> {
@@ -51,37 +55,49 @@ async fn read(
     State(st): State<AppState>,
     caller: Caller,
     Path((kind, raw, action)): Path<(String, String, String)>,
-) -> ApiResult<Value> {
-    if action != "realtime-status" || !matches!(kind.as_str(), "card" | "device") {
+) -> ApiResult<StatusView> {
+    let t = asset_type(&kind)?;
+    if action != "realtime-status" {
         return Err(no_route());
     }
     Ok(Data(
-        asset_ops::realtime_status(&st, &caller, &kind, id(&raw)?).await?,
+        asset_ops::realtime_status(&st, &caller, t, id(&raw)?).await?,
     ))
+}
+
+/// What an asset action answers: the refreshed status, a device stop's outcome, or
+/// `null` (card stop/start, device start).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Acted {
+    Status(StatusView),
+    Stopped(DeviceSwitch),
 }
 
 async fn act(
     State(st): State<AppState>,
     caller: Caller,
     Path((kind, raw, action)): Path<(String, String, String)>,
-) -> ApiResult<Value> {
+) -> ApiResult<Option<Acted>> {
+    let t = asset_type(&kind)?;
     let dir = match action.as_str() {
         "stop" => Some(Direction::Stop),
         "start" => Some(Direction::Start),
         "refresh" => None,
         _ => return Err(no_route()),
     };
-    let data = match (kind.as_str(), dir) {
-        ("card" | "device", None) => asset_ops::refresh(&st, &caller, &kind, id(&raw)?).await?,
-        ("card", Some(d)) => {
+    let data = match (t, dir) {
+        (_, None) => Some(Acted::Status(
+            asset_ops::refresh(&st, &caller, t, id(&raw)?).await?,
+        )),
+        (AssetType::Card, Some(d)) => {
             asset_ops::card_switch(&st, &caller, &raw, d).await?;
-            Value::Null
+            None
         }
-        ("device", Some(d)) => {
-            serde_json::to_value(asset_ops::device_switch(&st, &caller, id(&raw)?, d).await?)
-                .map_err(|_| ApiError::new(Code::INTERNAL))?
+        (AssetType::Device, Some(d)) => {
+            let out = asset_ops::device_switch(&st, &caller, id(&raw)?, d).await?;
+            (d == Direction::Stop).then_some(Acted::Stopped(out))
         }
-        _ => return Err(no_route()),
     };
     Ok(Data(data))
 }

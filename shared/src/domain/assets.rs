@@ -1,24 +1,64 @@
 //! Asset entities: IoT cards, devices, SIM-slot bindings, allocation records and
 //! import tasks (domain.md §4.2), and their status values.
 
+use std::fmt;
+
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::shop_path::ShopPath;
 
-/// `asset_status` (domain.md §5.9).
-pub mod asset_status {
-    /// In stock.
-    pub const IN_STOCK: i64 = 1;
+/// `asset_status` (domain.md §5.9); numeric on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub enum AssetStatus {
+    /// In stock (the status of a new asset).
+    #[default]
+    InStock = 1,
     /// Sold (bound by a customer).
-    pub const SOLD: i64 = 2;
+    Sold = 2,
     /// Exchanged (old asset of an exchange).
-    pub const EXCHANGED: i64 = 3;
+    Exchanged = 3,
     /// Deactivated manually.
-    pub const DEACTIVATED: i64 = 4;
+    Deactivated = 4,
+}
+
+impl AssetStatus {
+    /// Whether an allocation or recall may move an asset in this status.
+    pub fn movable(self) -> bool {
+        matches!(self, AssetStatus::InStock | AssetStatus::Sold)
+    }
+}
+
+impl TryFrom<i64> for AssetStatus {
+    type Error = String;
+    fn try_from(v: i64) -> Result<Self, String> {
+        match v {
+            1 => Ok(AssetStatus::InStock),
+            2 => Ok(AssetStatus::Sold),
+            3 => Ok(AssetStatus::Exchanged),
+            4 => Ok(AssetStatus::Deactivated),
+            _ => Err(format!(
+                "invalid asset_status {v}: 1 in stock, 2 sold, 3 exchanged, 4 deactivated"
+            )),
+        }
+    }
+}
+
+impl From<AssetStatus> for i64 {
+    fn from(v: AssetStatus) -> i64 {
+        v as i64
+    }
+}
+
+impl fmt::Display for AssetStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", i64::from(*self))
+    }
 }
 
 /// Card or device.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum AssetType {
     /// An IoT card.
@@ -35,7 +75,177 @@ impl AssetType {
             AssetType::Device => "device",
         }
     }
+
+    /// The type named `name` (`card`, `device`), if any.
+    pub fn parse(name: &str) -> Option<AssetType> {
+        [AssetType::Card, AssetType::Device]
+            .into_iter()
+            .find(|t| t.as_str() == name)
+    }
+
+    /// The field that identifies an asset in lists, ranges and batch results: the
+    /// ICCID of a card, the virtual number of a device.
+    pub fn identifier_field(self) -> &'static str {
+        match self {
+            AssetType::Card => "iccid",
+            AssetType::Device => "virtual_no",
+        }
+    }
+
+    /// The identifier in its stored form (ICCIDs are upper case; virtual numbers
+    /// keep their case).
+    pub fn normalise(self, identifier: &str) -> String {
+        match self {
+            AssetType::Card => identifier.trim().to_ascii_uppercase(),
+            AssetType::Device => identifier.trim().to_string(),
+        }
+    }
 }
+
+/// A uniqueness kind that names exactly one asset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IdentifierKind {
+    /// A card's ICCID.
+    Iccid,
+    /// A card's MSISDN.
+    Msisdn,
+    /// A card's virtual number.
+    CardVirtualNo,
+    /// A device's virtual number.
+    DeviceVirtualNo,
+    /// A device's IMEI.
+    Imei,
+    /// A device's serial number.
+    Sn,
+}
+
+impl IdentifierKind {
+    /// Every kind.
+    pub const ALL: [IdentifierKind; 6] = [
+        IdentifierKind::Iccid,
+        IdentifierKind::Msisdn,
+        IdentifierKind::CardVirtualNo,
+        IdentifierKind::DeviceVirtualNo,
+        IdentifierKind::Imei,
+        IdentifierKind::Sn,
+    ];
+
+    /// The name of its uniqueness items.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentifierKind::Iccid => "iccid",
+            IdentifierKind::Msisdn => "msisdn",
+            IdentifierKind::CardVirtualNo => "card_virtual_no",
+            IdentifierKind::DeviceVirtualNo => "device_virtual_no",
+            IdentifierKind::Imei => "imei",
+            IdentifierKind::Sn => "sn",
+        }
+    }
+
+    /// The type of asset it names.
+    pub fn asset_type(self) -> AssetType {
+        match self {
+            IdentifierKind::Iccid | IdentifierKind::Msisdn | IdentifierKind::CardVirtualNo => {
+                AssetType::Card
+            }
+            IdentifierKind::DeviceVirtualNo | IdentifierKind::Imei | IdentifierKind::Sn => {
+                AssetType::Device
+            }
+        }
+    }
+
+    /// The kind of an asset type's list identifier (ICCID, device virtual number).
+    pub fn primary(t: AssetType) -> IdentifierKind {
+        match t {
+            AssetType::Card => IdentifierKind::Iccid,
+            AssetType::Device => IdentifierKind::DeviceVirtualNo,
+        }
+    }
+}
+
+/// Allocation (to a subordinate shop) or recall (back from one).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MoveOp {
+    /// Down the shop tree.
+    Allocate,
+    /// Back up the shop tree.
+    Recall,
+}
+
+impl MoveOp {
+    /// `allocate` or `recall`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MoveOp::Allocate => "allocate",
+            MoveOp::Recall => "recall",
+        }
+    }
+
+    /// The subordinate side of a move (the receiver of an allocation, the giver of a
+    /// recall): records are indexed and shown under it.
+    pub fn subordinate<T>(self, from: T, to: T) -> T {
+        match self {
+            MoveOp::Allocate => to,
+            MoveOp::Recall => from,
+        }
+    }
+}
+
+/// Stop or start (card network, device protect periods).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Stop,
+    Start,
+}
+
+impl Direction {
+    /// `stop` or `start`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Stop => "stop",
+            Direction::Start => "start",
+        }
+    }
+
+    /// The other direction.
+    pub fn opposite(self) -> Direction {
+        match self {
+            Direction::Stop => Direction::Start,
+            Direction::Start => Direction::Stop,
+        }
+    }
+}
+
+/// A device's live protect period (domain.md §5.13), `none` when there is none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtectStatus {
+    #[default]
+    None,
+    Stop,
+    Start,
+}
+
+impl From<Option<Direction>> for ProtectStatus {
+    fn from(d: Option<Direction>) -> Self {
+        match d {
+            None => ProtectStatus::None,
+            Some(Direction::Stop) => ProtectStatus::Stop,
+            Some(Direction::Start) => ProtectStatus::Start,
+        }
+    }
+}
+
+/// `real_name_status` of a verified card.
+const REAL_NAME_VERIFIED: i64 = 2;
+/// `real_name_status` of a card not verified.
+const REAL_NAME_NONE: i64 = 0;
+/// `network_status` of a stopped card.
+const NETWORK_STOPPED: i64 = 0;
+/// `network_status` of a running card.
+const NETWORK_STARTED: i64 = 1;
 
 /// An IoT card (SIM).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -58,7 +268,7 @@ pub struct IotCard {
     pub series_id: Option<u64>,
     /// Legacy distribution status (kept for the front end).
     pub status: i64,
-    pub asset_status: i64,
+    pub asset_status: AssetStatus,
     pub generation: i64,
     /// 0 stopped, 1 started.
     pub network_status: i64,
@@ -67,7 +277,9 @@ pub struct IotCard {
     pub activation_status: i64,
     pub activated_at: Option<String>,
     pub enable_polling: bool,
-    pub current_month_usage_mb: f64,
+    /// Data used this month (MB).
+    #[serde(with = "rust_decimal::serde::float")]
+    pub current_month_usage_mb: Decimal,
     pub last_data_check_at: Option<String>,
     pub last_sync_time: Option<String>,
     /// True when not bound to a live device.
@@ -89,6 +301,47 @@ pub struct IotCard {
     pub version: i64,
 }
 
+impl IotCard {
+    /// Whether the card passed real-name verification (only such cards are stopped
+    /// or started).
+    pub fn is_verified(&self) -> bool {
+        self.real_name_status == REAL_NAME_VERIFIED
+    }
+
+    /// Records the carrier's view of the card, synchronised at `at`.
+    pub fn set_carrier_view(
+        &mut self,
+        network_status: i64,
+        verified: bool,
+        used_mb: Decimal,
+        at: String,
+    ) {
+        self.network_status = network_status;
+        self.real_name_status = if verified {
+            REAL_NAME_VERIFIED
+        } else {
+            REAL_NAME_NONE
+        };
+        self.current_month_usage_mb = used_mb;
+        self.last_sync_time = Some(at);
+    }
+
+    /// Records a manual stop or start at `at`.
+    pub fn switch(&mut self, dir: Direction, at: String) {
+        match dir {
+            Direction::Stop => {
+                self.network_status = NETWORK_STOPPED;
+                self.stopped_at = Some(at);
+                self.stop_reason = Some("manual".into());
+            }
+            Direction::Start => {
+                self.network_status = NETWORK_STARTED;
+                self.resumed_at = Some(at);
+            }
+        }
+    }
+}
+
 /// A device with SIM slots.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Device {
@@ -106,7 +359,7 @@ pub struct Device {
     pub owner_path: Option<ShopPath>,
     pub series_id: Option<u64>,
     pub status: i64,
-    pub asset_status: i64,
+    pub asset_status: AssetStatus,
     pub generation: i64,
     pub activated_at: Option<String>,
     /// Number of cards bound now.
@@ -141,8 +394,7 @@ pub struct AllocationRecord {
     pub identifier: String,
     pub from_shop_id: Option<u64>,
     pub to_shop_id: Option<u64>,
-    /// `allocate` or `recall`.
-    pub operation: String,
+    pub operation: MoveOp,
     pub operator_id: u64,
     pub remark: Option<String>,
     pub created_at: String,
@@ -307,6 +559,7 @@ pub enum RowSubject {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn failed_items_name_the_row_by_the_import_kind() {
@@ -364,5 +617,61 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
+    }
+
+    #[test]
+    fn statuses_and_operations_keep_their_wire_values() {
+        for (status, n) in [
+            (AssetStatus::InStock, 1),
+            (AssetStatus::Sold, 2),
+            (AssetStatus::Exchanged, 3),
+            (AssetStatus::Deactivated, 4),
+        ] {
+            assert_eq!(serde_json::to_value(status).unwrap(), json!(n));
+            assert_eq!(
+                serde_json::from_value::<AssetStatus>(json!(n)).unwrap(),
+                status
+            );
+            assert_eq!(status.to_string(), n.to_string());
+        }
+        assert!(serde_json::from_value::<AssetStatus>(json!(5)).is_err());
+        assert_eq!(
+            serde_json::to_value(MoveOp::Recall).unwrap(),
+            json!("recall")
+        );
+        assert_eq!(MoveOp::Allocate.as_str(), "allocate");
+        assert_eq!(
+            serde_json::to_value(ProtectStatus::None).unwrap(),
+            json!("none")
+        );
+        assert_eq!(
+            ProtectStatus::from(Some(Direction::Start)),
+            ProtectStatus::Start
+        );
+        assert_eq!(AssetType::parse("device"), Some(AssetType::Device));
+        assert_eq!(AssetType::parse("sim"), None);
+    }
+
+    #[test]
+    fn identifier_kinds_name_their_asset_type() {
+        for kind in IdentifierKind::ALL {
+            let cards = matches!(
+                kind,
+                IdentifierKind::Iccid | IdentifierKind::Msisdn | IdentifierKind::CardVirtualNo
+            );
+            assert_eq!(kind.asset_type() == AssetType::Card, cards, "{kind:?}");
+        }
+        assert_eq!(
+            IdentifierKind::primary(AssetType::Card),
+            IdentifierKind::Iccid
+        );
+        assert_eq!(AssetType::Card.normalise(" 8986ab "), "8986AB");
+        assert_eq!(AssetType::Device.normalise(" dv-1 "), "dv-1");
+    }
+
+    #[test]
+    fn a_moves_subordinate_side_is_the_receiver_or_the_giver() {
+        assert_eq!(MoveOp::Allocate.subordinate("from", "to"), "to");
+        assert_eq!(MoveOp::Recall.subordinate("from", "to"), "from");
     }
 }

@@ -1,26 +1,27 @@
 //! Asset operations through the carrier gateway (api.md §18, domain.md §5.13, §6.6):
 //! persisted status, refresh (device cooldown 30 s), card stop/start by ICCID, device
-//! stop/start with 1-hour protect periods.
-//!
-//! Protect periods and the cooldown are TTL items (`PROTECT#device#<id>` with sort
-//! key `stop`/`start`, `COOLDOWN#refresh#device#<id>`), written with
-//! `attribute_not_exists(pk) OR expires_at <= :now` and read as absent once expired,
-//! whether or not DynamoDB has deleted them yet.
+//! stop/start with 1-hour protect periods. Protect periods and the cooldown are TTL
+//! items, claimed and read through the asset repository.
 
+use rust_decimal::prelude::FromPrimitive;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
-use super::assets::{require_asset_admin, visible, AssetError};
+use super::assets::{find, require_asset_admin, save_error, visible, AssetError};
+use super::resolve::ResolvedCard;
 use crate::app::AppState;
 use crate::clock::rfc3339;
-use crate::domain::assets::{Device, IotCard};
+use crate::domain::assets::{
+    AssetType, Device, Direction, IdentifierKind, IotCard, ProtectStatus, SimBinding,
+};
 use crate::domain::caller::Caller;
+use crate::domain::identifiers::Iccid;
+use crate::domain::stamp::Stamped;
+use crate::domain::validate::Invalid;
 use crate::integrations::gateway::client::{GatewayClient, GatewayError};
 use crate::integrations::gateway::types::WifiReq;
-use crate::services::devices::bindings;
-use crate::store::assets::{card_item, card_key};
-use crate::store::tx::Cond;
-use crate::store::{n, ttl, Item, Key, Store, StoreError};
+use crate::store::assets::card_item;
+use crate::store::{Store, StoreError};
 
 /// Length of a device protect period.
 pub const PROTECT_SECS: i64 = 3600;
@@ -69,160 +70,125 @@ impl crate::codes::BusinessError for OpsError {
     }
 }
 
-/// Stop or start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    Stop,
-    Start,
-}
-
-impl Direction {
-    fn as_str(self) -> &'static str {
-        match self {
-            Direction::Stop => "stop",
-            Direction::Start => "start",
-        }
+impl From<Invalid> for OpsError {
+    fn from(e: Invalid) -> Self {
+        OpsError::Asset(e.into())
     }
-
-    fn opposite(self) -> Direction {
-        match self {
-            Direction::Stop => Direction::Start,
-            Direction::Start => Direction::Stop,
-        }
-    }
-}
-
-/// Protect-period item of a device.
-pub fn protect_key(device_id: u64, dir: Direction) -> Key {
-    Key::new(format!("PROTECT#device#{device_id}"), dir.as_str())
-}
-
-fn cooldown_key(device_id: u64) -> Key {
-    Key::new(format!("COOLDOWN#refresh#device#{device_id}"), "#")
-}
-
-/// The live protect period of a device (`none`, `stop` or `start`).
-pub async fn protect_status(
-    store: &Store,
-    device_id: u64,
-    now: i64,
-) -> Result<&'static str, StoreError> {
-    let items = store
-        .get_many(&[
-            protect_key(device_id, Direction::Stop),
-            protect_key(device_id, Direction::Start),
-        ])
-        .await?;
-    let live = |dir: Direction| {
-        items.iter().any(|i| {
-            crate::store::str_attr(i, "sk") == Some(dir.as_str()) && !ttl::is_expired(i, now)
-        })
-    };
-    Ok(if live(Direction::Stop) {
-        "stop"
-    } else if live(Direction::Start) {
-        "start"
-    } else {
-        "none"
-    })
 }
 
 fn gateway(state: &AppState) -> Result<&GatewayClient, OpsError> {
     state.gateway().ok_or(OpsError::NoGateway)
 }
 
-fn card_status(c: &IotCard) -> Value {
-    json!({
-        "card_id": c.id, "iccid": c.iccid, "msisdn": c.msisdn, "virtual_no": c.virtual_no,
-        "network_status": c.network_status, "real_name_status": c.real_name_status,
-        "current_month_usage_mb": c.current_month_usage_mb, "last_sync_at": c.last_sync_time,
-        "slot_position": c.slot_position,
-    })
+/// Persisted status of a card.
+#[derive(Debug, Serialize)]
+pub struct CardStatus {
+    pub asset_type: AssetType,
+    pub asset_id: u64,
+    pub network_status: i64,
+    pub real_name_status: i64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub current_month_usage_mb: Decimal,
+    pub last_sync_time: Option<String>,
+}
+
+/// Persisted status of a device: its protect period and its cards.
+#[derive(Debug, Serialize)]
+pub struct DeviceStatus {
+    pub asset_type: AssetType,
+    pub asset_id: u64,
+    pub device_protect_status: ProtectStatus,
+    pub cards: Vec<ResolvedCard>,
+}
+
+/// The realtime-status (and refresh) answer.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum StatusView {
+    Card(CardStatus),
+    Device(DeviceStatus),
 }
 
 /// Persisted status (no gateway call).
 pub async fn realtime_status(
     state: &AppState,
     caller: &Caller,
-    asset_type: &str,
+    asset_type: AssetType,
     id: u64,
-) -> Result<Value, OpsError> {
+) -> Result<StatusView, OpsError> {
     require_asset_admin(caller)?;
     let store = &state.store;
-    match asset_type {
-        "card" => {
+    Ok(match asset_type {
+        AssetType::Card => {
             let c: IotCard = visible(store, caller, id).await?;
-            Ok(json!({
-                "asset_type": "card", "asset_id": c.id, "network_status": c.network_status,
-                "real_name_status": c.real_name_status, "current_month_usage_mb": c.current_month_usage_mb,
-                "last_sync_time": c.last_sync_time,
-            }))
+            StatusView::Card(CardStatus {
+                asset_type,
+                asset_id: c.id,
+                network_status: c.network_status,
+                real_name_status: c.real_name_status,
+                current_month_usage_mb: c.current_month_usage_mb,
+                last_sync_time: c.last_sync_time,
+            })
         }
-        "device" => {
+        AssetType::Device => {
             let d: Device = visible(store, caller, id).await?;
             let cards = device_cards(store, d.id).await?;
-            Ok(json!({
-                "asset_type": "device", "asset_id": d.id,
-                "device_protect_status": protect_status(store, d.id, state.clock.now()).await?,
-                "cards": cards.iter().map(card_status).collect::<Vec<_>>(),
-            }))
+            StatusView::Device(DeviceStatus {
+                asset_type,
+                asset_id: d.id,
+                device_protect_status: store.device_protect_status(d.id, state.clock.now()).await?,
+                cards: cards
+                    .into_iter()
+                    .map(|(b, c)| ResolvedCard::new(c, &b))
+                    .collect(),
+            })
         }
-        _ => Err(AssetError::Invalid(crate::domain::validate::Invalid(
-            "asset_type must be card or device".into(),
-        ))
-        .into()),
-    }
+    })
 }
 
-async fn device_cards(store: &Store, device_id: u64) -> Result<Vec<IotCard>, StoreError> {
-    let keys: Vec<Key> = bindings(store, device_id)
-        .await?
-        .iter()
-        .map(|b| card_key(b.iot_card_id))
-        .collect();
+/// The live cards bound to a device, by slot.
+async fn device_cards(
+    store: &Store,
+    device_id: u64,
+) -> Result<Vec<(SimBinding, IotCard)>, StoreError> {
     Ok(store
-        .entities::<IotCard>(&keys)
+        .bound_cards(device_id)
         .await?
         .into_iter()
-        .filter(|c| c.deleted_at.is_none())
+        .filter(|(_, c)| c.deleted_at.is_none())
         .collect())
 }
 
-/// Pulls a card's status, real-name status and usage from the gateway and stores them.
-async fn sync_card(state: &AppState, card: &IotCard) -> Result<IotCard, OpsError> {
+/// Pulls a card's status, real-name status and usage from the gateway and stores them
+/// (a change made by account `by`).
+async fn sync_card(state: &AppState, by: u64, card: &IotCard) -> Result<IotCard, OpsError> {
     let gw = gateway(state)?;
     let status = gw.card_status(&card.iccid).await?;
     let real = gw.realname(&card.iccid).await?;
     let flow = gw.flow(&card.iccid).await?;
+    let used = Decimal::from_f64(flow.used).ok_or_else(|| {
+        GatewayError::InvalidResponse(format!("flow usage {} is not a number", flow.used))
+    })?;
+    let now = state.clock.now();
     let mut c = card.clone();
-    c.network_status = status.status;
-    c.real_name_status = if real.real_status { 2 } else { 0 };
-    c.current_month_usage_mb = flow.used;
-    let now = rfc3339(state.clock.now());
-    c.last_sync_time = Some(now.clone());
-    save_card(&state.store, card, c, &now).await
+    c.set_carrier_view(status.status, real.real_status, used, rfc3339(now));
+    save_card(&state.store, card, c, by, now).await
 }
 
+/// Stores a card changed by account `by`, provided nobody changed it since `old` was
+/// read.
 async fn save_card(
     store: &Store,
     old: &IotCard,
     mut c: IotCard,
-    now: &str,
+    by: u64,
+    now: i64,
 ) -> Result<IotCard, OpsError> {
-    c.updated_at = now.to_string();
-    c.version = old.version + 1;
+    c.touch(by, now);
     store
-        .put_if(
-            "card",
-            card_item(&c)?,
-            Cond::live().and(Cond::version(old.version)),
-        )
+        .save_asset(card_item(&c)?, old.version, c.id, &[])
         .await
-        .map_err(|e| match e {
-            StoreError::ConditionFailed { .. } => AssetError::VersionConflict.into(),
-            other => OpsError::Store(other),
-        })?;
+        .map_err(save_error)?;
     Ok(c)
 }
 
@@ -230,34 +196,31 @@ async fn save_card(
 pub async fn refresh(
     state: &AppState,
     caller: &Caller,
-    asset_type: &str,
+    asset_type: AssetType,
     id: u64,
-) -> Result<Value, OpsError> {
+) -> Result<StatusView, OpsError> {
     require_asset_admin(caller)?;
     let store = &state.store;
     let now = state.clock.now();
     match asset_type {
-        "card" => {
+        AssetType::Card => {
             let c: IotCard = visible(store, caller, id).await?;
-            sync_card(state, &c).await?;
+            sync_card(state, caller.account_id, &c).await?;
         }
-        "device" => {
+        AssetType::Device => {
             let d: Device = visible(store, caller, id).await?;
             gateway(state)?;
-            let mut item: Item = cooldown_key(d.id).item();
-            item.insert("expires_at".into(), n(now + REFRESH_COOLDOWN_SECS));
             store
-                .put_if("cooldown", item, Cond::absent_or_expired(now))
+                .claim_refresh_cooldown(d.id, now, now + REFRESH_COOLDOWN_SECS)
                 .await
                 .map_err(|e| match e {
                     StoreError::ConditionFailed { .. } => OpsError::Cooldown,
                     other => other.into(),
                 })?;
-            for c in device_cards(store, d.id).await? {
-                sync_card(state, &c).await?;
+            for (_, c) in device_cards(store, d.id).await? {
+                sync_card(state, caller.account_id, &c).await?;
             }
         }
-        _ => return realtime_status(state, caller, asset_type, id).await,
     }
     realtime_status(state, caller, asset_type, id).await
 }
@@ -272,58 +235,43 @@ pub async fn card_switch(
 ) -> Result<(), OpsError> {
     require_asset_admin(caller)?;
     let store = &state.store;
-    let iccid = crate::domain::identifiers::Iccid::parse(iccid)
-        .map_err(AssetError::from)?
-        .to_string();
-    let card = assets_find_card(store, &iccid).await?;
+    let iccid = Iccid::parse(iccid)?.to_string();
+    let card = find::<IotCard>(store, IdentifierKind::Iccid, &iccid)
+        .await?
+        .filter(|c| c.deleted_at.is_none())
+        .ok_or(AssetError::AssetNotFound)?;
     if !caller.sees_shop_owned(card.owner_path.as_ref()) {
         return Err(AssetError::AssetNotFound.into());
     }
-    if card.real_name_status != 2 {
+    if !card.is_verified() {
         return Err(OpsError::NotVerified);
     }
     let now = state.clock.now();
     if let Some(device) = card.bound_device_id {
-        let opposite = store
-            .get_live(&protect_key(device, dir.opposite()), now)
-            .await?;
-        if opposite.is_some() {
+        if store
+            .device_protect_live(device, dir.opposite(), now)
+            .await?
+        {
             return Err(OpsError::Protected);
         }
     }
     gateway(state)?
         .switch_card_network(&card.iccid, dir == Direction::Stop)
         .await?;
-    record_switch(store, &card, dir, now).await
+    record_switch(store, caller.account_id, &card, dir, now).await
 }
 
-async fn assets_find_card(store: &Store, iccid: &str) -> Result<IotCard, OpsError> {
-    let found = crate::services::assets::find::<IotCard>(store, "iccid", iccid).await?;
-    found
-        .filter(|c| c.deleted_at.is_none())
-        .ok_or(OpsError::Asset(AssetError::AssetNotFound))
-}
-
+/// Stores a card's manual stop or start by account `by`.
 async fn record_switch(
     store: &Store,
+    by: u64,
     card: &IotCard,
     dir: Direction,
     now: i64,
 ) -> Result<(), OpsError> {
-    let at = rfc3339(now);
     let mut c = card.clone();
-    match dir {
-        Direction::Stop => {
-            c.network_status = 0;
-            c.stopped_at = Some(at.clone());
-            c.stop_reason = Some("manual".into());
-        }
-        Direction::Start => {
-            c.network_status = 1;
-            c.resumed_at = Some(at.clone());
-        }
-    }
-    save_card(store, card, c, &at).await?;
+    c.switch(dir, rfc3339(now));
+    save_card(store, card, c, by, now).await?;
     Ok(())
 }
 
@@ -334,13 +282,15 @@ pub struct FailedCard {
     pub reason: String,
 }
 
-/// Outcome of a device stop/start.
+/// Outcome of a device stop or start (a start answers `null` to the client).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeviceSwitch {
     pub success_count: u64,
     /// Unverified cards are skipped, not failed.
     pub skipped_count: u64,
     pub failed_cards: Vec<FailedCard>,
+    /// A one-line summary for the operator.
+    pub message: String,
 }
 
 /// Stops or starts every verified card of a device and sets the 1-hour protect period
@@ -357,32 +307,24 @@ pub async fn device_switch(
     let d: Device = visible(store, caller, id).await?;
     let gw = gateway(state)?;
     let now = state.clock.now();
-    if store
-        .get_live(&protect_key(d.id, dir.opposite()), now)
-        .await?
-        .is_some()
-    {
+    if store.device_protect_live(d.id, dir.opposite(), now).await? {
         return Err(OpsError::Protected);
     }
     // Claim this direction's protect item first: two concurrent requests cannot both act.
-    let mut item: Item = protect_key(d.id, dir).item();
-    item.insert("expires_at".into(), n(now + PROTECT_SECS));
     store
-        .put_if("protect", item, Cond::absent_or_expired(now))
+        .claim_device_protect(d.id, dir, now, now + PROTECT_SECS)
         .await
         .map_err(|e| match e {
             StoreError::ConditionFailed { .. } => OpsError::Protected,
             other => other.into(),
         })?;
-    let mut out = DeviceSwitch {
-        success_count: 0,
-        skipped_count: 0,
-        failed_cards: Vec::new(),
-    };
+    let mut success_count = 0;
+    let mut skipped_count = 0;
+    let mut failed_cards = Vec::new();
     let mut last_error = None;
-    for card in device_cards(store, d.id).await? {
-        if card.real_name_status != 2 {
-            out.skipped_count += 1;
+    for (_, card) in device_cards(store, d.id).await? {
+        if !card.is_verified() {
+            skipped_count += 1;
             continue;
         }
         match gw
@@ -390,12 +332,12 @@ pub async fn device_switch(
             .await
         {
             Ok(_) => {
-                record_switch(store, &card, dir, now).await?;
-                out.success_count += 1;
+                record_switch(store, caller.account_id, &card, dir, now).await?;
+                success_count += 1;
             }
             Err(e) => {
                 tracing::warn!(iccid = %card.iccid, error = %e, "device card switch failed");
-                out.failed_cards.push(FailedCard {
+                failed_cards.push(FailedCard {
                     iccid: card.iccid.clone(),
                     reason: e.to_string(),
                 });
@@ -403,13 +345,26 @@ pub async fn device_switch(
             }
         }
     }
-    if dir == Direction::Start && out.success_count == 0 {
+    if dir == Direction::Start && success_count == 0 {
         if let Some(e) = last_error {
-            store.delete(&protect_key(d.id, dir)).await?;
+            store.release_device_protect(d.id, dir).await?;
             return Err(e.into());
         }
     }
-    Ok(out)
+    let message = format!(
+        "{} {success_count} card(s); {skipped_count} unverified skipped, {} failed",
+        match dir {
+            Direction::Stop => "stopped",
+            Direction::Start => "started",
+        },
+        failed_cards.len()
+    );
+    Ok(DeviceSwitch {
+        success_count,
+        skipped_count,
+        failed_cards,
+        message,
+    })
 }
 
 /// `POST /api/admin/devices/:id/speed-limit` body.
@@ -451,7 +406,6 @@ pub async fn device_command(
     id: u64,
     cmd: Command,
 ) -> Result<(), OpsError> {
-    use crate::domain::validate::Invalid;
     require_asset_admin(caller)?;
     let store = &state.store;
     let d: Device = visible(store, caller, id).await?;
@@ -460,7 +414,11 @@ pub async fn device_command(
         .imei
         .clone()
         .ok_or_else(|| AssetError::Invalid(Invalid("the device has no IMEI registered".into())))?;
-    let cards = device_cards(store, d.id).await?;
+    let cards: Vec<IotCard> = device_cards(store, d.id)
+        .await?
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
     match &cmd {
         Command::SpeedLimit(sl) => {
             if sl.speed_limit < 1 {
@@ -491,8 +449,7 @@ pub async fn device_command(
             gw.wifi(&req).await?;
         }
         Command::SwitchCard(sc) => {
-            let target = crate::domain::identifiers::Iccid::parse(&sc.target_iccid)
-                .map_err(AssetError::from)?;
+            let target = Iccid::parse(&sc.target_iccid)?;
             if !cards.iter().any(|c| c.iccid == target.as_str()) {
                 return Err(AssetError::Invalid(Invalid(
                     "target_iccid is not bound to this device".into(),

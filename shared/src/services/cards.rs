@@ -1,18 +1,17 @@
 //! IoT cards: lists (all and standalone), exact lookups, edits (api.md §7).
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::assets::{
-    self, require_asset_admin, swap_unique, visible, AssetError, AssetFilter, CursorPage,
+    self, require_asset_admin, save_error, visible, with_shop_names, AssetError, AssetFilter,
+    CursorPage,
 };
-use crate::domain::assets::IotCard;
+use crate::domain::assets::{IdentifierKind, IotCard};
 use crate::domain::caller::Caller;
 use crate::domain::identifiers::{Iccid, Msisdn, VirtualNo};
 use crate::domain::stamp::Stamped;
 use crate::domain::validate::{self, Invalid};
-use crate::store::assets::card_item;
-use crate::store::tx::{Cond, Tx};
+use crate::store::assets::{card_item, UniqueSwap};
 use crate::store::Store;
 
 /// List filters of cards: the shared asset filters plus exact identifiers.
@@ -26,6 +25,8 @@ pub struct CardFilter {
     pub msisdn: Option<String>,
     /// Exact virtual number.
     pub virtual_no: Option<String>,
+    /// Only cards replaced (`true`) or not replaced (`false`) by an exchange.
+    pub is_replaced: Option<bool>,
 }
 
 /// A card as listed: with its owner shop's name.
@@ -34,6 +35,9 @@ pub struct CardView {
     #[serde(flatten)]
     pub card: IotCard,
     pub shop_name: Option<String>,
+    /// Whether an exchange replaced the card (domain.md §4.11); always false until
+    /// exchanges exist.
+    pub is_replaced: bool,
 }
 
 /// `PUT /api/admin/iot-cards/:id` body.
@@ -57,50 +61,31 @@ pub async fn list(
 ) -> Result<CursorPage<CardView>, AssetError> {
     require_asset_admin(caller)?;
     let lookup = match (&exact.iccid, &exact.msisdn, &exact.virtual_no) {
-        (Some(i), _, _) if !i.trim().is_empty() => Some(("iccid", Iccid::parse(i)?.to_string())),
-        (_, Some(m), _) if !m.trim().is_empty() => Some(("msisdn", Msisdn::parse(m)?.to_string())),
-        (_, _, Some(v)) if !v.trim().is_empty() => {
-            Some(("card_virtual_no", VirtualNo::parse(v)?.to_string()))
+        (Some(i), _, _) if !i.trim().is_empty() => {
+            Some((IdentifierKind::Iccid, Iccid::parse(i)?.to_string()))
         }
+        (_, Some(m), _) if !m.trim().is_empty() => {
+            Some((IdentifierKind::Msisdn, Msisdn::parse(m)?.to_string()))
+        }
+        (_, _, Some(v)) if !v.trim().is_empty() => Some((
+            IdentifierKind::CardVirtualNo,
+            VirtualNo::parse(v)?.to_string(),
+        )),
         _ => None,
     };
-    let page = match lookup {
-        Some((kind, value)) => {
-            let found = assets::find::<IotCard>(store, kind, &value).await?;
-            let list = found
-                .into_iter()
-                .filter(|c| c.deleted_at.is_none() && caller.sees_shop_owned(c.owner_path.as_ref()))
-                .filter(|c| !standalone_only || c.is_standalone)
-                .collect();
-            CursorPage {
-                list,
-                page_size: f.page_size.unwrap_or(20),
-                next_cursor: None,
-            }
-        }
-        None => {
-            f.prefix = exact.iccid_prefix.clone();
-            let extra = standalone_only.then(|| {
-                Cond::new("is_standalone = :standalone")
-                    .value(":standalone", AttributeValue::Bool(true))
-            });
-            assets::list::<IotCard>(store, caller, &f, extra).await?
-        }
-    };
-    let names = assets::owner_names(store, &page.list).await?;
-    let list = page
-        .list
-        .into_iter()
-        .map(|card| CardView {
-            shop_name: card.shop_id.and_then(|s| names.get(&s).cloned()),
-            card,
-        })
-        .collect();
-    Ok(CursorPage {
-        list,
-        page_size: page.page_size,
-        next_cursor: page.next_cursor,
+    f.prefix = exact.iccid_prefix.clone();
+    let mut page = assets::list::<IotCard>(store, caller, lookup, &f, standalone_only).await?;
+    if exact.is_replaced == Some(true) {
+        // No card is replaced before exchanges exist.
+        page.list.clear();
+        page.next_cursor = None;
+    }
+    with_shop_names(store, page, |card, shop_name| CardView {
+        card,
+        shop_name,
+        is_replaced: false,
     })
+    .await
 }
 
 /// Edits a card's virtual number (unique among live cards), polling flag and remark.
@@ -132,26 +117,14 @@ pub async fn update(
             .map_err(|e: Invalid| AssetError::Invalid(e))?;
     }
     card.touch(caller.account_id, now);
-    let tx = Tx::new().put(
-        "card",
-        card_item(&card)?,
-        Some(Cond::live().and(Cond::version(old.version))),
-    );
-    let tx = swap_unique(
-        tx,
-        "card_virtual_no",
-        "virtual_no",
-        old.virtual_no.as_ref(),
-        card.virtual_no.as_ref(),
-        id,
-    );
+    let swap = UniqueSwap {
+        kind: IdentifierKind::CardVirtualNo,
+        old: old.virtual_no.as_deref(),
+        new: card.virtual_no.as_deref(),
+    };
     store
-        .transact(tx)
+        .save_asset(card_item(&card)?, old.version, id, &[swap])
         .await
-        .map_err(|e| match e.failed_label() {
-            Some("virtual_no") => AssetError::DuplicateVirtualNo,
-            Some(_) => AssetError::VersionConflict,
-            None => e.into(),
-        })?;
+        .map_err(save_error)?;
     Ok(card)
 }

@@ -2,18 +2,22 @@
 //! first (virtual number, IMEI, SN), then a card (virtual number, ICCID, MSISDN).
 //!
 //! Cost: the auth batch read, one batch read of every uniqueness item the identifier
-//! could name, the asset, then one batch read of what the answer shows (card: shop
-//! and bound device = 4 calls; device: bindings query + cards and shop = 5 calls).
+//! could name, the asset, then one batch read of what the answer shows (card: shop,
+//! bound device and its protect periods = 4 calls; device: bindings query + cards,
+//! shop and protect periods = 5 calls).
 
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::assets::AssetError;
-use crate::domain::assets::{Device, IotCard, SimBinding};
+use crate::domain::assets::{
+    AssetStatus, AssetType, Device, IdentifierKind, IotCard, ProtectStatus, SimBinding,
+};
 use crate::domain::caller::{Caller, Scope};
 use crate::domain::entities::Shop;
 use crate::domain::validate::Invalid;
-use crate::store::assets::{card_key, device_key};
-use crate::store::{from_item, keys, num_attr, str_attr, Item, Key, On, Store};
+use crate::store::assets::{protect_keys, protect_status_in};
+use crate::store::{from_item, keys, Item, Key, Store};
 
 /// A card of a resolved device.
 #[derive(Debug, Serialize, Deserialize)]
@@ -25,18 +29,36 @@ pub struct ResolvedCard {
     pub real_name_status: i64,
     pub slot_position: u32,
     pub virtual_no: Option<String>,
-    pub current_month_usage_mb: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub current_month_usage_mb: Decimal,
     pub last_sync_at: Option<String>,
 }
 
+impl ResolvedCard {
+    /// A bound card as shown under its device.
+    pub fn new(c: IotCard, b: &SimBinding) -> Self {
+        ResolvedCard {
+            card_id: c.id,
+            iccid: c.iccid,
+            msisdn: c.msisdn,
+            network_status: c.network_status,
+            real_name_status: c.real_name_status,
+            slot_position: b.slot_position,
+            virtual_no: c.virtual_no,
+            current_month_usage_mb: c.current_month_usage_mb,
+            last_sync_at: c.last_sync_time,
+        }
+    }
+}
+
 /// The resolve answer (fields of the other asset type are empty).
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Resolved {
-    pub asset_type: String,
+    pub asset_type: AssetType,
     pub asset_id: u64,
     pub virtual_no: Option<String>,
     pub status: i64,
-    pub asset_status: i64,
+    pub asset_status: AssetStatus,
     pub batch_no: Option<String>,
     pub shop_id: Option<u64>,
     pub shop_name: Option<String>,
@@ -47,11 +69,14 @@ pub struct Resolved {
     /// Name of the active main package; `""` until packages exist.
     pub current_package: String,
     pub package_total_mb: i64,
-    pub package_virtual_mb: Option<f64>,
-    pub package_used_mb: f64,
-    pub package_remain_mb: f64,
-    /// `none` / `stop` / `start`.
-    pub device_protect_status: String,
+    #[serde(with = "rust_decimal::serde::float_option")]
+    pub package_virtual_mb: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub package_used_mb: Decimal,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub package_remain_mb: Decimal,
+    /// The live protect period of the device, or of the device a card is bound to.
+    pub device_protect_status: ProtectStatus,
     pub activated_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -78,11 +103,62 @@ pub struct Resolved {
     pub enable_polling: bool,
 }
 
-/// Finds the asset an identifier names and describes it.
+impl Resolved {
+    /// An answer about asset `asset_id` with every other field empty.
+    fn blank(asset_type: AssetType, asset_id: u64, asset_status: AssetStatus) -> Self {
+        Resolved {
+            asset_type,
+            asset_id,
+            virtual_no: None,
+            status: 0,
+            asset_status,
+            batch_no: None,
+            shop_id: None,
+            shop_name: None,
+            series_id: None,
+            series_name: None,
+            real_name_status: 0,
+            network_status: 0,
+            current_package: String::new(),
+            package_total_mb: 0,
+            package_virtual_mb: None,
+            package_used_mb: Decimal::ZERO,
+            package_remain_mb: Decimal::ZERO,
+            device_protect_status: ProtectStatus::None,
+            activated_at: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            iccid: String::new(),
+            bound_device_id: None,
+            bound_device_no: String::new(),
+            bound_device_name: String::new(),
+            bound_card_count: 0,
+            cards: Vec::new(),
+            device_name: String::new(),
+            imei: String::new(),
+            sn: String::new(),
+            device_model: String::new(),
+            device_type: String::new(),
+            max_sim_slots: 0,
+            manufacturer: String::new(),
+            carrier_type: String::new(),
+            carrier_name: String::new(),
+            msisdn: String::new(),
+            imsi: String::new(),
+            card_category: String::new(),
+            supplier: String::new(),
+            activation_status: 0,
+            enable_polling: false,
+        }
+    }
+}
+
+/// Finds the asset an identifier names and describes it (protect periods as of `now`).
 pub async fn resolve(
     store: &Store,
     caller: &Caller,
     identifier: &str,
+    now: i64,
 ) -> Result<Resolved, AssetError> {
     if matches!(caller.scope(), Scope::Enterprise(_)) {
         return Err(AssetError::Forbidden(
@@ -93,29 +169,24 @@ pub async fn resolve(
     if id.is_empty() {
         return Err(Invalid("identifier must not be empty".into()).into());
     }
-    let upper = id.to_ascii_uppercase();
     let digits = id.strip_prefix('+').unwrap_or(id);
     let order = [
-        ("device", keys::unique("device_virtual_no", id)),
-        ("device", keys::unique("imei", id)),
-        ("device", keys::unique("sn", id)),
-        ("card", keys::unique("card_virtual_no", id)),
-        ("card", keys::unique("iccid", &upper)),
-        ("card", keys::unique("msisdn", digits)),
+        (IdentifierKind::DeviceVirtualNo, id.to_string()),
+        (IdentifierKind::Imei, id.to_string()),
+        (IdentifierKind::Sn, id.to_string()),
+        (IdentifierKind::CardVirtualNo, id.to_string()),
+        (IdentifierKind::Iccid, id.to_ascii_uppercase()),
+        (IdentifierKind::Msisdn, digits.to_string()),
     ];
-    let lookups: Vec<Key> = order.iter().map(|(_, k)| k.clone()).collect();
-    let found = store.get_many(&lookups).await?;
-    let hit = order.iter().find_map(|(kind, key)| {
-        found
-            .iter()
-            .find(|i| str_attr(i, "pk") == Some(&key.pk))
-            .and_then(|i| num_attr(i, "target_id"))
-            .map(|t| (*kind, t as u64))
-    });
+    let found = store.asset_ids(&order).await?;
+    let hit = order
+        .iter()
+        .zip(found)
+        .find_map(|((kind, _), target)| Some((kind.asset_type(), target?)));
     match hit {
         None => Err(AssetError::AssetNotFound),
-        Some(("device", id)) => device(store, caller, id).await,
-        Some((_, id)) => card(store, caller, id).await,
+        Some((AssetType::Device, id)) => device(store, caller, id, now).await,
+        Some((AssetType::Card, id)) => card(store, caller, id, now).await,
     }
 }
 
@@ -130,9 +201,9 @@ fn take<T: serde::de::DeserializeOwned>(items: &[Item], key: &Key) -> Option<T> 
         .and_then(|i| from_item(i.clone()).ok())
 }
 
-async fn card(store: &Store, caller: &Caller, id: u64) -> Result<Resolved, AssetError> {
+async fn card(store: &Store, caller: &Caller, id: u64, now: i64) -> Result<Resolved, AssetError> {
     let c: IotCard = store
-        .get_as(&card_key(id))
+        .get_as(&keys::card(id))
         .await?
         .ok_or(AssetError::AssetNotFound)?;
     if c.deleted_at.is_some() {
@@ -146,28 +217,29 @@ async fn card(store: &Store, caller: &Caller, id: u64) -> Result<Resolved, Asset
         wanted.push(keys::shop(s));
     }
     if let Some(d) = c.bound_device_id {
-        wanted.push(device_key(d));
+        wanted.push(keys::device(d));
+        wanted.extend(protect_keys(d));
     }
     let items = store.get_many(&wanted).await?;
     let shop: Option<Shop> = c.shop_id.and_then(|s| take(&items, &keys::shop(s)));
     // A card bound to a soft-deleted device counts as standalone.
     let device: Option<Device> = c
         .bound_device_id
-        .and_then(|d| take::<Device>(&items, &device_key(d)))
+        .and_then(|d| take::<Device>(&items, &keys::device(d)))
         .filter(|d| d.deleted_at.is_none());
     Ok(Resolved {
-        asset_type: "card".into(),
-        asset_id: c.id,
         virtual_no: c.virtual_no.clone(),
         status: c.status,
-        asset_status: c.asset_status,
         batch_no: c.batch_no.clone(),
         shop_id: c.shop_id,
         shop_name: shop.map(|s| s.shop_name),
         series_id: c.series_id,
         real_name_status: c.real_name_status,
         network_status: c.network_status,
-        device_protect_status: "none".into(),
+        device_protect_status: device
+            .as_ref()
+            .map(|d| protect_status_in(&items, d.id, now))
+            .unwrap_or_default(),
         activated_at: c.activated_at.clone(),
         created_at: c.created_at.clone(),
         updated_at: c.updated_at.clone(),
@@ -189,13 +261,13 @@ async fn card(store: &Store, caller: &Caller, id: u64) -> Result<Resolved, Asset
         supplier: c.supplier.clone().unwrap_or_default(),
         activation_status: c.activation_status,
         enable_polling: c.enable_polling,
-        ..Default::default()
+        ..Resolved::blank(AssetType::Card, c.id, c.asset_status)
     })
 }
 
-async fn device(store: &Store, caller: &Caller, id: u64) -> Result<Resolved, AssetError> {
+async fn device(store: &Store, caller: &Caller, id: u64, now: i64) -> Result<Resolved, AssetError> {
     let d: Device = store
-        .get_as(&device_key(id))
+        .get_as(&keys::device(id))
         .await?
         .ok_or(AssetError::AssetNotFound)?;
     if d.deleted_at.is_some() {
@@ -204,46 +276,31 @@ async fn device(store: &Store, caller: &Caller, id: u64) -> Result<Resolved, Ass
     if !caller.sees_shop_owned(d.owner_path.as_ref()) {
         return Err(out_of_scope());
     }
-    let bindings: Vec<SimBinding> = store
-        .query_prefix(On::Table, &device_key(id).pk, "SLOT#")
-        .await?
-        .into_iter()
-        .map(from_item)
-        .collect::<Result<_, _>>()?;
-    let mut wanted: Vec<Key> = bindings.iter().map(|b| card_key(b.iot_card_id)).collect();
+    let bindings: Vec<SimBinding> = store.sim_bindings(id).await?;
+    let mut wanted: Vec<Key> = bindings.iter().map(|b| keys::card(b.iot_card_id)).collect();
     if let Some(s) = d.shop_id {
         wanted.push(keys::shop(s));
     }
+    wanted.extend(protect_keys(id));
     let items = store.get_many(&wanted).await?;
     let shop: Option<Shop> = d.shop_id.and_then(|s| take(&items, &keys::shop(s)));
     let cards = bindings
         .iter()
         .filter_map(|b| {
-            let c: IotCard = take(&items, &card_key(b.iot_card_id))?;
-            Some(ResolvedCard {
-                card_id: c.id,
-                iccid: c.iccid,
-                msisdn: c.msisdn,
-                network_status: c.network_status,
-                real_name_status: c.real_name_status,
-                slot_position: b.slot_position,
-                virtual_no: c.virtual_no,
-                current_month_usage_mb: c.current_month_usage_mb,
-                last_sync_at: c.last_sync_time,
-            })
+            Some(ResolvedCard::new(
+                take(&items, &keys::card(b.iot_card_id))?,
+                b,
+            ))
         })
         .collect::<Vec<_>>();
     Ok(Resolved {
-        asset_type: "device".into(),
-        asset_id: d.id,
         virtual_no: Some(d.virtual_no.clone()),
         status: d.status,
-        asset_status: d.asset_status,
         batch_no: d.batch_no.clone(),
         shop_id: d.shop_id,
         shop_name: shop.map(|s| s.shop_name),
         series_id: d.series_id,
-        device_protect_status: "none".into(),
+        device_protect_status: protect_status_in(&items, id, now),
         activated_at: d.activated_at.clone(),
         created_at: d.created_at.clone(),
         updated_at: d.updated_at.clone(),
@@ -256,6 +313,6 @@ async fn device(store: &Store, caller: &Caller, id: u64) -> Result<Resolved, Ass
         device_type: d.device_type.clone().unwrap_or_default(),
         max_sim_slots: d.max_sim_slots,
         manufacturer: d.manufacturer.clone().unwrap_or_default(),
-        ..Default::default()
+        ..Resolved::blank(AssetType::Device, d.id, d.asset_status)
     })
 }

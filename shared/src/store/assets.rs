@@ -1,4 +1,6 @@
-//! Items of cards, devices, SIM bindings and allocation records.
+//! Items of cards, devices, SIM bindings and allocation records, and
+//! the asset repository: list sources and filters, selections, moves, bindings,
+//! identifier lookups and device protect periods.
 //!
 //! Asset lists are served by two indexes (see `docs/data-model.md`):
 //! - `gsi1` (scope): shop-owned assets under `CARDS#<top-level shop id>` with sort key
@@ -8,15 +10,21 @@
 //! - `gsi2` (platform lists): every asset under `CARDS#ALL#<shard>` by identifier.
 //!
 //! Shards spread bulk imports over 16 partitions (each takes ~1000 writes/s).
+//!
+//! Protect periods and the refresh cooldown are TTL items (see [`super::ttl`]).
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
 
+use super::org::{soft_deleted, unique_item};
 use super::tx::{Cond, Tx, Upd};
-use super::{n, s, to_item, Item, Key, StoreError};
-use crate::domain::assets::{AllocationRecord, Device, IotCard, SimBinding};
+use super::{from_item, keys, n, num_attr, s, to_item, ttl, Item, Key, On, Store, StoreError};
+use crate::domain::assets::{
+    AllocationRecord, AssetStatus, AssetType, Device, Direction, IdentifierKind, IotCard,
+    ProtectStatus, SimBinding,
+};
 use crate::domain::shop_path::ShopPath;
 
 /// Number of shards of platform-wide asset partitions.
@@ -32,89 +40,46 @@ pub fn shard(identifier: &str) -> u32 {
     h % SHARDS
 }
 
-/// Card `id`.
-pub fn card_key(id: u64) -> Key {
-    Key::new(format!("CARD#{id}"), "#")
+/// Id of the top-level shop of a path (its scope partition).
+pub(super) fn root(p: &ShopPath) -> u64 {
+    p.ids().first().copied().unwrap_or_default()
 }
 
-/// Device `id`.
-pub fn device_key(id: u64) -> Key {
-    Key::new(format!("DEVICE#{id}"), "#")
-}
-
-/// Slot `slot` of device `device_id`.
-pub fn binding_key(device_id: u64, slot: u32) -> Key {
-    Key::new(format!("DEVICE#{device_id}"), format!("SLOT#{slot:02}"))
-}
-
-/// Allocation record `id`.
-pub fn allocation_key(id: &str) -> Key {
-    Key::new(format!("ALLOC#{id}"), "#")
-}
-
-/// Asset kind prefixes of the list partitions.
-#[derive(Clone, Copy, Debug)]
-pub enum Kind {
-    /// `CARDS`.
-    Cards,
-    /// `DEVICES`.
-    Devices,
-}
-
-impl Kind {
-    fn prefix(self) -> &'static str {
-        match self {
-            Kind::Cards => "CARDS",
-            Kind::Devices => "DEVICES",
-        }
-    }
-
-    /// Scope partition of a top-level shop's subtree.
-    pub fn tree_partition(self, root_shop: u64) -> String {
-        format!("{}#{root_shop}", self.prefix())
-    }
-
-    /// Scope partition of a platform-stock shard.
-    pub fn platform_partition(self, shard: u32) -> String {
-        format!("{}#P#{shard}", self.prefix())
-    }
-
-    /// Platform-list partition of a shard.
-    pub fn all_partition(self, shard: u32) -> String {
-        format!("{}#ALL#{shard}", self.prefix())
-    }
-}
-
-/// Index attributes of an asset owned by `owner` and identified by `identifier`.
-pub fn index_attrs(kind: Kind, owner: Option<&ShopPath>, identifier: &str) -> Item {
+/// Index attributes of an asset of type `t` owned by `owner` and identified by
+/// `identifier`.
+pub fn index_attrs(t: AssetType, owner: Option<&ShopPath>, identifier: &str) -> Item {
     let sh = shard(identifier);
     let (g1pk, g1sk) = match owner {
         Some(p) => (
-            kind.tree_partition(p.ids()[0]),
+            keys::assets_tree(t, root(p)),
             format!("{}#{identifier}", p.as_str()),
         ),
-        None => (kind.platform_partition(sh), identifier.to_string()),
+        None => (keys::assets_platform_stock(t, sh), identifier.to_string()),
     };
     HashMap::from([
         ("gsi1pk".to_string(), s(g1pk)),
         ("gsi1sk".to_string(), s(g1sk)),
-        ("gsi2pk".to_string(), s(kind.all_partition(sh))),
+        ("gsi2pk".to_string(), s(keys::assets_all(t, sh))),
         ("gsi2sk".to_string(), s(identifier)),
     ])
 }
 
 /// Item of a live card.
 pub fn card_item(c: &IotCard) -> Result<Item, StoreError> {
-    let mut item = to_item(c, &card_key(c.id))?;
-    item.extend(index_attrs(Kind::Cards, c.owner_path.as_ref(), &c.iccid));
+    let mut item = to_item(c, &keys::card(c.id))?;
+    item.extend(index_attrs(
+        AssetType::Card,
+        c.owner_path.as_ref(),
+        &c.iccid,
+    ));
     Ok(item)
 }
 
 /// Item of a live device.
 pub fn device_item(d: &Device) -> Result<Item, StoreError> {
-    let mut item = to_item(d, &device_key(d.id))?;
+    let mut item = to_item(d, &keys::device(d.id))?;
     item.extend(index_attrs(
-        Kind::Devices,
+        AssetType::Device,
         d.owner_path.as_ref(),
         &d.virtual_no,
     ));
@@ -123,27 +88,7 @@ pub fn device_item(d: &Device) -> Result<Item, StoreError> {
 
 /// Item of a SIM binding.
 pub fn binding_item(b: &SimBinding) -> Result<Item, StoreError> {
-    to_item(b, &binding_key(b.device_id, b.slot_position))
-}
-
-/// Adds binding `b` to `tx`: its slot item (label `slot`, must be free) and the
-/// card's update (label `card`: live and standalone, then bound into the slot).
-pub fn bind_card(tx: Tx, b: &SimBinding) -> Result<Tx, StoreError> {
-    let upd = Upd::new(
-        "SET is_standalone = :false, bound_device_id = :device, slot_position = :slot ADD version :one",
-    )
-    .value(":false", AttributeValue::Bool(false))
-    .value(":device", n(b.device_id))
-    .value(":slot", n(b.slot_position))
-    .value(":one", n(1));
-    let standalone = Cond::live()
-        .and(Cond::new("is_standalone = :true").value(":true", AttributeValue::Bool(true)));
-    Ok(tx.put_new("slot", binding_item(b)?).update(
-        "card",
-        &card_key(b.iot_card_id),
-        upd,
-        Some(standalone),
-    ))
+    to_item(b, &keys::sim_slot(b.device_id, b.slot_position))
 }
 
 /// Item of an allocation record, indexed under the subordinate shop's path (the
@@ -152,57 +97,377 @@ pub fn allocation_item(
     r: &AllocationRecord,
     subordinate: Option<&ShopPath>,
 ) -> Result<Item, StoreError> {
-    let mut item = to_item(r, &allocation_key(&r.id))?;
+    let mut item = to_item(r, &keys::allocation_record(&r.id))?;
     let sort = format!("{}#{}", r.created_at, r.id);
     if let Some(p) = subordinate {
-        item.insert("gsi1pk".into(), s(format!("ALLOCS#{}", p.ids()[0])));
+        item.insert("gsi1pk".into(), s(keys::allocation_records_tree(root(p))));
         item.insert("gsi1sk".into(), s(format!("{}{sort}", p.as_str())));
     }
-    item.insert("gsi2pk".into(), s(format!("ALLOCS#ALL#{}", shard(&r.id))));
+    item.insert(
+        "gsi2pk".into(),
+        s(keys::allocation_records_all(shard(&r.id))),
+    );
     item.insert("gsi2sk".into(), s(sort));
     Ok(item)
 }
 
-/// Opaque position in a paged asset list: the shard being read and where it stopped.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Cursor {
-    /// Shard of a platform-wide list (0 for single-partition lists).
-    pub shard: u32,
-    /// Last evaluated key of that partition (string attributes only).
-    pub key: Option<HashMap<String, String>>,
+/// A change of one unique identifier of an asset: the old value's uniqueness item
+/// is released and the new one claimed (nothing happens when they are equal).
+#[derive(Clone, Copy, Debug)]
+pub struct UniqueSwap<'a> {
+    pub kind: IdentifierKind,
+    pub old: Option<&'a str>,
+    pub new: Option<&'a str>,
 }
 
-impl Cursor {
-    /// Encodes for the `next_cursor` field.
-    pub fn encode(&self) -> String {
-        hex::encode(serde_json::to_vec(self).unwrap_or_default())
-    }
+/// The identifier another asset already holds, when that is why
+/// [`Store::save_asset`] failed.
+pub fn taken_identifier(e: &StoreError) -> Option<IdentifierKind> {
+    let label = e.failed_label()?;
+    IdentifierKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == label)
+}
 
-    /// Decodes a `cursor` parameter; `None` when malformed.
-    pub fn decode(raw: &str) -> Option<Cursor> {
-        serde_json::from_slice(&hex::decode(raw).ok()?).ok()
-    }
+/// What a refused [`Store::bind_card`] ran into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindConflict {
+    /// The slot already holds a card.
+    SlotTaken,
+    /// The card is bound already (or was deleted).
+    CardNotStandalone,
+    /// The device was deleted.
+    DeviceGone,
+}
 
-    /// The DynamoDB start key.
-    pub fn start_key(&self) -> Option<Item> {
-        self.key.as_ref().map(|k| {
-            k.iter()
-                .map(|(n, v)| (n.clone(), AttributeValue::S(v.clone())))
-                .collect()
-        })
-    }
-
-    /// A cursor at `shard` continuing after `key`.
-    pub fn after(shard: u32, key: &Item) -> Cursor {
-        let key = key
-            .iter()
-            .filter_map(|(n, v)| v.as_s().ok().map(|s| (n.clone(), s.clone())))
-            .collect();
-        Cursor {
-            shard,
-            key: Some(key),
+impl BindConflict {
+    /// The conflict behind a failed binding, if a condition failed.
+    pub fn of(e: &StoreError) -> Option<BindConflict> {
+        match e.failed_label()? {
+            "slot" => Some(BindConflict::SlotTaken),
+            "card" => Some(BindConflict::CardNotStandalone),
+            "device" => Some(BindConflict::DeviceGone),
+            _ => None,
         }
     }
+}
+
+/// The card-side updates of a new SIM binding: the slot item (label `slot`, fails
+/// when the slot is taken) and the card marked bound (label `card`, fails unless the
+/// card is live and standalone). The device's `bound_card_count` is the caller's.
+pub fn bind_ops(tx: Tx, b: &SimBinding) -> Result<Tx, StoreError> {
+    Ok(tx.put_new("slot", binding_item(b)?).update(
+        "card",
+        &keys::card(b.iot_card_id),
+        Upd::new("SET is_standalone = :false, bound_device_id = :device, slot_position = :slot ADD version :one")
+            .value(":false", AttributeValue::Bool(false))
+            .value(":device", n(b.device_id))
+            .value(":slot", n(b.slot_position))
+            .value(":one", n(1)),
+        Some(Cond::live().and(Cond::new("is_standalone = :true").value(":true", AttributeValue::Bool(true)))),
+    ))
+}
+
+/// A card made standalone again (its binding goes away).
+fn unbind_card() -> Upd {
+    Upd::new("SET is_standalone = :true, bound_device_id = :null, slot_position = :null ADD version :one")
+        .value(":true", AttributeValue::Bool(true))
+        .value(":null", AttributeValue::Null(true))
+        .value(":one", n(1))
+}
+
+/// The asset's current state, decoded from the old item a failed condition returned.
+pub fn old_state<T: DeserializeOwned>(e: &StoreError) -> Option<T> {
+    match e {
+        StoreError::ConditionFailed { old: Some(old), .. } => from_item((**old).clone()).ok(),
+        _ => None,
+    }
+}
+
+impl Store {
+    /// Replaces a live asset at `expected` version and swaps its unique identifiers,
+    /// in one transaction. A failure is labelled `asset` (changed or deleted
+    /// meanwhile) or with the kind of the identifier already taken.
+    pub async fn save_asset(
+        &self,
+        item: Item,
+        expected: i64,
+        id: u64,
+        swaps: &[UniqueSwap<'_>],
+    ) -> Result<(), StoreError> {
+        let mut tx = Tx::new().put(
+            "asset",
+            item,
+            Some(Cond::live().and(Cond::version(expected))),
+        );
+        for swap in swaps.iter().filter(|w| w.old != w.new) {
+            let kind = swap.kind.as_str();
+            if let Some(o) = swap.old {
+                tx = tx.delete("release", &keys::unique(kind, o), None);
+            }
+            if let Some(v) = swap.new {
+                tx = tx.put_new(kind, unique_item(kind, v, id));
+            }
+        }
+        self.transact(tx).await
+    }
+
+    /// Writes a deactivated asset, provided it is live and in stock or sold; the old
+    /// item comes back in the error otherwise (see [`old_state`]).
+    pub async fn deactivate_asset(&self, item: Item) -> Result<(), StoreError> {
+        let cond = Cond::live()
+            .and(Cond::new("asset_status IN (:in_stock, :sold)"))
+            .value(":in_stock", n(i64::from(AssetStatus::InStock)))
+            .value(":sold", n(i64::from(AssetStatus::Sold)));
+        self.put_if("asset", item, cond).await
+    }
+
+    /// Moves an asset (still live at `expected` version) together with the cards that
+    /// follow it (each at its version), and writes the move's record, atomically.
+    pub async fn move_asset(
+        &self,
+        moved: Item,
+        expected: i64,
+        record: Item,
+        followers: Vec<(Item, i64)>,
+    ) -> Result<(), StoreError> {
+        let mut tx = Tx::new()
+            .put(
+                "asset",
+                moved,
+                Some(Cond::live().and(Cond::version(expected))),
+            )
+            .put_new("record", record);
+        for (item, version) in followers {
+            tx = tx.put("card", item, Some(Cond::version(version)));
+        }
+        self.transact(tx).await
+    }
+
+    /// The SIM bindings of a device, by slot.
+    pub async fn sim_bindings(&self, device_id: u64) -> Result<Vec<SimBinding>, StoreError> {
+        self.query_prefix(
+            On::Table,
+            &keys::device(device_id).pk,
+            keys::SIM_SLOT_PREFIX,
+        )
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
+    }
+
+    /// The cards bound to a device with their bindings, by slot (soft-deleted cards
+    /// included).
+    pub async fn bound_cards(
+        &self,
+        device_id: u64,
+    ) -> Result<Vec<(SimBinding, IotCard)>, StoreError> {
+        let bindings = self.sim_bindings(device_id).await?;
+        let keys_: Vec<Key> = bindings.iter().map(|b| keys::card(b.iot_card_id)).collect();
+        let mut cards: HashMap<u64, IotCard> = self
+            .entities::<IotCard>(&keys_)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        Ok(bindings
+            .into_iter()
+            .filter_map(|b| {
+                let card = cards.remove(&b.iot_card_id)?;
+                Some((b, card))
+            })
+            .collect())
+    }
+
+    /// Binds a standalone card into a free slot of a live device; a refusal is told
+    /// by [`BindConflict::of`].
+    pub async fn bind_card(&self, b: &SimBinding) -> Result<(), StoreError> {
+        let tx = bind_ops(Tx::new(), b)?.update(
+            "device",
+            &keys::device(b.device_id),
+            Upd::counter("bound_card_count", 1),
+            Some(Cond::live()),
+        );
+        self.transact(tx).await
+    }
+
+    /// Removes a binding (label `slot` when it no longer holds that card); the card
+    /// becomes standalone.
+    pub async fn unbind_card(&self, b: &SimBinding) -> Result<(), StoreError> {
+        let tx = Tx::new()
+            .delete(
+                "slot",
+                &keys::sim_slot(b.device_id, b.slot_position),
+                Some(Cond::new("iot_card_id = :card").value(":card", n(b.iot_card_id))),
+            )
+            .update("card", &keys::card(b.iot_card_id), unbind_card(), None)
+            .update(
+                "device",
+                &keys::device(b.device_id),
+                Upd::counter("bound_card_count", -1),
+                None,
+            );
+        self.transact(tx).await
+    }
+
+    /// Soft-deletes a device still at `expected` version: its identifiers become
+    /// reusable and its cards (`bindings`) standalone, in one transaction.
+    pub async fn delete_device(
+        &self,
+        deleted: &Device,
+        expected: i64,
+        at: &str,
+        bindings: &[SimBinding],
+    ) -> Result<(), StoreError> {
+        let mut tx = Tx::new().put(
+            "device",
+            soft_deleted(device_item(deleted)?, at),
+            Some(Cond::live().and(Cond::version(expected))),
+        );
+        for (kind, value) in [
+            (IdentifierKind::DeviceVirtualNo, Some(&deleted.virtual_no)),
+            (IdentifierKind::Imei, deleted.imei.as_ref()),
+            (IdentifierKind::Sn, deleted.sn.as_ref()),
+        ] {
+            if let Some(v) = value {
+                tx = tx.delete("release", &keys::unique(kind.as_str(), v), None);
+            }
+        }
+        for b in bindings {
+            tx = tx
+                .delete(
+                    "binding",
+                    &keys::sim_slot(deleted.id, b.slot_position),
+                    None,
+                )
+                .update("card", &keys::card(b.iot_card_id), unbind_card(), None);
+        }
+        self.transact(tx).await
+    }
+
+    /// Ids of the assets holding each identifier (aligned with `wanted`; `None` when
+    /// nothing holds it): one batch read of uniqueness items.
+    pub async fn asset_ids(
+        &self,
+        wanted: &[(IdentifierKind, String)],
+    ) -> Result<Vec<Option<u64>>, StoreError> {
+        let lookups: Vec<Key> = wanted
+            .iter()
+            .map(|(kind, v)| keys::unique(kind.as_str(), v))
+            .collect();
+        let found = self.get_many(&lookups).await?;
+        Ok(lookups
+            .iter()
+            .map(|k| {
+                found
+                    .iter()
+                    .find(|i| k.matches(i))
+                    .and_then(|i| num_attr(i, "target_id"))
+                    .and_then(|id| u64::try_from(id).ok())
+            })
+            .collect())
+    }
+
+    /// The assets (live or soft-deleted) holding `values` of uniqueness kind `kind`,
+    /// in no particular order: two batch reads.
+    pub async fn assets_by_identifier<T: DeserializeOwned>(
+        &self,
+        kind: IdentifierKind,
+        values: &[String],
+    ) -> Result<Vec<T>, StoreError> {
+        let wanted: Vec<(IdentifierKind, String)> =
+            values.iter().map(|v| (kind, v.clone())).collect();
+        let asset_keys: Vec<Key> = self
+            .asset_ids(&wanted)
+            .await?
+            .into_iter()
+            .flatten()
+            .map(|id| keys::asset(kind.asset_type(), id))
+            .collect();
+        self.entities(&asset_keys).await
+    }
+
+    /// Starts protect period `dir` of a device until `until`; fails with
+    /// `ConditionFailed` while that period is live.
+    pub async fn claim_device_protect(
+        &self,
+        device_id: u64,
+        dir: Direction,
+        now: i64,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        self.claim_ttl("protect", &keys::device_protect(device_id, dir), now, until)
+            .await
+    }
+
+    /// Ends protect period `dir` of a device.
+    pub async fn release_device_protect(
+        &self,
+        device_id: u64,
+        dir: Direction,
+    ) -> Result<(), StoreError> {
+        self.delete(&keys::device_protect(device_id, dir)).await
+    }
+
+    /// Whether protect period `dir` of a device is live.
+    pub async fn device_protect_live(
+        &self,
+        device_id: u64,
+        dir: Direction,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .get_live(&keys::device_protect(device_id, dir), now)
+            .await?
+            .is_some())
+    }
+
+    /// The live protect period of a device (one batch read).
+    pub async fn device_protect_status(
+        &self,
+        device_id: u64,
+        now: i64,
+    ) -> Result<ProtectStatus, StoreError> {
+        let items = self.get_many(&protect_keys(device_id)).await?;
+        Ok(protect_status_in(&items, device_id, now))
+    }
+
+    /// Starts a device's refresh cooldown until `until`; fails with
+    /// `ConditionFailed` while it runs.
+    pub async fn claim_refresh_cooldown(
+        &self,
+        device_id: u64,
+        now: i64,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        self.claim_ttl("cooldown", &keys::refresh_cooldown(device_id), now, until)
+            .await
+    }
+}
+
+/// Keys of both protect periods of a device, for a batch read.
+pub fn protect_keys(device_id: u64) -> Vec<Key> {
+    [Direction::Stop, Direction::Start]
+        .into_iter()
+        .map(|d| keys::device_protect(device_id, d))
+        .collect()
+}
+
+/// The live protect period of a device among batch-read `items` (a stop period
+/// wins if both were live).
+pub fn protect_status_in(items: &[Item], device_id: u64, now: i64) -> ProtectStatus {
+    let live = |dir: Direction| {
+        let key = keys::device_protect(device_id, dir);
+        items
+            .iter()
+            .any(|i| key.matches(i) && !ttl::is_expired(i, now))
+    };
+    ProtectStatus::from(
+        [Direction::Stop, Direction::Start]
+            .into_iter()
+            .find(|d| live(*d)),
+    )
 }
 
 #[cfg(test)]
@@ -220,20 +485,24 @@ mod tests {
     #[test]
     fn index_attributes_follow_the_owner() {
         let path = ShopPath::top(3).child(9);
-        let owned = index_attrs(Kind::Cards, Some(&path), "8986A");
+        let owned = index_attrs(AssetType::Card, Some(&path), "8986A");
         assert_eq!(owned["gsi1pk"], s("CARDS#3"));
         assert_eq!(owned["gsi1sk"], s("/3/9/#8986A"));
-        let stock = index_attrs(Kind::Cards, None, "8986A");
+        let stock = index_attrs(AssetType::Card, None, "8986A");
         assert_eq!(stock["gsi1pk"], s(format!("CARDS#P#{}", shard("8986A"))));
         assert_eq!(stock["gsi2pk"], owned["gsi2pk"]);
     }
 
     #[test]
-    fn cursor_round_trip() {
-        let mut key = Item::new();
-        key.insert("pk".into(), s("CARD#1"));
-        let c = Cursor::after(4, &key);
-        assert_eq!(Cursor::decode(&c.encode()), Some(c));
-        assert_eq!(Cursor::decode("zz"), None);
+    fn an_expired_protect_item_counts_as_none() {
+        let mut stop = keys::device_protect(7, Direction::Stop).item();
+        stop.insert("expires_at".into(), n(100));
+        let mut start = keys::device_protect(7, Direction::Start).item();
+        start.insert("expires_at".into(), n(200));
+        let items = vec![stop, start];
+        assert_eq!(protect_status_in(&items, 7, 50), ProtectStatus::Stop);
+        assert_eq!(protect_status_in(&items, 7, 150), ProtectStatus::Start);
+        assert_eq!(protect_status_in(&items, 7, 200), ProtectStatus::None);
+        assert_eq!(protect_status_in(&items, 8, 50), ProtectStatus::None);
     }
 }

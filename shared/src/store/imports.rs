@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::assets::{card_item, card_key};
+use super::assets::card_item;
 use super::keys::{self, gsi1};
 use super::org::{unique_item, with_gsi1};
 use super::tx::{Cond, Tx, Upd};
@@ -414,7 +414,7 @@ impl Store {
             .iter()
             .filter_map(|(iccid, h)| Some((h.target_id?, iccid)))
             .collect();
-        let card_keys: Vec<Key> = ids.keys().map(|id| card_key(*id)).collect();
+        let card_keys: Vec<Key> = ids.keys().map(|id| keys::card(*id)).collect();
         Ok(self
             .entities::<IotCard>(&card_keys)
             .await?

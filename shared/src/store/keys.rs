@@ -232,3 +232,80 @@ pub fn import_failure(id: u64, row: u64) -> Key {
 pub fn imports_partition(import_type: crate::domain::assets::ImportType) -> String {
     format!("IMPORTS#{}", import_type.as_str())
 }
+
+// ---- assets
+
+use crate::domain::assets::{AssetType, Direction};
+
+/// Card `id`.
+pub fn card(id: u64) -> Key {
+    Key::new(format!("CARD#{id}"), ENTITY)
+}
+
+/// Device `id`.
+pub fn device(id: u64) -> Key {
+    Key::new(format!("DEVICE#{id}"), ENTITY)
+}
+
+/// Asset `id` of type `t`.
+pub fn asset(t: AssetType, id: u64) -> Key {
+    match t {
+        AssetType::Card => card(id),
+        AssetType::Device => device(id),
+    }
+}
+
+/// SIM binding in slot `slot` of device `device_id`.
+pub fn sim_slot(device_id: u64, slot: u32) -> Key {
+    Key::new(format!("DEVICE#{device_id}"), format!("SLOT#{slot:02}"))
+}
+
+/// Sort-key prefix of a device's SIM bindings.
+pub const SIM_SLOT_PREFIX: &str = "SLOT#";
+
+/// Asset allocation record `id`.
+pub fn allocation_record(id: &str) -> Key {
+    Key::new(format!("ALLOC#{id}"), ENTITY)
+}
+
+/// Protect period `dir` of a device (a TTL item).
+pub fn device_protect(device_id: u64, dir: Direction) -> Key {
+    Key::new(format!("PROTECT#device#{device_id}"), dir.as_str())
+}
+
+/// Refresh cooldown of a device (a TTL item).
+pub fn refresh_cooldown(device_id: u64) -> Key {
+    Key::new(format!("COOLDOWN#refresh#device#{device_id}"), ENTITY)
+}
+
+fn asset_list_prefix(t: AssetType) -> &'static str {
+    match t {
+        AssetType::Card => "CARDS",
+        AssetType::Device => "DEVICES",
+    }
+}
+
+/// Scope-index partition of the assets held in a top-level shop's subtree.
+pub fn assets_tree(t: AssetType, root_shop: u64) -> String {
+    format!("{}#{root_shop}", asset_list_prefix(t))
+}
+
+/// Scope-index partition of one shard of platform stock.
+pub fn assets_platform_stock(t: AssetType, shard: u32) -> String {
+    format!("{}#P#{shard}", asset_list_prefix(t))
+}
+
+/// Platform-list partition of one shard of every asset.
+pub fn assets_all(t: AssetType, shard: u32) -> String {
+    format!("{}#ALL#{shard}", asset_list_prefix(t))
+}
+
+/// Scope-index partition of the allocation records of a top-level shop's subtree.
+pub fn allocation_records_tree(root_shop: u64) -> String {
+    format!("ALLOCS#{root_shop}")
+}
+
+/// Platform-list partition of one shard of every allocation record.
+pub fn allocation_records_all(shard: u32) -> String {
+    format!("ALLOCS#ALL#{shard}")
+}

@@ -2,9 +2,11 @@
 //! optimistic locking, transactions, TTL items, idempotency records and the
 //! repositories of each aggregate.
 
+pub mod asset_lists;
 pub mod assets;
 pub mod calls;
 pub mod catalog;
+pub mod cursor;
 pub mod idempotency;
 pub mod ids;
 pub mod imports;

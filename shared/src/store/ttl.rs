@@ -19,3 +19,20 @@ impl Store {
         Ok(live(self.get(key).await?, now))
     }
 }
+
+impl Store {
+    /// Claims a TTL item until `until`: written when absent or expired, otherwise
+    /// `ConditionFailed { label }` (someone holds it).
+    pub async fn claim_ttl(
+        &self,
+        label: &'static str,
+        key: &Key,
+        now: i64,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        let mut item = key.item();
+        item.insert("expires_at".into(), super::n(until));
+        self.put_if(label, item, super::tx::Cond::absent_or_expired(now))
+            .await
+    }
+}

@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use serde_json::json;
+use shared::domain::assets::Direction;
 use shared::integrations::gateway::crypto::{AesEcbMd5, GatewayCrypto};
 use shared::integrations::gateway::fake::{FakeCard, FakeDevice, FakeGateway, Fault};
-use shared::services::asset_ops::{protect_key, Direction};
+use shared::store::keys;
 
-use crate::assets::{carrier, drain, iccid, import_cards, upload};
+use crate::helpers::assets::{admin_with_cards, iccid, import_devices};
 use crate::helpers::{spawn_app_with, TestApp};
 
 const SECRET: &str = "gateway-secret-0123456789";
@@ -27,9 +28,7 @@ async fn setup() -> (TestApp, FakeGateway, String, u64) {
         c.gateway_timeout_ms = 2000;
     })
     .await;
-    let admin = app.admin().await;
-    carrier(&app, &admin).await;
-    import_cards(&app, &admin, &crate::assets::cards_csv(1, 5), json!({})).await;
+    let admin = admin_with_cards(&app, 4).await;
     for i in 1..=4 {
         fake.set_card(
             &iccid(i),
@@ -53,15 +52,7 @@ async fn setup() -> (TestApp, FakeGateway, String, u64) {
         iccid(2),
         iccid(3)
     );
-    let key = upload(&app, &admin, "device_import", &csv).await;
-    app.post(
-        "/api/admin/devices/import",
-        &admin,
-        json!({"file_key": key}),
-    )
-    .await
-    .ok();
-    drain(&app).await;
+    import_devices(&app, &admin, &csv).await;
     let device = app
         .get("/api/admin/devices?virtual_no=DEV", &admin)
         .await
@@ -160,6 +151,19 @@ async fn device_stop_sets_a_protect_period_that_blocks_opposite_card_operations(
         "{}",
         r.body
     );
+    let mut fields: Vec<&str> = r
+        .data()
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["failed_cards", "message", "skipped_count", "success_count"]
+    );
+    assert!(!r.data()["message"].as_str().unwrap().is_empty());
     assert_eq!(r.data()["failed_cards"][0]["iccid"], iccid(1));
     assert!(r.data()["failed_cards"][0]["reason"]
         .as_str()
@@ -178,6 +182,17 @@ async fn device_stop_sets_a_protect_period_that_blocks_opposite_card_operations(
         )
         .await;
     assert_eq!(status.ok()["device_protect_status"], "stop");
+    // Resolve reports it for the device and for its bound cards, not for others.
+    for (ident, protect) in [
+        ("DEV", "stop"),
+        (&iccid(2)[..], "stop"),
+        (&iccid(4)[..], "none"),
+    ] {
+        let r = app
+            .get(&format!("/api/admin/assets/resolve/{ident}"), &admin)
+            .await;
+        assert_eq!(r.ok()["device_protect_status"], protect, "{ident}");
+    }
     // Both directions of device operations are blocked; a card start is blocked, a card stop allowed.
     for dir in ["stop", "start"] {
         app.call(
@@ -238,7 +253,7 @@ async fn device_stop_sets_a_protect_period_that_blocks_opposite_card_operations(
     assert!(app
         .state
         .store
-        .get(&protect_key(device, Direction::Stop))
+        .get(&keys::device_protect(device, Direction::Stop))
         .await
         .unwrap()
         .is_some());
@@ -258,7 +273,14 @@ async fn device_stop_sets_a_protect_period_that_blocks_opposite_card_operations(
             None,
         )
         .await;
-    assert_eq!(r.ok()["success_count"], 2);
+    assert!(
+        r.ok().is_null(),
+        "a device start answers no data: {}",
+        r.body
+    );
+    assert!(fake.card(&iccid(1)).unwrap().started && fake.card(&iccid(2)).unwrap().started);
+    let r = app.get("/api/admin/assets/resolve/DEV", &admin).await;
+    assert_eq!(r.ok()["device_protect_status"], "start");
     app.call(
         "POST",
         &format!("/api/admin/assets/card/{}/stop", iccid(1)),
@@ -406,11 +428,7 @@ async fn permission_matrix_of_asset_operations() {
     for i in 0..12 {
         csv.push_str(&format!("M-{i}\n"));
     }
-    let key = upload(&app, &sa, "device_import", &csv).await;
-    app.post("/api/admin/devices/import", &sa, json!({"file_key": key}))
-        .await
-        .ok();
-    drain(&app).await;
+    import_devices(&app, &sa, &csv).await;
     let mut vnos: Vec<String> = (0..12).map(|i| format!("M-{i}")).collect();
     vnos.push("DEV".into());
     let agent_a = app.agent("A").await;

@@ -1,83 +1,14 @@
-//! Asset inventory: lists, allocation and recall, deactivation, resolve (imports are
-//! in `imports.rs`).
+//! Asset inventory: lists, allocation and recall, deactivation, device bindings,
+//! resolve (imports are in `imports.rs`, uploads in `uploads.rs`).
 
 use std::collections::HashSet;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::{spawn_app, TestApp};
-pub use crate::imports::{drain, import_cards, upload};
-
-pub async fn carrier(app: &TestApp, token: &str) -> u64 {
-    let r = app
-        .post(
-            "/api/admin/carriers",
-            token,
-            json!({"carrier_name": "China Mobile", "carrier_type": "CMCC", "carrier_code": "CMCC", "billing_day": 1}),
-        )
-        .await;
-    r.ok()["id"].as_u64().unwrap()
-}
-
-pub fn iccid(n: u64) -> String {
-    format!("8986{n:016}")
-}
-
-/// A card CSV with rows `from..to` (carrier by code).
-pub fn cards_csv(from: u64, to: u64) -> String {
-    let mut csv = String::from("iccid,msisdn,imsi,virtual_no,carrier_code,batch_no\n");
-    for i in from..to {
-        csv.push_str(&format!("{},{},,,CMCC,B1\n", iccid(i), 13_800_000_000 + i));
-    }
-    csv
-}
-
-/// Every item of a list, following cursors.
-pub async fn all(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..100 {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let url = match &cursor {
-            Some(c) => format!("{path}{sep}page_size=7&cursor={c}"),
-            None => format!("{path}{sep}page_size=7"),
-        };
-        let r = app.get(&url, token).await;
-        out.extend(r.ok()["list"].as_array().unwrap().iter().cloned());
-        match r.data()["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return out,
-        }
-    }
-    panic!("too many pages");
-}
-
-/// Platform → A (L1) → B (L2) → C (L3), sibling D (L1); 10 cards in platform stock.
-struct Tree {
-    admin: String,
-    a: u64,
-    b: u64,
-    c: u64,
-    d: u64,
-}
-
-async fn tree_with_cards(app: &TestApp, n: u64) -> Tree {
-    let admin = app.admin().await;
-    carrier(app, &admin).await;
-    let role = app.customer_role(&admin, "r").await;
-    let a = app.shop(&admin, "A", None, role).await;
-    let b = app.shop(&admin, "B", Some(a), role).await;
-    let c = app.shop(&admin, "C", Some(b), role).await;
-    let d = app.shop(&admin, "D", None, role).await;
-    import_cards(app, &admin, &cards_csv(1, n + 1), json!({})).await;
-    Tree { admin, a, b, c, d }
-}
-
-fn iccids(list: &[Value]) -> HashSet<String> {
-    list.iter()
-        .map(|c| c["iccid"].as_str().unwrap().to_string())
-        .collect()
-}
+use crate::helpers::assets::{
+    admin_with_cards, all, iccid, iccids, import_devices, tree_with_cards,
+};
+use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn allocation_and_recall_keep_every_view_correct() {
@@ -128,7 +59,11 @@ async fn allocation_and_recall_keep_every_view_correct() {
         )
         .await;
     assert_eq!(r.ok()["success_count"], 3);
-    assert_eq!(r.data()["failed"][0]["identifier"], iccid(9));
+    assert_eq!(
+        r.data()["failed"],
+        json!([{"iccid": iccid(9), "reason": "not in your stock"}]),
+        "card failures name the ICCID"
+    );
     // B → C (card 1).
     app.post(
         "/api/admin/iot-cards/allocate",
@@ -225,7 +160,7 @@ async fn allocation_and_recall_keep_every_view_correct() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| f["identifier"].as_str().unwrap().to_string())
+        .map(|f| f["iccid"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(failed, set(&[1, 4]));
     // By range: the agent's subtree is searched; only direct subordinates' cards move.
@@ -238,7 +173,7 @@ async fn allocation_and_recall_keep_every_view_correct() {
         .await;
     assert_eq!(r.ok()["success_count"], 1, "{}", r.body);
     assert_eq!(
-        r.data()["failed"][0]["identifier"],
+        r.data()["failed"][0]["iccid"],
         iccid(3),
         "B's own card stays"
     );
@@ -284,9 +219,7 @@ async fn allocation_and_recall_keep_every_view_correct() {
 #[tokio::test]
 async fn deactivation_is_idempotent_and_status_guarded() {
     let app = spawn_app().await;
-    let admin = app.admin().await;
-    carrier(&app, &admin).await;
-    import_cards(&app, &admin, &cards_csv(1, 2), json!({})).await;
+    let admin = admin_with_cards(&app, 1).await;
     let id = all(&app, &admin, "/api/admin/iot-cards").await[0]["id"]
         .as_u64()
         .unwrap();
@@ -309,7 +242,7 @@ async fn deactivation_is_idempotent_and_status_guarded() {
     let card = &all(&app, &admin, "/api/admin/iot-cards").await[0];
     assert_eq!(card["asset_status"], 4);
     // Exchanged (3) cannot be deactivated.
-    let key = shared::store::assets::card_key(id);
+    let key = shared::store::keys::card(id);
     let mut item = app.state.store.get(&key).await.unwrap().unwrap();
     item.insert("asset_status".into(), shared::store::n(3));
     app.state.store.put(item).await.unwrap();
@@ -347,15 +280,7 @@ async fn resolve_prefers_devices_and_stays_within_budget() {
         "virtual_no,imei,sn,max_sim_slots,iccid_1\nSHARED,490154203237518,SN-9,2,{}\n",
         iccid(2)
     );
-    let key = upload(&app, &t.admin, "device_import", &csv).await;
-    app.post(
-        "/api/admin/devices/import",
-        &t.admin,
-        json!({"file_key": key}),
-    )
-    .await
-    .ok();
-    drain(&app).await;
+    import_devices(&app, &t.admin, &csv).await;
 
     let r = app.get("/api/admin/assets/resolve/SHARED", &t.admin).await;
     assert_eq!(r.ok()["asset_type"], "device", "devices first");
@@ -398,7 +323,6 @@ async fn resolve_prefers_devices_and_stays_within_budget() {
     app.get("/api/admin/assets/resolve/SHARED", &agent_d)
         .await
         .err(403, 1005);
-    let _ = (t.a, t.b, t.c, t.d);
     // Enterprise accounts: 403.
     let e = app
         .post(

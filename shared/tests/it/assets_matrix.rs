@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::assets::{all, carrier, drain, iccid, import_cards, upload};
+use crate::helpers::assets::{
+    all, cards_csv, carrier, iccid, import_cards, import_devices, upload,
+};
 use crate::helpers::{spawn_app, TestApp};
 use crate::matrix::{
     none, row_of, run, Allow, Code, Deny, Exp, Hidden, Row, ALL_ADMIN_BUT_ENT, EVERYONE,
@@ -82,7 +84,7 @@ async fn setup(app: &TestApp) -> (Vec<String>, F) {
     ];
 
     // Cards 1..=60 and devices in platform stock; devices 41..=46 hold cards 51..=56.
-    let task = import_cards(app, &sa, &crate::assets::cards_csv(1, 61), json!({})).await;
+    let task = import_cards(app, &sa, &cards_csv(1, 61), json!({})).await;
     let card_task = task["id"].as_u64().unwrap();
     let mut csv = String::from("virtual_no,max_sim_slots,iccid_1\n");
     for n in [
@@ -94,12 +96,7 @@ async fn setup(app: &TestApp) -> (Vec<String>, F) {
     for i in 0..6 {
         csv.push_str(&format!("{},2,{}\n", dv(41 + i), iccid(51 + i)));
     }
-    let key = upload(app, &sa, "device_import", &csv).await;
-    let r = app
-        .post("/api/admin/devices/import", &sa, json!({"file_key": key}))
-        .await;
-    let device_task = r.ok()["task_id"].as_u64().unwrap();
-    drain(app).await;
+    let device_task = import_devices(app, &sa, &csv).await;
 
     // Platform → A → B, keeping a few in platform stock and in A's own stock.
     let cards_to_a: Vec<String> = [1]
@@ -201,7 +198,7 @@ async fn setup(app: &TestApp) -> (Vec<String>, F) {
                     app,
                     token,
                     "iot_card_import",
-                    &crate::assets::cards_csv(100 + i as u64, 101 + i as u64),
+                    &cards_csv(100 + i as u64, 101 + i as u64),
                 )
                 .await,
             );
@@ -462,5 +459,4 @@ async fn every_asset_route_for_every_kind_of_caller() {
         )
         .await;
     other.err(404, 1002);
-    let _ = &f.b;
 }

@@ -63,10 +63,11 @@ async fn a_captured_request_decrypts_to_exactly_the_params() {
         serde_json::from_slice::<Value>(&plain).unwrap(),
         json!({"params": {"cardNo": ICCID}})
     );
-    let _: Value = client
+    let stopped: Value = client
         .call("/flow-card/cardStop", &json!({"cardNo": ICCID}))
         .await
         .unwrap();
+    assert_eq!(stopped, Value::Null, "a stop answers no data");
     assert!(!fake.card(ICCID).unwrap().started);
 }
 

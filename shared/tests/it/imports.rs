@@ -5,98 +5,12 @@
 use std::collections::HashSet;
 
 use serde_json::{json, Value};
-use shared::domain::assets::{ImportStatus, ImportType};
+use shared::domain::assets::ImportStatus;
 use shared::integrations::import_queue::ImportMessage;
 use shared::jobs::import;
 
-use crate::assets::{all, cards_csv, carrier, iccid};
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
-
-/// Uploads `body` through a presigned URL that signs its size; returns the file key.
-pub async fn upload(app: &TestApp, token: &str, purpose: &str, body: &str) -> String {
-    put_file(app, token, purpose, body, true).await
-}
-
-/// Uploads `body` through a presigned URL, giving its size when `sized`; returns the
-/// file key.
-pub async fn put_file(
-    app: &TestApp,
-    token: &str,
-    purpose: &str,
-    body: &str,
-    sized: bool,
-) -> String {
-    let mut req = json!({"file_name": "cards.csv", "content_type": "text/csv", "purpose": purpose});
-    if sized {
-        req["size"] = json!(body.len());
-    }
-    let r = app.post("/api/admin/storage/upload-url", token, req).await;
-    let url = r.ok()["upload_url"].as_str().unwrap().to_string();
-    assert_eq!(
-        url.contains("content-length"),
-        sized,
-        "the length is signed exactly when given: {url}"
-    );
-    let key = r.data()["file_key"].as_str().unwrap().to_string();
-    let res = shared::integrations::http_client()
-        .put(&url)
-        .header("content-type", "text/csv")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("upload");
-    assert!(res.status().is_success(), "upload failed: {}", res.status());
-    key
-}
-
-/// Pumps the import queue, as the Lambda trigger would, until every import task of
-/// the app has finished; returns as soon as they have.
-pub async fn drain(app: &TestApp) {
-    for _ in 0..500 {
-        if unfinished(app).await == 0 {
-            return;
-        }
-        shared::local::pump_import_queue(&app.state, 1)
-            .await
-            .unwrap();
-    }
-    panic!("imports did not finish");
-}
-
-/// Number of import tasks not finished yet.
-async fn unfinished(app: &TestApp) -> usize {
-    let mut n = 0;
-    for t in [
-        ImportType::Cards,
-        ImportType::VirtualNo,
-        ImportType::Devices,
-    ] {
-        let tasks = app.state.store.import_tasks(t).await.unwrap();
-        n += tasks.iter().filter(|t| !t.status.is_finished()).count();
-    }
-    n
-}
-
-/// Imports `csv` as cards; returns the finished task.
-pub async fn import_cards(app: &TestApp, token: &str, csv: &str, extra: Value) -> Value {
-    let key = upload(app, token, "iot_card_import", csv).await;
-    import_task(app, token, &key, extra).await
-}
-
-/// Imports the uploaded card file `key`; returns the finished task.
-pub async fn import_task(app: &TestApp, token: &str, key: &str, extra: Value) -> Value {
-    let mut body = json!({"file_key": key});
-    body.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    let r = app.post("/api/admin/iot-cards/import", token, body).await;
-    let id = r.ok()["task_id"].as_u64().unwrap();
-    drain(app).await;
-    app.get(&format!("/api/admin/iot-cards/import/tasks/{id}"), token)
-        .await
-        .ok()
-        .clone()
-}
+use crate::helpers::assets::{all, cards_csv, carrier, drain, iccid, import_cards, upload};
+use crate::helpers::{spawn_app, spawn_app_with};
 
 /// The values naming each rejected row of `task`, after checking that every failed
 /// item is exactly `{row, <named_by>, reason}` (api.md §7–§8).

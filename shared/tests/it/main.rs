@@ -1,5 +1,6 @@
 //! Integration tests against the local AWS emulator (started by `scripts/test.sh`).
 
+mod asset_lists;
 mod asset_ops;
 mod assets;
 mod assets_matrix;

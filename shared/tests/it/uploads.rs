@@ -4,9 +4,9 @@
 
 use serde_json::json;
 
-use crate::assets::{all, cards_csv, carrier, iccid};
+use crate::helpers::assets::{all, cards_csv, carrier, iccid};
+use crate::helpers::assets::{import_task, put_file, upload};
 use crate::helpers::{spawn_app, spawn_app_with};
-use crate::imports::{import_task, put_file, upload};
 
 #[tokio::test]
 async fn uploads_are_bounded_and_imports_only_take_own_files() {

@@ -7,7 +7,7 @@ use crate::clock::rfc3339;
 use crate::domain::assets::{Device, ImportTask, IotCard, SimBinding};
 use crate::jobs::import::chunk::Chunk;
 use crate::jobs::sqs::JobError;
-use crate::store::assets::{bind_card, device_item};
+use crate::store::assets::{bind_ops, device_item};
 use crate::store::imports::{import_unique, Holder, Unique};
 use crate::store::tx::Tx;
 
@@ -130,7 +130,7 @@ fn device_tx(
             slot_position: *slot,
             bound_at: now.to_string(),
         };
-        tx = bind_card(tx, &binding)?;
+        tx = bind_ops(tx, &binding)?;
     }
     Ok(tx)
 }

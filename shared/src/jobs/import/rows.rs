@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::chunk::{Chunk, Row};
-use crate::domain::assets::{asset_status, Device, FailedItem, ImportTask, IotCard};
+use crate::domain::assets::{AssetStatus, Device, FailedItem, ImportTask, IotCard};
 use crate::domain::entities::{Carrier, Shop};
 use crate::domain::identifiers::{Iccid, Imei, Imsi, Msisdn, Sn, VirtualNo};
 use crate::domain::validate;
@@ -148,14 +148,14 @@ pub fn card_from_row(
         owner_path: shop.map(|s| s.path.clone()),
         series_id: None,
         status: 1,
-        asset_status: asset_status::IN_STOCK,
+        asset_status: AssetStatus::InStock,
         generation: 1,
         network_status: 0,
         real_name_status: 0,
         activation_status: 0,
         activated_at: None,
         enable_polling: true,
-        current_month_usage_mb: 0.0,
+        current_month_usage_mb: rust_decimal::Decimal::ZERO,
         last_data_check_at: None,
         last_sync_time: None,
         is_standalone: true,
@@ -284,7 +284,7 @@ pub fn device_from_row(
         owner_path: shop.map(|s| s.path.clone()),
         series_id: None,
         status: 1,
-        asset_status: asset_status::IN_STOCK,
+        asset_status: AssetStatus::InStock,
         generation: 1,
         activated_at: None,
         bound_card_count: 0,
@@ -433,7 +433,7 @@ mod tests {
             match (got, want) {
                 (Ok(c), Ok(carrier_id)) => assert_eq!(
                     (c.iccid.as_str(), c.carrier_id, c.asset_status, c.generation),
-                    (A, carrier_id, asset_status::IN_STOCK, 1),
+                    (A, carrier_id, AssetStatus::InStock, 1),
                     "{line}"
                 ),
                 (Err(reason), Err(part)) => assert!(reason.contains(part), "{line}: {reason}"),

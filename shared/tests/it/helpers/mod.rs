@@ -18,6 +18,8 @@ use shared::store::calls::CallCounter;
 use shared::store::{schema, Store};
 use tower::ServiceExt;
 
+pub mod assets;
+
 /// Password of the super admin every test app starts with.
 pub const ADMIN_PASSWORD: &str = "super-secret-1";
 

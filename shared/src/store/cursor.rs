@@ -1,0 +1,191 @@
+//! Cursor-paged reads over one partition or several (the shards of a platform-wide
+//! list). Partitions are read in order; a page is filled across them until it holds
+//! `page_size` items or every partition is exhausted, and its cursor names the
+//! partition being read and the key where it stopped, so the next page resumes
+//! exactly there (no item twice, none skipped). Selections read every page of
+//! several queries at once, up to a cap.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::tx::Cond;
+use super::{from_item, Item, On, Query, SkCond, Store, StoreError};
+use crate::paging::CursorPage;
+
+/// Query calls a page may spend, beyond one per partition it reaches, on partitions
+/// whose items a filter drops (an unfiltered page never needs them).
+pub const MAX_REFILLS_PER_PAGE: usize = 10;
+
+/// Opaque position in a paged list: the partition being read and where it stopped.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Cursor {
+    /// Index of the partition (shard) being read (0 for single-partition lists).
+    pub shard: u32,
+    /// Last evaluated key in that partition (string attributes only); `None` = from
+    /// its start.
+    pub key: Option<HashMap<String, String>>,
+}
+
+impl Cursor {
+    /// Encodes for the `next_cursor` field.
+    pub fn encode(&self) -> String {
+        hex::encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// Decodes a `cursor` parameter; `None` when malformed.
+    pub fn decode(raw: &str) -> Option<Cursor> {
+        serde_json::from_slice(&hex::decode(raw).ok()?).ok()
+    }
+
+    /// The DynamoDB start key.
+    pub fn start_key(&self) -> Option<Item> {
+        self.key.as_ref().map(|k| {
+            k.iter()
+                .map(|(n, v)| (n.clone(), AttributeValue::S(v.clone())))
+                .collect()
+        })
+    }
+
+    /// A cursor at `shard` continuing after `key`.
+    pub fn after(shard: u32, key: &Item) -> Cursor {
+        let key = key
+            .iter()
+            .filter_map(|(n, v)| v.as_s().ok().map(|s| (n.clone(), s.clone())))
+            .collect();
+        Cursor {
+            shard,
+            key: Some(key),
+        }
+    }
+
+    /// A cursor at the start of partition `shard`.
+    pub fn start_of(shard: u32) -> Cursor {
+        Cursor { shard, key: None }
+    }
+}
+
+/// Where a paged list reads from.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// Table or index.
+    pub on: On,
+    /// Partitions in reading order (one per shard for platform-wide lists).
+    pub partitions: Vec<String>,
+    /// Sort-key condition, the same in every partition.
+    pub sk: SkCond,
+}
+
+impl Store {
+    /// One page of `source` from `cursor`: items that pass `filter` (in DynamoDB) and
+    /// `keep` (here), at most `page_size` (at least 1) of them. The page is short only
+    /// when every partition is exhausted (no `next_cursor`) or when a filter dropped so
+    /// much that [`MAX_REFILLS_PER_PAGE`] extra Query calls did not fill it.
+    pub async fn read_page<T: DeserializeOwned>(
+        &self,
+        source: &Source,
+        filter: Option<&Cond>,
+        page_size: u32,
+        mut cursor: Cursor,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<CursorPage<T>, StoreError> {
+        let wanted = page_size.max(1) as usize;
+        let mut list: Vec<T> = Vec::new();
+        let mut refills = 0;
+        loop {
+            let Some(pk) = source.partitions.get(cursor.shard as usize) else {
+                return Ok(page(list, page_size, None));
+            };
+            let q = Query {
+                on: source.on,
+                pk: pk.clone(),
+                sk: source.sk.clone(),
+                filter: filter.cloned(),
+                limit: i32::try_from(wanted - list.len()).ok(),
+                start: cursor.start_key(),
+            };
+            let (items, last) = self.query(&q).await?;
+            for item in items {
+                let t: T = from_item(item)?;
+                if keep(&t) {
+                    list.push(t);
+                }
+            }
+            cursor = match last {
+                Some(k) => {
+                    refills += 1;
+                    Cursor::after(cursor.shard, &k)
+                }
+                None => Cursor::start_of(cursor.shard + 1),
+            };
+            if cursor.shard as usize >= source.partitions.len() {
+                return Ok(page(list, page_size, None));
+            }
+            if list.len() >= wanted || refills > MAX_REFILLS_PER_PAGE {
+                return Ok(page(list, page_size, Some(cursor)));
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Every item of `queries` (all their pages) that passes `keep`, in query order;
+    /// reading stops as soon as more than `cap` items were kept, so a selection too
+    /// large to act on costs no more than that.
+    pub async fn read_all<T: DeserializeOwned>(
+        &self,
+        queries: Vec<Query>,
+        cap: usize,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut list = Vec::new();
+        for mut q in queries {
+            loop {
+                let (items, last) = self.query(&q).await?;
+                for item in items {
+                    let t: T = from_item(item)?;
+                    if keep(&t) {
+                        list.push(t);
+                    }
+                }
+                if list.len() > cap {
+                    return Ok(list);
+                }
+                match last {
+                    Some(k) => q.start = Some(k),
+                    None => break,
+                }
+            }
+        }
+        Ok(list)
+    }
+}
+
+fn page<T>(list: Vec<T>, page_size: u32, next: Option<Cursor>) -> CursorPage<T> {
+    CursorPage {
+        list,
+        page_size,
+        next_cursor: next.map(|c| c.encode()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::s;
+
+    #[test]
+    fn cursor_round_trip() {
+        let mut key = Item::new();
+        key.insert("pk".into(), s("CARD#1"));
+        let c = Cursor::after(4, &key);
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(Cursor::decode("zz"), None);
+        assert_eq!(
+            Cursor::decode(&Cursor::start_of(2).encode()).unwrap().shard,
+            2
+        );
+    }
+}
