@@ -2,7 +2,7 @@
 //! value or a message naming the field, so handlers answer `1001` with a clear reason
 //! in the caller's language.
 
-use crate::codes::{Code, Lang, Text};
+use crate::codes::Text;
 
 /// A rejected input value; the message names the field and the rule, in Chinese and
 /// English. `Display` is the English text (logs).
@@ -24,14 +24,6 @@ impl Invalid {
     pub fn text(&self) -> &Text {
         &self.text
     }
-}
-
-/// A rejection explained in English only; in Chinese it answers the code's message
-/// followed by the English detail. Prefer [`Invalid::new`].
-#[allow(non_snake_case)]
-pub fn Invalid(en: String) -> Invalid {
-    let zh = format!("{}: {en}", Code::INVALID_PARAM.message(Lang::Zh));
-    Invalid::new(zh, en)
 }
 
 /// A trimmed, non-empty text of at most `max` characters.
@@ -224,8 +216,6 @@ mod tests {
             let field = t.en.split(' ').next().unwrap();
             assert!(t.zh.starts_with(field), "{t:?}");
         }
-        let legacy = Invalid("x must be y".into());
-        assert_eq!(legacy.text().zh, "请求参数解析失败: x must be y");
     }
 
     #[test]

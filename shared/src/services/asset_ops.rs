@@ -61,6 +61,13 @@ impl crate::codes::BusinessError for OpsError {
         }
     }
 
+    fn detail(&self) -> Option<crate::codes::Text> {
+        match self {
+            OpsError::Asset(e) => e.detail(),
+            _ => None,
+        }
+    }
+
     fn shows_message(&self) -> bool {
         match self {
             OpsError::Gateway(_) | OpsError::NoGateway => true,
@@ -410,10 +417,12 @@ pub async fn device_command(
     let store = &state.store;
     let d: Device = visible(store, caller, id).await?;
     let gw = gateway(state)?;
-    let imei = d
-        .imei
-        .clone()
-        .ok_or_else(|| AssetError::Invalid(Invalid("the device has no IMEI registered".into())))?;
+    let imei = d.imei.clone().ok_or_else(|| {
+        AssetError::Invalid(Invalid::new(
+            "该设备未登记IMEI",
+            "the device has no IMEI registered",
+        ))
+    })?;
     let cards: Vec<IotCard> = device_cards(store, d.id)
         .await?
         .into_iter()
@@ -422,8 +431,9 @@ pub async fn device_command(
     match &cmd {
         Command::SpeedLimit(sl) => {
             if sl.speed_limit < 1 {
-                return Err(AssetError::Invalid(Invalid(
-                    "speed_limit must be at least 1 (KB/s)".into(),
+                return Err(AssetError::Invalid(Invalid::new(
+                    "speed_limit至少为1(KB/s)",
+                    "speed_limit must be at least 1 (KB/s)",
                 ))
                 .into());
             }
@@ -431,14 +441,18 @@ pub async fn device_command(
         }
         Command::Wifi(w) => {
             if !(1..=32).contains(&w.ssid.chars().count()) {
-                return Err(
-                    AssetError::Invalid(Invalid("ssid must be 1-32 characters".into())).into(),
-                );
+                return Err(AssetError::Invalid(Invalid::new(
+                    "ssid须为1-32个字符",
+                    "ssid must be 1-32 characters",
+                ))
+                .into());
             }
             let card = cards
                 .iter()
                 .min_by_key(|c| c.slot_position)
-                .ok_or_else(|| AssetError::Invalid(Invalid("the device has no card".into())))?;
+                .ok_or_else(|| {
+                    AssetError::Invalid(Invalid::new("该设备没有卡", "the device has no card"))
+                })?;
             let req = WifiReq {
                 card_no: &card.iccid,
                 device_id: Some(&imei),
@@ -451,8 +465,9 @@ pub async fn device_command(
         Command::SwitchCard(sc) => {
             let target = Iccid::parse(&sc.target_iccid)?;
             if !cards.iter().any(|c| c.iccid == target.as_str()) {
-                return Err(AssetError::Invalid(Invalid(
-                    "target_iccid is not bound to this device".into(),
+                return Err(AssetError::Invalid(Invalid::new(
+                    "target_iccid未绑定到该设备",
+                    "target_iccid is not bound to this device",
                 ))
                 .into());
             }

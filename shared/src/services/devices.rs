@@ -146,9 +146,10 @@ pub async fn update(
             .max()
             .unwrap_or(0);
         if !(1..=8).contains(&slots) || slots < highest {
-            return Err(Invalid(format!(
-                "max_sim_slots must be 1-8 and at least the highest used slot ({highest})"
-            ))
+            return Err(Invalid::new(
+                format!("max_sim_slots须为1-8,且不小于已使用的最大卡槽({highest})"),
+                format!("max_sim_slots must be 1-8 and at least the highest used slot ({highest})"),
+            )
             .into());
         }
         d.max_sim_slots = slots;
@@ -223,15 +224,19 @@ pub async fn bind(
     require_asset_admin(caller)?;
     let device: Device = visible(store, caller, id).await?;
     if req.slot_position == 0 || req.slot_position > device.max_sim_slots {
-        return Err(Invalid(format!(
-            "slot_position must be 1..={}",
-            device.max_sim_slots
-        ))
+        return Err(Invalid::new(
+            format!("slot_position须为1-{}", device.max_sim_slots),
+            format!("slot_position must be 1..={}", device.max_sim_slots),
+        )
         .into());
     }
     let card: IotCard = visible(store, caller, req.iot_card_id).await?;
     if card.shop_id != device.shop_id {
-        return Err(Invalid("the card and the device must belong to the same shop".into()).into());
+        return Err(Invalid::new(
+            "卡和设备必须属于同一店铺",
+            "the card and the device must belong to the same shop",
+        )
+        .into());
     }
     if !card.is_standalone {
         return Err(AssetError::CardBound);

@@ -167,7 +167,7 @@ pub async fn resolve(
     }
     let id = identifier.trim();
     if id.is_empty() {
-        return Err(Invalid("identifier must not be empty".into()).into());
+        return Err(Invalid::new("标识符不能为空", "identifier must not be empty").into());
     }
     let digits = id.strip_prefix('+').unwrap_or(id);
     let order = [

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
+use crate::helpers::actors::Actors;
 use crate::helpers::assets::{
     all, cards_csv, carrier, iccid, import_cards, import_devices, upload,
 };
@@ -45,43 +46,10 @@ fn dv(n: u64) -> String {
 }
 
 async fn setup(app: &TestApp) -> (Vec<String>, F) {
-    let sa = app.admin().await;
+    let cast = Actors::new(app).await;
+    let (sa, a, b) = (cast.sa.clone(), cast.a, cast.b);
     carrier(app, &sa).await;
-    let role = app.customer_role(&sa, "r").await;
-    let a = app.shop(&sa, "A", None, role).await;
-    let b = app.shop(&sa, "B", Some(a), role).await;
-    app.shop(&sa, "C", Some(b), role).await;
-    app.shop(&sa, "D", None, role).await;
-    app.post(
-        "/api/admin/accounts",
-        &sa,
-        json!({"username": "ops", "password": "password-ops", "user_type": 2}),
-    )
-    .await
-    .ok();
-    let e = app
-        .post(
-            "/api/admin/enterprises",
-            &sa,
-            json!({"enterprise_name": "E", "enterprise_code": "E", "owner_shop_id": a}),
-        )
-        .await;
-    let eid = e.ok()["id"].as_u64().unwrap();
-    app.post(
-        "/api/admin/accounts",
-        &sa,
-        json!({"username": "ent", "password": "password-e", "user_type": 4, "enterprise_id": eid}),
-    )
-    .await
-    .ok();
-    let tokens = vec![
-        sa.clone(),
-        app.login("ops", "password-ops").await,
-        app.agent("A").await,
-        app.agent("C").await,
-        app.agent("D").await,
-        app.login("ent", "password-e").await,
-    ];
+    let tokens = cast.tokens();
 
     // Cards 1..=60 and devices in platform stock; devices 41..=46 hold cards 51..=56.
     let task = import_cards(app, &sa, &cards_csv(1, 61), json!({})).await;

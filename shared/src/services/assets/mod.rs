@@ -67,6 +67,14 @@ pub enum AssetError {
 }
 
 impl BusinessError for AssetError {
+    fn detail(&self) -> Option<crate::codes::Text> {
+        match self {
+            AssetError::Invalid(i) => Some(i.text().clone()),
+            AssetError::Storage(e) => e.detail(),
+            _ => None,
+        }
+    }
+
     fn code(&self) -> Code {
         use AssetError::*;
         match self {
@@ -245,10 +253,12 @@ pub fn save_error(e: StoreError) -> AssetError {
 fn page_params(cursor: Option<&str>, page_size: Option<u32>) -> Result<(Cursor, u32), AssetError> {
     let page_size = page_size.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
-        return Err(Invalid("page_size must be 1..=100".into()).into());
+        return Err(Invalid::new("page_size须为1-100", "page_size must be 1..=100").into());
     }
     let cursor = match cursor {
-        Some(raw) => Cursor::decode(raw).ok_or_else(|| Invalid("invalid cursor".into()))?,
+        Some(raw) => {
+            Cursor::decode(raw).ok_or_else(|| Invalid::new("cursor无效", "invalid cursor"))?
+        }
         None => Cursor::default(),
     };
     Ok((cursor, page_size))

@@ -171,7 +171,10 @@ fn choose<'a>(sel: &'a Selection, t: AssetType) -> Result<Chosen<'a>, AssetError
         sel.batch_no.is_some(),
     ];
     if given.iter().filter(|g| **g).count() != 1 {
-        return Err(Invalid("give exactly one of ids, identifiers (iccids/virtual_nos), a range (start and end) or batch_no".into()).into());
+        return Err(Invalid::new(
+            "ids、标识列表(iccids/virtual_nos)、号段(start和end)、batch_no须且只能填写一种",
+            "give exactly one of ids, identifiers (iccids/virtual_nos), a range (start and end) or batch_no",
+        ).into());
     }
     let chosen = match (&sel.ids, &sel.identifiers, &sel.batch_no) {
         (Some(ids), _, _) => Chosen::Ids(ids),
@@ -181,11 +184,21 @@ fn choose<'a>(sel: &'a Selection, t: AssetType) -> Result<Chosen<'a>, AssetError
             (Some(a), Some(b)) => {
                 let (a, b) = (a.trim().to_ascii_uppercase(), b.trim().to_ascii_uppercase());
                 if a > b {
-                    return Err(Invalid("range start must not be after range end".into()).into());
+                    return Err(Invalid::new(
+                        "号段起始不能大于结束",
+                        "range start must not be after range end",
+                    )
+                    .into());
                 }
                 Chosen::Pick(Pick::Range(a, b))
             }
-            _ => return Err(Invalid("a range needs both start and end".into()).into()),
+            _ => {
+                return Err(Invalid::new(
+                    "号段必须同时填写start和end",
+                    "a range needs both start and end",
+                )
+                .into())
+            }
         },
     };
     check_size(match &chosen {
@@ -236,7 +249,11 @@ async fn select<A: Asset>(
 
 fn check_size(n: usize) -> Result<(), AssetError> {
     if n > MAX_MOVE {
-        return Err(Invalid(format!("at most {MAX_MOVE} assets per request")).into());
+        return Err(Invalid::new(
+            format!("每次最多{MAX_MOVE}个资产"),
+            format!("at most {MAX_MOVE} assets per request"),
+        )
+        .into());
     }
     Ok(())
 }

@@ -56,13 +56,23 @@ pub async fn records(
         None => None,
         Some("allocate") => Some(MoveOp::Allocate),
         Some("recall") => Some(MoveOp::Recall),
-        Some(_) => return Err(Invalid("operation must be allocate or recall".into()).into()),
+        Some(_) => {
+            return Err(Invalid::new(
+                "operation须为allocate或recall",
+                "operation must be allocate or recall",
+            )
+            .into())
+        }
     };
     let start = time_bound("start_time", f.start_time.as_deref(), false)?;
     let end = time_bound("end_time", f.end_time.as_deref(), true)?;
     if let (Some(a), Some(b)) = (start, end) {
         if a > b {
-            return Err(Invalid("start_time must not be after end_time".into()).into());
+            return Err(Invalid::new(
+                "start_time不能晚于end_time",
+                "start_time must not be after end_time",
+            )
+            .into());
         }
     }
     let filter = asset_lists::RecordFilter {
@@ -125,9 +135,12 @@ fn time_bound(field: &str, raw: Option<&str>, end: bool) -> Result<Option<i64>, 
         .and_then(|t| cst().from_local_datetime(&t).single())
         .map(|t| Some(t.timestamp()))
         .ok_or_else(|| {
-            Invalid(format!(
-                "{field} must be a date (YYYY-MM-DD), a time (YYYY-MM-DD HH:MM:SS) or an RFC 3339 time"
-            ))
+            Invalid::new(
+                format!("{field}须为日期(YYYY-MM-DD)、时间(YYYY-MM-DD HH:MM:SS)或RFC 3339时间"),
+                format!(
+                    "{field} must be a date (YYYY-MM-DD), a time (YYYY-MM-DD HH:MM:SS) or an RFC 3339 time"
+                ),
+            )
         })
 }
 

@@ -1,7 +1,16 @@
 //! Admin authentication: login, refresh, logout, who-am-I, own password change, the
-//! per-request token check, and the super-admin bootstrap.
+//! per-request token check (`principal`), failure throttling (`throttle`) and the
+//! super-admin bootstrap (`bootstrap`).
 
 use serde::{Deserialize, Serialize};
+
+mod bootstrap;
+mod principal;
+mod throttle;
+
+pub use bootstrap::{ensure_super_admin, username_item};
+use principal::{check_active, load_principal, load_session, username_lookup, Principal};
+use throttle::Throttle;
 
 use super::org::linked_roles;
 use crate::app::AppState;
@@ -10,16 +19,15 @@ use crate::clock::rfc3339;
 use crate::codes::BusinessError;
 use crate::codes::Code;
 use crate::domain::caller::Caller;
-use crate::domain::entities::{Account, AccountRecord, Enterprise, Permission, Role, Shop};
+use crate::domain::entities::{Account, AccountRecord, Permission, Role};
 use crate::domain::org::{Status, UserType};
 use crate::domain::password;
 use crate::domain::stamp::Stamped;
 use crate::domain::validate::{self, Invalid};
 use crate::store::links::Links;
-use crate::store::org::{account_item, unique_item};
+use crate::store::org::account_item;
 use crate::store::sessions::Session;
-use crate::store::tx::Tx;
-use crate::store::{from_item, keys, Item, Key, Store, StoreError};
+use crate::store::{keys, Store, StoreError};
 
 /// Failures of authentication use cases.
 #[derive(Debug, thiserror::Error)]
@@ -131,88 +139,6 @@ pub struct Me {
     pub permissions: Vec<String>,
     /// The permissions themselves, for building menus.
     pub menus: Vec<Permission>,
-}
-
-/// Throttling of a secret check (a login, a current password): failures counted per
-/// (subject, client IP) and per subject in a fixed window. Too many failures of the
-/// pair refuse that pair; the much higher subject ceiling stops distributed guessing.
-/// A success clears its pair.
-struct Throttle {
-    pair: String,
-    subject: String,
-}
-
-impl Throttle {
-    fn login(username: &str, ip: &str) -> Self {
-        Self {
-            pair: keys::login_pair_scope(username, ip),
-            subject: keys::login_user_scope(username),
-        }
-    }
-
-    fn password(account_id: u64, ip: &str) -> Self {
-        Self {
-            pair: keys::password_pair_scope(account_id, ip),
-            subject: keys::password_account_scope(account_id),
-        }
-    }
-
-    /// Refuses the attempt when either limit is reached.
-    async fn check(&self, state: &AppState, now: i64) -> Result<(), AuthError> {
-        let cfg = &state.cfg;
-        let counts = state
-            .store
-            .failure_counts(&[&self.pair, &self.subject], cfg.login_user_window, now)
-            .await?;
-        let limits = [cfg.login_limit_per_user, cfg.login_limit_per_username];
-        if counts
-            .iter()
-            .zip(limits)
-            .any(|(count, limit)| *count >= limit)
-        {
-            tracing::warn!(scope = %self.pair, "failure limit reached");
-            return Err(AuthError::RateLimited);
-        }
-        Ok(())
-    }
-
-    async fn failed(&self, state: &AppState, now: i64) -> Result<(), AuthError> {
-        let window = state.cfg.login_user_window;
-        for scope in [&self.pair, &self.subject] {
-            state.store.count_failure(scope, window, now).await?;
-        }
-        Ok(())
-    }
-
-    async fn succeeded(&self, state: &AppState, now: i64) -> Result<(), AuthError> {
-        let window = state.cfg.login_user_window;
-        Ok(state.store.clear_failures(&self.pair, window, now).await?)
-    }
-}
-
-/// The account and its organisation, loaded together.
-struct Principal {
-    account: AccountRecord,
-    /// The shops on the account's owner path (and its own shop).
-    shops: Vec<Shop>,
-    enterprise: Option<Enterprise>,
-}
-
-impl Principal {
-    /// Ids of the shops on the owner path, top-level first.
-    fn owner_ids(&self) -> Vec<u64> {
-        self.account
-            .owner_path
-            .as_ref()
-            .map(|p| p.ids())
-            .unwrap_or_default()
-    }
-
-    /// The account's own shop.
-    fn shop(&self) -> Option<&Shop> {
-        let id = self.account.shop_id?;
-        self.shops.iter().find(|s| s.id == id)
-    }
 }
 
 /// Logs in with username and password.
@@ -439,106 +365,6 @@ pub async fn change_password(
     Ok(())
 }
 
-/// Creates the super admin once, if none exists: the configured password is read only
-/// then, and must pass the password rules. Concurrent cold starts race on one
-/// conditional transaction; exactly one wins. Returns the new account's id.
-pub async fn ensure_super_admin(state: &AppState) -> Result<Option<u64>, StoreError> {
-    let cfg = &state.cfg;
-    if cfg.super_admin_password.is_none() && cfg.super_admin_secret_id.is_none() {
-        return Ok(None);
-    }
-    let store = &state.store;
-    let marker = keys::unique("bootstrap", "super_admin");
-    if store.get(&marker).await?.is_some() {
-        return Ok(None);
-    }
-    let pass = match (
-        &cfg.super_admin_password,
-        &cfg.super_admin_secret_id,
-        state.secrets(),
-    ) {
-        (Some(pass), _, _) => pass.clone(),
-        (None, Some(id), Some(secrets)) => match secrets.get_many(&[id]).await {
-            Ok(mut values) => values.remove(id).unwrap_or_default(),
-            Err(e) => {
-                tracing::error!(error = %e, "super admin not created: its password secret is unreadable");
-                return Ok(None);
-            }
-        },
-        _ => return Ok(None),
-    };
-    if let Err(e) = validate::password("the super admin password", &pass) {
-        tracing::error!(error = %e, "super admin not created: its password breaks the password rules");
-        return Ok(None);
-    }
-    let username = state.cfg.super_admin_username.clone();
-    let id = store.next_id("account").await?;
-    let now = rfc3339(state.clock.now());
-    let account = AccountRecord {
-        id,
-        username: username.clone(),
-        phone: None,
-        password_hash: password::hash(&pass),
-        user_type: UserType::SuperAdmin,
-        shop_id: None,
-        enterprise_id: None,
-        owner_path: None,
-        status: Status::Enabled,
-        credential_version: 0,
-        created_at: now.clone(),
-        updated_at: now,
-        deleted_at: None,
-        creator: 0,
-        updater: 0,
-        version: 1,
-    };
-    let tx = Tx::new()
-        .put_new("bootstrap", unique_item("bootstrap", "super_admin", id))
-        .put_new("username", username_item(&account))
-        .put_new("account", account_item(&account)?);
-    match store.transact(tx).await {
-        Ok(()) => {
-            tracing::info!(account_id = id, username, "super admin created");
-            Ok(Some(id))
-        }
-        Err(StoreError::ConditionFailed {
-            label: "bootstrap", ..
-        }) => Ok(None),
-        Err(StoreError::ConditionFailed {
-            label: "username", ..
-        }) => {
-            tracing::error!(username, "cannot create the super admin: username taken");
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// The uniqueness item of a username; it also names the account's shop or
-/// enterprise so login reads everything else in one batch.
-pub fn username_item(account: &AccountRecord) -> Item {
-    let mut item = unique_item("username", &account.username, account.id);
-    if let Some(shop) = account.shop_id {
-        item.insert("shop_id".into(), crate::store::n(shop));
-    }
-    if let Some(ent) = account.enterprise_id {
-        item.insert("enterprise_id".into(), crate::store::n(ent));
-    }
-    item
-}
-
-/// Account id, shop id and enterprise id registered for a username.
-async fn username_lookup(
-    store: &Store,
-    username: &str,
-) -> Result<Option<(u64, Option<u64>, Option<u64>)>, StoreError> {
-    let Some(unique) = store.get(&keys::unique("username", username)).await? else {
-        return Ok(None);
-    };
-    let id = |name| crate::store::num_attr(&unique, name).map(|v| v as u64);
-    Ok(id("target_id").map(|account| (account, id("shop_id"), id("enterprise_id"))))
-}
-
 fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
@@ -601,141 +427,4 @@ fn token_pair(state: &AppState, principal: &Principal, session: &Session, now: i
             enterprise_id: account.enterprise_id,
         },
     }
-}
-
-/// Keys read together for a principal: the account, its session (when checking a
-/// token), every shop on its owner path (its own shop and the ancestors, whose
-/// status bounds it) and its enterprise.
-fn account_key_set(
-    account_id: u64,
-    sid: Option<&str>,
-    shops: &[u64],
-    ent: Option<u64>,
-) -> Vec<Key> {
-    let mut keys_ = vec![keys::account(account_id)];
-    if let Some(sid) = sid {
-        keys_.push(keys::session(account_id, sid));
-    }
-    keys_.extend(shops.iter().map(|id| keys::shop(*id)));
-    if let Some(ent) = ent {
-        keys_.push(keys::enterprise(ent));
-    }
-    keys_
-}
-
-fn take(items: &mut Vec<Item>, key: &Key) -> Option<Item> {
-    let pos = items.iter().position(|i| key.matches(i))?;
-    Some(items.swap_remove(pos))
-}
-
-/// Loads a principal at login: the account with its shop and enterprise, then (one
-/// more batch, only for agents below level 1 or enterprises of a shop) the shops
-/// above it.
-async fn load_principal(
-    store: &Store,
-    account_id: u64,
-    sid: Option<&str>,
-    shop: Option<u64>,
-    ent: Option<u64>,
-) -> Result<Option<Principal>, AuthError> {
-    let shops: Vec<u64> = shop.into_iter().collect();
-    let keys_ = account_key_set(account_id, sid, &shops, ent);
-    let mut items = store.get_many(&keys_).await?;
-    principal_from(store, &mut items, account_id).await
-}
-
-/// Loads a token's session and principal in one batch (the token names the shops on
-/// the owner path).
-async fn load_session(
-    store: &Store,
-    claims: &Claims,
-    now: i64,
-) -> Result<(Option<Session>, Option<Principal>), AuthError> {
-    let mut shops = claims.owners.clone();
-    shops.extend(claims.shop.filter(|s| !claims.owners.contains(s)));
-    let keys_ = account_key_set(claims.sub, Some(&claims.sid), &shops, claims.ent);
-    let mut items = store.get_many(&keys_).await?;
-    let session = take(&mut items, &keys::session(claims.sub, &claims.sid))
-        .filter(|i| !crate::store::ttl::is_expired(i, now))
-        .map(from_item::<Session>)
-        .transpose()?;
-    Ok((
-        session,
-        principal_from(store, &mut items, claims.sub).await?,
-    ))
-}
-
-async fn principal_from(
-    store: &Store,
-    items: &mut Vec<Item>,
-    account_id: u64,
-) -> Result<Option<Principal>, AuthError> {
-    let Some(account) = take(items, &keys::account(account_id))
-        .map(from_item::<AccountRecord>)
-        .transpose()?
-    else {
-        return Ok(None);
-    };
-    if account.deleted_at.is_some() {
-        return Ok(None);
-    }
-    let owner_ids = account
-        .owner_path
-        .as_ref()
-        .map(|p| p.ids())
-        .unwrap_or_default();
-    let mut shops = Vec::new();
-    let mut missing = Vec::new();
-    for id in owner_ids.iter().chain(account.shop_id.iter()) {
-        match take(items, &keys::shop(*id)) {
-            Some(item) => shops.push(from_item::<Shop>(item)?),
-            None if !shops.iter().any(|s: &Shop| s.id == *id) => missing.push(keys::shop(*id)),
-            None => {}
-        }
-    }
-    if !missing.is_empty() {
-        for item in store.get_many(&missing).await? {
-            shops.push(from_item::<Shop>(item)?);
-        }
-    }
-    let enterprise = match account.enterprise_id {
-        Some(id) => take(items, &keys::enterprise(id))
-            .map(from_item::<Enterprise>)
-            .transpose()?,
-        None => None,
-    };
-    Ok(Some(Principal {
-        account,
-        shops,
-        enterprise,
-    }))
-}
-
-/// Refuses disabled accounts, accounts whose enterprise is disabled or gone, and
-/// accounts any shop of whose owner path (own shop and every ancestor) is disabled or
-/// gone: disabling a shop shuts out its whole subtree.
-fn check_active(p: &Principal) -> Result<(), AuthError> {
-    if p.account.status != Status::Enabled {
-        return Err(AuthError::AccountDisabled);
-    }
-    let shop_ok = |id: u64| {
-        p.shops
-            .iter()
-            .any(|s| s.id == id && s.deleted_at.is_none() && s.status == Status::Enabled)
-    };
-    if !p
-        .owner_ids()
-        .into_iter()
-        .chain(p.account.shop_id)
-        .all(shop_ok)
-    {
-        return Err(AuthError::ShopDisabled);
-    }
-    if p.account.user_type == UserType::Enterprise {
-        match &p.enterprise {
-            Some(e) if e.deleted_at.is_none() && e.status == Status::Enabled => {}
-            _ => return Err(AuthError::EnterpriseDisabled),
-        }
-    }
-    Ok(())
 }
