@@ -13,6 +13,7 @@ use super::grants::{
 };
 use crate::domain::caller::Caller;
 use crate::domain::catalog::Package;
+use crate::domain::entities::Shop;
 use crate::domain::grants::{GrantPhase, Grantor, SeriesGrant};
 use crate::domain::validate::{money, Invalid, MAX_MONEY};
 use crate::store::catalog::grant_phase_guard;
@@ -136,7 +137,18 @@ async fn issued_grant(
         })
 }
 
-/// Plans the changes of one shop's packages grouped by series grant; returns the
+/// Refuses any target but the caller's direct sub-shops (the platform's: level-1
+/// shops) as missing; called for every target before anything of theirs is read.
+async fn check_target(store: &Store, grantor: Grantor, shop: u64) -> Result<(), CatalogError> {
+    let target: Option<Shop> = store.live_entity(&keys::shop(shop)).await?;
+    if target.is_none_or(|s| s.parent_id != grantor.shop()) {
+        return Err(CatalogError::NotFound("shop"));
+    }
+    Ok(())
+}
+
+/// Plans the changes of one shop's packages (a checked direct sub-shop of the caller)
+/// grouped by series grant; returns the
 /// changes, the guards (one per grant) and what each package becomes.
 async fn plan_for_shop(
     store: &Store,
@@ -168,11 +180,14 @@ async fn plan_for_shop(
                 CatalogError::NoAllocation(format!("your shop has no allocation of package {pid}"))
             })?,
         };
-        let existing = theirs.iter().find(|a| a.package_id == pid);
+        // Only allocations the caller made are reported (never a price set by another).
+        let existing = theirs
+            .iter()
+            .find(|a| a.package_id == pid && a.allocator_shop_id == grantor);
         let (cost, result) = match (create, existing) {
             (true, Some(a)) => (a.cost_price, BatchResult::Skipped),
             (true, None) => (apply_price(price, base, pid)?, BatchResult::Created),
-            (false, Some(a)) if a.allocator_shop_id == grantor => {
+            (false, Some(a)) => {
                 let cost = apply_price(price, a.cost_price, pid)?;
                 let result = if cost == a.cost_price {
                     BatchResult::Unchanged
@@ -228,7 +243,7 @@ pub async fn batch_allocate(
     now: i64,
     req: BatchAllocation,
 ) -> Result<Vec<BatchItem>, CatalogError> {
-    grantor_of(caller)?;
+    let grantor = grantor_of(caller)?;
     let mut shops = req.shop_ids.clone();
     shops.extend(req.shop_id);
     shops.sort_unstable();
@@ -242,6 +257,9 @@ pub async fn batch_allocate(
     }
     check_ids(&req.package_ids, "package_ids")?;
     let price = price_of(req.cost_price, req.price_adjustment)?;
+    for &shop in &shops {
+        check_target(store, grantor, shop).await?;
+    }
     let mut plans = vec![];
     for &shop in &shops {
         plans.push(plan_for_shop(store, caller, now, shop, &req.package_ids, price, true).await?);
@@ -265,9 +283,10 @@ pub async fn batch_price(
     now: i64,
     req: BatchPricing,
 ) -> Result<Vec<BatchItem>, CatalogError> {
-    grantor_of(caller)?;
+    let grantor = grantor_of(caller)?;
     check_ids(&req.package_ids, "package_ids")?;
     let price = price_of(req.cost_price, req.price_adjustment)?;
+    check_target(store, grantor, req.shop_id).await?;
     let (changes, guards, report) = plan_for_shop(
         store,
         caller,

@@ -64,6 +64,7 @@ impl crate::codes::BusinessError for OpsError {
     fn detail(&self) -> Option<crate::codes::Text> {
         match self {
             OpsError::Asset(e) => e.detail(),
+            OpsError::Gateway(e) => e.detail(),
             _ => None,
         }
     }

@@ -258,23 +258,8 @@ async fn forged_expired_and_malformed_tokens_are_refused() {
 
     // alg "none".
     let b64 = |v: &serde_json::Value| {
-        use std::fmt::Write;
-        let raw = v.to_string();
-        let bytes = raw.as_bytes();
-        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let v = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-            for i in 0..=chunk.len() {
-                let _ = out.write_char(T[(v >> (18 - 6 * i) & 63) as usize] as char);
-            }
-        }
-        out
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
     };
     let none = format!(
         "{}.{}.",

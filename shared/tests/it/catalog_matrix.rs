@@ -301,28 +301,32 @@ fn rows() -> Vec<Row<F>> {
                     _ => json!({"shop_id": f.b, "package_ids": [f.p2], "cost_price": 10000}),
                 })
             },
-            [Allow, Allow, Allow, NO_ALLOC, NO_ALLOC, Deny],
+            // B is the L3 agent's ancestor and the sibling's cousin, not their sub-shop.
+            [Allow, Allow, Allow, Hidden, Hidden, Deny],
         ),
-        // D holds no grant of S from anybody: nothing can be allocated to it.
+        // D holds no grant of S from anybody: the platform can allocate nothing to it;
+        // to every agent it is not a direct sub-shop, so it looks missing.
         row(
             "POST",
             |_, _| "/api/admin/shop-package-batch-allocations".into(),
             |f, _| Some(json!({"shop_id": f.d, "package_ids": [f.p1], "cost_price": 10000})),
-            [NO_GRANT, NO_GRANT, NO_GRANT, NO_ALLOC, NO_ALLOC, Deny],
+            [NO_GRANT, NO_GRANT, Hidden, Hidden, Hidden, Deny],
         ),
-        // A's allocation of P1 was made by the platform: A cannot price it.
+        // A's allocation of P1 was made by the platform: only the platform prices it;
+        // A is no agent's direct sub-shop.
         row(
             "POST",
             |_, _| "/api/admin/shop-package-batch-pricing".into(),
             |f, _| Some(json!({"shop_id": f.a, "package_ids": [f.p1], "cost_price": 8000})),
-            [Allow, Allow, NO_ALLOC, NO_ALLOC, NO_ALLOC, Deny],
+            [Allow, Allow, Hidden, Hidden, Hidden, Deny],
         ),
-        // B's allocation of P1 was made by A: only A may price it.
+        // B's allocation of P1 was made by A: only A, whose direct sub-shop B is, may
+        // price it; to everyone else B is out of reach.
         row(
             "POST",
             |_, _| "/api/admin/shop-package-batch-pricing".into(),
             |f, _| Some(json!({"shop_id": f.b, "package_ids": [f.p1], "cost_price": 10000})),
-            [NO_ALLOC, NO_ALLOC, Allow, NO_ALLOC, NO_ALLOC, Deny],
+            [Hidden, Hidden, Allow, Hidden, Hidden, Deny],
         ),
         // admin-shop-series-grants
         row(

@@ -305,3 +305,74 @@ fn a_failed_write_logs_its_label_and_key_never_the_stored_item() {
         assert!(!line.contains(secret), "leaked {secret}: {line}");
     }
 }
+
+#[tokio::test]
+async fn batch_allocation_and_pricing_reach_only_the_callers_direct_sub_shops() {
+    use crate::catalog::{grant_body, package, series};
+
+    let app = spawn_app().await;
+    let cast = Actors::new(&app).await;
+    let sa = &cast.sa;
+    let s = series(
+        &app,
+        sa,
+        json!({"series_name": "S", "series_code": "S", "commission_type": "fixed", "commission_amount": 1000}),
+    )
+    .await;
+    let p = package(&app, sa, "P1", s).await;
+    // The platform grants the series to A and to its sibling D, at different prices.
+    for (shop, cost) in [(cast.a, 6000), (cast.d, 7777)] {
+        app.post(
+            "/api/admin/shop-series-grants",
+            sa,
+            grant_body(shop, s, 100, &[(p, cost)]),
+        )
+        .await
+        .ok();
+    }
+    let before = app.table.entity_keys().await;
+    let allocate =
+        |shops: Vec<u64>| json!({"shop_ids": shops, "package_ids": [p], "cost_price": 6500});
+    let price = |shop: u64| json!({"shop_id": shop, "package_ids": [p], "cost_price": 6500});
+    // A (L1) names its sibling D, D's grandchild-free tree, and C below B: all look missing,
+    // and nothing of D's (its price 7777) comes back.
+    for shops in [vec![cast.d], vec![cast.c], vec![cast.b, cast.d]] {
+        let r = app
+            .post(
+                "/api/admin/shop-package-batch-allocations",
+                &cast.l1,
+                allocate(shops),
+            )
+            .await;
+        r.err(404, 1002);
+        assert!(!r.body.to_string().contains("7777"), "{}", r.body);
+    }
+    for shop in [cast.d, cast.c] {
+        let r = app
+            .post(
+                "/api/admin/shop-package-batch-pricing",
+                &cast.l1,
+                price(shop),
+            )
+            .await;
+        r.err(404, 1002);
+        assert!(!r.body.to_string().contains("7777"), "{}", r.body);
+    }
+    // The platform allocates to level-1 shops only.
+    app.post(
+        "/api/admin/shop-package-batch-allocations",
+        sa,
+        allocate(vec![cast.b]),
+    )
+    .await
+    .err(404, 1002);
+    assert_eq!(app.table.entity_keys().await, before, "nothing written");
+    // Its own direct sub-shop B is a valid target (B holds no grant from A yet).
+    app.post(
+        "/api/admin/shop-package-batch-allocations",
+        &cast.l1,
+        allocate(vec![cast.b]),
+    )
+    .await
+    .err(400, 1057);
+}

@@ -68,6 +68,20 @@ impl BusinessError for GatewayError {
     fn shows_message(&self) -> bool {
         true
     }
+
+    /// The source's own wording of each failure (domain.md §8) with its detail.
+    fn detail(&self) -> Option<crate::codes::Text> {
+        let zh = match self {
+            GatewayError::Network(e) => format!("发送 HTTP 请求失败: {e}"),
+            GatewayError::Timeout => "Gateway 请求超时".to_string(),
+            GatewayError::Status(s) => format!("HTTP 状态码异常: {s}"),
+            GatewayError::InvalidResponse(e) => format!("解析 Gateway 响应失败: {e}"),
+            GatewayError::Business { code, msg } => {
+                format!("Gateway 业务错误: code={code}, msg={msg}")
+            }
+        };
+        Some(crate::codes::Text::new(zh, self.to_string()))
+    }
 }
 
 /// The request envelope.

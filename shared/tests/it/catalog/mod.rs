@@ -494,7 +494,8 @@ async fn batch_allocation_and_pricing() {
             (json!("created"), json!(8000))
         ]
     );
-    // A shop without a grant of the series from the caller is refused, nothing written.
+    // A shop that is not the caller's direct sub-shop (B, level 2, for the platform)
+    // is refused before anything is read, nothing written.
     let before = app.table.entity_keys().await;
     app.post(
         "/api/admin/shop-package-batch-allocations",
@@ -502,7 +503,7 @@ async fn batch_allocation_and_pricing() {
         json!({"shop_ids": [ch.a, ch.b], "package_ids": ps, "cost_price": 9000}),
     )
     .await
-    .err(400, 1057);
+    .err(404, 1002);
     assert_eq!(app.table.entity_keys().await, before);
     // Batch pricing: cost only, history for the changed ones.
     let r = app
