@@ -67,7 +67,7 @@ SIZE="$(wc -c <"$CSV" | tr -d ' ')"
 UP="$(call POST /api/admin/storage/upload-url "$ADMIN" "{\"file_name\":\"smoke.csv\",\"content_type\":\"text/csv\",\"size\":$SIZE,\"purpose\":\"iot_card_import\"}")"
 curl -fs -X PUT "$(json "d['data']['upload_url']" <<<"$UP")" -H 'content-type: text/csv' --data-binary @"$CSV" >/dev/null
 rm -f "$CSV"
-TASK="$(call POST /api/admin/iot-cards/import "$ADMIN" "{\"file_key\":\"$(json "d['data']['file_key']" <<<"$UP")\"}" | json "d['data']['id']")"
+TASK="$(call POST /api/admin/iot-cards/import "$ADMIN" "{\"file_key\":\"$(json "d['data']['file_key']" <<<"$UP")\"}" | json "d['data']['task_id']")"
 for _ in $(seq 1 60); do
   STATUS="$(call GET "/api/admin/iot-cards/import/tasks/$TASK" "$ADMIN" | json "d['data']['status'] + ' ' + str(d['data']['success_count'])")"
   [[ "$STATUS" == completed* || "$STATUS" == failed* ]] && break

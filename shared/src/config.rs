@@ -55,6 +55,8 @@ pub struct Config {
     pub bucket: String,
     /// FIFO queue of import chunks (`CMP_IMPORT_QUEUE_URL`).
     pub import_queue_url: String,
+    /// Upload URLs one account may ask for per minute (`CMP_UPLOAD_URL_LIMIT`, default 30).
+    pub upload_url_limit: i64,
     /// Largest accepted upload in bytes (`CMP_MAX_UPLOAD_BYTES`, default 50 MiB).
     pub max_upload_bytes: i64,
     /// Bytes of CSV processed per import chunk (`CMP_IMPORT_CHUNK_BYTES`, default 256 KiB).
@@ -104,6 +106,7 @@ impl Config {
             max_body_bytes: number("CMP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as i64)? as usize,
             bucket: optional("CMP_BUCKET").unwrap_or_default(),
             import_queue_url: optional("CMP_IMPORT_QUEUE_URL").unwrap_or_default(),
+            upload_url_limit: number("CMP_UPLOAD_URL_LIMIT", 30)?,
             max_upload_bytes: number("CMP_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)?,
             import_chunk_bytes: number("CMP_IMPORT_CHUNK_BYTES", 256 * 1024)?,
             gateway_url: optional("CMP_GATEWAY_URL"),
@@ -137,6 +140,7 @@ impl Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             bucket: String::new(),
             import_queue_url: String::new(),
+            upload_url_limit: 30,
             max_upload_bytes: 50 * 1024 * 1024,
             import_chunk_bytes: 256 * 1024,
             gateway_url: None,

@@ -210,21 +210,27 @@ pub async fn refresh(
     require_asset_admin(caller)?;
     let store = &state.store;
     let now = state.clock.now();
+    // Every refresh costs gateway calls: cards and devices alike get the cooldown.
+    let cooldown = |id: u64| async move {
+        store
+            .claim_refresh_cooldown(asset_type, id, now, now + REFRESH_COOLDOWN_SECS)
+            .await
+            .map_err(|e| match e {
+                StoreError::ConditionFailed { .. } => OpsError::Cooldown,
+                other => other.into(),
+            })
+    };
     match asset_type {
         AssetType::Card => {
             let c: IotCard = visible(store, caller, id).await?;
+            gateway(state)?;
+            cooldown(c.id).await?;
             sync_card(state, caller.account_id, &c).await?;
         }
         AssetType::Device => {
             let d: Device = visible(store, caller, id).await?;
             gateway(state)?;
-            store
-                .claim_refresh_cooldown(d.id, now, now + REFRESH_COOLDOWN_SECS)
-                .await
-                .map_err(|e| match e {
-                    StoreError::ConditionFailed { .. } => OpsError::Cooldown,
-                    other => other.into(),
-                })?;
+            cooldown(d.id).await?;
             for (_, c) in device_cards(store, d.id).await? {
                 sync_card(state, caller.account_id, &c).await?;
             }

@@ -105,6 +105,13 @@ pub async fn update(
     if req.version.is_some_and(|v| v != old.version) {
         return Err(AssetError::VersionConflict);
     }
+    if (req.imei.is_some() || req.sn.is_some()) && !caller.is_platform() {
+        // Gateway commands are addressed by IMEI: an agent re-pointing its device's
+        // IMEI could reset someone else's device.
+        return Err(AssetError::Forbidden(
+            "imei and sn are set by platform staff only",
+        ));
+    }
     let mut d = old.clone();
     if let Some(v) = &req.virtual_no {
         d.virtual_no = VirtualNo::parse(v)?.to_string();

@@ -17,6 +17,10 @@ use crate::codes::BusinessError;
 use crate::codes::Code;
 use crate::domain::caller::{Caller, NotAllowed, ANY_ADMIN};
 use crate::domain::validate::Invalid;
+use crate::store::keys;
+
+/// Window of the per-account upload-URL limit (`CMP_UPLOAD_URL_LIMIT` per window).
+pub const UPLOAD_URL_WINDOW_SECS: i64 = 60;
 
 /// How long presigned URLs stay valid.
 pub const URL_TTL_SECS: u64 = 900;
@@ -35,6 +39,8 @@ pub enum StorageError {
     NotFound,
     #[error("storage error: {0}")]
     S3(String),
+    #[error("too many upload URLs, try again later")]
+    TooMany,
     #[error(transparent)]
     Unavailable(#[from] crate::app::Unavailable),
 }
@@ -53,6 +59,7 @@ impl BusinessError for StorageError {
             StorageError::NotAllowed(_) => Code::FORBIDDEN,
             StorageError::NotFound => Code::NOT_FOUND,
             StorageError::S3(_) | StorageError::Unavailable(_) => Code::INTERNAL,
+            StorageError::TooMany => Code::TOO_MANY_REQUESTS,
         }
     }
 }
@@ -115,6 +122,20 @@ pub async fn upload_url(
     req: UploadRequest,
 ) -> Result<UploadUrl, StorageError> {
     caller.require(ANY_ADMIN)?;
+    let cfg = &state.cfg;
+    let allowed = state
+        .store
+        .hit_rate_limit(
+            &keys::upload_scope(caller.account_id),
+            cfg.upload_url_limit,
+            UPLOAD_URL_WINDOW_SECS,
+            state.clock.now(),
+        )
+        .await
+        .map_err(|e| StorageError::S3(e.to_string()))?;
+    if !allowed {
+        return Err(StorageError::TooMany);
+    }
     let name: String = req
         .file_name
         .trim()

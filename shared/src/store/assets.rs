@@ -433,15 +433,16 @@ impl Store {
         Ok(protect_status_in(&items, device_id, now))
     }
 
-    /// Starts a device's refresh cooldown until `until`; fails with
+    /// Starts an asset's refresh cooldown until `until`; fails with
     /// `ConditionFailed` while it runs.
     pub async fn claim_refresh_cooldown(
         &self,
-        device_id: u64,
+        t: AssetType,
+        id: u64,
         now: i64,
         until: i64,
     ) -> Result<(), StoreError> {
-        self.claim_ttl("cooldown", &keys::refresh_cooldown(device_id), now, until)
+        self.claim_ttl("cooldown", &keys::refresh_cooldown(t, id), now, until)
             .await
     }
 }

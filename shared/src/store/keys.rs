@@ -81,6 +81,11 @@ pub fn password_pair_scope(account_id: u64, ip: &str) -> String {
     format!("password#pair#{account_id}#{ip}")
 }
 
+/// Rate-limit scope of the upload URLs one account asks for.
+pub fn upload_scope(account_id: u64) -> String {
+    format!("upload#account#{account_id}")
+}
+
 /// Rate-limit scope of wrong current passwords given by one account from all IPs.
 pub fn password_account_scope(account_id: u64) -> String {
     format!("password#account#{account_id}")
@@ -273,9 +278,9 @@ pub fn device_protect(device_id: u64, dir: Direction) -> Key {
     Key::new(format!("PROTECT#device#{device_id}"), dir.as_str())
 }
 
-/// Refresh cooldown of a device (a TTL item).
-pub fn refresh_cooldown(device_id: u64) -> Key {
-    Key::new(format!("COOLDOWN#refresh#device#{device_id}"), ENTITY)
+/// Refresh cooldown of an asset (a TTL item).
+pub fn refresh_cooldown(t: AssetType, id: u64) -> Key {
+    Key::new(format!("COOLDOWN#refresh#{}#{id}", t.as_str()), ENTITY)
 }
 
 fn asset_list_prefix(t: AssetType) -> &'static str {

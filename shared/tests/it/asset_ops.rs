@@ -72,6 +72,29 @@ async fn setup() -> (TestApp, FakeGateway, String, u64) {
 }
 
 #[tokio::test]
+async fn a_card_refresh_cools_down_like_a_device_refresh() {
+    let (app, fake, admin, _) = setup().await;
+    let refresh = || {
+        app.call(
+            "POST",
+            "/api/admin/assets/card/4/refresh",
+            Some(&admin),
+            None,
+        )
+    };
+    refresh().await.ok();
+    let calls = fake.calls().len();
+    refresh().await.err(429, 1037);
+    assert_eq!(
+        fake.calls().len(),
+        calls,
+        "refused without touching the gateway"
+    );
+    app.state.clock.advance(30);
+    refresh().await.ok();
+}
+
+#[tokio::test]
 async fn refresh_persists_the_carrier_view_and_cools_down() {
     let (app, fake, admin, device) = setup().await;
     let status = app
@@ -497,11 +520,19 @@ async fn permission_matrix_of_asset_operations() {
             none,
             SCOPED,
         ),
+        // One card for everyone: after the first refresh its cooldown runs.
         row_of(
             "POST",
             |_, _| "/api/admin/assets/card/4/refresh".into(),
             none,
-            SCOPED,
+            [
+                Allow,
+                Code(429, 1037),
+                Code(429, 1037),
+                Code(404, 1180),
+                Code(404, 1180),
+                Deny,
+            ],
         ),
         row_of(
             "POST",

@@ -376,3 +376,77 @@ async fn batch_allocation_and_pricing_reach_only_the_callers_direct_sub_shops() 
     .await
     .err(400, 1057);
 }
+
+#[tokio::test]
+async fn upload_urls_are_rate_limited_per_account() {
+    let app = spawn_app_with(|c| c.upload_url_limit = 3).await;
+    app.state.clock.set(1_800_000_000);
+    let admin = app.admin().await;
+    let ask = || {
+        app.post(
+            "/api/admin/storage/upload-url",
+            &admin,
+            json!({"file_name": "cards.csv", "purpose": "iot_card_import"}),
+        )
+    };
+    for _ in 0..3 {
+        ask().await.ok();
+    }
+    ask().await.err(429, 1006);
+    // Another account is not affected; the limit ends with its minute.
+    let role = app.customer_role(&admin, "r").await;
+    app.shop(&admin, "S1", None, role).await;
+    let agent = app.agent("S1").await;
+    app.post(
+        "/api/admin/storage/upload-url",
+        &agent,
+        json!({"file_name": "cards.csv", "purpose": "iot_card_import"}),
+    )
+    .await
+    .ok();
+    app.state.clock.advance(60);
+    ask().await.ok();
+}
+
+#[tokio::test]
+async fn imei_and_sn_are_set_by_platform_staff_only() {
+    use crate::helpers::assets::import_devices;
+
+    let app = spawn_app().await;
+    let cast = Actors::new(&app).await;
+    import_devices(
+        &app,
+        &cast.sa,
+        "virtual_no,imei,max_sim_slots\nDV-1,490154203237518,2\n",
+    )
+    .await;
+    let device = app
+        .get("/api/admin/devices?page_size=10", &cast.sa)
+        .await
+        .ok()["list"][0]["id"]
+        .as_u64()
+        .unwrap();
+    app.post(
+        "/api/admin/devices/allocate",
+        &cast.sa,
+        json!({"to_shop_id": cast.a, "virtual_nos": ["DV-1"]}),
+    )
+    .await
+    .ok();
+    let path = format!("/api/admin/devices/{device}");
+    for body in [
+        json!({"imei": "356938035643809"}),
+        json!({"sn": "SN-X"}),
+        json!({"imei": ""}),
+    ] {
+        app.put(&path, &cast.l1, body).await.err(403, 1005);
+    }
+    // Other fields stay the agent's to change; the platform may re-point the IMEI.
+    app.put(&path, &cast.l1, json!({"device_name": "gate 1"}))
+        .await
+        .ok();
+    let r = app
+        .put(&path, &cast.platform, json!({"imei": "356938035643809"}))
+        .await;
+    assert_eq!(r.ok()["imei"], "356938035643809");
+}
