@@ -2,7 +2,6 @@
 //! packages allocated to their own shop with their own prices, and set their own
 //! retail price and shelf status.
 
-use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -159,7 +158,8 @@ pub struct PackageView {
     pub real_data_mb: i64,
     pub virtual_data_mb: i64,
     pub enable_virtual_data: bool,
-    pub virtual_ratio: f64,
+    #[serde(with = "rust_decimal::serde::float")]
+    pub virtual_ratio: rust_decimal::Decimal,
     pub calendar_type: CalendarType,
     pub duration_months: i64,
     pub duration_days: i64,
@@ -206,7 +206,7 @@ impl PackageView {
             real_data_mb: p.real_data_mb,
             virtual_data_mb: p.virtual_data_mb,
             enable_virtual_data: p.enable_virtual_data,
-            virtual_ratio: p.virtual_ratio.to_f64().unwrap_or(1.0),
+            virtual_ratio: p.virtual_ratio,
             calendar_type: p.calendar_type,
             duration_months: p.duration_months,
             duration_days: p.duration_days,
