@@ -35,6 +35,13 @@ pub enum OpsError {
     Asset(#[from] AssetError),
     #[error(transparent)]
     Gateway(#[from] GatewayError),
+    /// A gateway failure as callers other than platform staff see it: its kind and
+    /// the gateway's own code; URLs, network errors and upstream texts go to the log.
+    #[error("carrier gateway error (gateway code {})", gateway_code.map_or("-".to_string(), |c| c.to_string()))]
+    GatewayHidden {
+        code: crate::codes::Code,
+        gateway_code: Option<i64>,
+    },
     #[error("the carrier gateway is not configured")]
     NoGateway,
     #[error("do not refresh too often")]
@@ -53,6 +60,7 @@ impl crate::codes::BusinessError for OpsError {
         match self {
             OpsError::Asset(e) => e.code(),
             OpsError::Gateway(e) => e.code(),
+            OpsError::GatewayHidden { code, .. } => *code,
             OpsError::NoGateway => Code::GATEWAY_ERROR,
             OpsError::Cooldown => Code::REFRESH_COOLDOWN,
             OpsError::Protected => Code::PROTECT_PERIOD,
@@ -65,15 +73,44 @@ impl crate::codes::BusinessError for OpsError {
         match self {
             OpsError::Asset(e) => e.detail(),
             OpsError::Gateway(e) => e.detail(),
+            OpsError::GatewayHidden { gateway_code, .. } => {
+                let code = gateway_code.map_or("-".to_string(), |c| c.to_string());
+                Some(crate::codes::Text::new(
+                    format!("运营商网关错误(网关代码 {code})"),
+                    self.to_string(),
+                ))
+            }
             _ => None,
         }
     }
 
     fn shows_message(&self) -> bool {
         match self {
-            OpsError::Gateway(_) | OpsError::NoGateway => true,
+            OpsError::Gateway(_) | OpsError::GatewayHidden { .. } | OpsError::NoGateway => true,
             OpsError::Asset(e) => e.shows_message(),
             _ => !self.code().http_status().is_server_error(),
+        }
+    }
+}
+
+impl OpsError {
+    /// What `caller` may see of a gateway failure: platform staff the upstream
+    /// reason; everyone else its kind and the gateway's code (the reason is logged).
+    fn for_caller(self, caller: &Caller) -> Self {
+        match self {
+            OpsError::Gateway(e) if !caller.is_platform() => {
+                tracing::warn!(error = %e, "gateway failure shown without its upstream text");
+                let gateway_code = match &e {
+                    GatewayError::Business { code, .. } => Some(*code),
+                    GatewayError::Status(s) => Some(i64::from(*s)),
+                    _ => None,
+                };
+                OpsError::GatewayHidden {
+                    code: crate::codes::BusinessError::code(&e),
+                    gateway_code,
+                }
+            }
+            other => other,
         }
     }
 }
@@ -207,36 +244,40 @@ pub async fn refresh(
     asset_type: AssetType,
     id: u64,
 ) -> Result<StatusView, OpsError> {
-    require_asset_admin(caller)?;
-    let store = &state.store;
-    let now = state.clock.now();
-    // Every refresh costs gateway calls: cards and devices alike get the cooldown.
-    let cooldown = |id: u64| async move {
-        store
-            .claim_refresh_cooldown(asset_type, id, now, now + REFRESH_COOLDOWN_SECS)
-            .await
-            .map_err(|e| match e {
-                StoreError::ConditionFailed { .. } => OpsError::Cooldown,
-                other => other.into(),
-            })
-    };
-    match asset_type {
-        AssetType::Card => {
-            let c: IotCard = visible(store, caller, id).await?;
-            gateway(state)?;
-            cooldown(c.id).await?;
-            sync_card(state, caller.account_id, &c).await?;
-        }
-        AssetType::Device => {
-            let d: Device = visible(store, caller, id).await?;
-            gateway(state)?;
-            cooldown(d.id).await?;
-            for (_, c) in device_cards(store, d.id).await? {
+    async {
+        require_asset_admin(caller)?;
+        let store = &state.store;
+        let now = state.clock.now();
+        // Every refresh costs gateway calls: cards and devices alike get the cooldown.
+        let cooldown = |id: u64| async move {
+            store
+                .claim_refresh_cooldown(asset_type, id, now, now + REFRESH_COOLDOWN_SECS)
+                .await
+                .map_err(|e| match e {
+                    StoreError::ConditionFailed { .. } => OpsError::Cooldown,
+                    other => other.into(),
+                })
+        };
+        match asset_type {
+            AssetType::Card => {
+                let c: IotCard = visible(store, caller, id).await?;
+                gateway(state)?;
+                cooldown(c.id).await?;
                 sync_card(state, caller.account_id, &c).await?;
             }
+            AssetType::Device => {
+                let d: Device = visible(store, caller, id).await?;
+                gateway(state)?;
+                cooldown(d.id).await?;
+                for (_, c) in device_cards(store, d.id).await? {
+                    sync_card(state, caller.account_id, &c).await?;
+                }
+            }
         }
+        realtime_status(state, caller, asset_type, id).await
     }
-    realtime_status(state, caller, asset_type, id).await
+    .await
+    .map_err(|e| e.for_caller(caller))
 }
 
 /// Stops or starts one card by ICCID: verified cards only, refused while its device's
@@ -247,32 +288,36 @@ pub async fn card_switch(
     iccid: &str,
     dir: Direction,
 ) -> Result<(), OpsError> {
-    require_asset_admin(caller)?;
-    let store = &state.store;
-    let iccid = Iccid::parse(iccid)?.to_string();
-    let card = find::<IotCard>(store, IdentifierKind::Iccid, &iccid)
-        .await?
-        .filter(|c| c.deleted_at.is_none())
-        .ok_or(AssetError::AssetNotFound)?;
-    if !caller.sees_shop_owned(card.owner_path.as_ref()) {
-        return Err(AssetError::AssetNotFound.into());
-    }
-    if !card.is_verified() {
-        return Err(OpsError::NotVerified);
-    }
-    let now = state.clock.now();
-    if let Some(device) = card.bound_device_id {
-        if store
-            .device_protect_live(device, dir.opposite(), now)
+    async {
+        require_asset_admin(caller)?;
+        let store = &state.store;
+        let iccid = Iccid::parse(iccid)?.to_string();
+        let card = find::<IotCard>(store, IdentifierKind::Iccid, &iccid)
             .await?
-        {
-            return Err(OpsError::Protected);
+            .filter(|c| c.deleted_at.is_none())
+            .ok_or(AssetError::AssetNotFound)?;
+        if !caller.sees_shop_owned(card.owner_path.as_ref()) {
+            return Err(AssetError::AssetNotFound.into());
         }
+        if !card.is_verified() {
+            return Err(OpsError::NotVerified);
+        }
+        let now = state.clock.now();
+        if let Some(device) = card.bound_device_id {
+            if store
+                .device_protect_live(device, dir.opposite(), now)
+                .await?
+            {
+                return Err(OpsError::Protected);
+            }
+        }
+        gateway(state)?
+            .switch_card_network(&card.iccid, dir == Direction::Stop)
+            .await?;
+        record_switch(store, caller.account_id, &card, dir, now).await
     }
-    gateway(state)?
-        .switch_card_network(&card.iccid, dir == Direction::Stop)
-        .await?;
-    record_switch(store, caller.account_id, &card, dir, now).await
+    .await
+    .map_err(|e| e.for_caller(caller))
 }
 
 /// Stores a card's manual stop or start by account `by`.
@@ -316,69 +361,73 @@ pub async fn device_switch(
     id: u64,
     dir: Direction,
 ) -> Result<DeviceSwitch, OpsError> {
-    require_asset_admin(caller)?;
-    let store = &state.store;
-    let d: Device = visible(store, caller, id).await?;
-    let gw = gateway(state)?;
-    let now = state.clock.now();
-    if store.device_protect_live(d.id, dir.opposite(), now).await? {
-        return Err(OpsError::Protected);
-    }
-    // Claim this direction's protect item first: two concurrent requests cannot both act.
-    store
-        .claim_device_protect(d.id, dir, now, now + PROTECT_SECS)
-        .await
-        .map_err(|e| match e {
-            StoreError::ConditionFailed { .. } => OpsError::Protected,
-            other => other.into(),
-        })?;
-    let mut success_count = 0;
-    let mut skipped_count = 0;
-    let mut failed_cards = Vec::new();
-    let mut last_error = None;
-    for (_, card) in device_cards(store, d.id).await? {
-        if !card.is_verified() {
-            skipped_count += 1;
-            continue;
+    async {
+        require_asset_admin(caller)?;
+        let store = &state.store;
+        let d: Device = visible(store, caller, id).await?;
+        let gw = gateway(state)?;
+        let now = state.clock.now();
+        if store.device_protect_live(d.id, dir.opposite(), now).await? {
+            return Err(OpsError::Protected);
         }
-        match gw
-            .switch_card_network(&card.iccid, dir == Direction::Stop)
+        // Claim this direction's protect item first: two concurrent requests cannot both act.
+        store
+            .claim_device_protect(d.id, dir, now, now + PROTECT_SECS)
             .await
-        {
-            Ok(_) => {
-                record_switch(store, caller.account_id, &card, dir, now).await?;
-                success_count += 1;
+            .map_err(|e| match e {
+                StoreError::ConditionFailed { .. } => OpsError::Protected,
+                other => other.into(),
+            })?;
+        let mut success_count = 0;
+        let mut skipped_count = 0;
+        let mut failed_cards = Vec::new();
+        let mut last_error = None;
+        for (_, card) in device_cards(store, d.id).await? {
+            if !card.is_verified() {
+                skipped_count += 1;
+                continue;
             }
-            Err(e) => {
-                tracing::warn!(iccid = %card.iccid, error = %e, "device card switch failed");
-                failed_cards.push(FailedCard {
-                    iccid: card.iccid.clone(),
-                    reason: e.to_string(),
-                });
-                last_error = Some(e);
+            match gw
+                .switch_card_network(&card.iccid, dir == Direction::Stop)
+                .await
+            {
+                Ok(_) => {
+                    record_switch(store, caller.account_id, &card, dir, now).await?;
+                    success_count += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(iccid = %card.iccid, error = %e, "device card switch failed");
+                    failed_cards.push(FailedCard {
+                        iccid: card.iccid.clone(),
+                        reason: OpsError::from(e.clone()).for_caller(caller).to_string(),
+                    });
+                    last_error = Some(e);
+                }
             }
         }
-    }
-    if dir == Direction::Start && success_count == 0 {
-        if let Some(e) = last_error {
-            store.release_device_protect(d.id, dir).await?;
-            return Err(e.into());
+        if dir == Direction::Start && success_count == 0 {
+            if let Some(e) = last_error {
+                store.release_device_protect(d.id, dir).await?;
+                return Err(e.into());
+            }
         }
+        let message = format!(
+            "{} {success_count} card(s); {skipped_count} unverified skipped, {} failed",
+            match dir {
+                Direction::Stop => "stopped",
+                Direction::Start => "started",
+            },
+            failed_cards.len()
+        );
+        Ok(DeviceSwitch {
+            success_count,
+            skipped_count,
+            failed_cards,
+            message,
+        })
     }
-    let message = format!(
-        "{} {success_count} card(s); {skipped_count} unverified skipped, {} failed",
-        match dir {
-            Direction::Stop => "stopped",
-            Direction::Start => "started",
-        },
-        failed_cards.len()
-    );
-    Ok(DeviceSwitch {
-        success_count,
-        skipped_count,
-        failed_cards,
-        message,
-    })
+    .await
+    .map_err(|e| e.for_caller(caller))
 }
 
 /// `POST /api/admin/devices/:id/speed-limit` body.
@@ -420,68 +469,72 @@ pub async fn device_command(
     id: u64,
     cmd: Command,
 ) -> Result<(), OpsError> {
-    require_asset_admin(caller)?;
-    let store = &state.store;
-    let d: Device = visible(store, caller, id).await?;
-    let gw = gateway(state)?;
-    let imei = d.imei.clone().ok_or_else(|| {
-        AssetError::Invalid(Invalid::new(
-            "该设备未登记IMEI",
-            "the device has no IMEI registered",
-        ))
-    })?;
-    let cards: Vec<IotCard> = device_cards(store, d.id)
-        .await?
-        .into_iter()
-        .map(|(_, c)| c)
-        .collect();
-    match &cmd {
-        Command::SpeedLimit(sl) => {
-            if sl.speed_limit < 1 {
-                return Err(AssetError::Invalid(Invalid::new(
-                    "speed_limit至少为1(KB/s)",
-                    "speed_limit must be at least 1 (KB/s)",
-                ))
-                .into());
+    async {
+        require_asset_admin(caller)?;
+        let store = &state.store;
+        let d: Device = visible(store, caller, id).await?;
+        let gw = gateway(state)?;
+        let imei = d.imei.clone().ok_or_else(|| {
+            AssetError::Invalid(Invalid::new(
+                "该设备未登记IMEI",
+                "the device has no IMEI registered",
+            ))
+        })?;
+        let cards: Vec<IotCard> = device_cards(store, d.id)
+            .await?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+        match &cmd {
+            Command::SpeedLimit(sl) => {
+                if sl.speed_limit < 1 {
+                    return Err(AssetError::Invalid(Invalid::new(
+                        "speed_limit至少为1(KB/s)",
+                        "speed_limit must be at least 1 (KB/s)",
+                    ))
+                    .into());
+                }
+                gw.speed_limit(&imei, sl.speed_limit).await?;
             }
-            gw.speed_limit(&imei, sl.speed_limit).await?;
-        }
-        Command::Wifi(w) => {
-            if !(1..=32).contains(&w.ssid.chars().count()) {
-                return Err(AssetError::Invalid(Invalid::new(
-                    "ssid须为1-32个字符",
-                    "ssid must be 1-32 characters",
-                ))
-                .into());
+            Command::Wifi(w) => {
+                if !(1..=32).contains(&w.ssid.chars().count()) {
+                    return Err(AssetError::Invalid(Invalid::new(
+                        "ssid须为1-32个字符",
+                        "ssid must be 1-32 characters",
+                    ))
+                    .into());
+                }
+                let card = cards
+                    .iter()
+                    .min_by_key(|c| c.slot_position)
+                    .ok_or_else(|| {
+                        AssetError::Invalid(Invalid::new("该设备没有卡", "the device has no card"))
+                    })?;
+                let req = WifiReq {
+                    card_no: &card.iccid,
+                    device_id: Some(&imei),
+                    ssid: &w.ssid,
+                    password: w.password.as_deref(),
+                    enabled: w.enabled,
+                };
+                gw.wifi(&req).await?;
             }
-            let card = cards
-                .iter()
-                .min_by_key(|c| c.slot_position)
-                .ok_or_else(|| {
-                    AssetError::Invalid(Invalid::new("该设备没有卡", "the device has no card"))
-                })?;
-            let req = WifiReq {
-                card_no: &card.iccid,
-                device_id: Some(&imei),
-                ssid: &w.ssid,
-                password: w.password.as_deref(),
-                enabled: w.enabled,
-            };
-            gw.wifi(&req).await?;
-        }
-        Command::SwitchCard(sc) => {
-            let target = Iccid::parse(&sc.target_iccid)?;
-            if !cards.iter().any(|c| c.iccid == target.as_str()) {
-                return Err(AssetError::Invalid(Invalid::new(
-                    "target_iccid未绑定到该设备",
-                    "target_iccid is not bound to this device",
-                ))
-                .into());
+            Command::SwitchCard(sc) => {
+                let target = Iccid::parse(&sc.target_iccid)?;
+                if !cards.iter().any(|c| c.iccid == target.as_str()) {
+                    return Err(AssetError::Invalid(Invalid::new(
+                        "target_iccid未绑定到该设备",
+                        "target_iccid is not bound to this device",
+                    ))
+                    .into());
+                }
+                gw.switch_device_card(&imei, target.as_str()).await?;
             }
-            gw.switch_device_card(&imei, target.as_str()).await?;
+            Command::Reboot => gw.reboot(&imei).await?,
+            Command::FactoryReset => gw.factory_reset(&imei).await?,
         }
-        Command::Reboot => gw.reboot(&imei).await?,
-        Command::FactoryReset => gw.factory_reset(&imei).await?,
+        Ok(())
     }
-    Ok(())
+    .await
+    .map_err(|e: OpsError| e.for_caller(caller))
 }

@@ -72,6 +72,42 @@ async fn setup() -> (TestApp, FakeGateway, String, u64) {
 }
 
 #[tokio::test]
+async fn agents_see_the_gateway_code_but_not_the_upstream_text() {
+    let (app, fake, admin, device) = setup().await;
+    let role = app.customer_role(&admin, "r").await;
+    let shop = app.shop(&admin, "S1", None, role).await;
+    app.post(
+        "/api/admin/devices/allocate",
+        &admin,
+        json!({"to_shop_id": shop, "virtual_nos": ["DEV"]}),
+    )
+    .await
+    .ok();
+    let agent = app.agent("S1").await;
+    let start = |token: &str| {
+        let path = format!("/api/admin/assets/device/{device}/start");
+        let token = token.to_string();
+        let app = &app;
+        async move { app.call("POST", &path, Some(&token), None).await }
+    };
+    let fault = || Fault::Business(500, "carrier down at http://10.9.8.7/internal".into());
+    fake.fail_next(20, fault());
+    let r = start(&agent).await;
+    r.err(502, 1110);
+    let body = r.body.to_string();
+    assert!(body.contains("500"), "the gateway code is shown: {body}");
+    assert!(
+        !body.contains("carrier down") && !body.contains("10.9.8.7"),
+        "{body}"
+    );
+    // Platform staff still see the upstream reason.
+    fake.fail_next(20, fault());
+    let r = start(&admin).await;
+    r.err(502, 1110);
+    assert!(r.body.to_string().contains("carrier down"), "{}", r.body);
+}
+
+#[tokio::test]
 async fn a_card_refresh_cools_down_like_a_device_refresh() {
     let (app, fake, admin, _) = setup().await;
     let refresh = || {

@@ -29,7 +29,7 @@ pub struct GatewayConfig {
 }
 
 /// Why a gateway call failed.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq)]
 pub enum GatewayError {
     /// Connection refused/reset, DNS failure...: retried.
     #[error("gateway request failed: {0}")]
