@@ -50,7 +50,8 @@ async fn allocation_and_recall_keep_every_view_correct() {
     )
     .await
     .err(404, 1002);
-    // A → B by iccid list (cards 1..=3) plus one that A does not hold.
+    // A → B by iccid list (cards 1..=3) plus one in platform stock, outside A's reach:
+    // refused exactly like an unknown ICCID.
     let r = app
         .post(
             "/api/admin/iot-cards/allocate",
@@ -61,7 +62,7 @@ async fn allocation_and_recall_keep_every_view_correct() {
     assert_eq!(r.ok()["success_count"], 3);
     assert_eq!(
         r.data()["failed"],
-        json!([{"iccid": iccid(9), "reason": "not in your stock"}]),
+        json!([{"iccid": iccid(9), "reason": "not found"}]),
         "card failures name the ICCID"
     );
     // B → C (card 1).

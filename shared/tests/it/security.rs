@@ -450,3 +450,68 @@ async fn imei_and_sn_are_set_by_platform_staff_only() {
         .await;
     assert_eq!(r.ok()["imei"], "356938035643809");
 }
+
+#[tokio::test]
+async fn naming_another_tenants_assets_tells_nothing_about_them() {
+    use crate::helpers::assets::{admin_with_cards, iccid};
+
+    let app = spawn_app().await;
+    let cast = Actors::new(&app).await;
+    admin_with_cards(&app, 4).await;
+    // Card 1 goes to the sibling D, card 2 to A (the L1 agent's own stock).
+    for (n, shop) in [(1, cast.d), (2, cast.a)] {
+        app.post(
+            "/api/admin/iot-cards/allocate",
+            &cast.sa,
+            json!({"to_shop_id": shop, "iccids": [iccid(n)]}),
+        )
+        .await
+        .ok();
+    }
+    let unknown = "89860000000000009999";
+    let reasons = |r: &crate::helpers::Resp| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = r.ok()["failed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["iccid"].as_str().unwrap().to_string(),
+                    f["reason"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    // Allocating the sibling's card, platform stock and an unknown ICCID: all alike.
+    let r = app
+        .post(
+            "/api/admin/iot-cards/allocate",
+            &cast.l1,
+            json!({"to_shop_id": cast.b, "iccids": [iccid(1), iccid(3), unknown]}),
+        )
+        .await;
+    let got = reasons(&r);
+    assert_eq!(got.len(), 3, "{}", r.body);
+    assert!(got.iter().all(|(_, why)| why == &got[0].1), "{got:?}");
+    // Recalling them too.
+    let r = app
+        .post(
+            "/api/admin/iot-cards/recall",
+            &cast.l1,
+            json!({"iccids": [iccid(1), iccid(3), unknown]}),
+        )
+        .await;
+    let got = reasons(&r);
+    assert_eq!(got.len(), 3, "{}", r.body);
+    assert!(got.iter().all(|(_, why)| why == &got[0].1), "{got:?}");
+    // The sibling's card did not move.
+    let d = app
+        .get(
+            &format!("/api/admin/iot-cards/standalone?iccid={}", iccid(1)),
+            &cast.sibling,
+        )
+        .await;
+    assert_eq!(d.ok()["list"][0]["shop_id"], cast.d, "{}", d.body);
+}

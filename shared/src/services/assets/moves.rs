@@ -289,7 +289,10 @@ pub async fn allocate<A: Asset>(
     )
     .await?;
     let moves = triage(selected, &mut results, |a| {
-        (a.deleted() || a.owner() != source).then_some(Refusal::NotInYourStock)
+        if out_of_reach(caller, a) {
+            return Some(Refusal::NotFound);
+        }
+        (a.owner() != source).then_some(Refusal::NotInYourStock)
     });
     let to = Destination {
         shop: Some(&target),
@@ -336,7 +339,10 @@ pub async fn recall<A: Asset>(
             (None, Some(_)) => true,
             _ => false,
         };
-        (a.deleted() || !from_direct_child).then(|| not_held.clone())
+        if out_of_reach(caller, a) {
+            return Some(Refusal::NotFound);
+        }
+        (!from_direct_child).then(|| not_held.clone())
     });
     let to = Destination {
         shop: me.as_ref(),
@@ -344,6 +350,13 @@ pub async fn recall<A: Asset>(
     };
     results.extend(run_moves(store, caller, now, moves, to, req.remark).await?);
     Ok(MoveResult::tally(A::TYPE, results))
+}
+
+/// Whether an explicitly named asset is deleted or outside the caller's scope: it is
+/// refused exactly as an unknown identifier is, so naming another tenant's ICCIDs
+/// tells nothing about them.
+fn out_of_reach<A: Asset>(caller: &Caller, a: &A) -> bool {
+    a.deleted() || !caller.sees_shop_owned(a.owner())
 }
 
 /// The selected assets to move; the others are refused in `results`: first by
