@@ -158,10 +158,9 @@ impl AppState {
     /// Every client pointed at a local endpoint with dummy credentials (tests and
     /// tools; nothing is read from the environment).
     pub fn local(cfg: Config, endpoint: &str) -> Self {
-        let mut state = Self::from_sdk(cfg, &local_sdk(endpoint), Clients::ALL);
-        state.secrets = Some(Secrets::new(aws_sdk_secretsmanager::Client::new(
-            &local_sdk(endpoint),
-        )));
+        let sdk = local_sdk(endpoint);
+        let mut state = Self::from_sdk(cfg, &sdk, Clients::ALL);
+        state.secrets = Some(Secrets::new(aws_sdk_secretsmanager::Client::new(&sdk)));
         state
     }
 

@@ -44,6 +44,14 @@ async fn a_function_reads_the_secrets_it_needs_once_at_cold_start() {
         .await
         .unwrap();
     assert!(job.cfg.jwt_secret.is_empty());
+    // Each function builds only the clients it names.
+    assert!(job.s3().is_err() && job.import_queue().is_err() && job.gateway().is_none());
+    assert!(api.s3().is_err() && api.import_queue().is_err());
+    let worker =
+        AppState::connect_local(cfg.clone(), &endpoint(), Clients::TABLE.s3().import_queue())
+            .await
+            .unwrap();
+    assert!(worker.s3().is_ok() && worker.import_queue().is_ok() && worker.gateway().is_none());
 
     // The bootstrap password is read only while no super admin exists.
     let id = shared::services::auth::ensure_super_admin(&api)

@@ -10,7 +10,7 @@ use super::chunk::{Chunk, Row};
 use crate::domain::assets::{AssetStatus, Device, FailedItem, ImportTask, IotCard};
 use crate::domain::entities::{Carrier, Shop};
 use crate::domain::identifiers::{Iccid, Imei, Imsi, Msisdn, Sn, VirtualNo};
-use crate::domain::validate;
+use crate::domain::validate::{self, Invalid};
 
 /// Rows that passed validation, with their row numbers, and the rejected ones.
 #[derive(Debug)]
@@ -93,6 +93,14 @@ pub fn cards(
     out
 }
 
+/// An optional column parsed into its type; the rejection is the row's reason.
+fn optional<T>(
+    value: Option<&str>,
+    parse: fn(&str) -> Result<T, Invalid>,
+) -> Result<Option<T>, String> {
+    value.map(parse).transpose().map_err(|e| e.to_string())
+}
+
 /// A new card from a CSV row (id assigned later), or why the row is rejected.
 pub fn card_from_row(
     chunk: &Chunk,
@@ -105,18 +113,9 @@ pub fn card_from_row(
     let get = |name: &str| chunk.field(row, name);
     let iccid =
         Iccid::parse(get("iccid").ok_or("iccid is required")?).map_err(|e| e.to_string())?;
-    let msisdn = get("msisdn")
-        .map(Msisdn::parse)
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    let imsi = get("imsi")
-        .map(Imsi::parse)
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    let virtual_no = get("virtual_no")
-        .map(VirtualNo::parse)
-        .transpose()
-        .map_err(|e| e.to_string())?;
+    let msisdn = optional(get("msisdn"), Msisdn::parse)?;
+    let imsi = optional(get("imsi"), Imsi::parse)?;
+    let virtual_no = optional(get("virtual_no"), VirtualNo::parse)?;
     let carrier = match (get("carrier_id"), get("carrier_code"), task.carrier_id) {
         (Some(id), _, _) => {
             let id: u64 = id
@@ -228,14 +227,8 @@ pub fn device_from_row(
     let get = |name: &str| chunk.field(row, name);
     let vno = VirtualNo::parse(get("virtual_no").ok_or("virtual_no is required")?)
         .map_err(|e| e.to_string())?;
-    let imei = get("imei")
-        .map(Imei::parse)
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    let sn = get("sn")
-        .map(Sn::parse)
-        .transpose()
-        .map_err(|e| e.to_string())?;
+    let imei = optional(get("imei"), Imei::parse)?;
+    let sn = optional(get("sn"), Sn::parse)?;
     let max_sim_slots: u32 = match get("max_sim_slots") {
         None => 1,
         Some(v) => v
