@@ -19,6 +19,23 @@ use crate::paging::CursorPage;
 /// whose items a filter drops (an unfiltered page never needs them).
 pub const MAX_REFILLS_PER_PAGE: usize = 10;
 
+/// Items read per Query when a filter may drop some (DynamoDB applies `Limit` before
+/// the filter).
+const FILTERED_BATCH: usize = 100;
+
+/// The key attributes of `item` on `on` (an `ExclusiveStartKey` resuming after it).
+fn key_of(item: &Item, on: On) -> Item {
+    let names: &[&str] = match on {
+        On::Table => &["pk", "sk"],
+        On::Gsi1 => &["pk", "sk", "gsi1pk", "gsi1sk"],
+        On::Gsi2 => &["pk", "sk", "gsi2pk", "gsi2sk"],
+    };
+    names
+        .iter()
+        .filter_map(|n| item.get(*n).map(|v| (n.to_string(), v.clone())))
+        .collect()
+}
+
 /// Opaque position in a paged list: the partition being read and where it stopped.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Cursor {
@@ -98,19 +115,33 @@ impl Store {
             let Some(pk) = source.partitions.get(cursor.shard as usize) else {
                 return Ok(page(list, page_size, None));
             };
+            // A filter is applied after `Limit`: read a larger batch then, and cut
+            // the page at the item that fills it (the cursor resumes right after it).
+            let need = wanted - list.len();
+            let limit = if filter.is_some() {
+                need.max(FILTERED_BATCH)
+            } else {
+                need
+            };
             let q = Query {
                 on: source.on,
                 pk: pk.clone(),
                 sk: source.sk.clone(),
                 filter: filter.cloned(),
-                limit: i32::try_from(wanted - list.len()).ok(),
+                limit: i32::try_from(limit).ok(),
                 start: cursor.start_key(),
             };
             let (items, last) = self.query(&q).await?;
-            for item in items {
+            let count = items.len();
+            for (i, item) in items.into_iter().enumerate() {
+                let key = key_of(&item, source.on);
                 let t: T = from_item(item)?;
                 if keep(&t) {
                     list.push(t);
+                    if list.len() >= wanted && (i + 1 < count || last.is_some()) {
+                        let next = Cursor::after(cursor.shard, &key);
+                        return Ok(page(list, page_size, Some(next)));
+                    }
                 }
             }
             cursor = match last {
