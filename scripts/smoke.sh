@@ -27,7 +27,10 @@ login() { call POST /api/admin/login "" "{\"username\":\"$1\",\"password\":\"$2\
 
 curl -fs "$BASE/health" >/dev/null
 ADMIN="$(login "$USER" "$PASS")"
-ROLE="$(call POST /api/admin/roles "$ADMIN" "{\"role_name\":\"smoke-$RUN\",\"role_type\":2}" | json "d['data']['id']")"
+# The built-in customer role (seeded with the permission catalogue) for every shop.
+ROLE="$(call GET '/api/admin/roles?role_type=2&page_size=100' "$ADMIN" | json "[r['id'] for r in d['data']['list'] if r['role_name'] == '代理商管理员'][0]")"
+# A role without permissions lets its holder in but grants nothing.
+BARE="$(call POST /api/admin/roles "$ADMIN" "{\"role_name\":\"smoke-$RUN\",\"role_type\":2}" | json "d['data']['id']")"
 
 shop() { # code parent-id-or-null token
   call POST /api/admin/shops "$3" "{\"shop_name\":\"Shop $1\",\"shop_code\":\"$1-$RUN\",\"parent_id\":$2,\"default_role_id\":$ROLE,\"initial_account\":{\"username\":\"$1-$RUN\",\"password\":\"password-$1\"}}" |
@@ -56,6 +59,10 @@ check "L1-$RUN" password-L1 "$L1" "$L2" "$L3"
 check "L2-$RUN" password-L2 "$L2" "$L3"
 check "L3-$RUN" password-L3 "$L3"
 check "SIB-$RUN" password-SIB "$SIB"
+BARE_SHOP="$(call POST /api/admin/shops "$ADMIN" "{\"shop_name\":\"Bare\",\"shop_code\":\"BARE-$RUN\",\"default_role_id\":$BARE,\"initial_account\":{\"username\":\"BARE-$RUN\",\"password\":\"password-BARE\"}}" | json "d['data']['id']")"
+DENIED="$(curl -s "$BASE/api/admin/shops" -H "authorization: Bearer $(login "BARE-$RUN" password-BARE)" | json "d['code']")"
+[[ "$DENIED" == 1005 ]] || { echo "FAILED: an agent without permissions got $DENIED listing shops" >&2; exit 1; }
+echo "ok: an agent whose role grants nothing is refused (1005); shop $BARE_SHOP"
 ENTS="$(call GET /api/admin/enterprises "$(login "L3-$RUN" password-L3)" | json "d['data']['total']")"
 [[ "$ENTS" == 0 ]] || { echo "FAILED: L3 sees $ENTS enterprises" >&2; exit 1; }
 # Asset import through the dev server's queue consumer: carrier, presigned upload,

@@ -35,6 +35,11 @@ pub struct Claims {
     /// stays true); the per-request read checks each is still enabled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owners: Vec<u64>,
+    /// Roles that counted for the account when the token was issued: the
+    /// per-request read fetches them with the account (a hint only; the account's
+    /// and shop's stored role sets decide).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rol: Vec<u64>,
     /// Issued at (epoch seconds).
     pub iat: i64,
     /// Expires at (epoch seconds).
@@ -119,6 +124,7 @@ mod tests {
             shop: None,
             ent: None,
             owners: vec![],
+            rol: vec![],
             iat: 0,
             exp,
         }

@@ -80,6 +80,8 @@ async fn main() -> Result<(), shared::local::LocalError> {
         shop_id: None,
         shop_path: None,
         enterprise_id: None,
+        role_ids: Vec::new(),
+        grants: shared::domain::permissions::Grants::Everything,
     };
     let started = Instant::now();
     let (task, calls) = counted(import(&state, &caller, key)).await;

@@ -55,7 +55,7 @@ async fn main() -> Result<(), shared::local::LocalError> {
     let state = shared::local::ensure(cfg, &endpoint, "cmp-import.fifo").await?;
     tokio::spawn(import_consumer(state.clone()));
     tokio::spawn(grant_sweeper(state.clone()));
-    if let Some(id) = shared::services::auth::ensure_super_admin(&state).await? {
+    if let Some(id) = shared::services::auth::bootstrap(&state).await? {
         tracing::info!(account_id = id, "seeded super admin");
     }
     let router = app(state).layer(middleware::from_fn(peer_ip));

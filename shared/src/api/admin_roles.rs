@@ -111,11 +111,23 @@ async fn set_permissions(
     ))
 }
 
+/// Names, on every node, the routes its code guards (the route table is HTTP's).
+fn with_routes(nodes: &mut [PermissionNode]) {
+    for node in nodes {
+        node.routes = super::access::routes_of(&node.permission.perm_code);
+        with_routes(&mut node.children);
+    }
+}
+
+/// The permission catalogue: every live permission as a tree, each with the routes
+/// it guards.
 async fn permission_tree(
     State(st): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Vec<PermissionNode>> {
-    Ok(Data(roles::permission_tree(&st.store, &caller).await?))
+    let mut tree = roles::permission_tree(&st.store, &caller).await?;
+    with_routes(&mut tree);
+    Ok(Data(tree))
 }
 
 async fn create_permission(

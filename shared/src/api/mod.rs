@@ -1,6 +1,7 @@
 //! HTTP routers: one per Lambda function group (api.md §0.5), each an axum `Router`
 //! that `lambda_http` serves on AWS and the dev server merges locally.
 
+pub mod access;
 pub mod admin_accounts;
 pub mod admin_asset_allocations;
 pub mod admin_assets;
@@ -31,12 +32,17 @@ use crate::codes::{Code, Lang};
 use crate::store::calls;
 use envelope::ApiError;
 
-/// A function group: its routes, with the shared layers (request id, DynamoDB call
-/// count, body limit, envelope 404) applied.
+/// A function group: its routes behind the access check (`access::authorize`), with
+/// the shared layers (request id, DynamoDB call count, body limit, envelope 404)
+/// applied.
 pub fn group(routes: Router<AppState>, state: AppState) -> Router {
     let limit = state.cfg.max_body_bytes;
     let expose = ExposeCalls(state.cfg.expose_ddb_calls);
-    layered(routes.with_state(state), limit, expose)
+    let guarded = routes.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        access::authorize,
+    ));
+    layered(guarded.with_state(state), limit, expose)
 }
 
 /// Whether responses report their DynamoDB call count in a header (never on AWS:

@@ -1,6 +1,7 @@
 //! Who is calling, and what data they may see (domain.md §3).
 
 use super::org::UserType;
+use super::permissions::Grants;
 use super::shop_path::ShopPath;
 
 /// The authenticated admin caller, loaded once per request by the auth layer.
@@ -18,6 +19,11 @@ pub struct Caller {
     pub shop_path: Option<ShopPath>,
     /// Enterprise accounts: their enterprise.
     pub enterprise_id: Option<u64>,
+    /// The roles that count for the caller (held and, for agents and enterprises,
+    /// offered by their shop).
+    pub role_ids: Vec<u64>,
+    /// The permission codes the caller holds.
+    pub grants: Grants,
 }
 
 /// The rows a caller may see.
@@ -99,6 +105,8 @@ mod tests {
             shop_id: path.as_ref().map(|p| p.shop_id()),
             shop_path: path,
             enterprise_id: ent,
+            role_ids: Vec::new(),
+            grants: Grants::Everything,
         }
     }
 

@@ -27,6 +27,10 @@ pub struct Shop {
     /// Number of live direct sub-shops (maintained transactionally).
     #[serde(default)]
     pub child_count: u32,
+    /// Roles available to the shop's accounts (ShopRole), kept by the transactions
+    /// that change them; an agent account's roles count only if listed here.
+    #[serde(default)]
+    pub role_ids: Vec<u64>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,6 +58,10 @@ pub struct AccountRecord {
     /// value are over.
     #[serde(default)]
     pub credential_version: i64,
+    /// Roles the account holds (AccountRole), kept by the transactions that change
+    /// them; read with the account on every request.
+    #[serde(default)]
+    pub role_ids: Vec<u64>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,6 +142,10 @@ pub struct Role {
     pub role_desc: Option<String>,
     pub role_type: RoleType,
     pub status: Status,
+    /// Permissions the role grants (RolePermission), kept on the role so the
+    /// per-request read needs no query.
+    #[serde(default)]
+    pub permission_ids: Vec<u64>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

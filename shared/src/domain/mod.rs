@@ -8,6 +8,7 @@ pub mod grants;
 pub mod identifiers;
 pub mod org;
 pub mod password;
+pub mod permissions;
 pub mod pricing;
 pub mod shop_path;
 pub mod stamp;

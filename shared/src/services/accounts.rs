@@ -15,7 +15,6 @@ use crate::domain::password;
 use crate::domain::validate::{self, filter_term, Invalid};
 use crate::paging::{PageQuery, Paged};
 use crate::services::auth::username_item;
-use crate::services::shops::shop_roles;
 use crate::store::keys::{self, gsi1};
 use crate::store::links::Links;
 use crate::store::org::{account_item, role_is, unique_item};
@@ -177,6 +176,7 @@ pub async fn create(
         owner_path,
         status: req.status.unwrap_or(Status::Enabled),
         credential_version: 0,
+        role_ids: Vec::new(),
         created_at: at.clone(),
         updated_at: at,
         deleted_at: None,
@@ -379,8 +379,10 @@ pub async fn roles(store: &Store, caller: &Caller, id: u64) -> Result<Vec<Role>,
 }
 
 /// Replaces the roles of an account. Platform accounts take platform roles, agent and
-/// enterprise accounts customer roles; agents may only give roles their target's
-/// shop has.
+/// enterprise accounts customer roles. Nobody changes their own roles. A role newly
+/// given to an agent (or to the account of a shop's enterprise) must be one its shop
+/// holds, since no other would count; agents may newly give only roles their own
+/// shop holds. The change applies from the account's next request.
 pub async fn set_roles(
     store: &Store,
     caller: &Caller,
@@ -389,6 +391,9 @@ pub async fn set_roles(
     req: AccountRoles,
 ) -> Result<Vec<Role>, OrgError> {
     caller.require(SA_PL_AG)?;
+    if id == caller.account_id {
+        return Err(OrgError::Forbidden("nobody changes their own roles"));
+    }
     let account = changeable_account(store, caller, id).await?;
     let wanted = distinct(req.role_ids.clone());
     if wanted.len() > MAX_ACCOUNT_ROLES {
@@ -398,21 +403,12 @@ pub async fn set_roles(
         )
         .into());
     }
-    if caller.user_type == UserType::Agent {
-        let allowed: Vec<u64> = match account.shop_id {
-            Some(sid) => shop_roles(store, sid)
-                .await?
-                .into_iter()
-                .map(|r| r.id)
-                .collect(),
-            None => Vec::new(),
-        };
-        if wanted.iter().any(|r| !allowed.contains(r)) {
-            return Err(OrgError::Forbidden(
-                "agents can only assign roles available to the shop",
-            ));
-        }
-    }
+    let added: Vec<u64> = wanted
+        .iter()
+        .copied()
+        .filter(|r| !account.role_ids.contains(r))
+        .collect();
+    check_offered(store, caller, &account, &added).await?;
     let role_type = if account.user_type.is_platform() {
         RoleType::Platform
     } else {
@@ -440,6 +436,56 @@ pub async fn set_roles(
     )
     .await;
     roles(store, caller, id).await
+}
+
+/// Refuses newly given roles the account's shop does not hold (they would never
+/// count) and, for agent callers, roles their own shop does not hold.
+async fn check_offered(
+    store: &Store,
+    caller: &Caller,
+    account: &AccountRecord,
+    added: &[u64],
+) -> Result<(), OrgError> {
+    if added.is_empty() {
+        return Ok(());
+    }
+    let bounding = match account.user_type {
+        UserType::Agent => account.shop_id,
+        UserType::Enterprise => account.owner_path.as_ref().map(|p| p.shop_id()),
+        _ => None,
+    };
+    let own = caller
+        .shop_id
+        .filter(|_| caller.user_type == UserType::Agent);
+    let keys_: Vec<_> = bounding
+        .iter()
+        .chain(own.iter())
+        .map(|s| keys::shop(*s))
+        .collect();
+    let shops: Vec<Shop> = store.entities(&keys_).await?;
+    let holds = |shop: u64| {
+        let roles = shops.iter().find(|s| s.id == shop).map(|s| &s.role_ids);
+        added
+            .iter()
+            .all(|r| roles.is_some_and(|held| held.contains(r)))
+    };
+    if let Some(own) = own {
+        if !holds(own) {
+            return Err(OrgError::Forbidden(
+                "agents can only give roles their own shop holds",
+            ));
+        }
+    }
+    if let Some(shop) = bounding {
+        if !holds(shop) {
+            return Err(Invalid::new(
+                "role_ids须为该账号所属店铺拥有的角色",
+                "role_ids must be roles the account's shop holds",
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// One page of the operation log of an account, newest first (platform only).

@@ -250,6 +250,7 @@ pub fn links_failed(e: StoreError, owner: &'static str, bad_target: Invalid) -> 
         )),
         e => match e.failed_label() {
             Some(links::label::OWNER) => OrgError::NotFound(owner),
+            Some(links::label::CONCURRENT) => OrgError::VersionConflict,
             Some(links::label::TARGET) => OrgError::Invalid(bad_target),
             _ => e.into(),
         },

@@ -15,6 +15,7 @@ use crate::services::shops::shop_roles;
 use crate::store::keys::{self, gsi1};
 use crate::store::links::Links;
 use crate::store::org::{permission_item, role_item, unique_item};
+use crate::store::permissions;
 use crate::store::tx::{Cond, Tx};
 use crate::store::{Key, On, Store};
 
@@ -81,10 +82,14 @@ pub struct UpdatePermission {
 pub struct PermissionNode {
     #[serde(flatten)]
     pub permission: Permission,
+    /// The routes its code guards (`METHOD path`), filled in by the HTTP layer.
+    #[serde(default)]
+    pub routes: Vec<String>,
     pub children: Vec<PermissionNode>,
 }
 
-/// Most permissions one role may hold (bounded by one transaction).
+/// Most permissions one role may hold (bounded by the length of the condition that
+/// checks newly granted ones are live).
 pub const MAX_ROLE_PERMISSIONS: usize = 90;
 
 async fn live_role(store: &Store, id: u64) -> Result<Role, OrgError> {
@@ -118,6 +123,7 @@ pub async fn create_role(
         role_desc: validate::opt_text("role_desc", req.role_desc.as_deref(), 200)?,
         role_type: req.role_type,
         status: req.status.unwrap_or(Status::Enabled),
+        permission_ids: Vec::new(),
         created_at: at.clone(),
         updated_at: at,
         deleted_at: None,
@@ -261,20 +267,18 @@ pub async fn delete_role(
     Ok(())
 }
 
-/// Permissions granted by a role.
+/// Permissions granted by a role (live ones, in tree order).
 pub async fn role_permissions(
     store: &Store,
     caller: &Caller,
     id: u64,
 ) -> Result<Vec<Permission>, OrgError> {
     caller.require(SA_PL)?;
-    live_role(store, id).await?;
-    let links = Links::RolePermissions(id);
-    let keys_: Vec<Key> = store
-        .linked_ids(links)
-        .await?
-        .into_iter()
-        .map(|p| links.target(p))
+    let role = live_role(store, id).await?;
+    let keys_: Vec<Key> = role
+        .permission_ids
+        .iter()
+        .map(|p| keys::permission(*p))
         .collect();
     let perms: Vec<Permission> = store.entities(&keys_).await?;
     let mut perms: Vec<Permission> = perms
@@ -285,7 +289,8 @@ pub async fn role_permissions(
     Ok(perms)
 }
 
-/// Replaces the permissions of a role.
+/// Replaces the permissions of a role (at most [`MAX_ROLE_PERMISSIONS`], all live).
+/// Takes effect from the next request of every account holding the role.
 pub async fn set_role_permissions(
     store: &Store,
     caller: &Caller,
@@ -293,8 +298,14 @@ pub async fn set_role_permissions(
     req: RolePermissions,
 ) -> Result<Vec<Permission>, OrgError> {
     caller.require(SA_PL)?;
-    live_role(store, id).await?;
     let wanted = distinct(req.permission_ids);
+    if wanted.len() > MAX_ROLE_PERMISSIONS {
+        return Err(Invalid::new(
+            format!("permission_ids最多{MAX_ROLE_PERMISSIONS}个"),
+            format!("at most {MAX_ROLE_PERMISSIONS} permissions"),
+        )
+        .into());
+    }
     store
         .replace_links(Links::RolePermissions(id), &wanted, Cond::live())
         .await
@@ -333,6 +344,7 @@ fn build_tree(all: &[Permission], parent: Option<u64>) -> Vec<PermissionNode> {
         })
         .map(|p| PermissionNode {
             permission: p.clone(),
+            routes: Vec::new(),
             children: build_tree(all, Some(p.id)),
         })
         .collect()
@@ -374,6 +386,7 @@ pub async fn create_permission(
     let tx = tx
         .put_new("permission", permission_item(&p)?)
         .put_new("perm_code", unique_item("perm_code", &code, id));
+    let tx = permissions::record(tx, std::slice::from_ref(&p));
     store
         .transact(tx)
         .await
@@ -415,14 +428,15 @@ pub async fn update_permission(
     }
     p.touch(caller.account_id, now);
     let rename = Rename::of("perm_code", &old.perm_code, &p.perm_code, id);
-    org::save(
-        store,
-        permission_item(&p)?,
-        old.version,
-        rename,
-        OrgError::DuplicatePermissionCode,
-    )
-    .await?;
+    let tx = org::save_tx(permission_item(&p)?, old.version, rename);
+    let tx = permissions::record(tx, std::slice::from_ref(&p));
+    store
+        .transact(tx)
+        .await
+        .map_err(|e| match e.failed_label() {
+            Some("unique") => OrgError::DuplicatePermissionCode,
+            _ => version_conflict(e),
+        })?;
     Ok(p)
 }
 
@@ -443,6 +457,7 @@ pub async fn delete_permission(
     p.touch(caller.account_id, now);
     let release = [keys::unique("perm_code", &old.perm_code)];
     let tx = soft_delete_tx(permission_item(&p)?, old.version, now, None, &release);
+    let tx = permissions::forget(tx, id);
     store.transact(tx).await.map_err(version_conflict)?;
     Ok(())
 }

@@ -15,7 +15,7 @@ use crate::domain::shop_path::{ShopPath, MAX_SHOP_LEVEL};
 use crate::domain::validate::{self, filter_term};
 use crate::services::auth::username_item;
 use crate::store::keys::{self, gsi1};
-use crate::store::links::Links;
+use crate::store::links::{Links, RoleHolder};
 use crate::store::org::{
     account_item, role_is, role_is_enabled, shop_has_no_children, shop_item, unique_item,
 };
@@ -147,6 +147,18 @@ pub async fn create(
     if !role.is_some_and(|r| r.role_type == RoleType::Customer && r.status == Status::Enabled) {
         return Err(OrgError::InvalidDefaultRole);
     }
+    if caller.user_type == UserType::Agent {
+        let own = match (&parent, caller.shop_id) {
+            (Some(p), Some(sid)) if p.id == sid => Some(p.clone()),
+            (_, Some(sid)) => store.live_entity::<Shop>(&keys::shop(sid)).await?,
+            (_, None) => None,
+        };
+        if !own.is_some_and(|s| s.role_ids.contains(&req.default_role_id)) {
+            return Err(OrgError::Forbidden(
+                "agents can only offer roles their own shop holds",
+            ));
+        }
+    }
 
     let id = store.next_id("shop").await?;
     let account_id = store.next_id("account").await?;
@@ -169,6 +181,7 @@ pub async fn create(
         district: opt("district", &req.district, 50)?,
         address: opt("address", &req.address, 200)?,
         child_count: 0,
+        role_ids: vec![req.default_role_id],
         created_at: at.clone(),
         updated_at: at.clone(),
         deleted_at: None,
@@ -187,6 +200,7 @@ pub async fn create(
         owner_path: Some(path),
         status: Status::Enabled,
         credential_version: 0,
+        role_ids: vec![req.default_role_id],
         created_at: at.clone(),
         updated_at: at.clone(),
         deleted_at: None,
@@ -205,10 +219,10 @@ pub async fn create(
         )
         .put_new("account", account_item(&account)?)
         .put_new("username", username_item(&account))
-        .put_new("shop_role", Links::ShopRoles(id).item(role_id))
+        .put_new("shop_role", RoleHolder::Shop(id).item(role_id))
         .put_new(
             "account_role",
-            Links::AccountRoles(account_id).item(role_id),
+            RoleHolder::Account(account_id).item(role_id),
         );
     for kind in [WalletKind::Main, WalletKind::Commission] {
         let wallet = AgentWallet {

@@ -13,9 +13,6 @@ pub fn shop(id: u64) -> Key {
 /// Sort-key prefix of role links (ShopRole, AccountRole).
 pub const ROLE_LINK_PREFIX: &str = "ROLE#";
 
-/// Sort-key prefix of permission links (RolePermission).
-pub const PERMISSION_LINK_PREFIX: &str = "PERM#";
-
 /// Role `role_id` available to shop `shop_id` (ShopRole).
 pub fn shop_role(shop_id: u64, role_id: u64) -> Key {
     Key::new(
@@ -101,17 +98,15 @@ pub fn role(id: u64) -> Key {
     Key::new(format!("ROLE#{id}"), ENTITY)
 }
 
-/// Permission `permission_id` granted by role `role_id` (RolePermission).
-pub fn role_permission(role_id: u64, permission_id: u64) -> Key {
-    Key::new(
-        format!("ROLE#{role_id}"),
-        format!("{PERMISSION_LINK_PREFIX}{permission_id}"),
-    )
-}
-
 /// Permission `id`.
 pub fn permission(id: u64) -> Key {
     Key::new(format!("PERMISSION#{id}"), ENTITY)
+}
+
+/// The permission index: one item with an attribute per live permission (its code
+/// and whether it is enabled), read with every authenticated request.
+pub fn permission_index() -> Key {
+    Key::new("PERMINDEX", ENTITY)
 }
 
 /// Carrier `id`.

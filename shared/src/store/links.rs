@@ -1,12 +1,16 @@
 //! Links between organisation entities: the roles a shop offers, the roles an account
-//! holds and the permissions a role grants. One item per link under the owner's
-//! partition (`ROLE#<id>` / `PERM#<id>`); role links are also listed under the role's
-//! `ROLEUSE#` partition so "is this role in use" is one Query.
+//! holds and the permissions a role grants. The owner item holds the set
+//! (`role_ids`, `permission_ids`), so the per-request read sees it without a query;
+//! role links also have one item each under the owner's partition (`ROLE#<id>`),
+//! listed under the role's `ROLEUSE#` partition so "is this role in use" is one Query.
+
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::keys::{self, gsi1};
 use super::org::with_gsi1;
-use super::tx::{Cond, Tx, MAX_TX_ITEMS};
-use super::{n, str_attr, Item, Key, On, Store, StoreError};
+use super::permissions;
+use super::tx::{Cond, Tx, Upd, MAX_TX_ITEMS};
+use super::{n, Item, Key, Store, StoreError};
 
 /// A link set: whose links, to what.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +29,8 @@ pub mod label {
     pub const OWNER: &str = "owner";
     /// A newly linked target failed its condition.
     pub const TARGET: &str = "target";
+    /// The owner kept changing while the replacement was retried.
+    pub const CONCURRENT: &str = "concurrent";
 }
 
 impl Links {
@@ -37,6 +43,14 @@ impl Links {
         }
     }
 
+    /// The owner attribute holding the set.
+    fn attr(self) -> &'static str {
+        match self {
+            Links::ShopRoles(_) | Links::AccountRoles(_) => "role_ids",
+            Links::RolePermissions(_) => "permission_ids",
+        }
+    }
+
     /// The entity key of linked target `id`.
     pub fn target(self, id: u64) -> Key {
         match self {
@@ -45,101 +59,166 @@ impl Links {
         }
     }
 
-    /// The link item's key.
-    fn link(self, target: u64) -> Key {
+    /// The holder of a role set (no link items for a role's permissions).
+    fn holder(self) -> Option<RoleHolder> {
         match self {
-            Links::ShopRoles(id) => keys::shop_role(id, target),
-            Links::AccountRoles(id) => keys::account_role(id, target),
-            Links::RolePermissions(id) => keys::role_permission(id, target),
-        }
-    }
-
-    /// The sort-key prefix of the link items.
-    fn prefix(self) -> &'static str {
-        match self {
-            Links::ShopRoles(_) | Links::AccountRoles(_) => keys::ROLE_LINK_PREFIX,
-            Links::RolePermissions(_) => keys::PERMISSION_LINK_PREFIX,
-        }
-    }
-
-    /// The link item for `target`.
-    pub fn item(self, target: u64) -> Item {
-        let key = self.link(target);
-        match self {
-            Links::ShopRoles(_) | Links::AccountRoles(_) => {
-                let mut item = key.item();
-                item.insert("role_id".into(), n(target));
-                with_gsi1(item, &gsi1::role_use(target), key.pk)
-            }
-            Links::RolePermissions(_) => key.item(),
+            Links::ShopRoles(id) => Some(RoleHolder::Shop(id)),
+            Links::AccountRoles(id) => Some(RoleHolder::Account(id)),
+            Links::RolePermissions(_) => None,
         }
     }
 
     /// Operations a replacement with these changes takes.
-    fn ops(added: usize, removed: usize) -> usize {
-        1 + 2 * added + removed
+    fn ops(self, added: usize, removed: usize) -> usize {
+        match self {
+            Links::ShopRoles(_) | Links::AccountRoles(_) => 1 + 2 * added + removed,
+            Links::RolePermissions(_) => 1 + usize::from(added > 0),
+        }
     }
 
-    /// Most links one replacement can add (with nothing removed).
+    /// Most role links one replacement can add (with nothing removed).
     pub const MAX_ADDED: usize = (MAX_TX_ITEMS - 1) / 2;
 }
 
-impl Store {
-    /// Ids of the targets currently linked.
-    pub async fn linked_ids(&self, links: Links) -> Result<Vec<u64>, StoreError> {
-        let items = self
-            .query_prefix(On::Table, &links.owner().pk, links.prefix())
-            .await?;
-        Ok(ids_of(&items, links.prefix()))
+/// Who holds a role through a link item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleHolder {
+    /// A shop (ShopRole).
+    Shop(u64),
+    /// An account (AccountRole).
+    Account(u64),
+}
+
+impl RoleHolder {
+    /// The link item's key.
+    fn link(self, role: u64) -> Key {
+        match self {
+            RoleHolder::Shop(id) => keys::shop_role(id, role),
+            RoleHolder::Account(id) => keys::account_role(id, role),
+        }
     }
 
-    /// Replaces the link set with `wanted`, in one transaction: the owner must be
-    /// live and every newly linked target must hold `target` (kept links are left
-    /// alone). A change too large for one transaction is refused as
-    /// [`StoreError::TooLarge`] before anything is written; failed conditions are
-    /// labelled [`label::OWNER`] or [`label::TARGET`].
+    /// The link item for `role`, listed under the role's `ROLEUSE#` partition; it is
+    /// written together with the holder's `role_ids`.
+    pub fn item(self, role: u64) -> Item {
+        let key = self.link(role);
+        let mut item = key.item();
+        item.insert("role_id".into(), n(role));
+        with_gsi1(item, &gsi1::role_use(role), key.pk)
+    }
+}
+
+/// The ids of an owner item's set.
+pub fn ids_in(item: &Item, attr: &str) -> Vec<u64> {
+    match item.get(attr) {
+        Some(AttributeValue::L(values)) => values
+            .iter()
+            .filter_map(|v| match v {
+                AttributeValue::N(n) => n.parse().ok(),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Attempts of a replacement whose owner changed under it.
+const ATTEMPTS: usize = 3;
+
+impl Store {
+    /// Ids of the targets currently linked (none when the owner is missing).
+    pub async fn linked_ids(&self, links: Links) -> Result<Vec<u64>, StoreError> {
+        Ok(self
+            .get(&links.owner())
+            .await?
+            .map(|item| ids_in(&item, links.attr()))
+            .unwrap_or_default())
+    }
+
+    /// Replaces the link set with `wanted`, in one transaction: the owner's set is
+    /// written only if the owner is live and unchanged since it was read (its
+    /// `version` moves on, so an optimistic save that read the old set fails), every
+    /// newly linked role must hold `target`, and every newly granted permission must
+    /// be live (`target` is not used for permissions). A replacement that loses a
+    /// race is retried from a fresh read. A change too large for one transaction is
+    /// refused as [`StoreError::TooLarge`] before anything is written; failed
+    /// conditions are labelled [`label::OWNER`], [`label::TARGET`] or
+    /// [`label::CONCURRENT`].
     pub async fn replace_links(
         &self,
         links: Links,
         wanted: &[u64],
         target: Cond,
     ) -> Result<(), StoreError> {
-        let current = self.linked_ids(links).await?;
-        let added: Vec<u64> = wanted
-            .iter()
-            .copied()
-            .filter(|id| !current.contains(id))
-            .collect();
-        let removed: Vec<u64> = current
-            .iter()
-            .copied()
-            .filter(|id| !wanted.contains(id))
-            .collect();
-        let ops = Links::ops(added.len(), removed.len());
-        if ops > MAX_TX_ITEMS {
-            return Err(StoreError::TooLarge { ops });
+        for _ in 0..ATTEMPTS {
+            let owner = self
+                .get(&links.owner())
+                .await?
+                .filter(|i| !i.contains_key("deleted_at"))
+                .ok_or(StoreError::ConditionFailed {
+                    label: label::OWNER,
+                    old: None,
+                })?;
+            let version = super::num_attr(&owner, "version").unwrap_or(0);
+            let current = ids_in(&owner, links.attr());
+            let added: Vec<u64> = wanted
+                .iter()
+                .copied()
+                .filter(|id| !current.contains(id))
+                .collect();
+            let removed: Vec<u64> = current
+                .iter()
+                .copied()
+                .filter(|id| !wanted.contains(id))
+                .collect();
+            let ops = links.ops(added.len(), removed.len());
+            if ops > MAX_TX_ITEMS {
+                return Err(StoreError::TooLarge { ops });
+            }
+            let set = AttributeValue::L(wanted.iter().map(n).collect());
+            let upd = Upd::new("SET #set = :set ADD version :one")
+                .name("#set", links.attr())
+                .value(":set", set)
+                .value(":one", n(1));
+            let mut tx = Tx::new().update(
+                label::OWNER,
+                &links.owner(),
+                upd,
+                Some(Cond::live().and(Cond::version(version))),
+            );
+            match links.holder() {
+                Some(holder) => {
+                    for id in added {
+                        tx = tx
+                            .check(label::TARGET, &links.target(id), target.clone())
+                            .put("link", holder.item(id), None);
+                    }
+                    for id in removed {
+                        tx = tx.delete("link", &holder.link(id), None);
+                    }
+                }
+                None if !added.is_empty() => {
+                    tx = tx.check(
+                        label::TARGET,
+                        &permissions::index_key(),
+                        permissions::all_indexed(&added),
+                    );
+                }
+                None => {}
+            }
+            match self.transact(tx).await {
+                Err(StoreError::ConditionFailed {
+                    label: label::OWNER,
+                    old: Some(old),
+                }) if !old.contains_key("deleted_at") => continue,
+                other => return other,
+            }
         }
-        let mut tx = Tx::new().check(label::OWNER, &links.owner(), Cond::live());
-        for id in added {
-            tx = tx
-                .check(label::TARGET, &links.target(id), target.clone())
-                .put("link", links.item(id), None);
-        }
-        for id in removed {
-            tx = tx.delete("link", &links.link(id), None);
-        }
-        self.transact(tx).await
+        Err(StoreError::ConditionFailed {
+            label: label::CONCURRENT,
+            old: None,
+        })
     }
-}
-
-/// Ids named by link items (`ROLE#7`, `PERM#9`).
-fn ids_of(items: &[Item], prefix: &str) -> Vec<u64> {
-    items
-        .iter()
-        .filter_map(|i| str_attr(i, "sk"))
-        .filter_map(|sk| sk.strip_prefix(prefix))
-        .filter_map(|id| id.parse().ok())
-        .collect()
 }
 
 #[cfg(test)]
@@ -147,24 +226,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn link_keys_and_ids_round_trip() {
-        for links in [
-            Links::ShopRoles(3),
-            Links::AccountRoles(4),
-            Links::RolePermissions(5),
-        ] {
-            let item = links.item(42);
-            assert_eq!(ids_of(&[item], links.prefix()), vec![42], "{links:?}");
-        }
-        let role_link = Links::AccountRoles(4).item(9);
-        assert_eq!(str_attr(&role_link, "gsi1pk"), Some("ROLEUSE#9"));
-        assert!(!Links::RolePermissions(5).item(9).contains_key("gsi1pk"));
+    fn role_links_are_listed_under_the_role() {
+        let role_link = RoleHolder::Account(4).item(9);
+        assert_eq!(
+            super::super::str_attr(&role_link, "gsi1pk"),
+            Some("ROLEUSE#9")
+        );
+        let mut owner = Item::new();
+        owner.insert("role_ids".into(), AttributeValue::L(vec![n(3), n(9)]));
+        assert_eq!(ids_in(&owner, "role_ids"), vec![3, 9]);
+        assert!(ids_in(&owner, "permission_ids").is_empty());
     }
 
     #[test]
     fn the_largest_change_fits_one_transaction() {
-        assert!(Links::ops(Links::MAX_ADDED, 0) <= MAX_TX_ITEMS);
-        assert!(Links::ops(Links::MAX_ADDED + 1, 0) > MAX_TX_ITEMS);
-        assert!(Links::ops(40, 40) > MAX_TX_ITEMS);
+        let roles = Links::AccountRoles(1);
+        assert!(roles.ops(Links::MAX_ADDED, 0) <= MAX_TX_ITEMS);
+        assert!(roles.ops(Links::MAX_ADDED + 1, 0) > MAX_TX_ITEMS);
+        assert!(roles.ops(40, 40) > MAX_TX_ITEMS);
+        assert_eq!(Links::RolePermissions(1).ops(90, 90), 2);
     }
 }

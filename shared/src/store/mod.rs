@@ -13,6 +13,7 @@ pub mod imports;
 pub mod keys;
 pub mod links;
 pub mod org;
+pub mod permissions;
 pub mod rate_limit;
 pub mod schema;
 pub mod sessions;

@@ -460,13 +460,7 @@ async fn permission_matrix_of_asset_operations() {
     let b = app.shop(&sa, "B", Some(a), role).await;
     app.shop(&sa, "C", Some(b), role).await;
     app.shop(&sa, "D", None, role).await;
-    app.post(
-        "/api/admin/accounts",
-        &sa,
-        json!({"username": "ops", "password": "password-ops", "user_type": 2}),
-    )
-    .await
-    .ok();
+    app.platform_account(&sa, "ops", "password-ops").await;
     let e = app
         .post(
             "/api/admin/enterprises",
@@ -475,13 +469,13 @@ async fn permission_matrix_of_asset_operations() {
         )
         .await;
     let eid = e.ok()["id"].as_u64().unwrap();
-    app.post(
-        "/api/admin/accounts",
+    app.account_with_roles(
+        &sa,
         &sa,
         json!({"username": "ent", "password": "password-e", "user_type": 4, "enterprise_id": eid}),
+        &[role],
     )
-    .await
-    .ok();
+    .await;
     // Twelve card-less devices: one per actor for refresh (cooldown) and for stop/start.
     let mut csv = String::from("virtual_no\n");
     for i in 0..12 {

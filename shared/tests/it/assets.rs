@@ -333,13 +333,14 @@ async fn resolve_prefers_devices_and_stays_within_budget() {
         )
         .await;
     let eid = e.ok()["id"].as_u64().unwrap();
-    app.post(
-        "/api/admin/accounts",
+    let ent_role = app.customer_role(&t.admin, "ent").await;
+    app.account_with_roles(
+        &t.admin,
         &t.admin,
         json!({"username": "ent", "password": "password-e", "user_type": 4, "enterprise_id": eid}),
+        &[ent_role],
     )
-    .await
-    .ok();
+    .await;
     let ent = app.login("ent", "password-e").await;
     app.get("/api/admin/assets/resolve/SHARED", &ent)
         .await

@@ -477,13 +477,7 @@ use Exp::*;
 async fn permission_matrix() {
     let app = spawn_app().await;
     let sa = app.admin().await;
-    app.post(
-        "/api/admin/accounts",
-        &sa,
-        json!({"username": "ops", "password": "password-ops", "user_type": 2}),
-    )
-    .await
-    .ok();
+    app.platform_account(&sa, "ops", "password-ops").await;
     let role = app.customer_role(&sa, "default").await;
     let shop = app.shop(&sa, "A", None, role).await;
     let ent = app
@@ -494,13 +488,8 @@ async fn permission_matrix() {
         )
         .await;
     let ent = ent.ok()["id"].as_u64().unwrap();
-    app.post(
-        "/api/admin/accounts",
-        &sa,
-        json!({"username": "e-user", "password": "password-e", "user_type": 4, "enterprise_id": ent}),
-    )
-    .await
-    .ok();
+    app.account_with_roles(&sa, &sa, json!({"username": "e-user", "password": "password-e", "user_type": 4, "enterprise_id": ent}), &[role])
+        .await;
     let actors = ["super admin", "platform", "agent", "enterprise"];
     let tokens = [
         sa.clone(),

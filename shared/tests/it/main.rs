@@ -15,6 +15,7 @@ mod helpers;
 mod imports;
 mod matrix;
 mod org;
+mod permissions;
 mod secrets;
 mod security;
 mod store;

@@ -289,7 +289,7 @@ fn rows() -> Vec<Row<F>> {
         ),
         row(
             "PUT",
-            |f, _| format!("/api/admin/roles/{}/permissions", f.role),
+            |f, i| format!("/api/admin/roles/{}/permissions", f.fresh_roles[i]),
             |f, _| Some(json!({"permission_ids": [f.perm]})),
             PLATFORM_ONLY,
         ),

@@ -465,13 +465,8 @@ async fn enterprises_are_scoped_by_owner_subtree() {
         .err(404, 1002);
 
     // The enterprise's account sees only its own enterprise.
-    app.post(
-        "/api/admin/accounts",
-        &t.admin,
-        json!({"username": "ec-user", "password": "password-ec", "user_type": 4, "enterprise_id": owned_by_c}),
-    )
-    .await
-    .ok();
+    app.account_with_roles(&t.admin, &t.admin, json!({"username": "ec-user", "password": "password-ec", "user_type": 4, "enterprise_id": owned_by_c}), &[t.role])
+        .await;
     app.post(
         "/api/admin/accounts",
         &t.admin,
@@ -631,13 +626,7 @@ async fn accounts_crud_and_scope() {
     .await
     .ok();
     // Platform staff cannot touch the super admin.
-    app.post(
-        "/api/admin/accounts",
-        &t.admin,
-        json!({"username": "ops1", "password": "password-ops", "user_type": 2}),
-    )
-    .await
-    .ok();
+    app.platform_account(&t.admin, "ops1", "password-ops").await;
     let ops = app.login("ops1", "password-ops").await;
     let admin_id = app.get("/api/admin/me", &t.admin).await.ok()["account"]["id"]
         .as_u64()
@@ -691,14 +680,14 @@ async fn roles_and_permissions() {
         .post(
             "/api/admin/permissions",
             &admin,
-            json!({"perm_name": "Create", "perm_code": "shop:create", "perm_type": 2, "parent_id": menu}),
+            json!({"perm_name": "Create", "perm_code": "shop:extra", "perm_type": 2, "parent_id": menu}),
         )
         .await;
     let button = button.ok()["id"].as_u64().unwrap();
     app.post(
         "/api/admin/permissions",
         &admin,
-        json!({"perm_name": "Dup", "perm_code": "shop:create", "perm_type": 2}),
+        json!({"perm_name": "Dup", "perm_code": "shop:extra", "perm_type": 2}),
     )
     .await
     .err(409, 1022);
@@ -708,10 +697,12 @@ async fn roles_and_permissions() {
         .await
         .err(409, 1025);
 
+    // A seeded code (role:view) next to the new ones: agents of the role may list roles.
+    let role_view = app.permission_ids(&admin, &["role:view"]).await[0];
     app.put(
         &format!("/api/admin/roles/{role}/permissions"),
         &admin,
-        json!({"permission_ids": [menu, button]}),
+        json!({"permission_ids": [menu, button, role_view]}),
     )
     .await
     .ok();
@@ -727,7 +718,7 @@ async fn roles_and_permissions() {
         .await;
     assert_eq!(
         perms.ok().as_array().unwrap().len(),
-        2,
+        3,
         "a failed replace changed nothing"
     );
 
@@ -735,7 +726,10 @@ async fn roles_and_permissions() {
     app.shop(&admin, "R", None, role).await;
     let agent = app.agent("R").await;
     let me = app.get("/api/admin/me", &agent).await;
-    assert_eq!(me.ok()["permissions"], json!(["shop:create", "shop:menu"]));
+    assert_eq!(
+        me.ok()["permissions"],
+        json!(["role:view", "shop:extra", "shop:menu"])
+    );
     // Agents list the roles of their shop only.
     let roles = app.get("/api/admin/roles", &agent).await;
     assert_eq!(ids(&roles.ok()["list"]), HashSet::from([role]));

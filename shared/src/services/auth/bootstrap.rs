@@ -9,6 +9,17 @@ use crate::store::org::{account_item, unique_item};
 use crate::store::tx::Tx;
 use crate::store::{keys, Item, StoreError};
 
+/// Everything a fresh install needs before anyone can log in and work: the
+/// permission catalogue with its built-in roles, and the super admin. Returns the
+/// super admin's id when this call created it.
+pub async fn bootstrap(state: &AppState) -> Result<Option<u64>, StoreError> {
+    let created = super::seed::seed_permissions(&state.store, state.clock.now()).await?;
+    if created > 0 {
+        tracing::info!(created, "permission catalogue seeded");
+    }
+    ensure_super_admin(state).await
+}
+
 /// Creates the super admin once, if none exists: the configured password is read only
 /// then, and must pass the password rules. Concurrent cold starts race on one
 /// conditional transaction; exactly one wins. Returns the new account's id.
@@ -55,6 +66,7 @@ pub async fn ensure_super_admin(state: &AppState) -> Result<Option<u64>, StoreEr
         owner_path: None,
         status: Status::Enabled,
         credential_version: 0,
+        role_ids: Vec::new(),
         created_at: now.clone(),
         updated_at: now,
         deleted_at: None,

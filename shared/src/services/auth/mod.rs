@@ -6,13 +6,14 @@ use serde::{Deserialize, Serialize};
 
 mod bootstrap;
 mod principal;
+mod seed;
 mod throttle;
 
-pub use bootstrap::{ensure_super_admin, username_item};
+pub use bootstrap::{bootstrap, ensure_super_admin, username_item};
 use principal::{check_active, load_principal, load_session, username_lookup, Principal};
+pub use seed::{seed_permissions, BUILT_IN_ROLES};
 use throttle::Throttle;
 
-use super::org::linked_roles;
 use crate::app::AppState;
 use crate::auth::{Claims, TokenError, TokenKind};
 use crate::clock::rfc3339;
@@ -24,10 +25,10 @@ use crate::domain::org::{Status, UserType};
 use crate::domain::password;
 use crate::domain::stamp::Stamped;
 use crate::domain::validate::{self, Invalid};
-use crate::store::links::Links;
+use crate::store::keys::{self, gsi1};
 use crate::store::org::account_item;
 use crate::store::sessions::Session;
-use crate::store::{keys, Store, StoreError};
+use crate::store::StoreError;
 
 /// Failures of authentication use cases.
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +136,7 @@ pub struct TokenPair {
 pub struct Me {
     pub account: Account,
     pub roles: Vec<Role>,
-    /// Codes of every enabled permission of the account's enabled roles.
+    /// The permission codes the account holds (every code for the super admin).
     pub permissions: Vec<String>,
     /// The permissions themselves, for building menus.
     pub menus: Vec<Permission>,
@@ -204,7 +205,7 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenPair,
     let claims = state
         .tokens
         .verify(&req.refresh_token, TokenKind::Refresh, now)?;
-    let (session, principal) = load_session(store, &claims, now).await?;
+    let (session, loaded) = load_session(store, &claims, now).await?;
     let session = session.ok_or(AuthError::Revoked)?;
     if session.refresh_jti != claims.jti {
         tracing::warn!(
@@ -214,7 +215,7 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenPair,
         store.delete_session(claims.sub, &session.sid).await?;
         return Err(AuthError::Revoked);
     }
-    let principal = principal.ok_or(AuthError::Revoked)?;
+    let (principal, _) = loaded.ok_or(AuthError::Revoked)?;
     session_current(&session, &principal, now)?;
     check_active(&principal)?;
     let rotated = Session {
@@ -252,22 +253,24 @@ pub async fn logout(state: &AppState, token: &str) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// Checks an access token and loads the caller (one BatchGetItem: session, account,
-/// the shops on its owner path and its enterprise).
+/// Checks an access token and loads the caller with its permission codes (one
+/// BatchGetItem: session, account, the shops on its owner path, its enterprise, its
+/// roles and the permission index).
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, AuthError> {
     let now = state.clock.now();
     let claims: Claims = state.tokens.verify(token, TokenKind::Access, now)?;
-    let (session, principal) = load_session(&state.store, &claims, now).await?;
+    let (session, loaded) = load_session(&state.store, &claims, now).await?;
     let session = session
         .filter(|s| s.access_jti == claims.jti)
         .ok_or(AuthError::Revoked)?;
-    let principal = principal.ok_or(AuthError::Revoked)?;
+    let (principal, grants) = loaded.ok_or(AuthError::Revoked)?;
     session_current(&session, &principal, now)?;
     check_active(&principal)?;
     let shop_path = match principal.account.user_type {
         UserType::Agent => principal.shop().map(|s| s.path.clone()),
         _ => None,
     };
+    let role_ids = principal.effective_role_ids();
     let account = principal.account;
     Ok(Caller {
         account_id: account.id,
@@ -276,17 +279,34 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, AuthE
         shop_id: account.shop_id,
         shop_path,
         enterprise_id: account.enterprise_id,
+        role_ids,
+        grants,
     })
 }
 
-/// The caller's account, roles and permissions.
+/// The caller's account, the roles that count for it, its permission codes and the
+/// permissions themselves (for menus), as the request's own check saw them.
 pub async fn me(state: &AppState, caller: &Caller) -> Result<Me, AuthError> {
     let store = &state.store;
     let account: AccountRecord = store
         .live_entity(&keys::account(caller.account_id))
         .await?
         .ok_or(AuthError::Revoked)?;
-    let (roles, menus) = account_permissions(store, caller.account_id).await?;
+    let role_keys: Vec<_> = caller.role_ids.iter().map(|id| keys::role(*id)).collect();
+    let mut roles: Vec<Role> = store
+        .entities::<Role>(&role_keys)
+        .await?
+        .into_iter()
+        .filter(|r| r.deleted_at.is_none() && r.status == Status::Enabled)
+        .collect();
+    roles.sort_by_key(|r| r.id);
+    let mut menus: Vec<Permission> = store
+        .list_scope::<Permission>(gsi1::PERMISSIONS, "")
+        .await?
+        .into_iter()
+        .filter(|p| p.status == Status::Enabled && caller.grants.allows(&p.perm_code))
+        .collect();
+    menus.sort_by_key(|p| (p.sort, p.id));
     let mut permissions: Vec<String> = menus.iter().map(|p| p.perm_code.clone()).collect();
     permissions.sort();
     permissions.dedup();
@@ -296,32 +316,6 @@ pub async fn me(state: &AppState, caller: &Caller) -> Result<Me, AuthError> {
         permissions,
         menus,
     })
-}
-
-/// Enabled roles of an account and the enabled permissions they grant.
-pub async fn account_permissions(
-    store: &Store,
-    account_id: u64,
-) -> Result<(Vec<Role>, Vec<Permission>), StoreError> {
-    let roles: Vec<Role> = linked_roles(store, Links::AccountRoles(account_id))
-        .await?
-        .into_iter()
-        .filter(|r| r.status == Status::Enabled)
-        .collect();
-    let mut perm_keys = Vec::new();
-    for role in &roles {
-        let links = Links::RolePermissions(role.id);
-        let ids = store.linked_ids(links).await?;
-        perm_keys.extend(ids.into_iter().map(|p| links.target(p)));
-    }
-    let mut perms: Vec<Permission> = store
-        .entities::<Permission>(&perm_keys)
-        .await?
-        .into_iter()
-        .filter(|p| p.deleted_at.is_none() && p.status == Status::Enabled)
-        .collect();
-    perms.sort_by_key(|p| (p.sort, p.id));
-    Ok((roles, perms))
 }
 
 /// Changes the caller's own password: the old one must be given (wrong ones are
@@ -402,6 +396,7 @@ fn token_pair(state: &AppState, principal: &Principal, session: &Session, now: i
         shop: account.shop_id,
         ent: account.enterprise_id,
         owners: principal.owner_ids(),
+        rol: principal.effective_role_ids(),
         iat: now,
         exp: (now + ttl).min(session.ends_at.max(now + 1)),
     };

@@ -1,11 +1,16 @@
 //! The principal behind a login or a token: the account, the shops on its owner path
 //! and its enterprise, read in one batch with the session, and the rules that keep a
-//! disabled account, shop (and its subtree) or enterprise out.
+//! disabled account, shop (and its subtree) or enterprise out. The same batch reads
+//! the roles the token names and the permission index, so an account's permission
+//! codes cost no extra round trip (a second read happens only when the account's
+//! roles changed since the token was issued).
 
 use super::AuthError;
 use crate::auth::Claims;
-use crate::domain::entities::{AccountRecord, Enterprise, Shop};
+use crate::domain::entities::{AccountRecord, Enterprise, Role, Shop};
 use crate::domain::org::{Status, UserType};
+use crate::domain::permissions::{codes_of, effective_role_ids, Grants};
+use crate::store::permissions::{index_key, parse_index};
 use crate::store::sessions::Session;
 use crate::store::{from_item, keys, Item, Key, Store, StoreError};
 
@@ -32,6 +37,30 @@ impl Principal {
         let id = self.account.shop_id?;
         self.shops.iter().find(|s| s.id == id)
     }
+
+    /// The roles that count (decisions.md B2): platform accounts' own; an agent's
+    /// only if its shop holds them too; an enterprise account's only if its
+    /// enterprise's owner shop holds them (a platform-owned enterprise's: its own).
+    /// The super admin needs none.
+    pub(super) fn effective_role_ids(&self) -> Vec<u64> {
+        let held = &self.account.role_ids;
+        let owner_shop = |id: u64| self.shops.iter().find(|s| s.id == id);
+        match self.account.user_type {
+            UserType::SuperAdmin => Vec::new(),
+            UserType::Platform => held.clone(),
+            UserType::Agent => match self.shop() {
+                Some(shop) => effective_role_ids(held, Some(&shop.role_ids)),
+                None => Vec::new(),
+            },
+            UserType::Enterprise => match &self.account.owner_path {
+                None => held.clone(),
+                Some(path) => match owner_shop(path.shop_id()) {
+                    Some(shop) => effective_role_ids(held, Some(&shop.role_ids)),
+                    None => Vec::new(),
+                },
+            },
+        }
+    }
 }
 
 /// Account id, shop id and enterprise id registered for a username.
@@ -48,7 +77,8 @@ pub(super) async fn username_lookup(
 
 /// Keys read together for a principal: the account, its session (when checking a
 /// token), every shop on its owner path (its own shop and the ancestors, whose
-/// status bounds it) and its enterprise.
+/// status bounds it) and its enterprise. Token checks add the roles the token names
+/// and the permission index.
 fn account_key_set(
     account_id: u64,
     sid: Option<&str>,
@@ -87,25 +117,59 @@ pub(super) async fn load_principal(
     principal_from(store, &mut items, account_id).await
 }
 
-/// Loads a token's session and principal in one batch (the token names the shops on
-/// the owner path).
+/// A token's session, and its principal with what it may do.
+pub(super) type Loaded = (Option<Session>, Option<(Principal, Grants)>);
+
+/// Loads a token's session, principal and grants in one batch (the token names the
+/// shops on the owner path and the roles that counted when it was issued).
 pub(super) async fn load_session(
     store: &Store,
     claims: &Claims,
     now: i64,
-) -> Result<(Option<Session>, Option<Principal>), AuthError> {
+) -> Result<Loaded, AuthError> {
     let mut shops = claims.owners.clone();
     shops.extend(claims.shop.filter(|s| !claims.owners.contains(s)));
-    let keys_ = account_key_set(claims.sub, Some(&claims.sid), &shops, claims.ent);
+    let mut keys_ = account_key_set(claims.sub, Some(&claims.sid), &shops, claims.ent);
+    if claims.uty != i64::from(UserType::SuperAdmin) {
+        keys_.extend(claims.rol.iter().map(|id| keys::role(*id)));
+        keys_.push(index_key());
+    }
     let mut items = store.get_many(&keys_).await?;
     let session = take(&mut items, &keys::session(claims.sub, &claims.sid))
         .filter(|i| !crate::store::ttl::is_expired(i, now))
         .map(from_item::<Session>)
         .transpose()?;
-    Ok((
-        session,
-        principal_from(store, &mut items, claims.sub).await?,
-    ))
+    let Some(principal) = principal_from(store, &mut items, claims.sub).await? else {
+        return Ok((session, None));
+    };
+    let grants = grants_of(store, &mut items, &principal).await?;
+    Ok((session, Some((principal, grants))))
+}
+
+/// What the principal may do: everything for the super admin, else the codes of its
+/// effective roles. Roles missing from `items` (changed since the token was issued)
+/// are read in one more batch.
+async fn grants_of(
+    store: &Store,
+    items: &mut Vec<Item>,
+    p: &Principal,
+) -> Result<Grants, AuthError> {
+    if p.account.user_type == UserType::SuperAdmin {
+        return Ok(Grants::Everything);
+    }
+    let index = parse_index(take(items, &index_key()).as_ref());
+    let mut roles = Vec::new();
+    let mut missing = Vec::new();
+    for id in p.effective_role_ids() {
+        match take(items, &keys::role(id)) {
+            Some(item) => roles.push(from_item::<Role>(item)?),
+            None => missing.push(keys::role(id)),
+        }
+    }
+    if !missing.is_empty() {
+        roles.extend(store.entities::<Role>(&missing).await?);
+    }
+    Ok(Grants::Codes(codes_of(&roles, &index)))
 }
 
 async fn principal_from(

@@ -54,13 +54,7 @@ impl Actors {
         let b = app.shop(&sa, "B", Some(a), role).await;
         let c = app.shop(&sa, "C", Some(b), role).await;
         let d = app.shop(&sa, "D", None, role).await;
-        app.post(
-            "/api/admin/accounts",
-            &sa,
-            json!({"username": "ops", "password": "password-ops", "user_type": 2}),
-        )
-        .await
-        .ok();
+        app.platform_account(&sa, "ops", "password-ops").await;
         let ea = app
             .post(
                 "/api/admin/enterprises",
@@ -71,13 +65,8 @@ impl Actors {
             .ok()["id"]
             .as_u64()
             .unwrap();
-        app.post(
-            "/api/admin/accounts",
-            &sa,
-            json!({"username": "ent", "password": "password-e", "user_type": 4, "enterprise_id": ea}),
-        )
-        .await
-        .ok();
+        let ent = json!({"username": "ent", "password": "password-e", "user_type": 4, "enterprise_id": ea});
+        app.account_with_roles(&sa, &sa, ent, &[role]).await;
         Self {
             platform: app.login("ops", "password-ops").await,
             l1: app.agent("A").await,

@@ -218,7 +218,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let state = shared::local::ensure(cfg, &endpoint(), &queue)
         .await
         .expect("local infra");
-    shared::services::auth::ensure_super_admin(&state)
+    shared::services::auth::bootstrap(&state)
         .await
         .expect("bootstrap");
     let router = app(state.clone());
@@ -323,16 +323,104 @@ impl TestApp {
         self.login("admin", ADMIN_PASSWORD).await
     }
 
-    /// Creates an enabled customer role; returns its id.
+    /// Creates an enabled customer role holding every permission meant for agents
+    /// and enterprises (what the built-in "代理商管理员" holds); returns its id.
     pub async fn customer_role(&self, token: &str, name: &str) -> u64 {
+        let codes: Vec<&str> = shared::domain::permissions::CATALOGUE
+            .iter()
+            .filter(|d| d.audience == shared::domain::permissions::Audience::Everyone)
+            .map(|d| d.code)
+            .collect();
+        self.role_with(token, name, 2, &codes).await
+    }
+
+    /// Creates an enabled role of `role_type` holding exactly `codes`; returns its id.
+    pub async fn role_with(&self, token: &str, name: &str, role_type: u8, codes: &[&str]) -> u64 {
         let r = self
             .post(
                 "/api/admin/roles",
                 token,
-                json!({"role_name": name, "role_type": 2}),
+                json!({"role_name": name, "role_type": role_type}),
             )
             .await;
-        r.ok()["id"].as_u64().unwrap()
+        let id = r.ok()["id"].as_u64().unwrap();
+        let ids = self.permission_ids(token, codes).await;
+        self.put(
+            &format!("/api/admin/roles/{id}/permissions"),
+            token,
+            json!({ "permission_ids": ids }),
+        )
+        .await
+        .ok();
+        id
+    }
+
+    /// Ids of the permissions with these codes.
+    pub async fn permission_ids(&self, token: &str, codes: &[&str]) -> Vec<u64> {
+        fn walk(nodes: &Value, out: &mut Vec<(String, u64)>) {
+            for n in nodes.as_array().into_iter().flatten() {
+                out.push((
+                    n["perm_code"].as_str().unwrap().to_string(),
+                    n["id"].as_u64().unwrap(),
+                ));
+                walk(&n["children"], out);
+            }
+        }
+        let tree = self.get("/api/admin/permissions", token).await;
+        let mut all = Vec::new();
+        walk(tree.ok(), &mut all);
+        codes
+            .iter()
+            .map(|c| {
+                all.iter()
+                    .find(|(code, _)| code == c)
+                    .unwrap_or_else(|| panic!("no permission {c}"))
+                    .1
+            })
+            .collect()
+    }
+
+    /// Id of a built-in role (`shared::services::auth::BUILT_IN_ROLES`).
+    pub async fn built_in_role(&self, token: &str, name: &str) -> u64 {
+        let roles = self.get("/api/admin/roles", token).await;
+        roles.ok()["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["role_name"] == name)
+            .unwrap_or_else(|| panic!("no built-in role {name}"))["id"]
+            .as_u64()
+            .unwrap()
+    }
+
+    /// Creates an account with `body` (by `token`), gives it `roles` (by the super
+    /// admin `sa`), and returns its id.
+    pub async fn account_with_roles(
+        &self,
+        token: &str,
+        sa: &str,
+        body: Value,
+        roles: &[u64],
+    ) -> u64 {
+        let id = self.post("/api/admin/accounts", token, body).await.ok()["id"]
+            .as_u64()
+            .unwrap();
+        self.put(
+            &format!("/api/admin/accounts/{id}/roles"),
+            sa,
+            json!({ "role_ids": roles }),
+        )
+        .await
+        .ok();
+        id
+    }
+
+    /// Creates platform staff `username` holding the built-in platform role; returns
+    /// the account id.
+    pub async fn platform_account(&self, sa: &str, username: &str, password: &str) -> u64 {
+        let role = self.built_in_role(sa, "平台管理员").await;
+        let body = json!({"username": username, "password": password, "user_type": 2});
+        self.account_with_roles(sa, sa, body, &[role]).await
     }
 
     /// Creates a shop under `parent` with an initial agent `<code>-agent` /
