@@ -2,6 +2,15 @@
 //! sample events from `events/` are decoded by `lambda_http` into requests and sent to
 //! the router that `functions::lambda_app` builds, exactly as on Lambda.
 
+// A test crate: a failure should stop it loudly (the workspace denies these lints
+// in request and job code).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::PathBuf;
 
 use axum::http::StatusCode;

@@ -261,5 +261,7 @@ fn gateway_client(cfg: &Config, clock: &Clock) -> Option<GatewayClient> {
         attempt_timeout: std::time::Duration::from_millis(cfg.gateway_timeout_ms as u64),
         max_retries: 2,
     };
-    Some(GatewayClient::new(gcfg, Arc::new(crypto), clock.clone()))
+    GatewayClient::new(gcfg, Arc::new(crypto), clock.clone())
+        .map_err(|e| tracing::error!(error = %e, "gateway disabled: no HTTP client"))
+        .ok()
 }

@@ -4,6 +4,11 @@
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+/// A token could not be signed.
+#[derive(Debug, thiserror::Error)]
+#[error("token signing failed: {0}")]
+pub struct SigningError(pub String);
+
 /// Which token of the pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -89,10 +94,11 @@ impl TokenKeys {
         }
     }
 
-    /// Signs `claims`.
-    pub fn issue(&self, claims: &Claims) -> String {
+    /// Signs `claims` (HS256 over plain claims does not fail in practice; if it did,
+    /// the caller answers an internal error).
+    pub fn issue(&self, claims: &Claims) -> Result<String, SigningError> {
         encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
-            .expect("HS256 signing of plain claims cannot fail")
+            .map_err(|e| SigningError(e.to_string()))
     }
 
     /// Verifies signature, algorithm, kind and expiry.
@@ -135,7 +141,7 @@ mod tests {
     #[test]
     fn round_trip_and_expiry() {
         let keys = TokenKeys::new(SECRET);
-        let t = keys.issue(&claims(TokenKind::Access, 100));
+        let t = keys.issue(&claims(TokenKind::Access, 100)).unwrap();
         assert_eq!(keys.verify(&t, TokenKind::Access, 99).unwrap().sub, 7);
         assert_eq!(
             keys.verify(&t, TokenKind::Access, 100),
@@ -151,7 +157,7 @@ mod tests {
     fn forged_tokens_are_refused() {
         let keys = TokenKeys::new(SECRET);
         let other = TokenKeys::new("another-secret-another-secret-xx");
-        let t = other.issue(&claims(TokenKind::Access, 100));
+        let t = other.issue(&claims(TokenKind::Access, 100)).unwrap();
         assert!(matches!(
             keys.verify(&t, TokenKind::Access, 1),
             Err(TokenError::Invalid(_))
@@ -173,7 +179,7 @@ mod tests {
         }
 
         // Tampered payload with the original signature.
-        let good = keys.issue(&claims(TokenKind::Access, 100));
+        let good = keys.issue(&claims(TokenKind::Access, 100)).unwrap();
         let parts: Vec<&str> = good.split('.').collect();
         let mut c = claims(TokenKind::Access, 100);
         c.uty = 1;

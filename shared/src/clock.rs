@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, Offset, TimeZone, Utc};
 
 /// Wall clock in epoch seconds; tests may stop it or move it.
 #[derive(Clone, Debug, Default)]
@@ -37,7 +37,8 @@ impl Clock {
 
 /// China Standard Time, the business calendar's zone (UTC+8, no DST).
 pub fn cst() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("valid offset")
+    // East 8 h is within ±24 h, so the fallback (UTC) is never taken.
+    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix())
 }
 
 /// Formats epoch seconds as RFC 3339 in Asia/Shanghai (`2026-03-16T10:00:00+08:00`).

@@ -255,6 +255,9 @@ codes! {
     GRANT_IN_PROGRESS = 1056, CONFLICT, "授权正在创建或删除中,请稍后重试", "the grant is being created or deleted, retry shortly";
     /// The shop holds no grant of the package's series from the caller.
     SHOP_HAS_NO_GRANT = 1057, BAD_REQUEST, "该店铺没有您授予的此系列授权", "the shop holds no grant of this series from you";
+    /// DynamoDB kept cancelling a transaction for conflicts or throttling; nothing was
+    /// written and the request may be retried.
+    BUSY = 1058, SERVICE_UNAVAILABLE, "系统繁忙,请稍后重试", "the system is busy, retry shortly";
     /// `CodeGatewayError`: the carrier gateway failed (the upstream reason is in `msg`).
     GATEWAY_ERROR = 1110, BAD_GATEWAY, "运营商网关业务错误", "carrier gateway error";
     /// `CodeGatewayTimeout`.

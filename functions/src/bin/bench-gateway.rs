@@ -35,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         attempt_timeout: Duration::from_secs(5),
         max_retries: 2,
     };
-    let client = GatewayClient::new(cfg, crypto.clone(), Clock::default());
+    let client = GatewayClient::new(cfg, crypto.clone(), Clock::default())?;
     let params = json!({"cardNo": ICCID});
 
     let started = Instant::now();
@@ -66,11 +66,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let params = params.clone();
         set.spawn(async move {
             for _ in (w..n).step_by(16) {
-                let _: Value = client.call("/flow-card/flow", &params).await.expect("call");
+                let _: Value = client.call("/flow-card/flow", &params).await?;
             }
+            Ok::<(), shared::integrations::gateway::client::GatewayError>(())
         });
     }
-    while set.join_next().await.is_some() {}
+    while let Some(done) = set.join_next().await {
+        done??;
+    }
     println!(
         "16 in flight: {n} requests in {:.2} s = {:.0} req/s",
         started.elapsed().as_secs_f64(),

@@ -201,7 +201,12 @@ impl PackageSeries {
         for (i, t) in self.tiers.iter().enumerate() {
             int_in("tiers.threshold", t.threshold, 0..=i64::MAX)?;
             money("tiers.amount", t.amount)?;
-            if self.tiers[..i].iter().any(|o| o.threshold == t.threshold) {
+            if self
+                .tiers
+                .iter()
+                .take(i)
+                .any(|o| o.threshold == t.threshold)
+            {
                 return Err(Invalid::new(
                     format!("梯度阈值 {} 重复", t.threshold),
                     format!("tier threshold {} appears twice", t.threshold),

@@ -11,6 +11,9 @@ static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 /// Hashes `password` with Argon2id (PHC string with a random salt).
 pub fn hash(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
+    // Argon2id with the default parameters and a fresh 16-byte salt fails only for
+    // invalid parameters or output lengths, which are constants here.
+    #[allow(clippy::expect_used)]
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .expect("argon2 hashing with default parameters cannot fail")

@@ -41,7 +41,9 @@ impl ShopPath {
 
     /// The shop id this path names.
     pub fn shop_id(&self) -> u64 {
-        *self.ids().last().expect("a path names at least one shop")
+        // Every constructor and the parser give a path at least one id; an empty
+        // one would answer 0, which names no shop.
+        self.ids().last().copied().unwrap_or_default()
     }
 
     /// True when `other` is this shop or one of its descendants.

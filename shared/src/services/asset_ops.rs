@@ -65,7 +65,7 @@ impl crate::codes::BusinessError for OpsError {
             OpsError::Cooldown => Code::REFRESH_COOLDOWN,
             OpsError::Protected => Code::PROTECT_PERIOD,
             OpsError::NotVerified => Code::CARD_NOT_VERIFIED,
-            OpsError::Store(_) => Code::DATABASE,
+            OpsError::Store(e) => e.code(),
         }
     }
 

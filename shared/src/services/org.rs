@@ -91,7 +91,7 @@ impl BusinessError for OrgError {
             PermissionHasChildren => Code::PERMISSION_HAS_CHILDREN,
             VersionConflict => Code::VERSION_CONFLICT,
             DuplicateCarrierCode => Code::DUPLICATE_CARRIER_CODE,
-            Store(_) => Code::DATABASE,
+            Store(e) => e.code(),
         }
     }
 }

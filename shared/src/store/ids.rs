@@ -8,7 +8,9 @@ use super::{keys, n, num_attr, Store, StoreError};
 impl Store {
     /// Reserves `count` consecutive ids of `kind`; returns the first.
     pub async fn next_ids(&self, kind: &str, count: u64) -> Result<u64, StoreError> {
-        assert!(count > 0);
+        if count == 0 {
+            return Err(StoreError::Codec("zero ids requested".into()));
+        }
         let out = self
             .client()
             .update_item()

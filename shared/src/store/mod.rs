@@ -63,6 +63,13 @@ pub enum StoreError {
     /// An item could not be converted to or from its Rust type.
     #[error("item codec: {0}")]
     Codec(String),
+    /// A transaction was cancelled for conflicts with other transactions or for
+    /// throttling on every attempt; nothing was written and the request may be retried.
+    #[error("transaction contended after {attempts} attempts")]
+    Contended {
+        /// Attempts made.
+        attempts: usize,
+    },
 }
 
 impl Debug for StoreError {
@@ -83,11 +90,24 @@ impl Debug for StoreError {
             StoreError::Dynamo(e) => f.debug_tuple("Dynamo").field(e).finish(),
             StoreError::TooLarge { ops } => f.debug_struct("TooLarge").field("ops", ops).finish(),
             StoreError::Codec(e) => f.debug_tuple("Codec").field(e).finish(),
+            StoreError::Contended { attempts } => f
+                .debug_struct("Contended")
+                .field("attempts", attempts)
+                .finish(),
         }
     }
 }
 
 impl StoreError {
+    /// The business code a request answers with when this is why it failed: `1058`
+    /// (503, retry) for contention, `2002` otherwise.
+    pub fn code(&self) -> crate::codes::Code {
+        match self {
+            StoreError::Contended { .. } => crate::codes::Code::BUSY,
+            _ => crate::codes::Code::DATABASE,
+        }
+    }
+
     /// Wraps an SDK error with its full cause chain.
     pub fn dynamo<E: std::error::Error + 'static>(e: E) -> Self {
         StoreError::Dynamo(DisplayErrorContext(&e).to_string())
@@ -377,16 +397,13 @@ impl Store {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
                 .map(|i| {
-                    WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(i.clone()))
-                                .build()
-                                .expect("item set"),
-                        )
+                    PutRequest::builder()
+                        .set_item(Some(i.clone()))
                         .build()
+                        .map(|put| WriteRequest::builder().put_request(put).build())
+                        .map_err(StoreError::dynamo)
                 })
-                .collect();
+                .collect::<Result<_, _>>()?;
             while !requests.is_empty() {
                 let out = self
                     .client

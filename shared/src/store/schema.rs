@@ -48,14 +48,14 @@ struct IndexDef {
     key_schema: Vec<KeyDef>,
 }
 
-fn key_schema(keys: &[KeyDef]) -> Vec<KeySchemaElement> {
+fn key_schema(keys: &[KeyDef]) -> Result<Vec<KeySchemaElement>, StoreError> {
     keys.iter()
         .map(|k| {
             KeySchemaElement::builder()
                 .attribute_name(&k.attribute_name)
                 .key_type(KeyType::from(k.key_type.as_str()))
                 .build()
-                .expect("valid key schema")
+                .map_err(StoreError::dynamo)
         })
         .collect()
 }
@@ -63,7 +63,8 @@ fn key_schema(keys: &[KeyDef]) -> Vec<KeySchemaElement> {
 /// Creates `table` from `infra/table.json` (pay per request, TTL enabled) and waits
 /// until it is active. An existing table is left as it is.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    let def: TableDef = serde_json::from_str(TABLE_JSON).expect("infra/table.json is valid");
+    let def: TableDef =
+        serde_json::from_str(TABLE_JSON).map_err(|e| StoreError::Codec(e.to_string()))?;
     let exists = client
         .describe_table()
         .table_name(table)
@@ -75,28 +76,28 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
             .create_table()
             .table_name(table)
             .billing_mode(BillingMode::PayPerRequest)
-            .set_key_schema(Some(key_schema(&def.key_schema)));
+            .set_key_schema(Some(key_schema(&def.key_schema)?));
         for a in &def.attribute_definitions {
             req = req.attribute_definitions(
                 AttributeDefinition::builder()
                     .attribute_name(&a.attribute_name)
                     .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
                     .build()
-                    .expect("valid attribute"),
+                    .map_err(StoreError::dynamo)?,
             );
         }
         for i in &def.global_secondary_indexes {
             req = req.global_secondary_indexes(
                 GlobalSecondaryIndex::builder()
                     .index_name(&i.index_name)
-                    .set_key_schema(Some(key_schema(&i.key_schema)))
+                    .set_key_schema(Some(key_schema(&i.key_schema)?))
                     .projection(
                         Projection::builder()
                             .projection_type(ProjectionType::All)
                             .build(),
                     )
                     .build()
-                    .expect("valid index"),
+                    .map_err(StoreError::dynamo)?,
             );
         }
         req.send().await.map_err(StoreError::dynamo)?;
@@ -109,7 +110,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
                 .attribute_name(&def.time_to_live_attribute)
                 .enabled(true)
                 .build()
-                .expect("valid ttl"),
+                .map_err(StoreError::dynamo)?,
         )
         .send()
         .await

@@ -49,17 +49,25 @@ impl Store {
         guard: &[Op],
         changes: Vec<Change>,
     ) -> Result<(), StoreError> {
-        let room = MAX_TX_ITEMS - guard.len();
+        let room = MAX_TX_ITEMS.saturating_sub(guard.len());
         let mut chunks: Vec<Vec<Change>> = vec![];
-        let mut used = room;
+        let mut used = 0;
         for c in changes {
-            assert!(c.ops.len() <= room, "a change must fit in one transaction");
-            if used + c.ops.len() > room {
-                chunks.push(vec![]);
-                used = 0;
+            if c.ops.len() > room {
+                return Err(StoreError::TooLarge {
+                    ops: guard.len() + c.ops.len(),
+                });
             }
-            used += c.ops.len();
-            chunks.last_mut().expect("pushed").push(c);
+            match chunks.last_mut() {
+                Some(last) if used + c.ops.len() <= room => {
+                    used += c.ops.len();
+                    last.push(c);
+                }
+                _ => {
+                    used = c.ops.len();
+                    chunks.push(vec![c]);
+                }
+            }
         }
         let mut applied: Vec<Vec<Change>> = vec![];
         for chunk in chunks {

@@ -143,6 +143,8 @@ impl Upd {
 #[derive(Default, Debug)]
 pub struct Tx {
     ops: Vec<(&'static str, TransactWriteItem)>,
+    /// Why an operation could not be built (reported by [`Store::transact`]).
+    invalid: Option<String>,
 }
 
 impl Tx {
@@ -161,6 +163,19 @@ impl Tx {
         self.ops.is_empty()
     }
 
+    fn push<E: std::fmt::Display>(
+        &mut self,
+        label: &'static str,
+        op: Result<TransactWriteItem, E>,
+    ) {
+        match op {
+            Ok(op) => self.ops.push((label, op)),
+            Err(e) => {
+                self.invalid.get_or_insert(format!("{label}: {e}"));
+            }
+        }
+    }
+
     /// Puts `item` if `cond` holds (no condition when `None`).
     pub fn put(mut self, label: &'static str, item: Item, cond: Option<Cond>) -> Self {
         let cond = cond.unwrap_or_default();
@@ -171,10 +186,11 @@ impl Tx {
             .set_expression_attribute_names(cond.names_map())
             .set_expression_attribute_values(cond.values_map())
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .expect("put has table and item");
-        self.ops
-            .push((label, TransactWriteItem::builder().put(put).build()));
+            .build();
+        self.push(
+            label,
+            put.map(|op| TransactWriteItem::builder().put(op).build()),
+        );
         self
     }
 
@@ -199,10 +215,11 @@ impl Tx {
             .set_expression_attribute_names(merged.names_map())
             .set_expression_attribute_values(merged.values_map())
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .expect("update has table, key and expression");
-        self.ops
-            .push((label, TransactWriteItem::builder().update(update).build()));
+            .build();
+        self.push(
+            label,
+            update.map(|op| TransactWriteItem::builder().update(op).build()),
+        );
         self
     }
 
@@ -216,10 +233,11 @@ impl Tx {
             .set_expression_attribute_names(cond.names_map())
             .set_expression_attribute_values(cond.values_map())
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .expect("delete has table and key");
-        self.ops
-            .push((label, TransactWriteItem::builder().delete(delete).build()));
+            .build();
+        self.push(
+            label,
+            delete.map(|op| TransactWriteItem::builder().delete(op).build()),
+        );
         self
     }
 
@@ -232,12 +250,11 @@ impl Tx {
             .set_expression_attribute_names(cond.names_map())
             .set_expression_attribute_values(cond.values_map())
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .expect("check has table, key and condition");
-        self.ops.push((
+            .build();
+        self.push(
             label,
-            TransactWriteItem::builder().condition_check(check).build(),
-        ));
+            check.map(|op| TransactWriteItem::builder().condition_check(op).build()),
+        );
         self
     }
 }
@@ -246,6 +263,11 @@ impl Store {
     /// Runs `tx` atomically; a transaction of more than [`MAX_TX_ITEMS`]
     /// operations is refused as [`StoreError::TooLarge`] without being sent.
     pub async fn transact(&self, tx: Tx) -> Result<(), StoreError> {
+        if let Some(why) = tx.invalid {
+            return Err(StoreError::Dynamo(format!(
+                "invalid transaction operation {why}"
+            )));
+        }
         if tx.ops.len() > MAX_TX_ITEMS {
             return Err(StoreError::TooLarge { ops: tx.ops.len() });
         }
@@ -255,31 +277,61 @@ impl Store {
             .into_iter()
             .map(|(_, op)| with_table(op, self.table()))
             .collect();
-        let res = self
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
-                    e.as_service_error()
-                {
-                    for (i, reason) in c.cancellation_reasons().iter().enumerate() {
-                        if reason.code() == Some("ConditionalCheckFailed") {
+        for attempt in 1..=TX_ATTEMPTS {
+            let res = self
+                .client()
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let Err(e) = res else {
+                return Ok(());
+            };
+            let mut contended = false;
+            if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
+                e.as_service_error()
+            {
+                for (i, reason) in c.cancellation_reasons().iter().enumerate() {
+                    match reason.code() {
+                        Some("ConditionalCheckFailed") => {
                             return Err(StoreError::ConditionFailed {
                                 label: labels.get(i).copied().unwrap_or("unknown"),
                                 old: reason.item().cloned().map(Box::new),
                             });
                         }
+                        Some(
+                            "TransactionConflict"
+                            | "ThrottlingError"
+                            | "ProvisionedThroughputExceeded"
+                            | "RequestLimitExceeded",
+                        ) => contended = true,
+                        _ => {}
                     }
                 }
-                Err(StoreError::dynamo(e))
+            }
+            if !contended {
+                return Err(StoreError::dynamo(e));
+            }
+            tracing::warn!(attempt, "transaction cancelled by a conflict or throttling");
+            if attempt < TX_ATTEMPTS {
+                tokio::time::sleep(backoff(attempt)).await;
             }
         }
+        Err(StoreError::Contended {
+            attempts: TX_ATTEMPTS,
+        })
     }
+}
+
+/// Attempts of a transaction cancelled for conflicts or throttling.
+const TX_ATTEMPTS: usize = 3;
+
+/// Jittered exponential back-off before attempt `attempt + 1`: 25 ms × 2^(attempt−1)
+/// plus up to as much again at random.
+fn backoff(attempt: usize) -> std::time::Duration {
+    use rand::Rng;
+    let base = 25u64 << attempt.saturating_sub(1).min(6);
+    std::time::Duration::from_millis(base + rand::thread_rng().gen_range(0..=base))
 }
 
 /// Fills in the table name (the builders need one before the store is known).
@@ -298,4 +350,35 @@ fn with_table(op: TransactWriteItem, table: &str) -> TransactWriteItem {
         c.table_name = table.to_string();
     }
     op
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::Code;
+
+    #[test]
+    fn back_off_grows_with_jitter_and_contention_answers_a_retryable_code() {
+        for attempt in 1..TX_ATTEMPTS {
+            let base = 25u64 << (attempt - 1);
+            for _ in 0..50 {
+                let ms = backoff(attempt).as_millis() as u64;
+                assert!((base..=2 * base).contains(&ms), "{attempt}: {ms}");
+            }
+        }
+        let busy = StoreError::Contended {
+            attempts: TX_ATTEMPTS,
+        };
+        assert_eq!(busy.code(), Code::BUSY);
+        assert_eq!(busy.code().http_status().as_u16(), 503);
+        assert_eq!(StoreError::Codec("x".into()).code(), Code::DATABASE);
+    }
+
+    #[test]
+    fn an_operation_that_cannot_be_built_is_reported_not_a_panic() {
+        let mut tx = Tx::new();
+        tx.push("bad", Err::<TransactWriteItem, _>(std::fmt::Error));
+        assert!(tx.is_empty());
+        assert!(tx.invalid.as_deref().is_some_and(|w| w.starts_with("bad")));
+    }
 }

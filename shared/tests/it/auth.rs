@@ -252,7 +252,7 @@ async fn forged_expired_and_malformed_tokens_are_refused() {
 
     // Signed with another key.
     let other = TokenKeys::new("a-completely-different-secret-key!!");
-    app.get("/api/admin/me", &other.issue(&c))
+    app.get("/api/admin/me", &other.issue(&c).unwrap())
         .await
         .err(401, 1004);
 

@@ -36,7 +36,7 @@ fn client(url: &str, crypto: Arc<dyn GatewayCrypto>, timeout_ms: u64) -> Gateway
         attempt_timeout: Duration::from_millis(timeout_ms),
         max_retries: 2,
     };
-    GatewayClient::new(cfg, crypto, Clock::default())
+    GatewayClient::new(cfg, crypto, Clock::default()).unwrap()
 }
 
 #[tokio::test]

@@ -1,5 +1,14 @@
 //! Integration tests against the local AWS emulator (started by `scripts/test.sh`).
 
+// A test crate: a failure should stop it loudly (the workspace denies these lints
+// in request and job code).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod asset_lists;
 mod asset_ops;
 mod assets;

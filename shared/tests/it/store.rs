@@ -382,3 +382,43 @@ async fn calls_in_spawned_tasks_count_toward_the_request() {
     .await;
     assert_eq!(calls, 2);
 }
+
+#[tokio::test]
+async fn oversize_steps_and_transactions_are_refused_not_a_crash() {
+    use shared::store::steps::{Change, Op};
+    let t = TestTable::new().await;
+    let key = |i: usize| Key::new(format!("T#{i}"), "#");
+    let check = |i: usize| Op::Check("guard", key(i), Cond::new("attribute_not_exists(pk)"));
+    // A guard longer than a transaction (the room left used to underflow).
+    let guard: Vec<Op> = (0..101).map(check).collect();
+    let change = Change {
+        ops: vec![Op::Put("p", item(&key(500), &[]), None)],
+        undo: vec![],
+    };
+    let err = t.store.apply_changes(&guard, vec![change]).await;
+    assert!(matches!(err, Err(StoreError::TooLarge { .. })), "{err:?}");
+    // A change that cannot fit beside its guard.
+    let big = Change {
+        ops: (0..10)
+            .map(|i| Op::Put("p", item(&key(600 + i), &[]), None))
+            .collect(),
+        undo: vec![],
+    };
+    let guard: Vec<Op> = (0..95).map(check).collect();
+    let err = t.store.apply_changes(&guard, vec![big]).await;
+    assert!(
+        matches!(err, Err(StoreError::TooLarge { ops: 105 })),
+        "{err:?}"
+    );
+    // Nothing was written.
+    assert!(t.store.get(&key(500)).await.unwrap().is_none());
+    assert!(t.store.get(&key(600)).await.unwrap().is_none());
+    // Transactions themselves refuse more than 100 operations.
+    let tx = (0..101).fold(Tx::new(), |tx, i| {
+        tx.put("p", item(&key(700 + i), &[]), None)
+    });
+    assert!(matches!(
+        t.store.transact(tx).await,
+        Err(StoreError::TooLarge { ops: 101 })
+    ));
+}

@@ -114,20 +114,24 @@ pub struct GatewayClient {
 }
 
 impl GatewayClient {
-    /// A client with rustls (aws-lc) and the system's root certificates.
-    pub fn new(cfg: GatewayConfig, crypto: Arc<dyn GatewayCrypto>, clock: Clock) -> Self {
+    /// A client with rustls (aws-lc) and the system's root certificates; fails only
+    /// when the TLS backend cannot start.
+    pub fn new(
+        cfg: GatewayConfig,
+        crypto: Arc<dyn GatewayCrypto>,
+        clock: Clock,
+    ) -> Result<Self, reqwest::Error> {
         crate::integrations::install_tls_provider();
         let http = reqwest::Client::builder()
             .timeout(cfg.attempt_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
-            .build()
-            .expect("HTTP client with rustls");
-        Self {
+            .build()?;
+        Ok(Self {
             http,
             cfg: Arc::new(cfg),
             crypto,
             clock,
-        }
+        })
     }
 
     /// Calls `path` with `params`; decodes `data` into `R` (use `serde_json::Value`

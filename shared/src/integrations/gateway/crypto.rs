@@ -97,8 +97,10 @@ impl GatewayCrypto for AesEcbMd5 {
                 .decrypt_block(GenericArray::from_mut_slice(block));
         }
         let pad = *buf.last().unwrap_or(&0) as usize;
-        let valid =
-            (1..=16).contains(&pad) && buf[buf.len() - pad..].iter().all(|b| *b as usize == pad);
+        let valid = (1..=16).contains(&pad)
+            && buf
+                .get(buf.len().saturating_sub(pad)..)
+                .is_some_and(|tail| tail.len() == pad && tail.iter().all(|b| *b as usize == pad));
         if !valid {
             return Err(CryptoError("bad padding (wrong key?)".into()));
         }

@@ -90,7 +90,7 @@ impl BusinessError for AssetError {
             NotDirectSubordinate => Code::NOT_DIRECT_SUBORDINATE,
             VersionConflict => Code::VERSION_CONFLICT,
             Storage(e) => e.code(),
-            Store(_) => Code::DATABASE,
+            Store(e) => e.code(),
         }
     }
 }

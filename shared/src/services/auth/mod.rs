@@ -63,6 +63,9 @@ pub enum AuthError {
     /// Storage failure.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A token could not be signed.
+    #[error(transparent)]
+    Signing(#[from] crate::auth::SigningError),
 }
 
 impl BusinessError for AuthError {
@@ -76,7 +79,8 @@ impl BusinessError for AuthError {
             AuthError::EnterpriseDisabled => Code::ENTERPRISE_DISABLED,
             AuthError::Token(_) | AuthError::Revoked => Code::INVALID_TOKEN,
             AuthError::WrongPassword => Code::WRONG_PASSWORD,
-            AuthError::Store(_) => Code::DATABASE,
+            AuthError::Store(e) => e.code(),
+            AuthError::Signing(_) => Code::INTERNAL,
         }
     }
 
@@ -231,7 +235,7 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenPair,
             StoreError::ConditionFailed { .. } => AuthError::Revoked,
             other => other.into(),
         })?;
-    Ok(token_pair(state, &principal, &rotated, now))
+    token_pair(state, &principal, &rotated, now)
 }
 
 /// Refuses a session past its absolute lifetime or created with credentials the
@@ -381,10 +385,15 @@ async fn start_session(
         credential_version: principal.account.credential_version,
     };
     state.store.put_session(&session).await?;
-    Ok(token_pair(state, principal, &session, now))
+    token_pair(state, principal, &session, now)
 }
 
-fn token_pair(state: &AppState, principal: &Principal, session: &Session, now: i64) -> TokenPair {
+fn token_pair(
+    state: &AppState,
+    principal: &Principal,
+    session: &Session,
+    now: i64,
+) -> Result<TokenPair, AuthError> {
     let cfg = &state.cfg;
     let account = &principal.account;
     let claims = |typ, jti: &str, ttl: i64| Claims {
@@ -400,17 +409,17 @@ fn token_pair(state: &AppState, principal: &Principal, session: &Session, now: i
         iat: now,
         exp: (now + ttl).min(session.ends_at.max(now + 1)),
     };
-    TokenPair {
+    Ok(TokenPair {
         access_token: state.tokens.issue(&claims(
             TokenKind::Access,
             &session.access_jti,
             cfg.access_token_ttl,
-        )),
+        ))?,
         refresh_token: state.tokens.issue(&claims(
             TokenKind::Refresh,
             &session.refresh_jti,
             cfg.refresh_token_ttl,
-        )),
+        ))?,
         token_type: "Bearer".into(),
         expires_in: cfg.access_token_ttl,
         refresh_expires_in: cfg.refresh_token_ttl,
@@ -421,5 +430,5 @@ fn token_pair(state: &AppState, principal: &Principal, session: &Session, now: i
             shop_id: account.shop_id,
             enterprise_id: account.enterprise_id,
         },
-    }
+    })
 }

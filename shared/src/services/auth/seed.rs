@@ -30,7 +30,13 @@ const CHUNK: usize = 45;
 fn marker() -> crate::store::Key {
     let codes: Vec<&str> = CATALOGUE.iter().map(|d| d.code).collect();
     let fingerprint = payload_hash(&codes);
-    keys::unique("bootstrap", &format!("permissions:{}", &fingerprint[..16]))
+    keys::unique(
+        "bootstrap",
+        &format!(
+            "permissions:{}",
+            fingerprint.get(..16).unwrap_or(&fingerprint)
+        ),
+    )
 }
 
 /// Whether a built-in role of `audience` gets `def`.

@@ -118,7 +118,7 @@ impl BusinessError for CatalogError {
             NotSellable(crate::domain::pricing::NotSellable::NoAllocation) => Code::NO_ALLOCATION,
             NotSellable(_) => Code::PACKAGE_NOT_SELLABLE,
             VersionConflict => Code::VERSION_CONFLICT,
-            Store(_) => Code::DATABASE,
+            Store(e) => e.code(),
         }
     }
 }
