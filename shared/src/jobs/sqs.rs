@@ -51,9 +51,10 @@ where
             match serde_json::from_str::<T>(body) {
                 Ok(payload) => handler(payload).await,
                 Err(e) => {
-                    // A message that cannot be decoded never will be: drop it loudly.
-                    tracing::error!(error = %e, body, "undecodable message dropped");
-                    Ok(())
+                    // Never dropped silently: it fails until SQS moves it to the
+                    // dead-letter queue (after the receive limit), where it can be read.
+                    tracing::error!(error = %e, body, "undecodable message");
+                    Err(JobError(format!("undecodable message: {e}")))
                 }
             }
         }
@@ -72,4 +73,40 @@ fn failure(id: String) -> BatchItemFailure {
     let mut f = BatchItemFailure::default();
     f.item_identifier = id;
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::event::sqs::SqsMessage;
+
+    fn message(id: &str, body: &str) -> SqsMessage {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(id.into());
+        m.body = Some(body.into());
+        m
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_message_fails_and_holds_back_the_rest_of_its_batch() {
+        let mut event = SqsEvent::default();
+        event.records = vec![
+            message("a", "7"),
+            message("b", "not json"),
+            message("c", "8"),
+        ];
+        let seen = std::sync::Mutex::new(Vec::new());
+        let response = handle_fifo(event, |n: u32| {
+            seen.lock().unwrap().push(n);
+            async { Ok(()) }
+        })
+        .await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, vec!["b", "c"]);
+        assert_eq!(*seen.lock().unwrap(), vec![7]);
+    }
 }
