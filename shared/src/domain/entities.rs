@@ -146,6 +146,10 @@ pub struct Role {
     /// per-request read needs no query.
     #[serde(default)]
     pub permission_ids: Vec<u64>,
+    /// Accounts and shops holding the role, kept by the transactions that give and
+    /// take it; a held role cannot be deleted or change its type.
+    #[serde(default)]
+    pub holders: u64,
     pub created_at: String,
     pub updated_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -208,6 +208,7 @@ mod tests {
             role_type: RoleType::Customer,
             status,
             permission_ids: perms.to_vec(),
+            holders: 0,
             created_at: String::new(),
             updated_at: String::new(),
             deleted_at: None,

@@ -16,7 +16,7 @@ use crate::domain::validate::{self, filter_term, Invalid};
 use crate::paging::{PageQuery, Paged};
 use crate::services::auth::username_item;
 use crate::store::keys::{self, gsi1};
-use crate::store::links::Links;
+use crate::store::links::{release_roles, Links};
 use crate::store::org::{account_item, role_is, unique_item};
 use crate::store::tx::{Cond, Tx};
 use crate::store::Store;
@@ -356,6 +356,7 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
         release.push(keys::unique("enterprise_account", &eid.to_string()));
     }
     let tx = soft_delete_tx(account_item(&a)?, old.version, now, None, &release);
+    let tx = release_roles(tx, &old.role_ids);
     store.transact(tx).await.map_err(version_conflict)?;
     store.delete_sessions(id, None).await?;
     audit::log_account(

@@ -13,11 +13,11 @@ use crate::domain::org::{PermType, RoleType, Status, UserType};
 use crate::domain::validate::{self, filter_term, Invalid};
 use crate::services::shops::shop_roles;
 use crate::store::keys::{self, gsi1};
-use crate::store::links::Links;
+use crate::store::links::{role_unheld, Links};
 use crate::store::org::{permission_item, role_item, unique_item};
 use crate::store::permissions;
 use crate::store::tx::{Cond, Tx};
-use crate::store::{Key, On, Store};
+use crate::store::{num_attr, Key, Store, StoreError};
 
 /// `POST /api/admin/roles` body.
 #[derive(Debug, Deserialize)]
@@ -124,6 +124,7 @@ pub async fn create_role(
         role_type: req.role_type,
         status: req.status.unwrap_or(Status::Enabled),
         permission_ids: Vec::new(),
+        holders: 0,
         created_at: at.clone(),
         updated_at: at,
         deleted_at: None,
@@ -196,20 +197,14 @@ pub async fn update_role(
         role.status = status;
     }
     if let Some(role_type) = req.role_type.filter(|t| *t != old.role_type) {
-        if role_in_use(store, id).await? {
+        // Giving or taking the role moves its version on, so the versioned save
+        // below fails if anyone started holding it since this read.
+        if old.holders > 0 {
             return Err(OrgError::RoleInUse);
         }
         role.role_type = role_type;
     }
     save_role(store, caller, now, &old, role).await
-}
-
-/// Whether any account or shop holds role `id`.
-async fn role_in_use(store: &Store, id: u64) -> Result<bool, OrgError> {
-    let uses = store
-        .query_page(On::Gsi1, &gsi1::role_use(id), "", Some(1))
-        .await?;
-    Ok(!uses.is_empty())
 }
 
 /// Enables or disables a role.
@@ -247,7 +242,7 @@ async fn save_role(
     Ok(role)
 }
 
-/// Soft-deletes a role that no account or shop holds.
+/// Soft-deletes a role that no account or shop holds (checked inside the write).
 pub async fn delete_role(
     store: &Store,
     caller: &Caller,
@@ -256,14 +251,25 @@ pub async fn delete_role(
 ) -> Result<(), OrgError> {
     caller.require(SA_PL)?;
     let old = live_role(store, id).await?;
-    if role_in_use(store, id).await? {
+    if old.holders > 0 {
         return Err(OrgError::RoleInUse);
     }
     let mut role = old.clone();
     role.touch(caller.account_id, now);
     let release = [keys::unique("role_name", &old.role_name)];
-    let tx = soft_delete_tx(role_item(&role)?, old.version, now, None, &release);
-    store.transact(tx).await.map_err(version_conflict)?;
+    let tx = soft_delete_tx(
+        role_item(&role)?,
+        old.version,
+        now,
+        Some(role_unheld()),
+        &release,
+    );
+    store.transact(tx).await.map_err(|e| match &e {
+        StoreError::ConditionFailed {
+            old: Some(item), ..
+        } if num_attr(item, "holders").unwrap_or(0) > 0 => OrgError::RoleInUse,
+        _ => version_conflict(e),
+    })?;
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use crate::domain::shop_path::{ShopPath, MAX_SHOP_LEVEL};
 use crate::domain::validate::{self, filter_term};
 use crate::services::auth::username_item;
 use crate::store::keys::{self, gsi1};
-use crate::store::links::{Links, RoleHolder};
+use crate::store::links::{hold_role, release_roles, Links};
 use crate::store::org::{
     account_item, role_is, role_is_enabled, shop_has_no_children, shop_item, unique_item,
 };
@@ -209,21 +209,19 @@ pub async fn create(
         version: 1,
     };
     let role_id = req.default_role_id;
-    let mut tx = Tx::new()
+    let tx = Tx::new()
         .put_new("shop", shop_item(&shop)?)
         .put_new("shop_code", unique_item("shop_code", &shop_code, id))
-        .check(
-            "default_role",
-            &keys::role(role_id),
-            role_is_enabled(RoleType::Customer),
-        )
         .put_new("account", account_item(&account)?)
-        .put_new("username", username_item(&account))
-        .put_new("shop_role", RoleHolder::Shop(id).item(role_id))
-        .put_new(
-            "account_role",
-            RoleHolder::Account(account_id).item(role_id),
-        );
+        .put_new("username", username_item(&account));
+    // The shop and its first account both hold the default role.
+    let mut tx = hold_role(
+        tx,
+        "default_role",
+        role_id,
+        2,
+        role_is_enabled(RoleType::Customer),
+    );
     for kind in [WalletKind::Main, WalletKind::Commission] {
         let wallet = AgentWallet {
             shop_id: id,
@@ -430,6 +428,8 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
             None,
         );
     }
+    // The shop no longer holds its roles (its accounts keep theirs until deleted).
+    let tx = release_roles(tx, &old.role_ids);
     store.transact(tx).await.map_err(|e| match &e {
         // A sub-shop created meanwhile, or another change: tell which.
         StoreError::ConditionFailed {

@@ -10,17 +10,6 @@ pub fn shop(id: u64) -> Key {
     Key::new(format!("SHOP#{id}"), ENTITY)
 }
 
-/// Sort-key prefix of role links (ShopRole, AccountRole).
-pub const ROLE_LINK_PREFIX: &str = "ROLE#";
-
-/// Role `role_id` available to shop `shop_id` (ShopRole).
-pub fn shop_role(shop_id: u64, role_id: u64) -> Key {
-    Key::new(
-        format!("SHOP#{shop_id}"),
-        format!("{ROLE_LINK_PREFIX}{role_id}"),
-    )
-}
-
 /// Agent wallet `kind` (`main`, `commission`) of a shop.
 pub fn agent_wallet(shop_id: u64, kind: &str) -> Key {
     Key::new(format!("SHOP#{shop_id}"), format!("WALLET#{kind}"))
@@ -29,14 +18,6 @@ pub fn agent_wallet(shop_id: u64, kind: &str) -> Key {
 /// Account `id`.
 pub fn account(id: u64) -> Key {
     Key::new(format!("ACCOUNT#{id}"), ENTITY)
-}
-
-/// Role `role_id` held by account `account_id` (AccountRole).
-pub fn account_role(account_id: u64, role_id: u64) -> Key {
-    Key::new(
-        format!("ACCOUNT#{account_id}"),
-        format!("{ROLE_LINK_PREFIX}{role_id}"),
-    )
 }
 
 /// Login session `sid` of an account (holds the current token ids).
@@ -193,11 +174,6 @@ pub mod gsi1 {
     pub const GRANTS: &str = "GRANTS";
     /// Sort-key prefix of platform-owned items (sorts before any shop path `/...`).
     pub const PLATFORM: &str = "!P";
-
-    /// Partition listing who uses role `id` (accounts and shops).
-    pub fn role_use(id: u64) -> String {
-        format!("ROLEUSE#{id}")
-    }
 
     /// Partition listing the live allocations of package `id` (by shop).
     pub fn package_allocations(id: u64) -> String {

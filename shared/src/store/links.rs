@@ -1,13 +1,13 @@
 //! Links between organisation entities: the roles a shop offers, the roles an account
 //! holds and the permissions a role grants. The owner item holds the set
-//! (`role_ids`, `permission_ids`), so the per-request read sees it without a query;
-//! role links also have one item each under the owner's partition (`ROLE#<id>`),
-//! listed under the role's `ROLEUSE#` partition so "is this role in use" is one Query.
+//! (`role_ids`, `permission_ids`), so the per-request read sees it without a query.
+//! A role counts its holders (`holders`: accounts and shops), kept by the same
+//! transactions that change the sets, so "is this role in use" is a condition inside
+//! the role's own write, never a prior query.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::keys::{self, gsi1};
-use super::org::with_gsi1;
+use super::keys;
 use super::permissions;
 use super::tx::{Cond, Tx, Upd, MAX_TX_ITEMS};
 use super::{n, Item, Key, Store, StoreError};
@@ -59,53 +59,54 @@ impl Links {
         }
     }
 
-    /// The holder of a role set (no link items for a role's permissions).
-    fn holder(self) -> Option<RoleHolder> {
-        match self {
-            Links::ShopRoles(id) => Some(RoleHolder::Shop(id)),
-            Links::AccountRoles(id) => Some(RoleHolder::Account(id)),
-            Links::RolePermissions(_) => None,
-        }
+    /// Whether the targets are roles (which count their holders).
+    fn of_roles(self) -> bool {
+        !matches!(self, Links::RolePermissions(_))
     }
 
     /// Operations a replacement with these changes takes.
     fn ops(self, added: usize, removed: usize) -> usize {
         match self {
-            Links::ShopRoles(_) | Links::AccountRoles(_) => 1 + 2 * added + removed,
+            Links::ShopRoles(_) | Links::AccountRoles(_) => 1 + added + removed,
             Links::RolePermissions(_) => 1 + usize::from(added > 0),
         }
     }
 
     /// Most role links one replacement can add (with nothing removed).
-    pub const MAX_ADDED: usize = (MAX_TX_ITEMS - 1) / 2;
+    pub const MAX_ADDED: usize = MAX_TX_ITEMS - 1;
 }
 
-/// Who holds a role through a link item.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RoleHolder {
-    /// A shop (ShopRole).
-    Shop(u64),
-    /// An account (AccountRole).
-    Account(u64),
+/// Label of a holder-count change of a role that is no longer held.
+const RELEASE: &str = "role_release";
+
+/// Adds to `tx` that role `role` gains `holders` holders: it must meet `cond` (live,
+/// of the right type...). Labelled `label`.
+pub fn hold_role(tx: Tx, label: &'static str, role: u64, holders: i64, cond: Cond) -> Tx {
+    tx.update(
+        label,
+        &keys::role(role),
+        Upd::counter("holders", holders),
+        Some(cond),
+    )
 }
 
-impl RoleHolder {
-    /// The link item's key.
-    fn link(self, role: u64) -> Key {
-        match self {
-            RoleHolder::Shop(id) => keys::shop_role(id, role),
-            RoleHolder::Account(id) => keys::account_role(id, role),
-        }
+/// Adds to `tx` that each role of `roles` loses one holder (an account or shop that
+/// held them is deleted, or gave them up).
+pub fn release_roles(mut tx: Tx, roles: &[u64]) -> Tx {
+    for role in roles {
+        tx = tx.update(
+            RELEASE,
+            &keys::role(*role),
+            Upd::counter("holders", -1),
+            None,
+        );
     }
+    tx
+}
 
-    /// The link item for `role`, listed under the role's `ROLEUSE#` partition; it is
-    /// written together with the holder's `role_ids`.
-    pub fn item(self, role: u64) -> Item {
-        let key = self.link(role);
-        let mut item = key.item();
-        item.insert("role_id".into(), n(role));
-        with_gsi1(item, &gsi1::role_use(role), key.pk)
-    }
+/// A role nobody holds (the condition of its deletion and of a change of its type).
+pub fn role_unheld() -> Cond {
+    Cond::new("attribute_not_exists(holders) OR holders = :no_holders").value(":no_holders", n(0))
 }
 
 /// The ids of an owner item's set.
@@ -138,8 +139,9 @@ impl Store {
     /// Replaces the link set with `wanted`, in one transaction: the owner's set is
     /// written only if the owner is live and unchanged since it was read (its
     /// `version` moves on, so an optimistic save that read the old set fails), every
-    /// newly linked role must hold `target`, and every newly granted permission must
-    /// be live (`target` is not used for permissions). A replacement that loses a
+    /// newly linked role must hold `target` and gains a holder, every dropped role
+    /// loses one, and every newly granted permission must be live (`target` is not
+    /// used for permissions). A replacement that loses a
     /// race is retried from a fresh read. A change too large for one transaction is
     /// refused as [`StoreError::TooLarge`] before anything is written; failed
     /// conditions are labelled [`label::OWNER`], [`label::TARGET`] or
@@ -186,25 +188,17 @@ impl Store {
                 upd,
                 Some(Cond::live().and(Cond::version(version))),
             );
-            match links.holder() {
-                Some(holder) => {
-                    for id in added {
-                        tx = tx
-                            .check(label::TARGET, &links.target(id), target.clone())
-                            .put("link", holder.item(id), None);
-                    }
-                    for id in removed {
-                        tx = tx.delete("link", &holder.link(id), None);
-                    }
+            if links.of_roles() {
+                for id in added {
+                    tx = hold_role(tx, label::TARGET, id, 1, target.clone());
                 }
-                None if !added.is_empty() => {
-                    tx = tx.check(
-                        label::TARGET,
-                        &permissions::index_key(),
-                        permissions::all_indexed(&added),
-                    );
-                }
-                None => {}
+                tx = release_roles(tx, &removed);
+            } else if !added.is_empty() {
+                tx = tx.check(
+                    label::TARGET,
+                    &permissions::index_key(),
+                    permissions::all_indexed(&added),
+                );
             }
             match self.transact(tx).await {
                 Err(StoreError::ConditionFailed {
@@ -226,12 +220,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn role_links_are_listed_under_the_role() {
-        let role_link = RoleHolder::Account(4).item(9);
-        assert_eq!(
-            super::super::str_attr(&role_link, "gsi1pk"),
-            Some("ROLEUSE#9")
-        );
+    fn sets_are_read_from_their_owner() {
         let mut owner = Item::new();
         owner.insert("role_ids".into(), AttributeValue::L(vec![n(3), n(9)]));
         assert_eq!(ids_in(&owner, "role_ids"), vec![3, 9]);
@@ -243,7 +232,7 @@ mod tests {
         let roles = Links::AccountRoles(1);
         assert!(roles.ops(Links::MAX_ADDED, 0) <= MAX_TX_ITEMS);
         assert!(roles.ops(Links::MAX_ADDED + 1, 0) > MAX_TX_ITEMS);
-        assert!(roles.ops(40, 40) > MAX_TX_ITEMS);
+        assert!(roles.ops(50, 50) > MAX_TX_ITEMS);
         assert_eq!(Links::RolePermissions(1).ops(90, 90), 2);
     }
 }

@@ -170,6 +170,7 @@ async fn seed_roles(
                     role_type,
                     status: Status::Enabled,
                     permission_ids: codes_for(&mut CATALOGUE.iter()),
+                    holders: 0,
                     created_at: at.clone(),
                     updated_at: at,
                     deleted_at: None,
