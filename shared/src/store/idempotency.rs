@@ -28,11 +28,17 @@ pub struct IdempotencyTtl {
 /// What a claim found.
 #[derive(Debug, PartialEq)]
 pub enum Claim {
-    /// The caller owns the key now and must do the work.
-    Proceed,
+    /// The caller owns the key now and must do the work; completing or releasing the
+    /// claim needs this owner token, so an attempt whose claim was taken over (it ran
+    /// past its in-progress time) cannot overwrite or free its successor's.
+    Proceed(ClaimToken),
     /// The work was done before; this is its stored response.
     Replay(serde_json::Value),
 }
+
+/// Proof of owning an idempotency claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimToken(String);
 
 /// Why a key could not be claimed.
 #[derive(Debug, thiserror::Error)]
@@ -63,9 +69,11 @@ impl Store {
         now: i64,
         ttl: IdempotencyTtl,
     ) -> Result<Claim, IdempotencyError> {
+        let token = ClaimToken(uuid::Uuid::new_v4().simple().to_string());
         let mut item: Item = keys::idempotency(key).item();
         item.insert("status".into(), s(IN_PROGRESS));
         item.insert("payload_hash".into(), s(hash));
+        item.insert("owner".into(), s(token.0.clone()));
         item.insert("in_progress_until".into(), n(now + ttl.in_progress));
         item.insert(
             "expires_at".into(),
@@ -80,7 +88,7 @@ impl Store {
         .value(":in_progress", s(IN_PROGRESS))
         .value(":hash", s(hash));
         match self.put_if("idempotency_claim", item, cond).await {
-            Ok(()) => Ok(Claim::Proceed),
+            Ok(()) => Ok(Claim::Proceed(token)),
             Err(StoreError::ConditionFailed { old: Some(old), .. }) => {
                 if str_attr(&old, "payload_hash") != Some(hash) {
                     return Err(IdempotencyError::PayloadMismatch);
@@ -99,11 +107,13 @@ impl Store {
         }
     }
 
-    /// Stores the response of the work that claimed `key`.
+    /// Stores the response of the work that claimed `key` with `token`; a claim since
+    /// taken over by another attempt fails its condition and stores nothing.
     pub async fn idempotency_complete(
         &self,
         key: &str,
         hash: &str,
+        token: &ClaimToken,
         response: &serde_json::Value,
         now: i64,
         ttl: IdempotencyTtl,
@@ -113,13 +123,18 @@ impl Store {
         item.insert("payload_hash".into(), s(hash));
         item.insert("response".into(), s(response.to_string()));
         item.insert("expires_at".into(), n(now + ttl.completed));
-        self.put_if("idempotency_complete", item, owned_claim(hash))
+        self.put_if("idempotency_complete", item, owned_claim(token))
             .await
     }
 
-    /// Gives up a claim after failed work, so a retry can start again at once.
-    pub async fn idempotency_release(&self, key: &str, hash: &str) -> Result<(), StoreError> {
-        let cond = owned_claim(hash);
+    /// Gives up a claim after failed work, so a retry can start again at once (a claim
+    /// taken over by another attempt is left alone).
+    pub async fn idempotency_release(
+        &self,
+        key: &str,
+        token: &ClaimToken,
+    ) -> Result<(), StoreError> {
+        let cond = owned_claim(token);
         let res = self
             .client()
             .delete_item()
@@ -162,16 +177,16 @@ impl Store {
                 let t = serde_json::from_value(v).map_err(|e| StoreError::Codec(e.to_string()))?;
                 Ok(Ok(t))
             }
-            Claim::Proceed => match work().await {
+            Claim::Proceed(token) => match work().await {
                 Ok(t) => {
                     let v =
                         serde_json::to_value(&t).map_err(|e| StoreError::Codec(e.to_string()))?;
-                    self.idempotency_complete(key, payload_hash, &v, now, ttl)
+                    self.idempotency_complete(key, payload_hash, &token, &v, now, ttl)
                         .await?;
                     Ok(Ok(t))
                 }
                 Err(e) => {
-                    self.idempotency_release(key, payload_hash).await?;
+                    self.idempotency_release(key, &token).await?;
                     Ok(Err(e))
                 }
             },
@@ -179,10 +194,11 @@ impl Store {
     }
 }
 
-/// The record is still the in-progress claim of this payload.
-fn owned_claim(hash: &str) -> Cond {
-    Cond::new("#status = :in_progress AND payload_hash = :hash")
+/// The record is still the in-progress claim made with `token`.
+fn owned_claim(token: &ClaimToken) -> Cond {
+    Cond::new("#status = :in_progress AND #owner = :owner")
         .name("#status", "status")
+        .name("#owner", "owner")
         .value(":in_progress", s(IN_PROGRESS))
-        .value(":hash", s(hash))
+        .value(":owner", s(token.0.clone()))
 }

@@ -1,7 +1,9 @@
 //! The DynamoDB building blocks against the emulator.
 
 use shared::store::calls::counted;
-use shared::store::idempotency::{payload_hash, Claim, IdempotencyError, IdempotencyTtl};
+use shared::store::idempotency::{
+    payload_hash, Claim, ClaimToken, IdempotencyError, IdempotencyTtl,
+};
 use shared::store::tx::{Cond, Tx, Upd};
 use shared::store::{n, num_attr, Item, Key, StoreError};
 
@@ -163,6 +165,14 @@ const TTL: IdempotencyTtl = IdempotencyTtl {
     in_progress: 30,
 };
 
+/// The owner token of a claim that must proceed.
+fn proceed(claim: Claim) -> ClaimToken {
+    match claim {
+        Claim::Proceed(token) => token,
+        other => panic!("expected to proceed, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn idempotency_claim_complete_replay_and_mismatch() {
     let t = TestTable::new().await;
@@ -172,10 +182,7 @@ async fn idempotency_claim_complete_replay_and_mismatch() {
     let other = payload_hash(&serde_json::json!({"amount": 200}));
     let now = 5_000;
 
-    assert_eq!(
-        t.store.idempotency_claim("k1", &h, now, TTL).await.unwrap(),
-        Claim::Proceed
-    );
+    let token = proceed(t.store.idempotency_claim("k1", &h, now, TTL).await.unwrap());
     // While in progress: the same request waits, a different one is refused.
     assert!(matches!(
         t.store.idempotency_claim("k1", &h, now + 1, TTL).await,
@@ -188,7 +195,7 @@ async fn idempotency_claim_complete_replay_and_mismatch() {
 
     let response = serde_json::json!({"order_id": 42});
     t.store
-        .idempotency_complete("k1", &h, &response, now + 2, TTL)
+        .idempotency_complete("k1", &h, &token, &response, now + 2, TTL)
         .await
         .unwrap();
     assert_eq!(
@@ -203,12 +210,11 @@ async fn idempotency_claim_complete_replay_and_mismatch() {
         Err(IdempotencyError::PayloadMismatch)
     ));
     // After the record expires the key is free again.
-    assert_eq!(
+    proceed(
         t.store
             .idempotency_claim("k1", &other, now + 2 + 3600, TTL)
             .await
             .unwrap(),
-        Claim::Proceed
     );
 }
 
@@ -217,27 +223,46 @@ async fn idempotency_stale_in_progress_is_taken_over_and_release_frees_the_key()
     let t = TestTable::new().await;
     let h = payload_hash(&"p");
     let now = 10_000;
-    assert_eq!(
-        t.store.idempotency_claim("k", &h, now, TTL).await.unwrap(),
-        Claim::Proceed
-    );
-    // The first attempt "crashed": after in_progress expires a retry takes over.
+    let first = proceed(t.store.idempotency_claim("k", &h, now, TTL).await.unwrap());
+    // The first attempt is slow or "crashed": after in_progress expires a retry takes over.
     assert!(matches!(
         t.store.idempotency_claim("k", &h, now + 29, TTL).await,
         Err(IdempotencyError::InProgress)
     ));
-    assert_eq!(
+    let second = proceed(
         t.store
             .idempotency_claim("k", &h, now + 30, TTL)
             .await
             .unwrap(),
-        Claim::Proceed
     );
-    // ... but never with a different payload.
+    // The stale attempt can neither store its result over its successor's claim nor
+    // free it.
+    let stale = serde_json::json!("stale");
+    assert!(matches!(
+        t.store
+            .idempotency_complete("k", &h, &first, &stale, now + 31, TTL)
+            .await,
+        Err(StoreError::ConditionFailed { .. })
+    ));
+    t.store.idempotency_release("k", &first).await.unwrap();
+    assert!(matches!(
+        t.store.idempotency_claim("k", &h, now + 32, TTL).await,
+        Err(IdempotencyError::InProgress)
+    ));
+    let fresh = serde_json::json!("fresh");
+    t.store
+        .idempotency_complete("k", &h, &second, &fresh, now + 33, TTL)
+        .await
+        .unwrap();
     assert_eq!(
-        t.store.idempotency_claim("k2", &h, now, TTL).await.unwrap(),
-        Claim::Proceed
+        t.store
+            .idempotency_claim("k", &h, now + 34, TTL)
+            .await
+            .unwrap(),
+        Claim::Replay(fresh)
     );
+    // ... never with a different payload.
+    proceed(t.store.idempotency_claim("k2", &h, now, TTL).await.unwrap());
     assert!(matches!(
         t.store
             .idempotency_claim("k2", &payload_hash(&"q"), now + 31, TTL)
@@ -245,13 +270,13 @@ async fn idempotency_stale_in_progress_is_taken_over_and_release_frees_the_key()
         Err(IdempotencyError::PayloadMismatch)
     ));
     // A failed attempt releases its claim; a retry may start at once.
-    t.store.idempotency_release("k", &h).await.unwrap();
-    assert_eq!(
+    let third = proceed(t.store.idempotency_claim("k3", &h, now, TTL).await.unwrap());
+    t.store.idempotency_release("k3", &third).await.unwrap();
+    proceed(
         t.store
-            .idempotency_claim("k", &h, now + 31, TTL)
+            .idempotency_claim("k3", &h, now + 1, TTL)
             .await
             .unwrap(),
-        Claim::Proceed
     );
 }
 
