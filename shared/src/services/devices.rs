@@ -256,7 +256,7 @@ pub async fn bind(
         bound_at: rfc3339(now),
     };
     store
-        .bind_card(&binding)
+        .bind_card(&binding, device.shop_id)
         .await
         .map_err(|e| match BindConflict::of(&e) {
             Some(BindConflict::SlotTaken) => AssetError::SlotOccupied(req.slot_position),

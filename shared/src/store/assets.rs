@@ -152,10 +152,21 @@ impl BindConflict {
     }
 }
 
+/// The asset still belongs to `shop` (platform stock when `None`): the condition of
+/// a write that relied on the owner it read.
+pub fn owned_by(shop: Option<u64>) -> Cond {
+    match shop {
+        Some(id) => Cond::new("shop_id = :owner").value(":owner", n(id)),
+        None => Cond::new("attribute_not_exists(shop_id) OR attribute_type(shop_id, :null_type)")
+            .value(":null_type", s("NULL")),
+    }
+}
+
 /// The card-side updates of a new SIM binding: the slot item (label `slot`, fails
 /// when the slot is taken) and the card marked bound (label `card`, fails unless the
-/// card is live and standalone). The device's `bound_card_count` is the caller's.
-pub fn bind_ops(tx: Tx, b: &SimBinding) -> Result<Tx, StoreError> {
+/// card is live, standalone and still owned by `owner`, the shop it was read with).
+/// The device's `bound_card_count` is the caller's.
+pub fn bind_ops(tx: Tx, b: &SimBinding, owner: Option<u64>) -> Result<Tx, StoreError> {
     Ok(tx.put_new("slot", binding_item(b)?).update(
         "card",
         &keys::card(b.iot_card_id),
@@ -164,7 +175,11 @@ pub fn bind_ops(tx: Tx, b: &SimBinding) -> Result<Tx, StoreError> {
             .value(":device", n(b.device_id))
             .value(":slot", n(b.slot_position))
             .value(":one", n(1)),
-        Some(Cond::live().and(Cond::new("is_standalone = :true").value(":true", AttributeValue::Bool(true)))),
+        Some(
+            Cond::live()
+                .and(Cond::new("is_standalone = :true").value(":true", AttributeValue::Bool(true)))
+                .and(owned_by(owner)),
+        ),
     ))
 }
 
@@ -212,14 +227,23 @@ impl Store {
         self.transact(tx).await
     }
 
-    /// Writes a deactivated asset, provided it is live and in stock or sold; the old
-    /// item comes back in the error otherwise (see [`old_state`]).
-    pub async fn deactivate_asset(&self, item: Item) -> Result<(), StoreError> {
+    /// Deactivates the asset at `key` provided it is live and in stock or sold,
+    /// changing only its status and audit fields (a move or binding made meanwhile is
+    /// kept); the old item comes back in the error otherwise (see [`old_state`]).
+    pub async fn deactivate_asset(&self, key: &Key, by: u64, at: &str) -> Result<(), StoreError> {
         let cond = Cond::live()
             .and(Cond::new("asset_status IN (:in_stock, :sold)"))
             .value(":in_stock", n(i64::from(AssetStatus::InStock)))
             .value(":sold", n(i64::from(AssetStatus::Sold)));
-        self.put_if("asset", item, cond).await
+        let upd = Upd::new(
+            "SET asset_status = :deactivated, updated_at = :at, updater = :by ADD version :one",
+        )
+        .value(":deactivated", n(i64::from(AssetStatus::Deactivated)))
+        .value(":at", s(at))
+        .value(":by", n(by))
+        .value(":one", n(1));
+        self.transact(Tx::new().update("asset", key, upd, Some(cond)))
+            .await
     }
 
     /// Moves an asset (still live at `expected` version) together with the cards that
@@ -280,14 +304,15 @@ impl Store {
             .collect())
     }
 
-    /// Binds a standalone card into a free slot of a live device; a refusal is told
-    /// by [`BindConflict::of`].
-    pub async fn bind_card(&self, b: &SimBinding) -> Result<(), StoreError> {
-        let tx = bind_ops(Tx::new(), b)?.update(
+    /// Binds a standalone card into a free slot of a live device, both still owned by
+    /// `owner` (the shop they were read with: a move in between refuses the binding);
+    /// a refusal is told by [`BindConflict::of`].
+    pub async fn bind_card(&self, b: &SimBinding, owner: Option<u64>) -> Result<(), StoreError> {
+        let tx = bind_ops(Tx::new(), b, owner)?.update(
             "device",
             &keys::device(b.device_id),
             Upd::counter("bound_card_count", 1),
-            Some(Cond::live()),
+            Some(Cond::live().and(owned_by(owner))),
         );
         self.transact(tx).await
     }

@@ -25,6 +25,7 @@ mod imports;
 mod matrix;
 mod org;
 mod permissions;
+mod races;
 mod secrets;
 mod security;
 mod store;

@@ -130,7 +130,7 @@ fn device_tx(
             slot_position: *slot,
             bound_at: now.to_string(),
         };
-        tx = bind_ops(tx, &binding)?;
+        tx = bind_ops(tx, &binding, card.shop_id)?;
     }
     Ok(tx)
 }

@@ -30,10 +30,10 @@ pub async fn deactivate<A: Asset>(
         AssetStatus::InStock | AssetStatus::Sold => {}
         other => return Err(AssetError::StatusInvalid(other)),
     }
-    let mut changed = a.clone();
-    changed.set_asset_status(AssetStatus::Deactivated);
-    changed.touch(caller.account_id, now);
-    match store.deactivate_asset(changed.item()?).await {
+    match store
+        .deactivate_asset(&A::key(id), caller.account_id, &rfc3339(now))
+        .await
+    {
         Ok(()) => Ok(()),
         Err(e @ StoreError::ConditionFailed { .. }) => match old_state::<A>(&e) {
             // Deactivated meanwhile by someone else: the same end state.

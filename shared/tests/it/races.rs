@@ -1,0 +1,95 @@
+//! Writes that relied on an earlier read carry that read's condition inside the
+//! write: racing them against a move never loses the move.
+
+use serde_json::json;
+use shared::domain::assets::{Device, IotCard};
+use shared::store::keys;
+
+use crate::helpers::assets::{all, import_devices, tree_with_cards};
+use crate::helpers::spawn_app;
+
+async fn card(app: &crate::helpers::TestApp, id: u64) -> IotCard {
+    app.state
+        .store
+        .entity(&keys::card(id))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn deactivating_never_undoes_an_allocation_made_meanwhile() {
+    let app = spawn_app().await;
+    let t = tree_with_cards(&app, 8).await;
+    let cards = all(&app, &t.admin, "/api/admin/iot-cards").await;
+    for c in &cards {
+        let id = c["id"].as_u64().unwrap();
+        let iccid = c["iccid"].as_str().unwrap();
+        let allocate = app.post(
+            "/api/admin/iot-cards/allocate",
+            &t.admin,
+            json!({"to_shop_id": t.a, "iccids": [iccid]}),
+        );
+        let path = format!("/api/admin/iot-cards/{id}/deactivate");
+        let deactivate = app.call("PATCH", &path, Some(&t.admin), None);
+        let (allocated, deactivated) = tokio::join!(allocate, deactivate);
+        let moved =
+            allocated.code() == 0 && allocated.data()["success_count"].as_u64().unwrap_or(0) == 1;
+        let now = card(&app, id).await;
+        if moved {
+            assert_eq!(now.shop_id, Some(t.a), "card {id}: the allocation was lost");
+        } else {
+            assert_eq!(now.shop_id, None, "card {id}");
+        }
+        if deactivated.code() == 0 {
+            assert_eq!(i64::from(now.asset_status), 4, "card {id}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn binding_never_joins_a_card_that_moved_meanwhile() {
+    let app = spawn_app().await;
+    let t = tree_with_cards(&app, 8).await;
+    let csv: String = (0..8).fold("virtual_no,max_sim_slots\n".to_string(), |s, i| {
+        s + &format!("RACE-{i},1\n")
+    });
+    import_devices(&app, &t.admin, &csv).await;
+    let devices = all(&app, &t.admin, "/api/admin/devices").await;
+    let cards = all(&app, &t.admin, "/api/admin/iot-cards").await;
+    assert_eq!((devices.len(), cards.len()), (8, 8));
+    for (d, c) in devices.iter().zip(&cards) {
+        let (device, id) = (d["id"].as_u64().unwrap(), c["id"].as_u64().unwrap());
+        let allocate = app.post(
+            "/api/admin/iot-cards/allocate",
+            &t.admin,
+            json!({"to_shop_id": t.a, "iccids": [c["iccid"]]}),
+        );
+        let path = format!("/api/admin/devices/{device}/cards");
+        let bind = app.post(
+            &path,
+            &t.admin,
+            json!({"iot_card_id": id, "slot_position": 1}),
+        );
+        let (allocated, bound) = tokio::join!(allocate, bind);
+        let now = card(&app, id).await;
+        let stored: Device = app
+            .state
+            .store
+            .entity(&keys::device(device))
+            .await
+            .unwrap()
+            .unwrap();
+        if now.bound_device_id == Some(device) {
+            assert_eq!(bound.code(), 0);
+            assert_eq!(now.shop_id, stored.shop_id, "card {id} bound across owners");
+        }
+        if allocated.code() == 0 && allocated.data()["success_count"] == 1 {
+            assert_eq!(now.shop_id, Some(t.a));
+            assert!(
+                now.bound_device_id.is_none() || stored.shop_id == Some(t.a),
+                "card {id}: moved to A but bound to a platform device"
+            );
+        }
+    }
+}
