@@ -369,6 +369,21 @@ impl Store {
             .collect())
     }
 
+    /// Writes again a card an earlier delivery of its import chunk may have written:
+    /// only if it is missing or still exactly as that task created it (`version` 1),
+    /// so a move, binding or deactivation made since is kept. Returns whether it wrote.
+    pub async fn rewrite_imported_card(&self, item: Item, task: u64) -> Result<bool, StoreError> {
+        let cond =
+            Cond::new("attribute_not_exists(pk) OR (import_task_id = :task AND version = :first)")
+                .value(":task", n(task))
+                .value(":first", n(1));
+        match self.put_if("card", item, cond).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Claims `value` of `kind` for entity `target`, created by row `row` of task
     /// `task` (a conditional put).
     pub async fn claim_unique(

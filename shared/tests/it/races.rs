@@ -93,3 +93,47 @@ async fn binding_never_joins_a_card_that_moved_meanwhile() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_redelivered_import_chunk_keeps_a_move_made_meanwhile() {
+    use crate::helpers::assets::{cards_csv, drain, iccid, import_cards};
+    use shared::store::{n, s};
+    let app = spawn_app().await;
+    let t = tree_with_cards(&app, 2).await;
+    let task = import_cards(&app, &t.admin, &cards_csv(100, 104), json!({})).await;
+    assert_eq!(task["success_count"], 4);
+    let task_id = task["id"].as_u64().unwrap();
+    app.post(
+        "/api/admin/iot-cards/allocate",
+        &t.admin,
+        json!({"to_shop_id": t.a, "iccids": [iccid(100)]}),
+    )
+    .await
+    .ok();
+    // The worker "died" after writing the chunk but before recording progress: the
+    // task is back at the chunk and its message is delivered again.
+    let store = &app.state.store;
+    let mut item = store.get(&keys::import(task_id)).await.unwrap().unwrap();
+    item.insert("status".into(), s("processing"));
+    item.insert("next_offset".into(), n(0));
+    item.insert("next_row".into(), n(0));
+    store.put(item).await.unwrap();
+    // Delivered straight to the worker (the queue would deduplicate a copy sent
+    // within five minutes; SQS redelivers the original instead).
+    let message = aws_sdk_sqs::types::Message::builder()
+        .message_id("redelivered")
+        .body(json!({"task_id": task_id, "offset": 0}).to_string())
+        .build();
+    let response =
+        shared::jobs::import::handle(&app.state, shared::local::sqs_event(&[message])).await;
+    assert!(response.batch_item_failures.is_empty());
+    drain(&app).await;
+    let cards = all(&app, &t.admin, "/api/admin/iot-cards").await;
+    let moved = cards.iter().find(|c| c["iccid"] == iccid(100)).unwrap();
+    assert_eq!(moved["shop_id"], t.a, "the allocation survived the replay");
+    assert_eq!(
+        cards.iter().filter(|c| c["iccid"] == iccid(101)).count(),
+        1,
+        "replayed rows are written once"
+    );
+}

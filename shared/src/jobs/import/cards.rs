@@ -1,8 +1,11 @@
 //! Writing the card rows of a chunk (jobs.md J16, type `cards`).
 //!
 //! Each row claims its ICCID, virtual number and MSISDN with conditional puts (a
-//! conflict gives back what the row claimed); the cards are then batch-written. No
-//! multi-row transactions: they cost twice the write units.
+//! conflict gives back what the row claimed); new cards are then batch-written. A
+//! row an earlier delivery of the chunk claimed (the worker died before recording
+//! progress) rewrites its card only if it is still exactly as this task created it,
+//! so a move made in between is never lost. No multi-row transactions: they cost
+//! twice the write units.
 
 use super::{conflict_reason, rows, target_shop, Outcome};
 use crate::app::AppState;
@@ -64,6 +67,7 @@ pub async fn import(
     let mut set = tokio::task::JoinSet::new();
     let mut pending = todo.into_iter();
     let mut cards = Vec::new();
+    let mut replays = Vec::new();
     loop {
         while set.len() < ROW_CONCURRENCY {
             let Some(r) = pending.next() else { break };
@@ -79,22 +83,30 @@ pub async fn import(
         };
         let (mut r, claim) = joined.map_err(|e| JobError(e.to_string()))?;
         match claim? {
-            Claimed::Ok(id) => {
+            Claimed::Ok { id, replay } => {
                 r.card.id = id;
-                cards.push(card_item(&r.card)?);
+                if replay {
+                    replays.push(card_item(&r.card)?);
+                } else {
+                    cards.push(card_item(&r.card)?);
+                }
                 out.success += 1;
             }
             Claimed::Conflict(reason) => out.fail(task, r.row, &r.card.iccid, reason),
         }
     }
     store.put_all(cards).await?;
+    for card in replays {
+        store.rewrite_imported_card(card, task.id).await?;
+    }
     Ok(out)
 }
 
 /// Outcome of claiming a row's unique values.
 enum Claimed {
-    /// All values are this row's; the card id to write.
-    Ok(u64),
+    /// All values are this row's; the card id to write, and whether an earlier
+    /// delivery had claimed them (so the card may exist already).
+    Ok { id: u64, replay: bool },
     /// A value belongs to something else; nothing of this row remains claimed.
     Conflict(String),
 }
@@ -105,6 +117,7 @@ enum Claimed {
 async fn claim_values(store: &Store, r: &CardRow, task: u64) -> Result<Claimed, StoreError> {
     let c = &r.card;
     let mut id = c.id;
+    let mut replay = false;
     let mut claimed: Vec<(Unique, &str)> = Vec::new();
     let values = [
         (Unique::Iccid, Some(c.iccid.as_str())),
@@ -115,7 +128,10 @@ async fn claim_values(store: &Store, r: &CardRow, task: u64) -> Result<Claimed, 
         let Some(value) = value else { continue };
         match store.claim_unique(kind, value, id, task, r.row).await? {
             Claim::Claimed => claimed.push((kind, value)),
-            Claim::Held(h) if h.written_by(task, r.row) => id = h.target_id.unwrap_or(id),
+            Claim::Held(h) if h.written_by(task, r.row) => {
+                id = h.target_id.unwrap_or(id);
+                replay = true;
+            }
             Claim::Held(h) => {
                 // Give back what this attempt claimed, then report the conflict.
                 for (kind, value) in claimed {
@@ -125,5 +141,5 @@ async fn claim_values(store: &Store, r: &CardRow, task: u64) -> Result<Claimed, 
             }
         }
     }
-    Ok(Claimed::Ok(id))
+    Ok(Claimed::Ok { id, replay })
 }
