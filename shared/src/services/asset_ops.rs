@@ -330,8 +330,14 @@ async fn record_switch(
 ) -> Result<(), OpsError> {
     let mut c = card.clone();
     c.switch(dir, rfc3339(now));
-    save_card(store, card, c, by, now).await?;
-    Ok(())
+    c.touch(by, now);
+    store
+        .save_switched_card(card_item(&c)?, card.version, card.bound_device_id, dir, now)
+        .await
+        .map_err(|e| match e.failed_label() {
+            Some("protect") => OpsError::Protected,
+            _ => save_error(e).into(),
+        })
 }
 
 /// A card that a device stop/start could not switch.

@@ -20,7 +20,9 @@ use serde::de::DeserializeOwned;
 
 use super::org::{soft_deleted, unique_item};
 use super::tx::{Cond, Tx, Upd};
-use super::{from_item, keys, n, num_attr, s, to_item, ttl, Item, Key, On, Store, StoreError};
+use super::{
+    from_item, keys, n, num_attr, s, str_attr, to_item, ttl, Item, Key, On, Store, StoreError,
+};
 use crate::domain::assets::{
     AllocationRecord, AssetStatus, AssetType, Device, Direction, IdentifierKind, IotCard,
     ProtectStatus, SimBinding,
@@ -227,6 +229,32 @@ impl Store {
         self.transact(tx).await
     }
 
+    /// Saves a card stopped or started (`dir`) at `expected` version; when it is bound
+    /// to `device`, only while no protect period of the opposite direction is live at
+    /// `now` (label `protect`), checked in the same transaction.
+    pub async fn save_switched_card(
+        &self,
+        item: Item,
+        expected: i64,
+        device: Option<u64>,
+        dir: Direction,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = Tx::new().put(
+            "asset",
+            item,
+            Some(Cond::live().and(Cond::version(expected))),
+        );
+        if let Some(device) = device {
+            tx = tx.check(
+                "protect",
+                &keys::device_protect(device),
+                no_opposite_protect(dir, now),
+            );
+        }
+        self.transact(tx).await
+    }
+
     /// Deactivates the asset at `key` provided it is live and in stock or sold,
     /// changing only its status and audit fields (a move or binding made meanwhile is
     /// kept); the old item comes back in the error otherwise (see [`old_state`]).
@@ -413,8 +441,9 @@ impl Store {
         self.entities(&asset_keys).await
     }
 
-    /// Starts protect period `dir` of a device until `until`; fails with
-    /// `ConditionFailed` while that period is live.
+    /// Starts a protect period of direction `dir` for a device until `until`; fails
+    /// with `ConditionFailed` while any protect period of the device is live (one item
+    /// per device, so a concurrent stop and start cannot both claim one).
     pub async fn claim_device_protect(
         &self,
         device_id: u64,
@@ -422,30 +451,40 @@ impl Store {
         now: i64,
         until: i64,
     ) -> Result<(), StoreError> {
-        self.claim_ttl("protect", &keys::device_protect(device_id, dir), now, until)
+        let mut item = keys::device_protect(device_id).item();
+        item.insert("direction".into(), s(dir.as_str()));
+        item.insert("expires_at".into(), n(until));
+        self.put_if("protect", item, Cond::absent_or_expired(now))
             .await
     }
 
-    /// Ends protect period `dir` of a device.
+    /// Ends the device's protect period if it is of direction `dir` (another one is
+    /// left alone).
     pub async fn release_device_protect(
         &self,
         device_id: u64,
         dir: Direction,
     ) -> Result<(), StoreError> {
-        self.delete(&keys::device_protect(device_id, dir)).await
+        let tx = Tx::new().delete(
+            "protect",
+            &keys::device_protect(device_id),
+            Some(protect_is(dir)),
+        );
+        match self.transact(tx).await {
+            Err(StoreError::ConditionFailed { .. }) => Ok(()),
+            other => other,
+        }
     }
 
-    /// Whether protect period `dir` of a device is live.
+    /// Whether a protect period of direction `dir` is live for the device.
     pub async fn device_protect_live(
         &self,
         device_id: u64,
         dir: Direction,
         now: i64,
     ) -> Result<bool, StoreError> {
-        Ok(self
-            .get_live(&keys::device_protect(device_id, dir), now)
-            .await?
-            .is_some())
+        let item = self.get_live(&keys::device_protect(device_id), now).await?;
+        Ok(item.is_some_and(|i| str_attr(&i, "direction") == Some(dir.as_str())))
     }
 
     /// The live protect period of a device (one batch read).
@@ -474,26 +513,33 @@ impl Store {
 
 /// Keys of both protect periods of a device, for a batch read.
 pub fn protect_keys(device_id: u64) -> Vec<Key> {
-    [Direction::Stop, Direction::Start]
-        .into_iter()
-        .map(|d| keys::device_protect(device_id, d))
-        .collect()
+    vec![keys::device_protect(device_id)]
 }
 
-/// The live protect period of a device among batch-read `items` (a stop period
-/// wins if both were live).
+/// The live protect period of a device among batch-read `items`.
 pub fn protect_status_in(items: &[Item], device_id: u64, now: i64) -> ProtectStatus {
-    let live = |dir: Direction| {
-        let key = keys::device_protect(device_id, dir);
-        items
-            .iter()
-            .any(|i| key.matches(i) && !ttl::is_expired(i, now))
-    };
-    ProtectStatus::from(
+    let key = keys::device_protect(device_id);
+    let live = items
+        .iter()
+        .find(|i| key.matches(i) && !ttl::is_expired(i, now));
+    ProtectStatus::from(live.and_then(|i| {
         [Direction::Stop, Direction::Start]
             .into_iter()
-            .find(|d| live(*d)),
-    )
+            .find(|d| str_attr(i, "direction") == Some(d.as_str()))
+    }))
+}
+
+/// The device's protect period, if any, is of direction `dir`.
+fn protect_is(dir: Direction) -> Cond {
+    Cond::new("direction = :protect_dir").value(":protect_dir", s(dir.as_str()))
+}
+
+/// No protect period of the opposite direction to `dir` is live for the device at
+/// `now`: the condition a card's switch carries for the device it is bound to.
+fn no_opposite_protect(dir: Direction, now: i64) -> Cond {
+    Cond::new("attribute_not_exists(pk) OR expires_at <= :protect_now")
+        .value(":protect_now", n(now))
+        .or(protect_is(dir))
 }
 
 #[cfg(test)]
@@ -521,14 +567,21 @@ mod tests {
 
     #[test]
     fn an_expired_protect_item_counts_as_none() {
-        let mut stop = keys::device_protect(7, Direction::Stop).item();
-        stop.insert("expires_at".into(), n(100));
-        let mut start = keys::device_protect(7, Direction::Start).item();
-        start.insert("expires_at".into(), n(200));
-        let items = vec![stop, start];
-        assert_eq!(protect_status_in(&items, 7, 50), ProtectStatus::Stop);
-        assert_eq!(protect_status_in(&items, 7, 150), ProtectStatus::Start);
-        assert_eq!(protect_status_in(&items, 7, 200), ProtectStatus::None);
-        assert_eq!(protect_status_in(&items, 8, 50), ProtectStatus::None);
+        let item = |dir: Direction, until: i64| {
+            let mut i = keys::device_protect(7).item();
+            i.insert("direction".into(), s(dir.as_str()));
+            i.insert("expires_at".into(), n(until));
+            vec![i]
+        };
+        let stop = item(Direction::Stop, 100);
+        assert_eq!(protect_status_in(&stop, 7, 50), ProtectStatus::Stop);
+        assert_eq!(protect_status_in(&stop, 7, 100), ProtectStatus::None);
+        assert_eq!(protect_status_in(&stop, 8, 50), ProtectStatus::None);
+        let start = item(Direction::Start, 200);
+        assert_eq!(protect_status_in(&start, 7, 150), ProtectStatus::Start);
+        assert_eq!(
+            no_opposite_protect(Direction::Start, 5).expr(),
+            "(attribute_not_exists(pk) OR expires_at <= :protect_now) OR (direction = :protect_dir)"
+        );
     }
 }

@@ -211,7 +211,7 @@ pub fn imports_partition(import_type: crate::domain::assets::ImportType) -> Stri
 
 // ---- assets
 
-use crate::domain::assets::{AssetType, Direction};
+use crate::domain::assets::AssetType;
 
 /// Card `id`.
 pub fn card(id: u64) -> Key {
@@ -244,9 +244,10 @@ pub fn allocation_record(id: &str) -> Key {
     Key::new(format!("ALLOC#{id}"), ENTITY)
 }
 
-/// Protect period `dir` of a device (a TTL item).
-pub fn device_protect(device_id: u64, dir: Direction) -> Key {
-    Key::new(format!("PROTECT#device#{device_id}"), dir.as_str())
+/// The protect period of a device: one TTL item naming its direction, so a stop and
+/// a start cannot both hold one.
+pub fn device_protect(device_id: u64) -> Key {
+    Key::new(format!("PROTECT#device#{device_id}"), ENTITY)
 }
 
 /// Refresh cooldown of an asset (a TTL item).

@@ -72,6 +72,14 @@ impl Cond {
         self
     }
 
+    /// Either condition (placeholders merged).
+    pub fn or(mut self, other: Cond) -> Self {
+        self.expr = format!("({}) OR ({})", self.expr, other.expr);
+        self.names.extend(other.names);
+        self.values.extend(other.values);
+        self
+    }
+
     pub(crate) fn expr(&self) -> &str {
         &self.expr
     }

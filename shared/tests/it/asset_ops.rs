@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use shared::domain::assets::Direction;
 use shared::integrations::gateway::crypto::{AesEcbMd5, GatewayCrypto};
 use shared::integrations::gateway::fake::{FakeCard, FakeDevice, FakeGateway, Fault};
 use shared::store::keys;
@@ -312,7 +311,7 @@ async fn device_stop_sets_a_protect_period_that_blocks_opposite_card_operations(
     assert!(app
         .state
         .store
-        .get(&keys::device_protect(device, Direction::Stop))
+        .get(&keys::device_protect(device))
         .await
         .unwrap()
         .is_some());
@@ -632,4 +631,29 @@ async fn permission_matrix_of_asset_operations() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[tokio::test]
+async fn a_device_stop_and_start_at_once_never_both_win() {
+    let (app, _fake, admin, device) = setup().await;
+    let path = |dir: &str| format!("/api/admin/assets/device/{device}/{dir}");
+    let (stop_path, start_path) = (path("stop"), path("start"));
+    let stop = app.call("POST", &stop_path, Some(&admin), None);
+    let start = app.call("POST", &start_path, Some(&admin), None);
+    let (stopped, started) = tokio::join!(stop, start);
+    let winners: Vec<&str> = [("stop", &stopped), ("start", &started)]
+        .into_iter()
+        .filter(|(_, r)| r.code() == 0)
+        .map(|(d, _)| d)
+        .collect();
+    assert_eq!(winners.len(), 1, "{:?} / {:?}", stopped.body, started.body);
+    let loser = if stopped.code() == 0 {
+        &started
+    } else {
+        &stopped
+    };
+    assert_eq!(loser.code(), i64::from(shared::codes::Code::PROTECT_PERIOD.0));
+    // One protect item, naming the winner's direction.
+    let status = app.get(&path("realtime-status"), &admin).await;
+    assert_eq!(status.ok()["device_protect_status"], winners[0]);
 }
