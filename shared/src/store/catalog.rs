@@ -7,7 +7,7 @@
 use super::keys::{self, gsi1};
 use super::org::{soft_deleted, with_gsi1};
 use super::steps::{tx_of, Change, Op};
-use super::tx::{Cond, Upd};
+use super::tx::{Cond, Tx, Upd};
 use super::{n, s, to_item, Item, Key, On, Query, SkCond, Store, StoreError};
 use crate::domain::catalog::{Package, PackageSeries};
 use crate::domain::grants::{GrantPhase, Grantor, PackageAllocation, PriceChange, SeriesGrant};
@@ -286,6 +286,32 @@ impl Store {
             ));
         }
         self.transact(tx_of(ops)).await
+    }
+
+    /// Saves grant `item` read at `expected`. When its amounts were checked against
+    /// the grantor's grant `parent`, the parent must be unchanged since that read and
+    /// its version moves on (label `parent_grant`): a concurrent change of the parent's
+    /// amounts (conditioned on its version) and this one cannot both pass their checks.
+    pub async fn save_grant(
+        &self,
+        item: Item,
+        expected: i64,
+        parent: Option<&SeriesGrant>,
+    ) -> Result<(), StoreError> {
+        let mut tx = Tx::new().put(
+            "grant",
+            item,
+            Some(Cond::live().and(Cond::version(expected))),
+        );
+        if let Some(p) = parent {
+            tx = tx.update(
+                "parent_grant",
+                &keys::grant(p.id),
+                Upd::bump(),
+                Some(Cond::live().and(Cond::version(p.version))),
+            );
+        }
+        self.transact(tx).await
     }
 
     /// Last phase of a creation: `creating` → `ready` (the grant takes effect and

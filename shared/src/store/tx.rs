@@ -118,6 +118,12 @@ impl Upd {
             .value(":one", super::n(1))
     }
 
+    /// `ADD version :one`: marks the item changed, so a write conditioned on the
+    /// version read before fails.
+    pub fn bump() -> Self {
+        Self::new("ADD version :one").value(":one", super::n(1))
+    }
+
     /// Adds a `:value` placeholder used by the update expression.
     pub fn value(mut self, placeholder: &str, v: aws_sdk_dynamodb::types::AttributeValue) -> Self {
         self.cond.values.insert(placeholder.into(), v);

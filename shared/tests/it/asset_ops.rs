@@ -652,7 +652,10 @@ async fn a_device_stop_and_start_at_once_never_both_win() {
     } else {
         &stopped
     };
-    assert_eq!(loser.code(), i64::from(shared::codes::Code::PROTECT_PERIOD.0));
+    assert_eq!(
+        loser.code(),
+        i64::from(shared::codes::Code::PROTECT_PERIOD.0)
+    );
     // One protect item, naming the winner's direction.
     let status = app.get(&path("realtime-status"), &admin).await;
     assert_eq!(status.ok()["device_protect_status"], winners[0]);

@@ -137,3 +137,45 @@ async fn a_redelivered_import_chunk_keeps_a_move_made_meanwhile() {
         "replayed rows are written once"
     );
 }
+
+#[tokio::test]
+async fn lowering_a_grant_while_its_child_is_raised_never_leaves_the_child_above() {
+    use crate::catalog::{chain, grant_body, package};
+    let app = spawn_app().await;
+    let ch = chain(&app).await;
+    let p = package(&app, &ch.sa, "P1", ch.series).await;
+    let grants = "/api/admin/shop-series-grants";
+    let id = |r: crate::helpers::Resp| r.ok()["id"].as_u64().unwrap();
+    let ga = id(app
+        .post(
+            grants,
+            &ch.sa,
+            grant_body(ch.a, ch.series, 800, &[(p, 6000)]),
+        )
+        .await);
+    let gb = id(app
+        .post(
+            grants,
+            &ch.l1,
+            grant_body(ch.b, ch.series, 300, &[(p, 7000)]),
+        )
+        .await);
+    let (a_path, b_path) = (format!("{grants}/{ga}"), format!("{grants}/{gb}"));
+    let amount = |v: i64| json!({ "one_time_commission_amount": v });
+    for round in 0..4 {
+        app.put(&a_path, &ch.sa, amount(800)).await.ok();
+        app.put(&b_path, &ch.l1, amount(300)).await.ok();
+        // Each change passes its check against what it read; both cannot commit.
+        let lower = app.put(&a_path, &ch.sa, amount(400));
+        let raise = app.put(&b_path, &ch.l1, amount(700));
+        let (lowered, raised) = tokio::join!(lower, raise);
+        let a = app.get(&a_path, &ch.sa).await.ok()["one_time_commission_amount"].clone();
+        let b = app.get(&b_path, &ch.sa).await.ok()["one_time_commission_amount"].clone();
+        assert!(
+            b.as_i64() <= a.as_i64(),
+            "round {round}: child {b} above parent {a} ({:?} / {:?})",
+            lowered.body,
+            raised.body
+        );
+    }
+}

@@ -19,7 +19,6 @@ use crate::domain::validate::{money, Invalid};
 use crate::services::catalog::{conflict, live_series, CatalogError};
 use crate::store::catalog::{grant_item, grant_phase_guard};
 use crate::store::keys;
-use crate::store::tx::Cond;
 use crate::store::{Store, StoreError};
 
 /// Creates a grant with its package allocations (§5.6 "Create").
@@ -196,12 +195,10 @@ pub async fn update_grant(
         g.status = s;
     }
     g.touch(caller.account_id, now);
+    // New amounts were checked against the parent as read: it must still be so.
+    let checked_against = parent.as_ref().filter(|_| amounts_changed);
     store
-        .put_if(
-            "grant",
-            grant_item(&g)?,
-            Cond::live().and(Cond::version(old.version)),
-        )
+        .save_grant(grant_item(&g)?, old.version, checked_against)
         .await
         .map_err(conflict)?;
     get_grant(store, caller, id).await
