@@ -275,6 +275,10 @@ pub struct Package {
     pub cost_price: i64,
     /// Global status: only enabled packages sell.
     pub status: Status,
+    /// Live allocations of the package (kept by the transactions that create and
+    /// delete them); a package is deleted only while it is 0.
+    #[serde(default)]
+    pub allocation_count: u64,
     pub created_at: String,
     pub updated_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -218,14 +218,6 @@ impl Store {
             }
         }
     }
-
-    /// Whether any live allocation of package `id` exists (one Query, `Limit 1`).
-    pub async fn package_allocated(&self, id: u64) -> Result<bool, StoreError> {
-        let found = self
-            .query_page(On::Gsi1, &gsi1::package_allocations(id), "", Some(1))
-            .await?;
-        Ok(!found.is_empty())
-    }
 }
 
 // ---------------------------------------------------------------- grant phases
@@ -389,6 +381,12 @@ impl Store {
                     Some(Cond::new("attribute_exists(pk)")),
                 ));
             }
+            ops.push(Op::Update(
+                "package",
+                keys::package(a.package_id),
+                Upd::counter("allocation_count", -1),
+                None,
+            ));
         }
         self.transact(tx_of(ops)).await
     }
@@ -436,7 +434,7 @@ impl Store {
 /// Creating allocation `a` where the shop holds none (or only a deleted one); undone
 /// by deleting it if it is still this one.
 pub fn allocation_created(a: &PackageAllocation) -> Result<Change, StoreError> {
-    Ok(Change {
+    let mut c = Change {
         ops: vec![Op::Put(
             "allocation",
             allocation_item(a)?,
@@ -449,7 +447,35 @@ pub fn allocation_created(a: &PackageAllocation) -> Result<Change, StoreError> {
             keys::allocation(a.shop_id, a.package_id),
             Some(Cond::new("id = :id").value(":id", n(a.id))),
         )],
-    })
+    };
+    count_allocation(&mut c, a.package_id, 1);
+    Ok(c)
+}
+
+/// Adds to `c` a move by `delta` of the package's live-allocation count (label
+/// `package`; an allocation is created only while the package is live; reverted by
+/// the undo).
+fn count_allocation(c: &mut Change, package_id: u64, delta: i64) {
+    let key = keys::package(package_id);
+    let guard = (delta > 0).then(Cond::live);
+    c.ops.push(Op::Update(
+        "package",
+        key.clone(),
+        Upd::counter("allocation_count", delta),
+        guard,
+    ));
+    c.undo.push(Op::Update(
+        "package",
+        key,
+        Upd::counter("allocation_count", -delta),
+        None,
+    ));
+}
+
+/// A package no live allocation names (the condition of its deletion).
+pub fn package_unallocated() -> Cond {
+    Cond::new("attribute_not_exists(allocation_count) OR allocation_count = :none")
+        .value(":none", n(0))
 }
 
 /// Replacing allocation `old` by `new` (its touched state, soft-deleted when `new`
@@ -465,7 +491,7 @@ pub fn allocation_replaced(
     if let Some(at) = &new.deleted_at {
         item = soft_deleted(item, at);
     }
-    Ok(Change {
+    let mut c = Change {
         ops: vec![Op::Put(
             "allocation",
             item,
@@ -476,7 +502,11 @@ pub fn allocation_replaced(
             allocation_item(&back)?,
             Some(Cond::version(new.version)),
         )],
-    })
+    };
+    if new.deleted_at.is_some() {
+        count_allocation(&mut c, old.package_id, -1);
+    }
+    Ok(c)
 }
 
 /// Adds to `c` the history item of cost-price change `p` (removed by the undo).

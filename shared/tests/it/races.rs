@@ -179,3 +179,35 @@ async fn lowering_a_grant_while_its_child_is_raised_never_leaves_the_child_above
         );
     }
 }
+
+#[tokio::test]
+async fn deleting_a_package_while_it_is_granted_never_leaves_a_dangling_allocation() {
+    use crate::catalog::{chain, grant_body, package};
+    let app = spawn_app().await;
+    let ch = chain(&app).await;
+    for round in 0..4 {
+        let p = package(&app, &ch.sa, &format!("R{round}"), ch.series).await;
+        let path = format!("/api/admin/packages/{p}");
+        let grant = app.post(
+            "/api/admin/shop-series-grants",
+            &ch.sa,
+            grant_body(ch.a, ch.series, 100, &[(p, 6000)]),
+        );
+        let delete = app.delete(&path, &ch.sa);
+        let (granted, deleted) = tokio::join!(grant, delete);
+        assert!(
+            !(granted.code() == 0 && deleted.code() == 0),
+            "round {round}: both the grant and the deletion won"
+        );
+        if granted.code() == 0 {
+            // The package is held: deleting it now is refused, whatever the order.
+            app.delete(&path, &ch.sa).await.err(409, 1051);
+            let id = granted.data()["id"].as_u64().unwrap();
+            app.delete(&format!("/api/admin/shop-series-grants/{id}"), &ch.sa)
+                .await
+                .ok();
+            // Released by the grant's deletion.
+            app.delete(&path, &ch.sa).await.ok();
+        }
+    }
+}

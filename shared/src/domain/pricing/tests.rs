@@ -26,6 +26,7 @@ fn package(suggested: i64) -> Package {
         suggested_retail_price: suggested,
         cost_price: 50,
         status: Status::Enabled,
+        allocation_count: 0,
         created_at: String::new(),
         updated_at: String::new(),
         deleted_at: None,

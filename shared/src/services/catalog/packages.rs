@@ -15,7 +15,7 @@ use crate::domain::org::Status;
 use crate::domain::stamp::Stamped;
 use crate::domain::validate::{self, filter_term, money, Invalid};
 use crate::services::org::{check_version, save_tx, soft_delete_tx, stamp, Rename};
-use crate::store::catalog::{allocation_item, package_item};
+use crate::store::catalog::{allocation_item, package_item, package_unallocated};
 use crate::store::keys::{self, gsi1};
 use crate::store::org::unique_item;
 use crate::store::tx::{Cond, Tx, Upd};
@@ -112,6 +112,7 @@ pub async fn create_package(
         suggested_retail_price: req.suggested_retail_price,
         cost_price: req.cost_price,
         status: req.status.unwrap_or(Status::Enabled),
+        allocation_count: 0,
         created_at: stamp(now),
         updated_at: stamp(now),
         deleted_at: None,
@@ -335,7 +336,8 @@ pub async fn update_package(
     );
     p.normalise()?;
     let moved = p.package_series_id != old.package_series_id;
-    if moved && store.package_allocated(id).await? {
+    // The versioned save below fails if an allocation was made since the read.
+    if moved && old.allocation_count > 0 {
         return Err(CatalogError::PackageInUse);
     }
     p.touch(caller.account_id, now);
@@ -401,16 +403,18 @@ pub async fn delete_package(
 ) -> Result<(), CatalogError> {
     caller.require(SA_PL)?;
     let old = live_package(store, id).await?;
-    if store.package_allocated(id).await? {
+    if old.allocation_count > 0 {
         return Err(CatalogError::PackageInUse);
     }
     let mut p = old.clone();
     p.touch(caller.account_id, now);
+    // Allocating the package moves its count and version, so this write fails if one
+    // was made since the read.
     let tx = soft_delete_tx(
         package_item(&p)?,
         old.version,
         now,
-        None,
+        Some(package_unallocated()),
         &[keys::unique(PACKAGE_CODE, &old.package_code)],
     )
     .update(
@@ -539,6 +543,7 @@ mod tests {
             suggested_retail_price: 15000,
             cost_price: 5000,
             status: Status::Enabled,
+            allocation_count: 0,
             created_at: "c".into(),
             updated_at: "u".into(),
             deleted_at: None,

@@ -8,8 +8,9 @@ use crate::services::catalog::CatalogError;
 use crate::store::keys;
 use crate::store::{Store, StoreError};
 
-/// Allocations soft-deleted per transaction (two operations each for an agent grant).
-const RETIRE_CHUNK: usize = 40;
+/// Allocations soft-deleted per transaction (three operations each for an agent grant:
+/// the allocation, the grantor's sub-allocation count and the package's count).
+const RETIRE_CHUNK: usize = 33;
 /// Rounds of re-reading and retiring a grant's allocations before giving up (the
 /// sweeper tries again later).
 const RETIRE_ROUNDS: usize = 20;
