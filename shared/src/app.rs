@@ -9,7 +9,10 @@ use std::sync::Arc;
 use crate::auth::TokenKeys;
 use crate::clock::Clock;
 use crate::codes::{BusinessError, Code};
-use crate::config::{Config, ConfigError, MIN_JWT_SECRET_BYTES};
+use crate::config::{
+    Config, ConfigError, SdkTimeoutsMs, GATEWAY_MAX_RETRIES, LOCAL_SDK_TIMEOUTS_MS,
+    MIN_JWT_SECRET_BYTES, SDK_TIMEOUTS_MS,
+};
 use crate::integrations::gateway::client::{GatewayClient, GatewayConfig};
 use crate::integrations::gateway::crypto::AesEcbMd5;
 use crate::integrations::import_queue::ImportQueue;
@@ -106,7 +109,8 @@ impl AppState {
     /// clients.
     pub async fn connect(cfg: Config, clients: Clients) -> Result<Self, ConfigError> {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(cfg.region.clone()));
+            .region(aws_config::Region::new(cfg.region.clone()))
+            .timeout_config(timeouts(SDK_TIMEOUTS_MS));
         if let Some(endpoint) = &cfg.aws_endpoint {
             loader = loader.endpoint_url(endpoint);
         }
@@ -234,6 +238,17 @@ impl AppState {
     }
 }
 
+/// The SDK timeout configuration of `ms` (every client built from the SDK
+/// configuration inherits it).
+pub fn timeouts(ms: SdkTimeoutsMs) -> aws_config::timeout::TimeoutConfig {
+    use std::time::Duration;
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(ms.connect))
+        .operation_attempt_timeout(Duration::from_millis(ms.attempt))
+        .operation_timeout(Duration::from_millis(ms.operation))
+        .build()
+}
+
 /// SDK configuration for a local endpoint with dummy credentials.
 fn local_sdk(endpoint: &str) -> aws_config::SdkConfig {
     use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -242,6 +257,7 @@ fn local_sdk(endpoint: &str) -> aws_config::SdkConfig {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
+        .timeout_config(timeouts(LOCAL_SDK_TIMEOUTS_MS))
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             creds,
         ))
@@ -259,7 +275,7 @@ fn gateway_client(cfg: &Config, clock: &Clock) -> Option<GatewayClient> {
         base_url: url.clone(),
         app_id: cfg.gateway_app_id.clone(),
         attempt_timeout: std::time::Duration::from_millis(cfg.gateway_timeout_ms as u64),
-        max_retries: 2,
+        max_retries: GATEWAY_MAX_RETRIES,
     };
     GatewayClient::new(gcfg, Arc::new(crypto), clock.clone())
         .map_err(|e| tracing::error!(error = %e, "gateway disabled: no HTTP client"))

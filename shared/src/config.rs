@@ -5,6 +5,72 @@ use std::env;
 /// Largest accepted request body by default (64 KiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Lambda timeout of every function behind the HTTP API, in seconds: API Gateway HTTP
+/// APIs give up on an integration after 30 s, so a function may use 29 s
+/// (`template.yaml` states the same number).
+pub const API_LAMBDA_TIMEOUT_SECS: u64 = 29;
+
+/// Default per-attempt timeout of a carrier gateway call in ms
+/// (`CMP_GATEWAY_TIMEOUT_MS`). One call: 3 attempts × 6 s + 0.1 s + 0.2 s back-off =
+/// 18.3 s, which leaves the 29 s Lambda more than 10 s for its table calls.
+pub const DEFAULT_GATEWAY_TIMEOUT_MS: i64 = 6000;
+
+/// Retries of a gateway call after its first attempt (network errors and timeouts).
+pub const GATEWAY_MAX_RETRIES: u32 = 2;
+
+/// Least time a gateway-calling request keeps for its table calls, cold start and
+/// response after the gateway's worst case, in seconds (a unit test checks that the
+/// gateway's worst case plus this fits in [`API_LAMBDA_TIMEOUT_SECS`]).
+pub const GATEWAY_TABLE_MARGIN_SECS: u64 = 8;
+
+/// Connect timeout of every AWS SDK client on AWS (DynamoDB, S3, SQS, Secrets
+/// Manager), in ms: a connection inside the region takes milliseconds.
+pub const SDK_CONNECT_TIMEOUT_MS: u64 = 1000;
+
+/// Timeout of one attempt of an AWS SDK call on AWS, in ms: DynamoDB, SQS and
+/// Secrets Manager answer in milliseconds, S3 sends a GET's headers as fast; a stuck
+/// attempt is abandoned and retried by the SDK (3 attempts in all).
+pub const SDK_ATTEMPT_TIMEOUT_MS: u64 = 3000;
+
+/// Timeout of a whole AWS SDK call on AWS, retries and back-off included, in ms.
+/// S3 presigning makes no call and a GET's body is read after it; long polls set
+/// their own (see `integrations::import_queue`).
+pub const SDK_OPERATION_TIMEOUT_MS: u64 = 8000;
+
+/// The same three timeouts against the local emulator, in ms: it serialises every
+/// DynamoDB request behind one lock, so under parallel tests a call can queue behind
+/// many others (still finite: a hung emulator fails a test instead of blocking it).
+pub const LOCAL_SDK_TIMEOUTS_MS: SdkTimeoutsMs = SdkTimeoutsMs {
+    connect: 2000,
+    attempt: 30_000,
+    operation: 90_000,
+};
+
+/// AWS SDK timeouts in ms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SdkTimeoutsMs {
+    /// Establishing a connection.
+    pub connect: u64,
+    /// One attempt of a call.
+    pub attempt: u64,
+    /// A whole call, retries included.
+    pub operation: u64,
+}
+
+/// The SDK timeouts on AWS.
+pub const SDK_TIMEOUTS_MS: SdkTimeoutsMs = SdkTimeoutsMs {
+    connect: SDK_CONNECT_TIMEOUT_MS,
+    attempt: SDK_ATTEMPT_TIMEOUT_MS,
+    operation: SDK_OPERATION_TIMEOUT_MS,
+};
+
+/// Default back-off of a failed import message per receive, in seconds: 30 s, 60 s,
+/// 90 s after the first three failures (the fourth sends it to the dead-letter queue).
+pub const DEFAULT_IMPORT_RETRY_SECS: i64 = 30;
+
+/// Longest back-off of a failed import message, in seconds.
+pub const IMPORT_RETRY_MAX_SECS: i64 = 300;
+
 /// Everything the functions need to know about their environment.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -61,6 +127,10 @@ pub struct Config {
     pub max_upload_bytes: i64,
     /// Bytes of CSV processed per import chunk (`CMP_IMPORT_CHUNK_BYTES`, default 256 KiB).
     pub import_chunk_bytes: i64,
+    /// Back-off of a failed import message per receive, in seconds
+    /// (`CMP_IMPORT_RETRY_SECS`, default 30): the worker makes it visible again after
+    /// this × its receive count, at most [`IMPORT_RETRY_MAX_SECS`].
+    pub import_retry_secs: i64,
     /// Carrier gateway base URL (`CMP_GATEWAY_URL`); gateway features answer 1110 without it.
     pub gateway_url: Option<String>,
     /// Gateway app id (`CMP_GATEWAY_APP_ID`).
@@ -71,7 +141,8 @@ pub struct Config {
     /// Secrets Manager secret holding the gateway app secret (`CMP_GATEWAY_SECRET_ID`).
     pub gateway_secret_id: Option<String>,
     /// Per-attempt gateway timeout on API routes in ms (`CMP_GATEWAY_TIMEOUT_MS`, default
-    /// 8000: three attempts plus back-off stay inside API Gateway's 29 s).
+    /// [`DEFAULT_GATEWAY_TIMEOUT_MS`]: three attempts plus back-off stay well inside
+    /// API Gateway's 29 s).
     pub gateway_timeout_ms: i64,
 }
 
@@ -109,11 +180,12 @@ impl Config {
             upload_url_limit: number("CMP_UPLOAD_URL_LIMIT", 30)?,
             max_upload_bytes: number("CMP_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)?,
             import_chunk_bytes: number("CMP_IMPORT_CHUNK_BYTES", 256 * 1024)?,
+            import_retry_secs: number("CMP_IMPORT_RETRY_SECS", DEFAULT_IMPORT_RETRY_SECS)?,
             gateway_url: optional("CMP_GATEWAY_URL"),
             gateway_app_id: optional("CMP_GATEWAY_APP_ID").unwrap_or_default(),
             gateway_app_secret: optional("CMP_GATEWAY_APP_SECRET").unwrap_or_default(),
             gateway_secret_id: optional("CMP_GATEWAY_SECRET_ID"),
-            gateway_timeout_ms: number("CMP_GATEWAY_TIMEOUT_MS", 8000)?,
+            gateway_timeout_ms: number("CMP_GATEWAY_TIMEOUT_MS", DEFAULT_GATEWAY_TIMEOUT_MS)?,
         })
     }
 
@@ -143,11 +215,13 @@ impl Config {
             upload_url_limit: 30,
             max_upload_bytes: 50 * 1024 * 1024,
             import_chunk_bytes: 256 * 1024,
+            // Tests and tools retry a failed import message after seconds, not minutes.
+            import_retry_secs: 1,
             gateway_url: None,
             gateway_app_id: String::new(),
             gateway_app_secret: String::new(),
             gateway_secret_id: None,
-            gateway_timeout_ms: 8000,
+            gateway_timeout_ms: DEFAULT_GATEWAY_TIMEOUT_MS,
         }
     }
 }
@@ -171,5 +245,63 @@ fn number(name: &str, default: i64) -> Result<i64, ConfigError> {
             .ok()
             .filter(|n| *n > 0)
             .ok_or_else(|| ConfigError(format!("{name} must be a positive integer, got {v:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::integrations::gateway::client::worst_case;
+
+    /// The block of the two-space-indented key `name` in the template (its lines up
+    /// to the next key at that depth).
+    fn resource(template: &str, name: &str) -> String {
+        let head = format!("  {name}:");
+        template
+            .lines()
+            .skip_while(|l| *l != head)
+            .enumerate()
+            .take_while(|(i, l)| *i == 0 || l.is_empty() || l.starts_with("   "))
+            .map(|(_, l)| format!("{l}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn a_gateway_call_at_worst_fits_the_lambda_budget_with_room_for_table_calls() {
+        let attempt = Duration::from_millis(DEFAULT_GATEWAY_TIMEOUT_MS as u64);
+        let gateway = worst_case(attempt, GATEWAY_MAX_RETRIES);
+        // 3 attempts × 6 s + 100 ms + 200 ms back-off.
+        assert_eq!(GATEWAY_MAX_RETRIES + 1, 3);
+        assert_eq!(gateway, Duration::from_millis(18_300));
+        let budget = Duration::from_secs(API_LAMBDA_TIMEOUT_SECS);
+        let margin = Duration::from_secs(GATEWAY_TABLE_MARGIN_SECS);
+        assert!(
+            gateway + margin < budget,
+            "{gateway:?} + {margin:?} >= {budget:?}"
+        );
+        // The margin holds at least one table call cut at its operation timeout, and
+        // that timeout allows the SDK's retries of short attempts.
+        assert!(Duration::from_millis(SDK_OPERATION_TIMEOUT_MS) <= margin);
+        const { assert!(SDK_ATTEMPT_TIMEOUT_MS * 2 <= SDK_OPERATION_TIMEOUT_MS) };
+        const { assert!(SDK_CONNECT_TIMEOUT_MS < SDK_ATTEMPT_TIMEOUT_MS) };
+    }
+
+    #[test]
+    fn the_template_states_the_same_numbers() {
+        let template = include_str!("../../template.yaml");
+        let timeout = format!("Timeout: {API_LAMBDA_TIMEOUT_SECS}\n");
+        for f in ["AdminDevicesFunction", "AdminAssetsFunction"] {
+            let block = resource(template, f);
+            assert!(block.contains(&timeout), "{f} must say {timeout}");
+            assert!(block.contains("18.3 s"), "{f} must state the arithmetic");
+        }
+        let globals = resource(template, "Function");
+        assert!(globals.contains(&format!("    {timeout}")), "{globals}");
+        assert!(globals.contains(&format!(
+            "CMP_GATEWAY_TIMEOUT_MS: '{DEFAULT_GATEWAY_TIMEOUT_MS}'"
+        )));
+        assert!(resource(template, "ImportWorkerFunction").contains("sqs:ChangeMessageVisibility"));
     }
 }

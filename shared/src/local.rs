@@ -96,7 +96,8 @@ pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<App
 
 /// Receives up to 10 messages from the import queue, hands them to the import
 /// handler as an SQS event (as Lambda's event source mapping would) and deletes the
-/// ones it did not report failed. Returns how many messages were received.
+/// ones it did not report failed; the handler itself makes the failed ones visible
+/// again after their back-off. Returns how many messages were received.
 pub async fn pump_import_queue(state: &AppState, wait_seconds: i32) -> Result<usize, StoreError> {
     let queue = state.import_queue().map_err(StoreError::dynamo)?;
     let messages = queue
@@ -115,20 +116,17 @@ pub async fn pump_import_queue(state: &AppState, wait_seconds: i32) -> Result<us
         .collect();
     for m in &messages {
         let id = m.message_id.clone().unwrap_or_default();
-        let receipt = m.receipt_handle.as_deref().unwrap_or_default();
         if failed.contains(&id) {
-            // Make it visible again at once (Lambda would wait for the visibility timeout).
-            if let Err(e) = queue.retry_after(receipt, 0).await {
-                tracing::warn!(error = %e, "could not release a failed import message");
-            }
             continue;
         }
+        let receipt = m.receipt_handle.as_deref().unwrap_or_default();
         queue.delete(receipt).await.map_err(StoreError::dynamo)?;
     }
     Ok(messages.len())
 }
 
-/// An SQS Lambda event carrying `messages`.
+/// An SQS Lambda event carrying `messages` (with their system attributes, such as
+/// `ApproximateReceiveCount`).
 pub fn sqs_event(
     messages: &[aws_sdk_sqs::types::Message],
 ) -> aws_lambda_events::event::sqs::SqsEvent {
@@ -138,6 +136,11 @@ pub fn sqs_event(
         record.message_id = m.message_id.clone();
         record.receipt_handle = m.receipt_handle.clone();
         record.body = m.body.clone();
+        for (name, value) in m.attributes.iter().flatten() {
+            record
+                .attributes
+                .insert(name.as_str().to_string(), value.clone());
+        }
         record.event_source = Some("aws:sqs".into());
         event.records.push(record);
     }

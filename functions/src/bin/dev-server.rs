@@ -92,7 +92,8 @@ async fn import_consumer(state: AppState) {
     }
 }
 
-/// Runs the grant sweeper on a timer, as its EventBridge schedule would.
+/// Runs the grant sweeper's two sweeps (unsettled grants, pending imports) on a
+/// timer, as its EventBridge schedule would.
 async fn grant_sweeper(state: AppState) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
     loop {
@@ -103,6 +104,9 @@ async fn grant_sweeper(state: AppState) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "grant sweep failed"),
+        }
+        if let Err(e) = shared::jobs::import_sweeper::sweep(&state, state.clock.now()).await {
+            tracing::warn!(error = %e, "pending import sweep failed");
         }
     }
 }

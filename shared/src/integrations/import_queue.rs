@@ -2,7 +2,8 @@
 //! task and the import worker hands on to the next chunk (jobs.md J16–J17).
 //!
 //! Messages of one task share a message group, so its chunks never run concurrently,
-//! and are deduplicated by task and byte offset.
+//! and are deduplicated by task and byte offset (a sweep's re-send by its time). A
+//! failed message is made visible again after a back-off (`retry_after`).
 
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::Message;
@@ -52,8 +53,27 @@ impl ImportQueue {
         &self.client
     }
 
-    /// Sends the message for the chunk of `task_id` starting at `offset`.
+    /// Sends the message for the chunk of `task_id` starting at `offset`
+    /// (deduplicated by task and offset: a repeated send within SQS's 5-minute window
+    /// is dropped).
     pub async fn send(&self, task_id: u64, offset: u64) -> Result<(), QueueError> {
+        self.send_as(task_id, offset, format!("import-{task_id}-{offset}"))
+            .await
+    }
+
+    /// Sends the message for the chunk of `task_id` at `offset` again, as a new
+    /// message (its deduplication id names the time `at`, epoch seconds, so no
+    /// earlier send suppresses it); the worker drops it if the chunk is done.
+    pub async fn resend(&self, task_id: u64, offset: u64, at: i64) -> Result<(), QueueError> {
+        self.send_as(
+            task_id,
+            offset,
+            format!("import-{task_id}-{offset}-resent-{at}"),
+        )
+        .await
+    }
+
+    async fn send_as(&self, task_id: u64, offset: u64, dedup_id: String) -> Result<(), QueueError> {
         let body = serde_json::to_string(&ImportMessage { task_id, offset })
             .map_err(|e| QueueError(e.to_string()))?;
         self.client
@@ -61,21 +81,40 @@ impl ImportQueue {
             .queue_url(&self.url)
             .message_body(body)
             .message_group_id(format!("import-{task_id}"))
-            .message_deduplication_id(format!("import-{task_id}-{offset}"))
+            .message_deduplication_id(dedup_id)
             .send()
             .await
             .map_err(queue_error)?;
         Ok(())
     }
 
-    /// Receives up to 10 messages, waiting up to `wait_seconds` (the local consumer).
+    /// Receives up to 10 messages, waiting up to `wait_seconds` (the local consumer),
+    /// with their receive counts. The long poll gets its own timeouts, the wait on
+    /// top of the client's, so the attempt timeout never cuts it.
     pub async fn receive(&self, wait_seconds: i32) -> Result<Vec<Message>, QueueError> {
+        let wait = std::time::Duration::from_secs(wait_seconds.max(0) as u64);
+        let base = self.client.config().timeout_config();
+        let longer = |d: Option<std::time::Duration>| d.map(|d| d + wait);
+        let mut timeouts = aws_sdk_sqs::config::timeout::TimeoutConfig::builder();
+        if let Some(base) = base {
+            timeouts
+                .set_connect_timeout(base.connect_timeout())
+                .set_operation_attempt_timeout(longer(base.operation_attempt_timeout()))
+                .set_operation_timeout(longer(base.operation_timeout()));
+        }
         let out = self
             .client
             .receive_message()
             .queue_url(&self.url)
             .max_number_of_messages(10)
             .wait_time_seconds(wait_seconds)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+            )
+            .customize()
+            .config_override(
+                aws_sdk_sqs::config::Builder::default().timeout_config(timeouts.build()),
+            )
             .send()
             .await
             .map_err(queue_error)?;

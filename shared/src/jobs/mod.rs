@@ -3,4 +3,5 @@
 
 pub mod grant_sweeper;
 pub mod import;
+pub mod import_sweeper;
 pub mod sqs;

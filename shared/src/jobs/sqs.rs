@@ -2,7 +2,7 @@
 //! decoded into its typed payload and handled in a span tagged with its message id;
 //! failures are reported back so only they are retried, never swallowed.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
@@ -69,6 +69,44 @@ where
     response
 }
 
+/// The records of a batch that `response` reports failed (those SQS redelivers).
+pub fn failed_records<'a>(
+    records: &'a [SqsMessage],
+    response: &SqsBatchResponse,
+) -> Vec<&'a SqsMessage> {
+    records
+        .iter()
+        .filter(|r| {
+            let id = r.message_id.as_deref().unwrap_or_default();
+            response
+                .batch_item_failures
+                .iter()
+                .any(|f| f.item_identifier == id)
+        })
+        .collect()
+}
+
+/// How many times SQS delivered `record` (its `ApproximateReceiveCount`; 1 if absent).
+pub fn receive_count(record: &SqsMessage) -> i64 {
+    record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse::<i64>().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Seconds until a message received `receive_count` times is retried: `base` per
+/// receive, at most `max` (and within SQS's 12 hours).
+pub fn backoff_secs(base: i64, receive_count: i64, max: i64) -> i32 {
+    let secs = base
+        .max(0)
+        .saturating_mul(receive_count.max(1))
+        .min(max)
+        .clamp(0, 43_200);
+    i32::try_from(secs).unwrap_or(43_200)
+}
+
 fn failure(id: String) -> BatchItemFailure {
     let mut f = BatchItemFailure::default();
     f.item_identifier = id;
@@ -78,7 +116,6 @@ fn failure(id: String) -> BatchItemFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_lambda_events::event::sqs::SqsMessage;
 
     fn message(id: &str, body: &str) -> SqsMessage {
         let mut m = SqsMessage::default();
@@ -108,5 +145,31 @@ mod tests {
             .collect();
         assert_eq!(failed, vec!["b", "c"]);
         assert_eq!(*seen.lock().unwrap(), vec![7]);
+    }
+
+    #[test]
+    fn backoff_grows_with_the_receive_count_up_to_its_cap() {
+        let got: Vec<i32> = (1..=12).map(|n| backoff_secs(30, n, 300)).collect();
+        assert_eq!(
+            got,
+            vec![30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 300, 300]
+        );
+        assert_eq!(backoff_secs(30, 0, 300), 30);
+        assert_eq!(backoff_secs(i64::MAX, i64::MAX, i64::MAX), 43_200);
+    }
+
+    #[test]
+    fn the_receive_count_and_the_failed_records_come_from_the_event() {
+        let mut a = message("a", "1");
+        a.attributes
+            .insert("ApproximateReceiveCount".into(), "3".into());
+        let b = message("b", "2");
+        assert_eq!((receive_count(&a), receive_count(&b)), (3, 1));
+        let records = vec![a, b];
+        let mut response = SqsBatchResponse::default();
+        response.batch_item_failures.push(failure("b".into()));
+        let failed = failed_records(&records, &response);
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].message_id.as_deref(), Some("b"));
     }
 }

@@ -208,9 +208,13 @@ async fn device_cards(
 /// (a change made by account `by`).
 async fn sync_card(state: &AppState, by: u64, card: &IotCard) -> Result<IotCard, OpsError> {
     let gw = gateway(state)?;
-    let status = gw.card_status(&card.iccid).await?;
-    let real = gw.realname(&card.iccid).await?;
-    let flow = gw.flow(&card.iccid).await?;
+    // The three reads run at once: a card's worst case is one gateway call's.
+    let (status, real, flow) = tokio::join!(
+        gw.card_status(&card.iccid),
+        gw.realname(&card.iccid),
+        gw.flow(&card.iccid)
+    );
+    let (status, real, flow) = (status?, real?, flow?);
     let used = Decimal::from_f64(flow.used).ok_or_else(|| {
         GatewayError::InvalidResponse(format!("flow usage {} is not a number", flow.used))
     })?;
@@ -218,6 +222,29 @@ async fn sync_card(state: &AppState, by: u64, card: &IotCard) -> Result<IotCard,
     let mut c = card.clone();
     c.set_carrier_view(status.status, real.real_status, used, rfc3339(now));
     save_card(&state.store, card, c, by, now).await
+}
+
+/// Syncs `cards` (a device's) all at once, so a device's worst case is one card's;
+/// every card is tried, and the first failure in slot order is answered.
+async fn sync_cards(state: &AppState, by: u64, cards: Vec<IotCard>) -> Result<(), OpsError> {
+    let mut set = tokio::task::JoinSet::new();
+    for (slot, card) in cards.into_iter().enumerate() {
+        let state = state.clone();
+        set.spawn(crate::store::calls::inherit(async move {
+            (slot, sync_card(&state, by, &card).await)
+        }));
+    }
+    let mut first: Option<(usize, OpsError)> = None;
+    while let Some(done) = set.join_next().await {
+        let (slot, res) =
+            done.map_err(|e| OpsError::from(StoreError::Dynamo(format!("card sync: {e}"))))?;
+        if let Err(e) = res {
+            if first.as_ref().is_none_or(|(s, _)| slot < *s) {
+                first = Some((slot, e));
+            }
+        }
+    }
+    first.map_or(Ok(()), |(_, e)| Err(e))
 }
 
 /// Stores a card changed by account `by`, provided nobody changed it since `old` was
@@ -269,9 +296,13 @@ pub async fn refresh(
                 let d: Device = visible(store, caller, id).await?;
                 gateway(state)?;
                 cooldown(d.id).await?;
-                for (_, c) in device_cards(store, d.id).await? {
-                    sync_card(state, caller.account_id, &c).await?;
-                }
+                let cards = device_cards(store, d.id).await?;
+                sync_cards(
+                    state,
+                    caller.account_id,
+                    cards.into_iter().map(|(_, c)| c).collect(),
+                )
+                .await?;
             }
         }
         realtime_status(state, caller, asset_type, id).await
@@ -388,15 +419,19 @@ pub async fn device_switch(
         let mut skipped_count = 0;
         let mut failed_cards = Vec::new();
         let mut last_error = None;
+        // The cards are switched one by one within one gateway call's worst case: a
+        // card whose turn comes (or whose call runs) past it fails as a timeout.
+        let deadline = tokio::time::Instant::now() + gw.worst_case();
         for (_, card) in device_cards(store, d.id).await? {
             if !card.is_verified() {
                 skipped_count += 1;
                 continue;
             }
-            match gw
-                .switch_card_network(&card.iccid, dir == Direction::Stop)
+            let call = gw.switch_card_network(&card.iccid, dir == Direction::Stop);
+            let res = tokio::time::timeout_at(deadline, call)
                 .await
-            {
+                .unwrap_or(Err(GatewayError::Timeout));
+            match res {
                 Ok(_) => {
                     record_switch(store, caller.account_id, &card, dir, now).await?;
                     success_count += 1;

@@ -12,18 +12,37 @@ use super::assets::card_item;
 use super::keys::{self, gsi1};
 use super::org::{unique_item, with_gsi1};
 use super::tx::{Cond, Tx, Upd};
-use super::{from_item, n, num_attr, s, str_attr, to_item, Item, Key, On, Store, StoreError};
+use super::{
+    from_item, n, num_attr, s, str_attr, to_item, Item, Key, On, Query, SkCond, Store, StoreError,
+};
 use crate::clock::rfc3339;
 use crate::domain::assets::{FailedItem, ImportStatus, ImportTask, ImportType, IotCard};
 
-/// Item of an import task, listed under its import type by id.
+/// `gsi2` partition of import tasks that have not started (a sparse index the
+/// pending-import sweep reads by age).
+const PENDING_IMPORTS: &str = "IMPORTS#PENDING";
+
+/// `gsi2` sort key of a pending task: since when (creation or last re-send), then
+/// the id.
+fn pending_sort_key(since: &str, id: u64) -> String {
+    format!("{since}#{}", gsi1::padded(id))
+}
+
+/// Item of an import task, listed under its import type by id; while pending it is
+/// also in the sparse `gsi2` partition of pending tasks (the worker's first progress
+/// removes it).
 pub fn import_item(t: &ImportTask) -> Result<Item, StoreError> {
     let item = to_item(t, &keys::import(t.id))?;
-    Ok(with_gsi1(
+    let mut item = with_gsi1(
         item,
         &keys::imports_partition(t.import_type),
         gsi1::padded(t.id),
-    ))
+    );
+    if t.status == ImportStatus::Pending {
+        item.insert("gsi2pk".into(), s(PENDING_IMPORTS));
+        item.insert("gsi2sk".into(), s(pending_sort_key(&t.created_at, t.id)));
+    }
+    Ok(item)
 }
 
 /// An asset value an import keeps unique.
@@ -214,6 +233,41 @@ impl Store {
         self.put_new("task", import_item(task)?).await
     }
 
+    /// Tasks pending (nothing processed) since before `cutoff` (RFC 3339; creation
+    /// or last re-send), oldest first, at most `limit`.
+    pub async fn pending_imports_before(
+        &self,
+        cutoff: &str,
+        limit: i32,
+    ) -> Result<Vec<ImportTask>, StoreError> {
+        let q = Query {
+            on: On::Gsi2,
+            pk: PENDING_IMPORTS.into(),
+            sk: SkCond::Between("0".into(), format!("{cutoff}#~")),
+            filter: None,
+            limit: Some(limit),
+            start: None,
+        };
+        let (items, _) = self.query(&q).await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    /// Records that the first message of pending `task` was sent again at `at`
+    /// (RFC 3339): it is next due one threshold later. `Ok(false)` when the task is
+    /// no longer pending.
+    pub async fn mark_import_resent(
+        &self,
+        task: &ImportTask,
+        at: &str,
+    ) -> Result<bool, StoreError> {
+        let upd = Upd::new("SET gsi2sk = :since").value(":since", s(pending_sort_key(at, task.id)));
+        let cond = still_at(task).and(Cond::new("attribute_exists(gsi2pk)"));
+        applied(
+            self.update_if("task", &keys::import(task.id), upd, cond)
+                .await,
+        )
+    }
+
     /// Every task of one import type (in id order).
     pub async fn import_tasks(
         &self,
@@ -272,7 +326,8 @@ impl Store {
         let upd = Upd::new(
             "SET next_offset = :next, next_row = :row, #status = :status, #columns = :columns, \
              started_at = :started, finished_at = :finished \
-             ADD total_count :total, success_count :ok, fail_count :failed, version :one",
+             ADD total_count :total, success_count :ok, fail_count :failed, version :one \
+             REMOVE gsi2pk, gsi2sk",
         )
         .name("#status", "status")
         .name("#columns", "columns")
@@ -307,7 +362,7 @@ impl Store {
         let upd = Upd::new(
             "SET #status = :status, next_offset = :next, next_row = :row, total_count = :total, \
              success_count = :ok, fail_count = :failed, #error = :error, started_at = :started, \
-             finished_at = :now ADD version :one",
+             finished_at = :now ADD version :one REMOVE gsi2pk, gsi2sk",
         )
         .name("#status", "status")
         .name("#error", "error")
@@ -336,7 +391,8 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let upd = Upd::new(
-            "SET #status = :failed, #error = :reason, finished_at = :now ADD version :one",
+            "SET #status = :failed, #error = :reason, finished_at = :now ADD version :one \
+             REMOVE gsi2pk, gsi2sk",
         )
         .name("#status", "status")
         .name("#error", "error")

@@ -1,7 +1,7 @@
 //! The carrier gateway client (carrier-gateway.md §2–§4): `{"params": ...}` wrapped,
 //! encrypted once per logical request, signed with a fresh 10-digit timestamp per
 //! attempt; only network errors and timeouts are retried (at most `max_retries`,
-//! waiting 100 ms then 200 ms, capped at 300 ms).
+//! waiting 100 ms then 200 ms, capped at 300 ms: [`backoff`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,19 @@ use super::crypto::GatewayCrypto;
 use crate::clock::Clock;
 use crate::codes::BusinessError;
 use crate::codes::Code;
+
+/// Wait before retry number `retry` (1-based): 100 ms, 200 ms, then 300 ms.
+pub fn backoff(retry: u32) -> Duration {
+    let shift = retry.saturating_sub(1).min(8);
+    Duration::from_millis((100u64 << shift).min(300))
+}
+
+/// Longest one logical call can take: every attempt times out and every back-off is
+/// waited (`attempts × attempt_timeout + Σ backoff`).
+pub fn worst_case(attempt_timeout: Duration, max_retries: u32) -> Duration {
+    let waits: Duration = (1..=max_retries).map(backoff).sum();
+    attempt_timeout * (max_retries + 1) + waits
+}
 
 /// Where and how to reach the gateway.
 #[derive(Clone, Debug)]
@@ -134,6 +147,11 @@ impl GatewayClient {
         })
     }
 
+    /// Longest one [`GatewayClient::call`] can take (see [`worst_case`]).
+    pub fn worst_case(&self) -> Duration {
+        worst_case(self.cfg.attempt_timeout, self.cfg.max_retries)
+    }
+
     /// Calls `path` with `params`; decodes `data` into `R` (use `serde_json::Value`
     /// or `()`-like types for commands whose data is ignored).
     pub async fn call<P: Serialize, R: DeserializeOwned>(
@@ -176,7 +194,7 @@ impl GatewayClient {
                 }
                 Err(e) if e.retryable() && attempt < self.cfg.max_retries => {
                     attempt += 1;
-                    let delay = Duration::from_millis((100u64 << (attempt - 1)).min(300));
+                    let delay = backoff(attempt);
                     tracing::warn!(path, attempt, delay_ms = delay.as_millis() as u64, error = %e, "gateway call retried");
                     tokio::time::sleep(delay).await;
                 }

@@ -26,6 +26,7 @@ pub mod rows;
 
 use super::sqs::JobError;
 use crate::app::AppState;
+use crate::config::IMPORT_RETRY_MAX_SECS;
 use crate::domain::assets::{FailedItem, ImportTask, ImportType};
 use crate::domain::entities::Shop;
 use crate::integrations::import_queue::ImportMessage;
@@ -221,10 +222,49 @@ async fn fail_task(
     Ok(())
 }
 
-/// The import Lambda's handler: one FIFO batch, partial failures reported.
+/// The import Lambda's handler: one FIFO batch, partial failures reported. Every
+/// failed message (the one that failed and the rest of the batch held back behind
+/// it) is made visible again after a short back-off ([`retry_later`]) instead of the
+/// queue's visibility timeout.
 pub async fn handle(
     state: &AppState,
     event: aws_lambda_events::event::sqs::SqsEvent,
 ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
-    super::sqs::handle_fifo(event, |msg: ImportMessage| process(state, msg)).await
+    let records = event.records.clone();
+    let response = super::sqs::handle_fifo(event, |msg: ImportMessage| process(state, msg)).await;
+    retry_later(state, &super::sqs::failed_records(&records, &response)).await;
+    response
+}
+
+/// Makes each of `failed` visible again after `import_retry_secs` × its receive
+/// count (at most [`IMPORT_RETRY_MAX_SECS`]). A message this cannot reach simply
+/// waits for the queue's visibility timeout, as without it.
+pub async fn retry_later(state: &AppState, failed: &[&aws_lambda_events::event::sqs::SqsMessage]) {
+    if failed.is_empty() {
+        return;
+    }
+    let queue = match state.import_queue() {
+        Ok(q) => q,
+        Err(e) => {
+            tracing::warn!(error = %e, "failed import messages keep the queue's visibility timeout");
+            return;
+        }
+    };
+    for record in failed {
+        let Some(receipt) = record.receipt_handle.as_deref() else {
+            continue;
+        };
+        let count = super::sqs::receive_count(record);
+        let delay =
+            super::sqs::backoff_secs(state.cfg.import_retry_secs, count, IMPORT_RETRY_MAX_SECS);
+        match queue.retry_after(receipt, delay).await {
+            Ok(()) => tracing::info!(
+                message_id = record.message_id.as_deref().unwrap_or_default(),
+                receive_count = count,
+                delay_secs = delay,
+                "import message retried later"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not shorten an import message's retry"),
+        }
+    }
 }
