@@ -8,16 +8,19 @@ use argon2::Argon2;
 /// exist so that unknown usernames take as long as wrong passwords.
 static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// A password could not be hashed (Argon2 refused its parameters; not expected with
+/// the defaults, answered as an internal error if it happens).
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
 /// Hashes `password` with Argon2id (PHC string with a random salt).
-pub fn hash(password: &str) -> String {
+pub fn hash(password: &str) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut OsRng);
-    // Argon2id with the default parameters and a fresh 16-byte salt fails only for
-    // invalid parameters or output lengths, which are constants here.
-    #[allow(clippy::expect_used)]
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
-        .expect("argon2 hashing with default parameters cannot fail")
-        .to_string()
+        .map(|h| h.to_string())
+        .map_err(|e| HashError(e.to_string()))
 }
 
 /// Verifies `password` against a PHC hash; a malformed hash never verifies.
@@ -33,7 +36,7 @@ pub fn verify(password: &str, phc: &str) -> bool {
 
 /// Spends the same work as [`verify`] without a real account; always false.
 pub fn verify_dummy(password: &str) -> bool {
-    let h = DUMMY_HASH.get_or_init(|| hash("dummy-password-for-timing"));
+    let h = DUMMY_HASH.get_or_init(|| hash("dummy-password-for-timing").unwrap_or_default());
     let _ = verify(password, h);
     false
 }
@@ -44,12 +47,12 @@ mod tests {
 
     #[test]
     fn hash_then_verify() {
-        let h = hash("s3cret-pass");
+        let h = hash("s3cret-pass").unwrap();
         assert!(h.starts_with("$argon2id$"));
         assert!(verify("s3cret-pass", &h));
         assert!(!verify("wrong", &h));
         assert!(!verify("s3cret-pass", "not-a-hash"));
-        assert_ne!(h, hash("s3cret-pass"), "salted");
+        assert_ne!(h, hash("s3cret-pass").unwrap(), "salted");
         assert!(!verify_dummy("anything"));
     }
 }

@@ -169,7 +169,7 @@ pub async fn create(
         id,
         username,
         phone,
-        password_hash: password::hash(&pass),
+        password_hash: password::hash(&pass)?,
         user_type: req.user_type,
         shop_id,
         enterprise_id,
@@ -302,7 +302,7 @@ pub async fn reset_password(
     let pass = validate::password("password", &req.password)?;
     let old = changeable_account(store, caller, id).await?;
     let mut a = old.clone();
-    a.password_hash = password::hash(&pass);
+    a.password_hash = password::hash(&pass)?;
     a.credential_version += 1;
     save(store, caller, now, &old, a, "reset_password").await?;
     store.delete_sessions(id, None).await?;

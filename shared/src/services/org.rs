@@ -59,6 +59,8 @@ pub enum OrgError {
     DuplicateCarrierCode,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Hashing(#[from] crate::domain::password::HashError),
 }
 
 impl BusinessError for OrgError {
@@ -92,6 +94,7 @@ impl BusinessError for OrgError {
             VersionConflict => Code::VERSION_CONFLICT,
             DuplicateCarrierCode => Code::DUPLICATE_CARRIER_CODE,
             Store(e) => e.code(),
+            Hashing(_) => Code::INTERNAL,
         }
     }
 }

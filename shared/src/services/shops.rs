@@ -193,7 +193,7 @@ pub async fn create(
         id: account_id,
         username,
         phone,
-        password_hash: password::hash(&pass),
+        password_hash: password::hash(&pass)?,
         user_type: UserType::Agent,
         shop_id: Some(id),
         enterprise_id: None,

@@ -52,6 +52,13 @@ pub async fn ensure_super_admin(state: &AppState) -> Result<Option<u64>, StoreEr
         tracing::error!(error = %e, "super admin not created: its password breaks the password rules");
         return Ok(None);
     }
+    let password_hash = match password::hash(&pass) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "super admin not created");
+            return Ok(None);
+        }
+    };
     let username = state.cfg.super_admin_username.clone();
     let id = store.next_id("account").await?;
     let now = rfc3339(state.clock.now());
@@ -59,7 +66,7 @@ pub async fn ensure_super_admin(state: &AppState) -> Result<Option<u64>, StoreEr
         id,
         username: username.clone(),
         phone: None,
-        password_hash: password::hash(&pass),
+        password_hash,
         user_type: UserType::SuperAdmin,
         shop_id: None,
         enterprise_id: None,

@@ -66,6 +66,9 @@ pub enum AuthError {
     /// A token could not be signed.
     #[error(transparent)]
     Signing(#[from] crate::auth::SigningError),
+    /// A password could not be hashed.
+    #[error(transparent)]
+    Hashing(#[from] password::HashError),
 }
 
 impl BusinessError for AuthError {
@@ -80,7 +83,7 @@ impl BusinessError for AuthError {
             AuthError::Token(_) | AuthError::Revoked => Code::INVALID_TOKEN,
             AuthError::WrongPassword => Code::WRONG_PASSWORD,
             AuthError::Store(e) => e.code(),
-            AuthError::Signing(_) => Code::INTERNAL,
+            AuthError::Signing(_) | AuthError::Hashing(_) => Code::INTERNAL,
         }
     }
 
@@ -348,7 +351,7 @@ pub async fn change_password(
     }
     throttle.succeeded(state, now).await?;
     let mut updated = account.clone();
-    updated.password_hash = password::hash(&new);
+    updated.password_hash = password::hash(&new)?;
     updated.credential_version += 1;
     updated.touch(caller.account_id, now);
     store
