@@ -49,22 +49,26 @@ const fn menu(code: &'static str, name: &'static str) -> PermDef {
     }
 }
 
-const fn all(parent: &'static str, code: &'static str, name: &'static str) -> PermDef {
+const fn button(
+    parent: &'static str,
+    code: &'static str,
+    name: &'static str,
+    audience: Audience,
+) -> PermDef {
     PermDef {
         code,
         name,
         parent: Some(parent),
-        audience: Audience::Everyone,
+        audience,
     }
 }
 
+const fn all(parent: &'static str, code: &'static str, name: &'static str) -> PermDef {
+    button(parent, code, name, Audience::Everyone)
+}
+
 const fn platform(parent: &'static str, code: &'static str, name: &'static str) -> PermDef {
-    PermDef {
-        code,
-        name,
-        parent: Some(parent),
-        audience: Audience::Platform,
-    }
+    button(parent, code, name, Audience::Platform)
 }
 
 /// The permission tree a fresh install is seeded with: four menus and the codes of

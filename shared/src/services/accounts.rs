@@ -375,8 +375,8 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
 /// Roles held by an account.
 pub async fn roles(store: &Store, caller: &Caller, id: u64) -> Result<Vec<Role>, OrgError> {
     caller.require(SA_PL_AG)?;
-    visible_account(store, caller, id).await?;
-    Ok(org::linked_roles(store, Links::AccountRoles(id)).await?)
+    let account = visible_account(store, caller, id).await?;
+    Ok(org::live_roles(store, &account.role_ids).await?)
 }
 
 /// Replaces the roles of an account. Platform accounts take platform roles, agent and
@@ -426,17 +426,19 @@ pub async fn set_roles(
             );
             links_failed(e, "account", bad)
         })?;
+    let mut after = account.clone();
+    after.role_ids = wanted.clone();
     audit::log_account(
         store,
         caller.account_id,
         id,
         "set_roles",
         Some(&account),
-        Some(&account),
+        Some(&after),
         now,
     )
     .await;
-    roles(store, caller, id).await
+    Ok(org::live_roles(store, &wanted).await?)
 }
 
 /// Refuses newly given roles the account's shop does not hold (they would never

@@ -221,14 +221,9 @@ pub fn soft_delete_tx(
     tx
 }
 
-/// Live roles of a link set (a shop's or an account's roles).
-pub async fn linked_roles(store: &Store, links: Links) -> Result<Vec<Role>, StoreError> {
-    let role_keys: Vec<Key> = store
-        .linked_ids(links)
-        .await?
-        .into_iter()
-        .map(|id| links.target(id))
-        .collect();
+/// The live roles among `ids` (a shop's or an account's `role_ids`), one batch read.
+pub async fn live_roles(store: &Store, ids: &[u64]) -> Result<Vec<Role>, StoreError> {
+    let role_keys: Vec<Key> = ids.iter().map(|id| keys::role(*id)).collect();
     let roles: Vec<Role> = store.entities(&role_keys).await?;
     Ok(roles
         .into_iter()

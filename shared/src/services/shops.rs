@@ -4,7 +4,7 @@ use crate::domain::stamp::Stamped;
 use serde::{Deserialize, Serialize};
 
 use super::org::{
-    self, check_version, distinct, links_failed, patch_opt, soft_delete_tx, stamp,
+    self, check_version, distinct, links_failed, live_roles, patch_opt, soft_delete_tx, stamp,
     version_conflict, OrgError, Rename,
 };
 use crate::domain::caller::{Caller, SA_PL, SA_PL_AG};
@@ -457,13 +457,14 @@ pub async fn subordinate_ids(
 /// Roles available to a shop (ShopRole).
 pub async fn roles(store: &Store, caller: &Caller, id: u64) -> Result<Vec<Role>, OrgError> {
     caller.require(SA_PL_AG)?;
-    visible_shop(store, caller, id).await?;
-    Ok(shop_roles(store, id).await?)
+    let shop = visible_shop(store, caller, id).await?;
+    Ok(live_roles(store, &shop.role_ids).await?)
 }
 
-/// Live roles linked to a shop.
+/// Live roles available to shop `shop_id` (none when it is gone).
 pub async fn shop_roles(store: &Store, shop_id: u64) -> Result<Vec<Role>, StoreError> {
-    super::org::linked_roles(store, Links::ShopRoles(shop_id)).await
+    let shop: Option<Shop> = store.live_entity(&keys::shop(shop_id)).await?;
+    live_roles(store, shop.as_ref().map_or(&[], |s| &s.role_ids)).await
 }
 
 /// Replaces the roles available to a shop (customer roles only).
@@ -493,5 +494,5 @@ pub async fn set_roles(
             );
             links_failed(e, "shop", bad)
         })?;
-    Ok(shop_roles(store, id).await?)
+    Ok(live_roles(store, &wanted).await?)
 }

@@ -456,20 +456,35 @@ pub fn allocation_created(a: &PackageAllocation) -> Result<Change, StoreError> {
 /// `package`; an allocation is created only while the package is live; reverted by
 /// the undo).
 fn count_allocation(c: &mut Change, package_id: u64, delta: i64) {
-    let key = keys::package(package_id);
     let guard = (delta > 0).then(Cond::live);
-    c.ops.push(Op::Update(
+    count(
+        c,
         "package",
+        keys::package(package_id),
+        "allocation_count",
+        delta,
+        guard,
+    );
+}
+
+/// Adds to `c` a move by `delta` of `counter` on the item at `key` (label `label`,
+/// required to meet `guard`), and its reverse to the undo.
+fn count(
+    c: &mut Change,
+    label: &'static str,
+    key: Key,
+    counter: &str,
+    delta: i64,
+    guard: Option<Cond>,
+) {
+    c.ops.push(Op::Update(
+        label,
         key.clone(),
-        Upd::counter("allocation_count", delta),
+        Upd::counter(counter, delta),
         guard,
     ));
-    c.undo.push(Op::Update(
-        "package",
-        key,
-        Upd::counter("allocation_count", -delta),
-        None,
-    ));
+    c.undo
+        .push(Op::Update(label, key, Upd::counter(counter, -delta), None));
 }
 
 /// A package no live allocation names (the condition of its deletion).
@@ -527,18 +542,13 @@ pub fn count_sub_allocation(
     delta: i64,
     expect_version: Option<i64>,
 ) {
-    let key = keys::allocation(grantor, package_id);
     let guard = expect_version.map(|v| Cond::live().and(Cond::version(v)));
-    c.ops.push(Op::Update(
+    count(
+        c,
         "parent",
-        key.clone(),
-        Upd::counter("sub_allocation_count", delta),
+        keys::allocation(grantor, package_id),
+        "sub_allocation_count",
+        delta,
         guard,
-    ));
-    c.undo.push(Op::Update(
-        "parent",
-        key,
-        Upd::counter("sub_allocation_count", -delta),
-        None,
-    ));
+    );
 }

@@ -345,3 +345,24 @@ async fn nobody_changes_their_own_roles_and_agents_give_only_what_their_shop_hol
     .await
     .ok();
 }
+
+#[tokio::test]
+async fn me_costs_three_calls_whatever_the_number_of_roles() {
+    let app = spawn_app().await;
+    let sa = app.admin().await;
+    let mut roles = Vec::new();
+    for i in 0..5 {
+        roles.push(
+            app.role_with(&sa, &format!("ops-{i}"), 1, &["shop:view"])
+                .await,
+        );
+    }
+    let body = json!({"username": "many", "password": "password-m", "user_type": 2});
+    app.account_with_roles(&sa, &sa, body, &roles).await;
+    let token = app.login("many", "password-m").await;
+    let me = app.get("/api/admin/me", &token).await;
+    assert_eq!(me.ok()["roles"].as_array().unwrap().len(), 5);
+    assert_eq!(me.data()["permissions"], json!(["shop:view"]));
+    // The per-request batch, the account with its roles, the permission tree.
+    assert!(me.ddb_calls() <= 3, "{} calls", me.ddb_calls());
+}

@@ -28,7 +28,7 @@ use crate::domain::validate::{self, Invalid};
 use crate::store::keys::{self, gsi1};
 use crate::store::org::account_item;
 use crate::store::sessions::Session;
-use crate::store::StoreError;
+use crate::store::{from_item, StoreError};
 
 /// Failures of authentication use cases.
 #[derive(Debug, thiserror::Error)]
@@ -295,17 +295,23 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, AuthE
 /// permissions themselves (for menus), as the request's own check saw them.
 pub async fn me(state: &AppState, caller: &Caller) -> Result<Me, AuthError> {
     let store = &state.store;
-    let account: AccountRecord = store
-        .live_entity(&keys::account(caller.account_id))
-        .await?
+    // The account and the roles in one batch.
+    let account_key = keys::account(caller.account_id);
+    let mut wanted = vec![account_key.clone()];
+    wanted.extend(caller.role_ids.iter().map(|id| keys::role(*id)));
+    let mut account = None;
+    let mut roles: Vec<Role> = Vec::new();
+    for item in store.get_many(&wanted).await? {
+        if account_key.matches(&item) {
+            account = Some(from_item::<AccountRecord>(item)?);
+        } else {
+            roles.push(from_item::<Role>(item)?);
+        }
+    }
+    let account = account
+        .filter(|a| a.deleted_at.is_none())
         .ok_or(AuthError::Revoked)?;
-    let role_keys: Vec<_> = caller.role_ids.iter().map(|id| keys::role(*id)).collect();
-    let mut roles: Vec<Role> = store
-        .entities::<Role>(&role_keys)
-        .await?
-        .into_iter()
-        .filter(|r| r.deleted_at.is_none() && r.status == Status::Enabled)
-        .collect();
+    roles.retain(|r| r.deleted_at.is_none() && r.status == Status::Enabled);
     roles.sort_by_key(|r| r.id);
     let mut menus: Vec<Permission> = store
         .list_scope::<Permission>(gsi1::PERMISSIONS, "")

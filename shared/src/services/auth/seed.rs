@@ -51,32 +51,29 @@ pub async fn seed_permissions(store: &Store, now: i64) -> Result<usize, StoreErr
         return Ok(0);
     }
     let mut ids = existing_ids(store, CATALOGUE.iter().map(|d| ("perm_code", d.code))).await?;
-    let missing: Vec<&PermDef> = CATALOGUE
+    // With their place in the catalogue, which orders the tree (`sort`).
+    let missing: Vec<(usize, &PermDef)> = CATALOGUE
         .iter()
-        .filter(|d| !ids.contains_key(d.code))
+        .enumerate()
+        .filter(|(_, d)| !ids.contains_key(d.code))
         .collect();
     if !missing.is_empty() {
         let first = store.next_ids("permission", missing.len() as u64).await?;
-        for (i, def) in missing.iter().enumerate() {
+        for (i, (_, def)) in missing.iter().enumerate() {
             ids.insert(def.code, first + i as u64);
         }
         let at = rfc3339(now);
         let created: Vec<Permission> = missing
             .iter()
             .enumerate()
-            .map(|(i, def)| Permission {
+            .map(|(i, (place, def))| Permission {
                 id: first + i as u64,
                 perm_name: def.name.to_string(),
                 perm_code: def.code.to_string(),
                 perm_type: def.perm_type(),
                 parent_id: def.parent.and_then(|p| ids.get(p).copied()),
                 url: None,
-                sort: (CATALOGUE
-                    .iter()
-                    .position(|d| d.code == def.code)
-                    .unwrap_or(0) as i64
-                    + 1)
-                    * 10,
+                sort: (*place as i64 + 1) * 10,
                 status: Status::Enabled,
                 created_at: at.clone(),
                 updated_at: at.clone(),
@@ -101,7 +98,7 @@ pub async fn seed_permissions(store: &Store, now: i64) -> Result<usize, StoreErr
             }
         }
     }
-    let new_codes: Vec<&PermDef> = missing;
+    let new_codes: Vec<&PermDef> = missing.into_iter().map(|(_, d)| d).collect();
     seed_roles(store, now, &ids, &new_codes).await?;
     store.put(marker.item()).await?;
     Ok(new_codes.len())
