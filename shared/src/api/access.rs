@@ -5,15 +5,21 @@
 //! the handler. A route missing from the table is refused for everyone, so a new
 //! route cannot go live unguarded.
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::RequestExt;
 
 use super::envelope::ApiError;
 use super::extract::bearer;
 use crate::app::AppState;
 use crate::codes::{Code, Text};
+use crate::services::resolve;
+use crate::store::Key;
+
+/// The resolve route (its identifier lookups are read ahead).
+pub const RESOLVE: &str = "/api/admin/assets/resolve/{identifier}";
 
 /// The message of a route missing from [`ROUTES`] (refused for everyone).
 pub const UNLISTED_ZH: &str = "权限不足:路由未登记";
@@ -180,11 +186,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/admin/asset-allocation-records/{id}",
         C("allocation:view"),
     ),
-    (
-        "GET",
-        "/api/admin/assets/resolve/{identifier}",
-        C("asset:view"),
-    ),
+    ("GET", RESOLVE, C("asset:view")),
     (
         "GET",
         "/api/admin/assets/{asset_type}/{id}/{action}",
@@ -321,11 +323,13 @@ pub async fn authorize(State(state): State<AppState>, mut req: Request, next: Ne
             .into_response();
         }
     };
-    let Some(token) = bearer(req.headers()) else {
+    let Some(token) = bearer(req.headers()).map(str::to_owned) else {
         return ApiError::new(Code::INVALID_TOKEN).into_response();
     };
-    let caller = match crate::services::auth::authenticate(&state, token).await {
-        Ok(caller) => caller,
+    let ahead = read_ahead(path.as_deref(), &mut req).await;
+    let (caller, read) = match crate::services::auth::authenticate_with(&state, &token, ahead).await
+    {
+        Ok(found) => found,
         Err(e) => return ApiError::from(e).into_response(),
     };
     if let Some(code) = code.filter(|c| !caller.grants.allows(c)) {
@@ -339,7 +343,24 @@ pub async fn authorize(State(state): State<AppState>, mut req: Request, next: Ne
         .into_response();
     }
     req.extensions_mut().insert(caller);
+    req.extensions_mut().insert(read);
     next.run(req).await
+}
+
+/// Keys the route's use case reads first, read in the authentication batch: the
+/// identifier lookups of resolve. Other routes read nothing ahead.
+async fn read_ahead(path: Option<&str>, req: &mut Request) -> Vec<Key> {
+    if path != Some(RESOLVE) {
+        return Vec::new();
+    }
+    let Ok(params) = req.extract_parts::<RawPathParams>().await else {
+        return Vec::new();
+    };
+    params
+        .iter()
+        .find(|(name, _)| *name == "identifier")
+        .map(|(_, value)| resolve::lookup_keys(value))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

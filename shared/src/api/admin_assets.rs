@@ -3,36 +3,36 @@
 
 use axum::extract::{Path, State};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use serde::Serialize;
 
+use super::access::RESOLVE;
 use super::envelope::{ApiError, ApiResult, Data};
 use crate::app::AppState;
 use crate::domain::assets::{AssetType, Direction};
 use crate::domain::caller::Caller;
 use crate::services::asset_ops::{self, DeviceSwitch, StatusView};
 use crate::services::resolve::{self, Resolved};
+use crate::store::prefetch::Prefetched;
 
 /// Routes of the `admin-assets` function.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/admin/assets/resolve/{identifier}",
-            get(resolve_identifier),
-        )
-        .route(
-            "/api/admin/assets/{asset_type}/{id}/{action}",
-            get(read).post(act),
-        )
+    Router::new().route(RESOLVE, get(resolve_identifier)).route(
+        "/api/admin/assets/{asset_type}/{id}/{action}",
+        get(read).post(act),
+    )
 }
 
 async fn resolve_identifier(
     State(st): State<AppState>,
     caller: Caller,
     Path(identifier): Path<String>,
+    ahead: Option<Extension<Prefetched>>,
 ) -> ApiResult<Resolved> {
+    let ahead = ahead.as_ref().map(|Extension(a)| a);
+    let now = st.clock.now();
     Ok(Data(
-        resolve::resolve(&st.store, &caller, &identifier, st.clock.now()).await?,
+        resolve::resolve(&st.store, &caller, &identifier, now, ahead).await?,
     ))
 }
 

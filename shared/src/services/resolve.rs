@@ -1,10 +1,11 @@
 //! `GET /api/admin/assets/resolve/:identifier` (api.md §18, domain.md §3.2): a device
 //! first (virtual number, IMEI, SN), then a card (virtual number, ICCID, MSISDN).
 //!
-//! Cost: the auth batch read, one batch read of every uniqueness item the identifier
-//! could name, the asset, then one batch read of what the answer shows (card: shop,
-//! bound device and its protect periods = 4 calls; device: bindings query + cards,
-//! shop and protect periods = 5 calls).
+//! Cost: the auth batch read (which also reads every uniqueness item the identifier
+//! could name: the route reads them ahead), the asset, then what the answer shows
+//! (card: one batch read of shop, bound device and its protect periods = 3 calls;
+//! device: bindings query, then one batch read of cards, shop and protect periods =
+//! 4 calls).
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,8 @@ use crate::domain::assets::{
 use crate::domain::caller::{Caller, Scope};
 use crate::domain::entities::Shop;
 use crate::domain::validate::Invalid;
-use crate::store::assets::{protect_keys, protect_status_in};
+use crate::store::assets::{identifier_keys, protect_keys, protect_status_in};
+use crate::store::prefetch::Prefetched;
 use crate::store::{from_item, keys, Item, Key, Store};
 
 /// A card of a resolved device.
@@ -153,32 +155,48 @@ impl Resolved {
     }
 }
 
-/// Finds the asset an identifier names and describes it (protect periods as of `now`).
-pub async fn resolve(
-    store: &Store,
-    caller: &Caller,
-    identifier: &str,
-    now: i64,
-) -> Result<Resolved, AssetError> {
-    if matches!(caller.scope(), Scope::Enterprise(_)) {
-        return Err(AssetError::Forbidden(
-            "enterprise accounts do not support this endpoint yet",
-        ));
-    }
+/// The identifier trimmed, and where it could be stored, in the order of the search
+/// (devices first); `None` when it is empty.
+fn candidates(identifier: &str) -> Option<[(IdentifierKind, String); 6]> {
     let id = identifier.trim();
     if id.is_empty() {
-        return Err(Invalid::new("标识符不能为空", "identifier must not be empty").into());
+        return None;
     }
     let digits = id.strip_prefix('+').unwrap_or(id);
-    let order = [
+    Some([
         (IdentifierKind::DeviceVirtualNo, id.to_string()),
         (IdentifierKind::Imei, id.to_string()),
         (IdentifierKind::Sn, id.to_string()),
         (IdentifierKind::CardVirtualNo, id.to_string()),
         (IdentifierKind::Iccid, id.to_ascii_uppercase()),
         (IdentifierKind::Msisdn, digits.to_string()),
-    ];
-    let found = store.asset_ids(&order).await?;
+    ])
+}
+
+/// The uniqueness items `resolve` reads first, for reading ahead with the request's
+/// authentication.
+pub fn lookup_keys(identifier: &str) -> Vec<Key> {
+    candidates(identifier).map_or_else(Vec::new, |c| identifier_keys(&c))
+}
+
+/// Finds the asset an identifier names and describes it (protect periods as of `now`);
+/// `ahead` may hold the uniqueness items of [`lookup_keys`].
+pub async fn resolve(
+    store: &Store,
+    caller: &Caller,
+    identifier: &str,
+    now: i64,
+    ahead: Option<&Prefetched>,
+) -> Result<Resolved, AssetError> {
+    if matches!(caller.scope(), Scope::Enterprise(_)) {
+        return Err(AssetError::Forbidden(
+            "enterprise accounts do not support this endpoint yet",
+        ));
+    }
+    let Some(order) = candidates(identifier) else {
+        return Err(Invalid::new("标识符不能为空", "identifier must not be empty").into());
+    };
+    let found = store.asset_ids(&order, ahead).await?;
     let hit = order
         .iter()
         .zip(found)

@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::de::DeserializeOwned;
 
 use super::org::{soft_deleted, unique_item};
+use super::prefetch::Prefetched;
 use super::tx::{Cond, Tx, Upd};
 use super::{
     from_item, keys, n, num_attr, s, str_attr, to_item, ttl, Item, Key, On, Store, StoreError,
@@ -199,6 +200,14 @@ pub fn old_state<T: DeserializeOwned>(e: &StoreError) -> Option<T> {
         StoreError::ConditionFailed { old: Some(old), .. } => from_item((**old).clone()).ok(),
         _ => None,
     }
+}
+
+/// The uniqueness items naming each identifier (aligned with `wanted`).
+pub fn identifier_keys(wanted: &[(IdentifierKind, String)]) -> Vec<Key> {
+    wanted
+        .iter()
+        .map(|(kind, v)| keys::unique(kind.as_str(), v))
+        .collect()
 }
 
 impl Store {
@@ -400,16 +409,15 @@ impl Store {
     }
 
     /// Ids of the assets holding each identifier (aligned with `wanted`; `None` when
-    /// nothing holds it): one batch read of uniqueness items.
+    /// nothing holds it): one batch read of uniqueness items, none when `ahead` holds
+    /// them.
     pub async fn asset_ids(
         &self,
         wanted: &[(IdentifierKind, String)],
+        ahead: Option<&Prefetched>,
     ) -> Result<Vec<Option<u64>>, StoreError> {
-        let lookups: Vec<Key> = wanted
-            .iter()
-            .map(|(kind, v)| keys::unique(kind.as_str(), v))
-            .collect();
-        let found = self.get_many(&lookups).await?;
+        let lookups = identifier_keys(wanted);
+        let found = self.get_many_ahead(ahead, &lookups).await?;
         Ok(lookups
             .iter()
             .map(|k| {
@@ -432,7 +440,7 @@ impl Store {
         let wanted: Vec<(IdentifierKind, String)> =
             values.iter().map(|v| (kind, v.clone())).collect();
         let asset_keys: Vec<Key> = self
-            .asset_ids(&wanted)
+            .asset_ids(&wanted, None)
             .await?
             .into_iter()
             .flatten()

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod links;
 pub mod org;
 pub mod permissions;
+pub mod prefetch;
 pub mod rate_limit;
 pub mod schema;
 pub mod sessions;

@@ -288,8 +288,8 @@ async fn resolve_prefers_devices_and_stays_within_budget() {
     assert_eq!(r.data()["cards"][0]["iccid"], iccid(2));
     assert_eq!(
         r.ddb_calls(),
-        5,
-        "device: auth, lookups, device, bindings, cards+shop"
+        4,
+        "device: auth with the lookups, device, bindings, cards+shop"
     );
     for ident in ["490154203237518", "SN-9"] {
         assert_eq!(
@@ -304,7 +304,11 @@ async fn resolve_prefers_devices_and_stays_within_budget() {
         .await;
     assert_eq!(r.ok()["asset_type"], "card");
     assert_eq!(r.data()["bound_device_no"], "SHARED");
-    assert!(r.ddb_calls() <= 4, "card budget: {}", r.ddb_calls());
+    assert_eq!(
+        r.ddb_calls(),
+        3,
+        "card: auth with the lookups, card, shop+device"
+    );
     let r = app
         .get(
             &format!("/api/admin/assets/resolve/{}", 13_800_000_003u64),
@@ -312,7 +316,7 @@ async fn resolve_prefers_devices_and_stays_within_budget() {
         )
         .await;
     assert_eq!(r.ok()["iccid"], iccid(3), "by msisdn");
-    assert!(r.ddb_calls() <= 4);
+    assert!(r.ddb_calls() <= 3);
     app.get("/api/admin/assets/resolve/NOTHING", &t.admin)
         .await
         .err(404, 1180);

@@ -27,8 +27,9 @@ use crate::domain::stamp::Stamped;
 use crate::domain::validate::{self, Invalid};
 use crate::store::keys::{self, gsi1};
 use crate::store::org::account_item;
+use crate::store::prefetch::Prefetched;
 use crate::store::sessions::Session;
-use crate::store::{from_item, StoreError};
+use crate::store::{from_item, Key, StoreError};
 
 /// Failures of authentication use cases.
 #[derive(Debug, thiserror::Error)]
@@ -212,7 +213,7 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenPair,
     let claims = state
         .tokens
         .verify(&req.refresh_token, TokenKind::Refresh, now)?;
-    let (session, loaded) = load_session(store, &claims, now).await?;
+    let ((session, loaded), _) = load_session(store, &claims, now, Vec::new()).await?;
     let session = session.ok_or(AuthError::Revoked)?;
     if session.refresh_jti != claims.jti {
         tracing::warn!(
@@ -264,9 +265,19 @@ pub async fn logout(state: &AppState, token: &str) -> Result<(), AuthError> {
 /// BatchGetItem: session, account, the shops on its owner path, its enterprise, its
 /// roles and the permission index).
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, AuthError> {
+    Ok(authenticate_with(state, token, Vec::new()).await?.0)
+}
+
+/// [`authenticate`], reading the items of `ahead` in the same batch for the use case
+/// that follows.
+pub async fn authenticate_with(
+    state: &AppState,
+    token: &str,
+    ahead: Vec<Key>,
+) -> Result<(Caller, Prefetched), AuthError> {
     let now = state.clock.now();
     let claims: Claims = state.tokens.verify(token, TokenKind::Access, now)?;
-    let (session, loaded) = load_session(&state.store, &claims, now).await?;
+    let ((session, loaded), read_ahead) = load_session(&state.store, &claims, now, ahead).await?;
     let session = session
         .filter(|s| s.access_jti == claims.jti)
         .ok_or(AuthError::Revoked)?;
@@ -279,7 +290,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, AuthE
     };
     let role_ids = principal.effective_role_ids();
     let account = principal.account;
-    Ok(Caller {
+    let caller = Caller {
         account_id: account.id,
         username: account.username,
         user_type: account.user_type,
@@ -288,7 +299,8 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, AuthE
         enterprise_id: account.enterprise_id,
         role_ids,
         grants,
-    })
+    };
+    Ok((caller, read_ahead))
 }
 
 /// The caller's account, the roles that count for it, its permission codes and the

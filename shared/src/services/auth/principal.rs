@@ -11,6 +11,7 @@ use crate::domain::entities::{AccountRecord, Enterprise, Role, Shop};
 use crate::domain::org::{Status, UserType};
 use crate::domain::permissions::{codes_of, effective_role_ids, Grants};
 use crate::store::permissions::{index_key, parse_index};
+use crate::store::prefetch::Prefetched;
 use crate::store::sessions::Session;
 use crate::store::{from_item, keys, Item, Key, Store, StoreError};
 
@@ -121,12 +122,14 @@ pub(super) async fn load_principal(
 pub(super) type Loaded = (Option<Session>, Option<(Principal, Grants)>);
 
 /// Loads a token's session, principal and grants in one batch (the token names the
-/// shops on the owner path and the roles that counted when it was issued).
+/// shops on the owner path and the roles that counted when it was issued), with the
+/// items of `ahead` read in the same batch.
 pub(super) async fn load_session(
     store: &Store,
     claims: &Claims,
     now: i64,
-) -> Result<Loaded, AuthError> {
+    ahead: Vec<Key>,
+) -> Result<(Loaded, Prefetched), AuthError> {
     let mut shops = claims.owners.clone();
     shops.extend(claims.shop.filter(|s| !claims.owners.contains(s)));
     let mut keys_ = account_key_set(claims.sub, Some(&claims.sid), &shops, claims.ent);
@@ -134,16 +137,23 @@ pub(super) async fn load_session(
         keys_.extend(claims.rol.iter().map(|id| keys::role(*id)));
         keys_.push(index_key());
     }
+    keys_.extend(ahead.iter().cloned());
     let mut items = store.get_many(&keys_).await?;
+    let read_ahead: Vec<Item> = items
+        .iter()
+        .filter(|i| ahead.iter().any(|k| k.matches(i)))
+        .cloned()
+        .collect();
+    let read_ahead = Prefetched::new(ahead, read_ahead);
     let session = take(&mut items, &keys::session(claims.sub, &claims.sid))
         .filter(|i| !crate::store::ttl::is_expired(i, now))
         .map(from_item::<Session>)
         .transpose()?;
     let Some(principal) = principal_from(store, &mut items, claims.sub).await? else {
-        return Ok((session, None));
+        return Ok(((session, None), read_ahead));
     };
     let grants = grants_of(store, &mut items, &principal).await?;
-    Ok((session, Some((principal, grants))))
+    Ok(((session, Some((principal, grants))), read_ahead))
 }
 
 /// What the principal may do: everything for the super admin, else the codes of its
