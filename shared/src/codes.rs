@@ -258,6 +258,8 @@ codes! {
     /// DynamoDB kept cancelling a transaction for conflicts or throttling; nothing was
     /// written and the request may be retried.
     BUSY = 1058, SERVICE_UNAVAILABLE, "系统繁忙,请稍后重试", "the system is busy, retry shortly";
+    /// A live role still grants the permission.
+    PERMISSION_IN_USE = 1059, CONFLICT, "权限仍被角色使用", "the permission is still granted by a role";
     /// `CodeGatewayError`: the carrier gateway failed (the upstream reason is in `msg`).
     GATEWAY_ERROR = 1110, BAD_GATEWAY, "运营商网关业务错误", "carrier gateway error";
     /// `CodeGatewayTimeout`.

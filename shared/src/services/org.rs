@@ -53,6 +53,8 @@ pub enum OrgError {
     DuplicatePermissionCode,
     #[error("permission still has children")]
     PermissionHasChildren,
+    #[error("the permission is still granted by a role")]
+    PermissionInUse,
     #[error("the object was changed concurrently, retry")]
     VersionConflict,
     #[error("carrier code already exists")]
@@ -91,6 +93,7 @@ impl BusinessError for OrgError {
             RoleInUse => Code::ROLE_IN_USE,
             DuplicatePermissionCode => Code::DUPLICATE_PERMISSION_CODE,
             PermissionHasChildren => Code::PERMISSION_HAS_CHILDREN,
+            PermissionInUse => Code::PERMISSION_IN_USE,
             VersionConflict => Code::VERSION_CONFLICT,
             DuplicateCarrierCode => Code::DUPLICATE_CARRIER_CODE,
             Store(e) => e.code(),

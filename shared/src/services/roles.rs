@@ -264,6 +264,7 @@ pub async fn delete_role(
         Some(role_unheld()),
         &release,
     );
+    let tx = permissions::count_grants(tx, "index", &[], &old.permission_ids);
     store.transact(tx).await.map_err(|e| match &e {
         StoreError::ConditionFailed {
             old: Some(item), ..
@@ -446,7 +447,8 @@ pub async fn update_permission(
     Ok(p)
 }
 
-/// Soft-deletes a permission without children.
+/// Soft-deletes a permission without children that no live role grants (checked
+/// inside the write).
 pub async fn delete_permission(
     store: &Store,
     caller: &Caller,
@@ -464,6 +466,12 @@ pub async fn delete_permission(
     let release = [keys::unique("perm_code", &old.perm_code)];
     let tx = soft_delete_tx(permission_item(&p)?, old.version, now, None, &release);
     let tx = permissions::forget(tx, id);
-    store.transact(tx).await.map_err(version_conflict)?;
+    store
+        .transact(tx)
+        .await
+        .map_err(|e| match e.failed_label() {
+            Some(permissions::GRANTED) => OrgError::PermissionInUse,
+            _ => version_conflict(e),
+        })?;
     Ok(())
 }

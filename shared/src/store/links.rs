@@ -68,7 +68,7 @@ impl Links {
     fn ops(self, added: usize, removed: usize) -> usize {
         match self {
             Links::ShopRoles(_) | Links::AccountRoles(_) => 1 + added + removed,
-            Links::RolePermissions(_) => 1 + usize::from(added > 0),
+            Links::RolePermissions(_) => 1 + usize::from(added + removed > 0),
         }
     }
 
@@ -140,8 +140,9 @@ impl Store {
     /// written only if the owner is live and unchanged since it was read (its
     /// `version` moves on, so an optimistic save that read the old set fails), every
     /// newly linked role must hold `target` and gains a holder, every dropped role
-    /// loses one, and every newly granted permission must be live (`target` is not
-    /// used for permissions). A replacement that loses a
+    /// loses one, and every newly granted permission must be live and counts one
+    /// more granting role, every dropped one one fewer (`target` is not used for
+    /// permissions). A replacement that loses a
     /// race is retried from a fresh read. A change too large for one transaction is
     /// refused as [`StoreError::TooLarge`] before anything is written; failed
     /// conditions are labelled [`label::OWNER`], [`label::TARGET`] or
@@ -193,12 +194,8 @@ impl Store {
                     tx = hold_role(tx, label::TARGET, id, 1, target.clone());
                 }
                 tx = release_roles(tx, &removed);
-            } else if !added.is_empty() {
-                tx = tx.check(
-                    label::TARGET,
-                    &permissions::index_key(),
-                    permissions::all_indexed(&added),
-                );
+            } else {
+                tx = permissions::count_grants(tx, label::TARGET, &added, &removed);
             }
             match self.transact(tx).await {
                 Err(StoreError::ConditionFailed {

@@ -1,12 +1,15 @@
 //! The permission index: one item holding every live permission's code and status
 //! (attribute `p<id>` = `{c: code, on: enabled}`), kept by the transactions that
-//! create, change and delete permissions. The per-request read fetches it with the
-//! account, so turning roles into codes costs no extra round trip.
+//! create, change and delete permissions, and how many live roles grant each
+//! (`h<id>`), kept by the transactions that change a role's permissions or delete
+//! it. The per-request read fetches it with the account, so turning roles into codes
+//! costs no extra round trip; a permission is deleted only while no role grants it,
+//! checked inside the delete.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::tx::{Cond, Tx, Upd};
-use super::{keys, s, Item, Key};
+use super::{keys, n, s, Item, Key};
 use crate::domain::entities::Permission;
 use crate::domain::org::Status;
 use crate::domain::permissions::{IndexEntry, PermissionIndex};
@@ -26,9 +29,48 @@ pub fn record(tx: Tx, ps: &[Permission]) -> Tx {
     tx.update("index", &index_key(), index_set(ps), None)
 }
 
-/// Adds to `tx` the index update forgetting permission `id`.
+/// Label of the index update of [`forget`] (fails while a role grants it).
+pub const GRANTED: &str = "permission_granted";
+
+/// Adds to `tx` the index update forgetting permission `id`, which no live role may
+/// grant.
 pub fn forget(tx: Tx, id: u64) -> Tx {
-    tx.update("index", &index_key(), index_remove(id), None)
+    let unheld = Cond::new("attribute_not_exists(#held) OR #held <= :none")
+        .name("#held", &held(id))
+        .value(":none", n(0));
+    tx.update(GRANTED, &index_key(), index_remove(id), Some(unheld))
+}
+
+fn held(id: u64) -> String {
+    format!("h{id}")
+}
+
+/// Adds to `tx` that one more role grants each of `added` (all must be live: the
+/// update fails otherwise, labelled `label`) and one fewer each of `removed`.
+/// Nothing is added when both are empty.
+pub fn count_grants(tx: Tx, label: &'static str, added: &[u64], removed: &[u64]) -> Tx {
+    let changes: Vec<(u64, i64)> = added
+        .iter()
+        .map(|id| (*id, 1))
+        .chain(removed.iter().map(|id| (*id, -1)))
+        .collect();
+    if changes.is_empty() {
+        return tx;
+    }
+    let adds = (0..changes.len())
+        .map(|i| format!("#h{i} :g{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let upd =
+        changes
+            .iter()
+            .enumerate()
+            .fold(Upd::new(format!("ADD {adds}")), |u, (i, (id, step))| {
+                u.name(&format!("#h{i}"), &held(*id))
+                    .value(&format!(":g{i}"), n(*step))
+            });
+    let cond = (!added.is_empty()).then(|| all_indexed(added));
+    tx.update(label, &index_key(), upd, cond)
 }
 
 fn index_set(ps: &[Permission]) -> Upd {
@@ -55,7 +97,9 @@ fn index_set(ps: &[Permission]) -> Upd {
 }
 
 fn index_remove(id: u64) -> Upd {
-    Upd::new("REMOVE #perm0").name("#perm0", &attr(id))
+    Upd::new("REMOVE #perm0, #held0")
+        .name("#perm0", &attr(id))
+        .name("#held0", &held(id))
 }
 
 /// Every permission in `ids` is live (in the index). `ids` must not be empty.

@@ -211,3 +211,58 @@ async fn deleting_a_package_while_it_is_granted_never_leaves_a_dangling_allocati
         }
     }
 }
+
+#[tokio::test]
+async fn deleting_a_permission_while_a_role_is_given_it_never_leaves_a_dangling_grant() {
+    let app = spawn_app().await;
+    let sa = app.admin().await;
+    let role = app.customer_role(&sa, "granting").await;
+    let role_perms = format!("/api/admin/roles/{role}/permissions");
+    for round in 0..4 {
+        let p = app
+            .post(
+                "/api/admin/permissions",
+                &sa,
+                json!({"perm_name": "Extra", "perm_code": format!("extra:r{round}"), "perm_type": 2}),
+            )
+            .await;
+        let p = p.ok()["id"].as_u64().unwrap();
+        let path = format!("/api/admin/permissions/{p}");
+        let give = app.put(&role_perms, &sa, json!({ "permission_ids": [p] }));
+        let delete = app.delete(&path, &sa);
+        let (given, deleted) = tokio::join!(give, delete);
+        assert!(
+            !(given.code() == 0 && deleted.code() == 0),
+            "round {round}: both the grant and the deletion won"
+        );
+        if given.code() == 0 {
+            // Granted: deleting it is refused until the role gives it up.
+            app.delete(&path, &sa).await.err(409, 1059);
+            app.put(&role_perms, &sa, json!({ "permission_ids": [] }))
+                .await
+                .ok();
+            app.delete(&path, &sa).await.ok();
+        }
+    }
+    // A deleted role stops counting: its permission can go.
+    let p = app
+        .post(
+            "/api/admin/permissions",
+            &sa,
+            json!({"perm_name": "Last", "perm_code": "extra:last", "perm_type": 2}),
+        )
+        .await;
+    let p = p.ok()["id"].as_u64().unwrap();
+    app.put(&role_perms, &sa, json!({ "permission_ids": [p] }))
+        .await
+        .ok();
+    app.delete(&format!("/api/admin/permissions/{p}"), &sa)
+        .await
+        .err(409, 1059);
+    app.delete(&format!("/api/admin/roles/{role}"), &sa)
+        .await
+        .ok();
+    app.delete(&format!("/api/admin/permissions/{p}"), &sa)
+        .await
+        .ok();
+}

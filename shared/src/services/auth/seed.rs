@@ -178,6 +178,7 @@ async fn seed_roles(
                 let tx = Tx::new()
                     .put_new("role", role_item(&role)?)
                     .put_new("role_name", unique_item("role_name", name, id));
+                let tx = permissions::count_grants(tx, "index", &role.permission_ids, &[]);
                 match store.transact(tx).await {
                     Err(StoreError::ConditionFailed { .. }) => {}
                     other => other?,
