@@ -93,6 +93,9 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// Header reporting how many DynamoDB operations the request used (only with
 /// `CMP_EXPOSE_DDB_CALLS=1`; the request log always has it).
 pub const DDB_CALLS: &str = "x-ddb-calls";
+/// Header reporting the read capacity units the request's reads consumed (with
+/// [`DDB_CALLS`]).
+pub const DDB_READ_UNITS: &str = "x-ddb-read-units";
 
 /// Gives each request an id, a log span and its language (`Accept-Language`), counts
 /// its DynamoDB calls and reports the id and the count in response headers.
@@ -110,12 +113,13 @@ async fn request_context(State(expose): State<ExposeCalls>, req: Request, next: 
             .and_then(|v| v.to_str().ok()),
     );
     let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path());
-    let (mut res, calls) =
-        calls::counted(envelope::in_language(lang, next.run(req)).instrument(span.clone())).await;
+    let (mut res, usage) =
+        calls::measured(envelope::in_language(lang, next.run(req)).instrument(span.clone())).await;
     span.in_scope(|| {
         tracing::info!(
             status = res.status().as_u16(),
-            ddb_calls = calls,
+            ddb_calls = usage.calls,
+            ddb_read_units = usage.read_units,
             "request done"
         );
     });
@@ -124,7 +128,10 @@ async fn request_context(State(expose): State<ExposeCalls>, req: Request, next: 
         headers.insert(REQUEST_ID, v);
     }
     if expose.0 {
-        headers.insert(DDB_CALLS, HeaderValue::from(calls));
+        headers.insert(DDB_CALLS, HeaderValue::from(usage.calls));
+        if let Ok(v) = HeaderValue::from_str(&usage.read_units.to_string()) {
+            headers.insert(DDB_READ_UNITS, v);
+        }
     }
     res.into_response()
 }

@@ -291,6 +291,7 @@ async fn resolve_prefers_devices_and_stays_within_budget() {
         4,
         "device: auth with the lookups, device, bindings, cards+shop"
     );
+    assert!(r.ddb_read_units() > 0.0, "reads report their capacity");
     for ident in ["490154203237518", "SN-9"] {
         assert_eq!(
             app.get(&format!("/api/admin/assets/resolve/{ident}"), &t.admin)

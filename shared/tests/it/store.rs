@@ -386,6 +386,14 @@ async fn ids_are_sequential_and_calls_are_counted() {
     assert_eq!(calls, 1, "a batch read is one call");
     let (_, calls) = counted(async {}).await;
     assert_eq!(calls, 0);
+    // Reads report the capacity they consumed.
+    let (_, usage) = shared::store::calls::measured(async {
+        t.store.next_id("shop").await.unwrap();
+        t.store.get(&Key::new("COUNTER#shop", "#")).await.unwrap()
+    })
+    .await;
+    assert_eq!(usage.calls, 2);
+    assert!(usage.read_units > 0.0, "{usage:?}");
 }
 
 #[tokio::test]

@@ -161,6 +161,14 @@ impl Resp {
     }
 
     /// DynamoDB calls the request used.
+    pub fn ddb_read_units(&self) -> f64 {
+        self.headers["x-ddb-read-units"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
     pub fn ddb_calls(&self) -> usize {
         self.headers["x-ddb-calls"]
             .to_str()
