@@ -1,27 +1,41 @@
 //! Import benchmark against the local stack (run by `scripts/bench-import.sh`):
-//! generates an N-row card CSV, uploads it, imports it through the real queue and
-//! worker code, and prints rows/s end to end, DynamoDB calls per row, and the
-//! CPU-only rate of the production parser (`jobs::import::chunk::parse` and
-//! `jobs::import::rows::cards`, chunk by chunk as the worker reads the file).
+//! imports two generated card files through the real upload, queue and worker code
+//! and prints the DynamoDB calls each costs per row (the figure that carries over to
+//! DynamoDB): first `ROWS` fresh rows, then `ROWS` rows of which `DUP_PCT` percent
+//! conflict (ICCIDs, MSISDNs and virtual numbers of the first file, ICCIDs repeated
+//! within the file), then the first file again (every row a duplicate). Rows/s end to end and the CPU-only rate of the production parser
+//! (`jobs::import::chunk::parse` and `jobs::import::rows::cards`) are side notes:
+//! against the emulator, the former measures the emulator.
 
 use std::time::Instant;
 
+use shared::app::AppState;
 use shared::config::Config;
 use shared::domain::assets::{ImportTask, ImportType};
 use shared::domain::caller::Caller;
 use shared::domain::entities::{Carrier, RealnameLinkType};
 use shared::domain::org::{Status, UserType};
 use shared::jobs::import::{chunk, rows};
+use shared::local::LocalError;
 use shared::services::imports::{self, CreateImport, ImportRoute};
 use shared::store::calls::counted;
 use shared::store::org::carrier_item;
 
+const HEADER: &str = "iccid,msisdn,virtual_no,carrier_code,batch_no\n";
+
+/// Row values of the second file start here (the first file's are `0..ROWS`).
+const SECOND: u64 = 10_000_000;
+
 #[tokio::main]
-async fn main() -> Result<(), shared::local::LocalError> {
-    let rows: u64 = std::env::var("ROWS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(100_000);
+async fn main() -> Result<(), LocalError> {
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(default)
+    };
+    let rows = env("ROWS", 2_000);
+    let dup_pct = env("DUP_PCT", 10).clamp(1, 50);
     let endpoint = std::env::var("CMP_AWS_ENDPOINT")?;
     let run = uuid_like();
     let mut cfg = Config::for_local(&format!("bench-{run}"), &endpoint);
@@ -45,26 +59,81 @@ async fn main() -> Result<(), shared::local::LocalError> {
     };
     state.store.put(carrier_item(&carrier)?).await?;
 
-    let mut csv = String::from("iccid,msisdn,virtual_no,carrier_code,batch_no\n");
+    let mut fresh = HEADER.to_string();
     for i in 0..rows {
-        csv.push_str(&format!(
-            "8986{i:016},{},VN{i:08},CMCC,BENCH\n",
-            10_000_000_000u64 + i
-        ));
+        fresh.push_str(&row(i, i, i));
     }
-    println!("rows: {rows}  file: {:.1} MB", csv.len() as f64 / 1e6);
-
-    // CPU only: parse and validate every row, chunk by chunk (no I/O).
-    let started = Instant::now();
-    let valid = parse_and_validate(csv.as_bytes(), state.cfg.import_chunk_bytes, &carrier)?;
-    let cpu = started.elapsed().as_secs_f64();
-    if valid != rows {
-        return Err(format!("{valid} of {rows} rows valid").into());
+    // Every `step`-th row conflicts, in turn: an ICCID, an MSISDN or a virtual number
+    // of the first file, or the ICCID of the row before it.
+    let step = 100 / dup_pct;
+    let mut dups = HEADER.to_string();
+    let mut conflicts = 0u64;
+    for i in 0..rows {
+        let own = SECOND + i;
+        dups.push_str(&if i % step == step - 1 {
+            conflicts += 1;
+            match conflicts % 4 {
+                1 => row(i, own, own),
+                2 => row(own, i, own),
+                3 => row(own, own, i),
+                _ => row(own - 1, own, own),
+            }
+        } else {
+            row(own, own, own)
+        });
     }
-    println!("parse+validate (CPU only): {:.0} rows/s", rows as f64 / cpu);
+    println!(
+        "rows: {rows} per file ({:.2} MB); second file: {conflicts} conflicting rows ({dup_pct}%)",
+        fresh.len() as f64 / 1e6
+    );
+    let cpu = parse_and_validate(fresh.as_bytes(), state.cfg.import_chunk_bytes, &carrier)?;
+    let mut rates = Vec::new();
+    let files = [
+        ("fresh rows", fresh.clone()),
+        ("with duplicates", dups),
+        ("the first file again", fresh),
+    ];
+    for (name, csv) in files {
+        let started = Instant::now();
+        let (task, calls) = counted(import(&state, &run, name, csv)).await;
+        let task = task?;
+        rates.push(task.total_count as f64 / started.elapsed().as_secs_f64());
+        println!(
+            "{name}: {} rows, {} ok, {} failed ({:?}): {calls} DynamoDB calls = {:.3} per row",
+            task.total_count,
+            task.success_count,
+            task.fail_count,
+            task.status,
+            calls as f64 / rows as f64
+        );
+    }
+    let rates: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+    println!(
+        "side notes: end to end against the emulator {} rows/s; parse+validate (CPU only) {cpu:.0} rows/s",
+        rates.join(" / ")
+    );
+    Ok(())
+}
 
-    // End to end: upload, register, process every chunk through the queue.
-    let key = format!("uploads/iot_card_import/1/bench/{run}.csv");
+/// A card row with ICCID `iccid`, MSISDN `msisdn` and virtual number `vn` (numbers).
+fn row(iccid: u64, msisdn: u64, vn: u64) -> String {
+    format!(
+        "8986{iccid:016},{},VN{vn:08},CMCC,BENCH\n",
+        10_000_000_000u64 + msisdn
+    )
+}
+
+/// Uploads `csv` and imports it through the queue.
+async fn import(
+    state: &AppState,
+    run: &str,
+    name: &str,
+    csv: String,
+) -> Result<ImportTask, LocalError> {
+    let key = format!(
+        "uploads/iot_card_import/1/bench/{run}-{}.csv",
+        name.replace(' ', "-")
+    );
     state
         .s3()?
         .put_object()
@@ -83,32 +152,16 @@ async fn main() -> Result<(), shared::local::LocalError> {
         role_ids: Vec::new(),
         grants: shared::domain::permissions::Grants::Everything,
     };
-    let started = Instant::now();
-    let (task, calls) = counted(import(&state, &caller, key)).await;
-    let task = task?;
-    let wall = started.elapsed().as_secs_f64();
-    println!(
-        "end to end: {} rows in {wall:.1} s = {:.0} rows/s; status {:?}, {} ok, {} failed",
-        task.total_count,
-        task.total_count as f64 / wall,
-        task.status,
-        task.success_count,
-        task.fail_count
-    );
-    println!(
-        "DynamoDB calls: {calls} ({:.3} per row)",
-        calls as f64 / rows as f64
-    );
-    Ok(())
+    run_task(state, &caller, key).await
 }
 
 /// Registers the uploaded file as a card import and pumps the queue until the task
 /// has finished.
-async fn import(
-    state: &shared::app::AppState,
+async fn run_task(
+    state: &AppState,
     caller: &Caller,
     file_key: String,
-) -> Result<ImportTask, shared::local::LocalError> {
+) -> Result<ImportTask, LocalError> {
     let req = CreateImport {
         file_key,
         import_type: None,
@@ -128,12 +181,9 @@ async fn import(
 }
 
 /// Runs the worker's parser and card validation over `csv` in chunks of
-/// `chunk_bytes`, as the worker reads it; returns the number of valid rows.
-fn parse_and_validate(
-    csv: &[u8],
-    chunk_bytes: i64,
-    carrier: &Carrier,
-) -> Result<u64, shared::local::LocalError> {
+/// `chunk_bytes`, as the worker reads it; returns the rows validated per second.
+fn parse_and_validate(csv: &[u8], chunk_bytes: i64, carrier: &Carrier) -> Result<f64, LocalError> {
+    let started = Instant::now();
     let mut task = ImportTask::new(0, ImportType::Cards, String::new(), 1, String::new());
     let chunk_bytes = chunk_bytes.max(1) as usize;
     let mut valid = 0u64;
@@ -145,7 +195,7 @@ fn parse_and_validate(
         let checked = rows::cards(&chunk, &task, std::slice::from_ref(carrier), None, "now");
         valid += checked.valid.len() as u64;
         if chunk.eof {
-            return Ok(valid);
+            return Ok(valid as f64 / started.elapsed().as_secs_f64());
         }
         task.next_offset = chunk.next_offset;
         task.next_row = chunk.last_row;

@@ -1,8 +1,8 @@
-//! Items of import tasks and their rejected rows, and the writes of the import worker
-//! besides the asset items themselves: task progress and outcome, uniqueness claims
-//! that remember the task and row that made them (so a redelivered chunk recognises
-//! its own rows), and virtual-number fills with their rollback. See
-//! `docs/data-model.md` and `docs/architecture.md` (Imports).
+//! Items of import tasks and their rejected rows, and the writes of the import worker:
+//! task progress and outcome, the operations of an imported card row (uniqueness
+//! claims that remember the task and row that made them, so a redelivered chunk
+//! recognises its own rows, and the card), and virtual-number fills with their
+//! rollback. See `docs/data-model.md` and `docs/architecture.md` (Imports).
 
 use std::collections::HashMap;
 
@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::assets::card_item;
 use super::keys::{self, gsi1};
 use super::org::{unique_item, with_gsi1};
-use super::tx::{Cond, Tx, Upd};
+use super::tx::{Cond, FailedCondition, Tx, Upd};
 use super::{
     from_item, n, num_attr, s, str_attr, to_item, Item, Key, On, Query, SkCond, Store, StoreError,
 };
@@ -129,25 +129,59 @@ impl Holder {
         self.import == Some(ImportRow { task, row })
     }
 
-    /// The holder of a value whose write failed its condition in `err`, if that is
-    /// what `err` is (an empty holder when the old item did not come back).
-    pub fn of_conflict(err: &StoreError) -> Option<(&'static str, Holder)> {
-        match err {
-            StoreError::ConditionFailed { label, old } => {
-                Some((label, old.as_deref().map(Holder::of).unwrap_or_default()))
-            }
-            _ => None,
-        }
+    /// The holder of a value whose write failed its condition in a transaction (an
+    /// empty holder when the old item did not come back).
+    pub fn of_failed(failed: &FailedCondition) -> Holder {
+        failed.old.as_ref().map(Holder::of).unwrap_or_default()
     }
 }
 
-/// Outcome of claiming a unique value for an import row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Claim {
-    /// The value is now this row's.
-    Claimed,
-    /// Someone holds it already (possibly this very row, see [`Holder::written_by`]).
-    Held(Holder),
+/// Label of an imported card's own write in its row's operations (the uniqueness
+/// claims are labelled by [`Unique::field`]).
+pub const CARD_LABEL: &str = "card";
+
+/// Adds to `tx` the operations of card row `row` of task `task`: the claim of each
+/// unique value of the card (ICCID, virtual number, MSISDN, labelled by field), then
+/// the card ([`CARD_LABEL`]). A fresh row needs every item absent. A replay (an
+/// earlier delivery of the row claimed its values, and `card.id` is the id they
+/// name) also accepts the row's own claims, and rewrites the card only if it is
+/// missing or still exactly as the task created it (`version` 1), so a move,
+/// binding or deactivation made since fails the card's condition instead of being
+/// undone.
+pub fn import_card_ops(
+    mut tx: Tx,
+    card: &IotCard,
+    task: u64,
+    row: u64,
+    replay: bool,
+) -> Result<Tx, StoreError> {
+    let values = [
+        (Unique::Iccid, Some(card.iccid.as_str())),
+        (Unique::CardVirtualNo, card.virtual_no.as_deref()),
+        (Unique::Msisdn, card.msisdn.as_deref()),
+    ];
+    for (kind, value) in values {
+        let Some(value) = value else { continue };
+        let item = import_unique(kind, value, card.id, task, row);
+        tx = if replay {
+            tx.put(
+                kind.field(),
+                item,
+                Some(Cond::absent().or(claimed_by(task, row))),
+            )
+        } else {
+            tx.put_new(kind.field(), item)
+        };
+    }
+    let item = card_item(card)?;
+    Ok(if replay {
+        let unchanged = Cond::new("import_task_id = :task AND version = :first")
+            .value(":task", n(task))
+            .value(":first", n(1));
+        tx.put(CARD_LABEL, item, Some(Cond::absent().or(unchanged)))
+    } else {
+        tx.put_new(CARD_LABEL, item)
+    })
 }
 
 /// Uniqueness item of a value claimed by an import row: it remembers the task and
@@ -423,56 +457,6 @@ impl Store {
                 Some(((*value).clone(), Holder::of(item)))
             })
             .collect())
-    }
-
-    /// Writes again a card an earlier delivery of its import chunk may have written:
-    /// only if it is missing or still exactly as that task created it (`version` 1),
-    /// so a move, binding or deactivation made since is kept. Returns whether it wrote.
-    pub async fn rewrite_imported_card(&self, item: Item, task: u64) -> Result<bool, StoreError> {
-        let cond =
-            Cond::new("attribute_not_exists(pk) OR (import_task_id = :task AND version = :first)")
-                .value(":task", n(task))
-                .value(":first", n(1));
-        match self.put_if("card", item, cond).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Claims `value` of `kind` for entity `target`, created by row `row` of task
-    /// `task` (a conditional put).
-    pub async fn claim_unique(
-        &self,
-        kind: Unique,
-        value: &str,
-        target: u64,
-        task: u64,
-        row: u64,
-    ) -> Result<Claim, StoreError> {
-        let item = import_unique(kind, value, target, task, row);
-        match self.put_new("unique", item).await {
-            Ok(()) => Ok(Claim::Claimed),
-            Err(e) => match Holder::of_conflict(&e) {
-                Some((_, holder)) => Ok(Claim::Held(holder)),
-                None => Err(e),
-            },
-        }
-    }
-
-    /// Gives back `value` of `kind` if row `row` of task `task` holds it.
-    pub async fn release_unique(
-        &self,
-        kind: Unique,
-        value: &str,
-        task: u64,
-        row: u64,
-    ) -> Result<(), StoreError> {
-        let tx = Tx::new().delete("release", &kind.key(value), Some(claimed_by(task, row)));
-        match self.transact(tx).await {
-            Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
     }
 
     /// Live cards named by ICCIDs, by ICCID (two batch reads per 100).

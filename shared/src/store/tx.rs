@@ -4,13 +4,16 @@
 //! first item whose reason is `ConditionalCheckFailed` is reported as
 //! `StoreError::ConditionFailed { label, old }`, so callers map it to the right
 //! business error (duplicate code, stale version, missing parent, ...).
+//! [`Store::transact_each`] gives every failed condition instead (from the
+//! cancellation's per-operation reasons), for callers that write many independent
+//! rows in one transaction and retry it without the rows that failed.
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
-use super::{Item, Key, Store, StoreError};
+use super::{str_attr, Item, Key, Store, StoreError};
 
 /// Most operations DynamoDB accepts in one transaction.
 pub const MAX_TX_ITEMS: usize = 100;
@@ -156,9 +159,54 @@ impl Upd {
 /// A transaction under construction.
 #[derive(Default, Debug)]
 pub struct Tx {
-    ops: Vec<(&'static str, TransactWriteItem)>,
+    ops: Vec<Op>,
     /// Why an operation could not be built (reported by [`Store::transact`]).
     invalid: Option<String>,
+}
+
+/// One operation of a [`Tx`]: its label, the key of the item it touches, the request.
+#[derive(Debug)]
+struct Op {
+    label: &'static str,
+    key: Key,
+    item: TransactWriteItem,
+}
+
+/// A condition that failed in a cancelled transaction.
+#[derive(Clone)]
+pub struct FailedCondition {
+    /// Index of the operation, in the order it was added to the [`Tx`].
+    pub index: usize,
+    /// Its label.
+    pub label: &'static str,
+    /// The item as it was, when it existed.
+    pub old: Option<Item>,
+}
+
+/// Names the operation and the item's key, never the item (it may hold personal data).
+impl std::fmt::Debug for FailedCondition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = self.old.as_ref().map(|item| {
+            (
+                str_attr(item, "pk").unwrap_or_default(),
+                str_attr(item, "sk").unwrap_or_default(),
+            )
+        });
+        f.debug_struct("FailedCondition")
+            .field("index", &self.index)
+            .field("label", &self.label)
+            .field("key", &key)
+            .finish()
+    }
+}
+
+/// What became of a transaction run by [`Store::transact_each`].
+#[derive(Debug)]
+pub enum TxOutcome {
+    /// Every operation was applied.
+    Written,
+    /// Nothing was applied: these conditions failed (at least one, in operation order).
+    Cancelled(Vec<FailedCondition>),
 }
 
 impl Tx {
@@ -177,13 +225,20 @@ impl Tx {
         self.ops.is_empty()
     }
 
+    /// Keys of the items the operations touch, in operation order (DynamoDB refuses a
+    /// transaction that touches one item twice).
+    pub fn keys(&self) -> impl Iterator<Item = &Key> {
+        self.ops.iter().map(|op| &op.key)
+    }
+
     fn push<E: std::fmt::Display>(
         &mut self,
         label: &'static str,
+        key: Key,
         op: Result<TransactWriteItem, E>,
     ) {
         match op {
-            Ok(op) => self.ops.push((label, op)),
+            Ok(item) => self.ops.push(Op { label, key, item }),
             Err(e) => {
                 self.invalid.get_or_insert(format!("{label}: {e}"));
             }
@@ -193,6 +248,10 @@ impl Tx {
     /// Puts `item` if `cond` holds (no condition when `None`).
     pub fn put(mut self, label: &'static str, item: Item, cond: Option<Cond>) -> Self {
         let cond = cond.unwrap_or_default();
+        let key = Key::new(
+            str_attr(&item, "pk").unwrap_or_default(),
+            str_attr(&item, "sk").unwrap_or_default(),
+        );
         let put = Put::builder()
             .table_name("")
             .set_item(Some(item))
@@ -203,6 +262,7 @@ impl Tx {
             .build();
         self.push(
             label,
+            key,
             put.map(|op| TransactWriteItem::builder().put(op).build()),
         );
         self
@@ -232,6 +292,7 @@ impl Tx {
             .build();
         self.push(
             label,
+            key.clone(),
             update.map(|op| TransactWriteItem::builder().update(op).build()),
         );
         self
@@ -250,6 +311,7 @@ impl Tx {
             .build();
         self.push(
             label,
+            key.clone(),
             delete.map(|op| TransactWriteItem::builder().delete(op).build()),
         );
         self
@@ -267,6 +329,7 @@ impl Tx {
             .build();
         self.push(
             label,
+            key.clone(),
             check.map(|op| TransactWriteItem::builder().condition_check(op).build()),
         );
         self
@@ -275,8 +338,29 @@ impl Tx {
 
 impl Store {
     /// Runs `tx` atomically; a transaction of more than [`MAX_TX_ITEMS`]
-    /// operations is refused as [`StoreError::TooLarge`] without being sent.
+    /// operations is refused as [`StoreError::TooLarge`] without being sent. A
+    /// cancellation for failed conditions is reported as the first one,
+    /// [`StoreError::ConditionFailed`].
     pub async fn transact(&self, tx: Tx) -> Result<(), StoreError> {
+        match self.transact_each(tx).await? {
+            TxOutcome::Written => Ok(()),
+            TxOutcome::Cancelled(failed) => {
+                let first = failed.into_iter().next();
+                Err(StoreError::ConditionFailed {
+                    label: first.as_ref().map_or("unknown", |f| f.label),
+                    old: first.and_then(|f| f.old).map(Box::new),
+                })
+            }
+        }
+    }
+
+    /// Runs `tx` atomically and, when DynamoDB cancels it for failed conditions,
+    /// answers every one of them (from the cancellation reasons, one per operation)
+    /// rather than an error. Conflicts with other transactions and throttling are
+    /// retried ([`StoreError::Contended`] when they persist); an oversize or
+    /// unbuildable transaction is refused without being sent, as by
+    /// [`Store::transact`].
+    pub async fn transact_each(&self, tx: Tx) -> Result<TxOutcome, StoreError> {
         if let Some(why) = tx.invalid {
             return Err(StoreError::Dynamo(format!(
                 "invalid transaction operation {why}"
@@ -285,11 +369,11 @@ impl Store {
         if tx.ops.len() > MAX_TX_ITEMS {
             return Err(StoreError::TooLarge { ops: tx.ops.len() });
         }
-        let labels: Vec<&'static str> = tx.ops.iter().map(|(l, _)| *l).collect();
+        let labels: Vec<&'static str> = tx.ops.iter().map(|op| op.label).collect();
         let items: Vec<TransactWriteItem> = tx
             .ops
             .into_iter()
-            .map(|(_, op)| with_table(op, self.table()))
+            .map(|op| with_table(op.item, self.table()))
             .collect();
         for attempt in 1..=TX_ATTEMPTS {
             let res = self
@@ -299,20 +383,20 @@ impl Store {
                 .send()
                 .await;
             let Err(e) = res else {
-                return Ok(());
+                return Ok(TxOutcome::Written);
             };
             let mut contended = false;
+            let mut failed = Vec::new();
             if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
                 e.as_service_error()
             {
-                for (i, reason) in c.cancellation_reasons().iter().enumerate() {
+                for (index, reason) in c.cancellation_reasons().iter().enumerate() {
                     match reason.code() {
-                        Some("ConditionalCheckFailed") => {
-                            return Err(StoreError::ConditionFailed {
-                                label: labels.get(i).copied().unwrap_or("unknown"),
-                                old: reason.item().cloned().map(Box::new),
-                            });
-                        }
+                        Some("ConditionalCheckFailed") => failed.push(FailedCondition {
+                            index,
+                            label: labels.get(index).copied().unwrap_or("unknown"),
+                            old: reason.item().cloned(),
+                        }),
                         Some(
                             "TransactionConflict"
                             | "ThrottlingError"
@@ -322,6 +406,9 @@ impl Store {
                         _ => {}
                     }
                 }
+            }
+            if !failed.is_empty() {
+                return Ok(TxOutcome::Cancelled(failed));
             }
             if !contended {
                 return Err(StoreError::dynamo(e));
@@ -391,7 +478,11 @@ mod tests {
     #[test]
     fn an_operation_that_cannot_be_built_is_reported_not_a_panic() {
         let mut tx = Tx::new();
-        tx.push("bad", Err::<TransactWriteItem, _>(std::fmt::Error));
+        tx.push(
+            "bad",
+            Key::new("K", "#"),
+            Err::<TransactWriteItem, _>(std::fmt::Error),
+        );
         assert!(tx.is_empty());
         assert!(tx.invalid.as_deref().is_some_and(|w| w.starts_with("bad")));
     }

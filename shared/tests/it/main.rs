@@ -21,6 +21,7 @@ mod catalog_matrix;
 mod conformance;
 mod gateway;
 mod helpers;
+mod import_groups;
 mod import_recovery;
 mod imports;
 mod matrix;

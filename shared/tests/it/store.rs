@@ -4,7 +4,7 @@ use shared::store::calls::counted;
 use shared::store::idempotency::{
     payload_hash, Claim, ClaimToken, IdempotencyError, IdempotencyTtl,
 };
-use shared::store::tx::{Cond, Tx, Upd};
+use shared::store::tx::{Cond, Tx, TxOutcome, Upd};
 use shared::store::{n, num_attr, Item, Key, StoreError};
 
 use crate::helpers::TestTable;
@@ -125,6 +125,68 @@ async fn transaction_reports_which_condition_failed_and_writes_nothing() {
         Some("must_be_live")
     );
     assert!(t.store.get(&a).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_cancelled_transaction_names_every_failed_condition_by_operation() {
+    let t = TestTable::new().await;
+    let keys: Vec<Key> = (0..6).map(|i| Key::new(format!("K{i}"), "#")).collect();
+    // K1 and K4 exist: their creations fail; K3's check fails; the rest would pass.
+    for (k, v) in [(&keys[1], 1), (&keys[4], 4)] {
+        t.store.put_new("seed", item(k, &[("v", v)])).await.unwrap();
+    }
+    let tx = Tx::new()
+        .put_new("k0", item(&keys[0], &[]))
+        .put_new("k1", item(&keys[1], &[("v", 10)]))
+        .put_new("k2", item(&keys[2], &[]))
+        .check("k3", &keys[3], Cond::new("attribute_exists(pk)"))
+        .put_new("k4", item(&keys[4], &[("v", 40)]))
+        .update(
+            "k5",
+            &keys[5],
+            Upd::new("ADD n :one").value(":one", n(1)),
+            None,
+        );
+    let TxOutcome::Cancelled(failed) = t.store.transact_each(tx).await.unwrap() else {
+        panic!("the transaction was written");
+    };
+    let got: Vec<(usize, &str, Option<i64>)> = failed
+        .iter()
+        .map(|f| {
+            (
+                f.index,
+                f.label,
+                f.old.as_ref().and_then(|o| num_attr(o, "v")),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![(1, "k1", Some(1)), (3, "k3", None), (4, "k4", Some(4))],
+        "one reason per failed operation, with the item as it was"
+    );
+    for (i, k) in keys.iter().enumerate() {
+        let stored = t.store.get(k).await.unwrap();
+        let want = match i {
+            1 => Some(Some(1)),
+            4 => Some(Some(4)),
+            _ => None,
+        };
+        assert_eq!(
+            stored.map(|s| num_attr(&s, "v")),
+            want,
+            "K{i}: nothing written"
+        );
+    }
+    // Without the failing operations, the rest goes through.
+    let tx = Tx::new()
+        .put_new("k0", item(&keys[0], &[]))
+        .put_new("k2", item(&keys[2], &[]));
+    assert!(matches!(
+        t.store.transact_each(tx).await.unwrap(),
+        TxOutcome::Written
+    ));
+    assert!(t.store.get(&keys[2]).await.unwrap().is_some());
 }
 
 #[tokio::test]

@@ -1,6 +1,9 @@
-//! Writing the device rows of a chunk (jobs.md J17): one transaction per device with
-//! its uniqueness items, its slot bindings and the bound cards' updates.
+//! Writing the device rows of a chunk (jobs.md J17): each device with its uniqueness
+//! items, its slot bindings and the bound cards' updates, many devices per
+//! transaction ([`group`]); a device naming a slot card an earlier row of the chunk
+//! binds is written after it, and fails as that card is no longer standalone.
 
+use super::group::{self, GroupRow, Verdict};
 use super::{conflict_reason, rows, target_shop, Outcome};
 use crate::app::AppState;
 use crate::clock::rfc3339;
@@ -9,7 +12,41 @@ use crate::jobs::import::chunk::Chunk;
 use crate::jobs::sqs::JobError;
 use crate::store::assets::{bind_ops, device_item};
 use crate::store::imports::{import_unique, Holder, Unique};
-use crate::store::tx::Tx;
+use crate::store::tx::{FailedCondition, Tx};
+use crate::store::StoreError;
+
+/// A valid device row to write.
+struct DeviceRow {
+    row: u64,
+    device: Device,
+    /// The cards to bind, by slot.
+    bound: Vec<(u32, IotCard)>,
+    now: String,
+}
+
+impl GroupRow for DeviceRow {
+    fn row(&self) -> u64 {
+        self.row
+    }
+
+    fn name(&self) -> &str {
+        &self.device.virtual_no
+    }
+
+    fn ops(&self, tx: Tx, task: u64) -> Result<Tx, StoreError> {
+        device_ops(tx, &self.device, &self.bound, task, self.row, &self.now)
+    }
+
+    fn verdict(&mut self, failed: &FailedCondition, task: u64) -> Verdict {
+        let holder = Holder::of_failed(failed);
+        Verdict::Failed(match failed.label {
+            "virtual_no" if holder.written_by(task, self.row) => return Verdict::Done,
+            "virtual_no" | "imei" | "sn" => conflict_reason(&holder, task, failed.label),
+            "card" => "a slot card was bound meanwhile".to_string(),
+            _ => "could not be written".to_string(),
+        })
+    }
+}
 
 /// Validates and writes the device rows of a chunk (without recording progress).
 pub async fn import(
@@ -73,35 +110,30 @@ pub async fn import(
         return Ok(out);
     }
     let first_id = store.next_ids("device", todo.len() as u64).await?;
-    for ((row, mut device, bound), id) in todo.into_iter().zip(first_id..) {
-        device.id = id;
-        device.bound_card_count = bound.len() as u32;
-        let tx = device_tx(&device, &bound, task.id, row, &now)?;
-        match store.transact(tx).await {
-            Ok(()) => out.success += 1,
-            Err(e) => {
-                let Some((label, holder)) = Holder::of_conflict(&e) else {
-                    return Err(e.into());
-                };
-                let reason = match label {
-                    "virtual_no" if holder.written_by(task.id, row) => {
-                        out.success += 1;
-                        continue;
-                    }
-                    "virtual_no" | "imei" | "sn" => conflict_reason(&holder, task.id, label),
-                    "card" => "a slot card was bound meanwhile".to_string(),
-                    _ => "could not be written".to_string(),
-                };
-                out.fail(task, row, &device.virtual_no, reason);
+    let rows = todo
+        .into_iter()
+        .zip(first_id..)
+        .map(|((row, mut device, bound), id)| {
+            device.id = id;
+            device.bound_card_count = bound.len() as u32;
+            DeviceRow {
+                row,
+                device,
+                bound,
+                now: now.clone(),
             }
-        }
-    }
+        })
+        .collect();
+    let written = group::write_all(store, task, rows).await?;
+    out.success += written.success;
+    out.failed.extend(written.failed);
     Ok(out)
 }
 
-/// The transaction creating `device` (row `row` of task `task`): the device, its
-/// unique values (labelled by field) and the bindings of its slot cards.
-fn device_tx(
+/// Adds to `tx` the operations creating `device` (row `row` of task `task`): the
+/// device, its unique values (labelled by field) and the bindings of its slot cards.
+fn device_ops(
+    tx: Tx,
     device: &Device,
     bound: &[(u32, IotCard)],
     task: u64,
@@ -113,7 +145,7 @@ fn device_tx(
         (Unique::Imei, device.imei.as_deref()),
         (Unique::Sn, device.sn.as_deref()),
     ];
-    let mut tx = Tx::new().put_new("device", device_item(device)?);
+    let mut tx = tx.put_new("device", device_item(device)?);
     for (kind, value) in values {
         if let Some(value) = value {
             tx = tx.put_new(

@@ -15,13 +15,15 @@
 //! the chunk without duplicates and counts it exactly once.
 //!
 //! Modules: [`chunk`] parses a byte range into rows, [`rows`] turns rows into
-//! entities (both pure), [`cards`] and [`devices`] write them, [`fill`] fills card
-//! virtual numbers; this module reads the file and records progress.
+//! entities (both pure), [`cards`] and [`devices`] write them many rows per
+//! transaction (`group`), [`fill`] fills card virtual numbers; this module reads the
+//! file and records progress.
 
 pub mod cards;
 pub mod chunk;
 pub mod devices;
 pub mod fill;
+mod group;
 pub mod rows;
 
 use super::sqs::JobError;
