@@ -258,6 +258,8 @@ codes! {
     /// DynamoDB kept cancelling a transaction for conflicts or throttling; nothing was
     /// written and the request may be retried.
     BUSY = 1058, SERVICE_UNAVAILABLE, "系统繁忙,请稍后重试", "the system is busy, retry shortly";
+    /// The bulk task has not finished: its results file does not exist yet.
+    BULK_TASK_UNFINISHED = 1059, CONFLICT, "批量任务尚未完成,结果暂不可下载", "the bulk task has not finished; its results are not ready";
     /// `CodeGatewayError`: the carrier gateway failed (the upstream reason is in `msg`).
     GATEWAY_ERROR = 1110, BAD_GATEWAY, "运营商网关业务错误", "carrier gateway error";
     /// `CodeGatewayTimeout`.

@@ -180,6 +180,12 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/admin/asset-allocation-records/{id}",
         C("allocation:view"),
     ),
+    ("GET", "/api/admin/bulk-tasks/{id}", C("bulk_task:view")),
+    (
+        "GET",
+        "/api/admin/bulk-tasks/{id}/results",
+        C("bulk_task:view"),
+    ),
     (
         "GET",
         "/api/admin/assets/resolve/{identifier}",
