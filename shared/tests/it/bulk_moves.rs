@@ -458,3 +458,29 @@ async fn a_move_failing_for_another_reason_than_a_condition_is_reported_per_asse
     assert_eq!(moved.len(), 1);
     assert_eq!(moved[0]["virtual_no"], "GOOD");
 }
+
+#[tokio::test]
+async fn a_task_whose_receiving_shop_was_deleted_fails_and_keeps_its_file() {
+    let app = spawn_app().await;
+    let t = tree_with_cards(&app, 1).await;
+    let r = app
+        .post(
+            "/api/admin/iot-cards/allocate",
+            &t.admin,
+            json!({"to_shop_id": t.d, "ids": (900_000..900_501).collect::<Vec<u64>>()}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 202, "{}", r.body);
+    let id = r.data()["task_id"].as_u64().unwrap();
+    app.delete(&format!("/api/admin/shops/{}", t.d), &t.admin)
+        .await
+        .ok();
+    let done = drain(&app, &t.admin, id).await;
+    assert_eq!(
+        (done["status"].as_str(), done["error"].as_str()),
+        (Some("failed"), Some("shop not found")),
+        "{done}"
+    );
+    assert_eq!(done["processed_count"], 0);
+    assert!(results_file(&app, &t.admin, id).await.is_empty());
+}
