@@ -13,6 +13,7 @@ use crate::config::{
     Config, ConfigError, SdkTimeoutsMs, GATEWAY_MAX_RETRIES, LOCAL_SDK_TIMEOUTS_MS,
     MIN_JWT_SECRET_BYTES, SDK_TIMEOUTS_MS,
 };
+use crate::integrations::bulk_queue::BulkQueue;
 use crate::integrations::gateway::client::{GatewayClient, GatewayConfig};
 use crate::integrations::gateway::crypto::AesEcbMd5;
 use crate::integrations::import_queue::ImportQueue;
@@ -24,10 +25,12 @@ use crate::store::Store;
 pub struct Clients {
     /// Token keys (every HTTP group that authenticates): the JWT secret is read.
     pub tokens: bool,
-    /// Object storage (uploads, import files).
+    /// Object storage (uploads, import files, bulk results).
     pub s3: bool,
     /// The import queue.
     pub import_queue: bool,
+    /// The bulk-move queue.
+    pub bulk_queue: bool,
     /// The carrier gateway (when configured).
     pub gateway: bool,
 }
@@ -38,6 +41,7 @@ impl Clients {
         tokens: false,
         s3: false,
         import_queue: false,
+        bulk_queue: false,
         gateway: false,
     };
     /// The table and the token keys (HTTP groups).
@@ -50,6 +54,7 @@ impl Clients {
         tokens: true,
         s3: true,
         import_queue: true,
+        bulk_queue: true,
         gateway: true,
     };
 
@@ -62,6 +67,14 @@ impl Clients {
     pub const fn import_queue(self) -> Self {
         Clients {
             import_queue: true,
+            ..self
+        }
+    }
+
+    /// These clients plus the bulk-move queue.
+    pub const fn bulk_queue(self) -> Self {
+        Clients {
+            bulk_queue: true,
             ..self
         }
     }
@@ -99,6 +112,7 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     s3: Option<aws_sdk_s3::Client>,
     import_queue: Option<ImportQueue>,
+    bulk_queue: Option<BulkQueue>,
     gateway: Option<GatewayClient>,
     secrets: Option<Secrets>,
 }
@@ -190,6 +204,9 @@ impl AppState {
         let import_queue = clients
             .import_queue
             .then(|| ImportQueue::new(aws_sdk_sqs::Client::new(sdk), &cfg.import_queue_url));
+        let bulk_queue = clients
+            .bulk_queue
+            .then(|| BulkQueue::new(aws_sdk_sqs::Client::new(sdk), &cfg.bulk_queue_url));
         let clock = Clock::default();
         let gateway = if clients.gateway {
             gateway_client(&cfg, &clock)
@@ -203,6 +220,7 @@ impl AppState {
             clock,
             s3,
             import_queue,
+            bulk_queue,
             gateway,
             secrets: None,
         }
@@ -220,6 +238,13 @@ impl AppState {
         self
     }
 
+    /// The same state with the bulk-move queue at `url` (the local stack creates it).
+    pub fn with_bulk_queue_url(mut self, url: &str) -> Self {
+        Arc::make_mut(&mut self.cfg).bulk_queue_url = url.to_string();
+        self.bulk_queue = self.bulk_queue.map(|q| q.at(url));
+        self
+    }
+
     /// Object storage.
     pub fn s3(&self) -> Result<&aws_sdk_s3::Client, Unavailable> {
         self.s3.as_ref().ok_or(Unavailable("object storage"))
@@ -230,6 +255,13 @@ impl AppState {
         self.import_queue
             .as_ref()
             .ok_or(Unavailable("the import queue"))
+    }
+
+    /// The bulk-move queue.
+    pub fn bulk_queue(&self) -> Result<&BulkQueue, Unavailable> {
+        self.bulk_queue
+            .as_ref()
+            .ok_or(Unavailable("the bulk-move queue"))
     }
 
     /// The carrier gateway, when this function uses it and it is configured.

@@ -260,6 +260,8 @@ codes! {
     BUSY = 1058, SERVICE_UNAVAILABLE, "系统繁忙,请稍后重试", "the system is busy, retry shortly";
     /// A live role still grants the permission.
     PERMISSION_IN_USE = 1059, CONFLICT, "权限仍被角色使用", "the permission is still granted by a role";
+    /// The bulk task has not finished: its results file does not exist yet.
+    BULK_TASK_UNFINISHED = 1060, CONFLICT, "批量任务尚未完成,结果暂不可下载", "the bulk task has not finished; its results are not ready";
     /// `CodeGatewayError`: the carrier gateway failed (the upstream reason is in `msg`).
     GATEWAY_ERROR = 1110, BAD_GATEWAY, "运营商网关业务错误", "carrier gateway error";
     /// `CodeGatewayTimeout`.

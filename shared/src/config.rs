@@ -121,6 +121,8 @@ pub struct Config {
     pub bucket: String,
     /// FIFO queue of import chunks (`CMP_IMPORT_QUEUE_URL`).
     pub import_queue_url: String,
+    /// FIFO queue of bulk-move slices (`CMP_BULK_QUEUE_URL`).
+    pub bulk_queue_url: String,
     /// Upload URLs one account may ask for per minute (`CMP_UPLOAD_URL_LIMIT`, default 30).
     pub upload_url_limit: i64,
     /// Largest accepted upload in bytes (`CMP_MAX_UPLOAD_BYTES`, default 50 MiB).
@@ -177,6 +179,7 @@ impl Config {
             max_body_bytes: number("CMP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as i64)? as usize,
             bucket: optional("CMP_BUCKET").unwrap_or_default(),
             import_queue_url: optional("CMP_IMPORT_QUEUE_URL").unwrap_or_default(),
+            bulk_queue_url: optional("CMP_BULK_QUEUE_URL").unwrap_or_default(),
             upload_url_limit: number("CMP_UPLOAD_URL_LIMIT", 30)?,
             max_upload_bytes: number("CMP_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)?,
             import_chunk_bytes: number("CMP_IMPORT_CHUNK_BYTES", 256 * 1024)?,
@@ -212,6 +215,7 @@ impl Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             bucket: String::new(),
             import_queue_url: String::new(),
+            bulk_queue_url: String::new(),
             upload_url_limit: 30,
             max_upload_bytes: 50 * 1024 * 1024,
             import_chunk_bytes: 256 * 1024,

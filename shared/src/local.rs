@@ -1,11 +1,13 @@
 //! Local stack bootstrap for the dev server, tests and tools: creates the table, the
-//! bucket and the import queue (FIFO, with a dead-letter queue) on the emulator and
-//! returns the finished state. On AWS the SAM template creates them.
+//! bucket, the import queue and the bulk-move queue (FIFO, each with a dead-letter
+//! queue) on the emulator and returns the finished state. On AWS the SAM template
+//! creates them.
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::app::{AppState, Clients};
 use crate::config::Config;
+use crate::integrations::fifo::FifoQueue;
 use crate::store::{schema, StoreError};
 
 /// Receives before a message goes to the dead-letter queue.
@@ -46,8 +48,8 @@ pub async fn seed_secrets(
 }
 
 /// State for `cfg` on the emulator at `endpoint` (secrets named in `cfg` read from
-/// the emulator), with the table, the bucket and the import queue `queue_name`
-/// created if missing.
+/// the emulator), with the table, the bucket, the import queue `queue_name` and the
+/// bulk-move queue (`<queue_name>` with `-bulk` before `.fifo`) created if missing.
 pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<AppState, LocalError> {
     let state = AppState::connect_local(cfg, endpoint, Clients::ALL).await?;
     schema::create_table(state.store.client(), state.store.table()).await?;
@@ -61,9 +63,20 @@ pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<App
             .map_err(StoreError::dynamo)?;
     }
     let sqs = state.import_queue().map_err(StoreError::dynamo)?.client();
+    let base = queue_name.trim_end_matches(".fifo");
+    let import_url = fifo_queue(sqs, base).await?;
+    let bulk_url = fifo_queue(sqs, &format!("{base}-bulk")).await?;
+    Ok(state
+        .with_import_queue_url(&import_url)
+        .with_bulk_queue_url(&bulk_url))
+}
+
+/// Creates FIFO queue `<name>.fifo` with its dead-letter queue `<name>-dlq.fifo`
+/// (after [`MAX_RECEIVE_COUNT`] receives); returns its URL.
+async fn fifo_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, LocalError> {
     let dlq = sqs
         .create_queue()
-        .queue_name(format!("{}-dlq.fifo", queue_name.trim_end_matches(".fifo")))
+        .queue_name(format!("{name}-dlq.fifo"))
         .attributes(QueueAttributeName::FifoQueue, "true")
         .send()
         .await
@@ -83,15 +96,14 @@ pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<App
         format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{MAX_RECEIVE_COUNT}"}}"#);
     let queue = sqs
         .create_queue()
-        .queue_name(queue_name)
+        .queue_name(format!("{name}.fifo"))
         .attributes(QueueAttributeName::FifoQueue, "true")
         .attributes(QueueAttributeName::VisibilityTimeout, "180")
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
         .send()
         .await
         .map_err(StoreError::dynamo)?;
-    let url = queue.queue_url.unwrap_or_default();
-    Ok(state.with_import_queue_url(&url))
+    Ok(queue.queue_url.unwrap_or_default())
 }
 
 /// Receives up to 10 messages from the import queue, hands them to the import
@@ -100,6 +112,26 @@ pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<App
 /// again after their back-off. Returns how many messages were received.
 pub async fn pump_import_queue(state: &AppState, wait_seconds: i32) -> Result<usize, StoreError> {
     let queue = state.import_queue().map_err(StoreError::dynamo)?;
+    pump(queue, wait_seconds, |event| {
+        crate::jobs::import::handle(state, event)
+    })
+    .await
+}
+
+/// Like [`pump_import_queue`], for the bulk-move queue and its worker.
+pub async fn pump_bulk_queue(state: &AppState, wait_seconds: i32) -> Result<usize, StoreError> {
+    let queue = state.bulk_queue().map_err(StoreError::dynamo)?;
+    pump(queue, wait_seconds, |event| {
+        crate::jobs::bulk::handle(state, event)
+    })
+    .await
+}
+
+async fn pump<F, Fut>(queue: &FifoQueue, wait_seconds: i32, handle: F) -> Result<usize, StoreError>
+where
+    F: FnOnce(aws_lambda_events::event::sqs::SqsEvent) -> Fut,
+    Fut: std::future::Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse>,
+{
     let messages = queue
         .receive(wait_seconds)
         .await
@@ -107,8 +139,7 @@ pub async fn pump_import_queue(state: &AppState, wait_seconds: i32) -> Result<us
     if messages.is_empty() {
         return Ok(0);
     }
-    let event = sqs_event(&messages);
-    let response = crate::jobs::import::handle(state, event).await;
+    let response = handle(sqs_event(&messages)).await;
     let failed: Vec<String> = response
         .batch_item_failures
         .into_iter()

@@ -1,8 +1,13 @@
-//! Lambda `admin-asset-allocations`.
+//! Lambda `admin-asset-allocations`: allocation records and bulk tasks (the
+//! results file is presigned from object storage).
 
 use shared::app::Clients;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::serve_group(shared::api::admin_asset_allocations::routes, Clients::API).await
+    functions::serve_group(
+        shared::api::admin_asset_allocations::routes,
+        Clients::API.s3(),
+    )
+    .await
 }

@@ -6,7 +6,7 @@ use shared::app::Clients;
 async fn main() -> Result<(), lambda_http::Error> {
     functions::serve_group(
         shared::api::admin_iot_cards::routes,
-        Clients::API.s3().import_queue(),
+        Clients::API.s3().import_queue().bulk_queue(),
     )
     .await
 }

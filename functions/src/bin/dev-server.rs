@@ -1,7 +1,7 @@
 //! Local dev server: every route of every function group on one HTTP port, against
 //! the local AWS emulator. Creates the table (from `infra/table.json`), the bucket,
-//! the import queue and the super admin if missing, and runs the queue consumers and
-//! scheduled jobs itself (the emulator does not invoke Lambdas).
+//! the import and bulk-move queues and the super admin if missing, and runs the queue
+//! consumers and scheduled jobs itself (the emulator does not invoke Lambdas).
 
 use std::net::SocketAddr;
 
@@ -54,6 +54,7 @@ async fn main() -> Result<(), shared::local::LocalError> {
     let cfg = shared::local::seed_secrets(cfg, &endpoint, "cmp").await?;
     let state = shared::local::ensure(cfg, &endpoint, "cmp-import.fifo").await?;
     tokio::spawn(import_consumer(state.clone()));
+    tokio::spawn(bulk_consumer(state.clone()));
     tokio::spawn(grant_sweeper(state.clone()));
     if let Some(id) = shared::services::auth::bootstrap(&state).await? {
         tracing::info!(account_id = id, "seeded super admin");
@@ -92,8 +93,18 @@ async fn import_consumer(state: AppState) {
     }
 }
 
-/// Runs the grant sweeper's two sweeps (unsettled grants, pending imports) on a
-/// timer, as its EventBridge schedule would.
+/// Feeds the bulk-move queue to the bulk worker, as Lambda's SQS trigger would.
+async fn bulk_consumer(state: AppState) {
+    loop {
+        if let Err(e) = shared::local::pump_bulk_queue(&state, 5).await {
+            tracing::warn!(error = %e, "bulk queue poll failed");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
+}
+
+/// Runs the grant sweeper's sweeps (unsettled grants, pending imports and bulk
+/// tasks) on a timer, as its EventBridge schedule would.
 async fn grant_sweeper(state: AppState) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
     loop {
@@ -107,6 +118,9 @@ async fn grant_sweeper(state: AppState) {
         }
         if let Err(e) = shared::jobs::import_sweeper::sweep(&state, state.clock.now()).await {
             tracing::warn!(error = %e, "pending import sweep failed");
+        }
+        if let Err(e) = shared::jobs::bulk_sweeper::sweep(&state, state.clock.now()).await {
+            tracing::warn!(error = %e, "pending bulk task sweep failed");
         }
     }
 }

@@ -187,6 +187,12 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         C("allocation:view"),
     ),
     ("GET", RESOLVE, C("asset:view")),
+    ("GET", "/api/admin/bulk-tasks/{id}", C("bulk_task:view")),
+    (
+        "GET",
+        "/api/admin/bulk-tasks/{id}/results",
+        C("bulk_task:view"),
+    ),
     (
         "GET",
         "/api/admin/assets/{asset_type}/{id}/{action}",

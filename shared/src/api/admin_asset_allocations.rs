@@ -1,20 +1,36 @@
-//! `admin-asset-allocations`: allocation and recall records (api.md §9).
+//! `admin-asset-allocations`: allocation and recall records (api.md §9) and the bulk
+//! tasks that move more than 500 assets at once (decisions.md B4).
 
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::envelope::{ApiResult, Data};
-use super::extract::Query;
+use super::envelope::{Accepted, ApiResult, Data};
+use super::extract::{Id, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
-use crate::services::assets::{self, CursorPage, RecordFilter, RecordView};
+use crate::services::assets::{
+    self, BulkTaskView, CursorPage, MoveAnswer, RecordFilter, RecordView,
+};
+use crate::services::storage::DownloadUrl;
 
 /// Routes of the `admin-asset-allocations` function.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/admin/asset-allocation-records", get(list))
         .route("/api/admin/asset-allocation-records/{id}", get(show))
+        .route("/api/admin/bulk-tasks/{id}", get(bulk_task))
+        .route("/api/admin/bulk-tasks/{id}/results", get(bulk_results))
+}
+
+/// The answer of an allocate or recall route: 200 with what moved, or 202 with the
+/// bulk task that will move it.
+pub fn move_answer(answer: MoveAnswer) -> Response {
+    match answer {
+        MoveAnswer::Done(result) => Data(result).into_response(),
+        MoveAnswer::Queued(task) => Accepted(task).into_response(),
+    }
 }
 
 async fn list(
@@ -31,4 +47,20 @@ async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<RecordView> {
     Ok(Data(assets::record(&st.store, &caller, &id).await?))
+}
+
+async fn bulk_task(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> ApiResult<BulkTaskView> {
+    Ok(Data(assets::bulk_task(&st, &caller, id).await?))
+}
+
+async fn bulk_results(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> ApiResult<DownloadUrl> {
+    Ok(Data(assets::bulk_task_results(&st, &caller, id).await?))
 }

@@ -2,19 +2,19 @@
 //! allocation, recall and imports (api.md §8; gateway commands arrive with [3/5]).
 
 use axum::extract::{Path, State};
+use axum::response::Response;
 use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 
-use super::envelope::{ApiResult, Data};
+use super::admin_asset_allocations::move_answer;
+use super::envelope::{ApiError, ApiResult, Data};
 use super::extract::{parse_id, Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::assets::{Device, ImportTask};
 use crate::domain::caller::Caller;
 use crate::paging::{PageQuery, Paged};
 use crate::services::asset_ops::{self, Command, SpeedLimit, SwitchCard, Wifi};
-use crate::services::assets::{
-    self, AllocateRequest, AssetFilter, CursorPage, MoveResult, RecallRequest,
-};
+use crate::services::assets::{self, AllocateRequest, AssetFilter, CursorPage, RecallRequest};
 use crate::services::devices::{self, BindCard, BoundCard, DeviceFilter, DeviceView, UpdateDevice};
 use crate::services::imports::{self, CreateImport, ImportCreated, ImportRoute, ImportTaskView};
 
@@ -140,9 +140,9 @@ async fn allocate(
     State(st): State<AppState>,
     caller: Caller,
     Body(req): Body<AllocateRequest>,
-) -> ApiResult<MoveResult> {
-    Ok(Data(
-        assets::allocate::<Device>(&st.store, &caller, st.clock.now(), req).await?,
+) -> Result<Response, ApiError> {
+    Ok(move_answer(
+        assets::allocate::<Device>(&st, &caller, req).await?,
     ))
 }
 
@@ -150,9 +150,9 @@ async fn recall(
     State(st): State<AppState>,
     caller: Caller,
     Body(req): Body<RecallRequest>,
-) -> ApiResult<MoveResult> {
-    Ok(Data(
-        assets::recall::<Device>(&st.store, &caller, st.clock.now(), req).await?,
+) -> Result<Response, ApiError> {
+    Ok(move_answer(
+        assets::recall::<Device>(&st, &caller, req).await?,
     ))
 }
 

@@ -2,18 +2,18 @@
 //! (api.md §7).
 
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::{get, patch, post, put};
 use axum::Router;
 
-use super::envelope::{ApiResult, Data};
+use super::admin_asset_allocations::move_answer;
+use super::envelope::{ApiError, ApiResult, Data};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::assets::{ImportTask, IotCard};
 use crate::domain::caller::Caller;
 use crate::paging::{PageQuery, Paged};
-use crate::services::assets::{
-    self, AllocateRequest, AssetFilter, CursorPage, MoveResult, RecallRequest,
-};
+use crate::services::assets::{self, AllocateRequest, AssetFilter, CursorPage, RecallRequest};
 use crate::services::cards::{self, CardFilter, CardView, UpdateCard};
 use crate::services::imports::{self, CreateImport, ImportCreated, ImportRoute, ImportTaskView};
 
@@ -73,9 +73,9 @@ async fn allocate(
     State(st): State<AppState>,
     caller: Caller,
     Body(req): Body<AllocateRequest>,
-) -> ApiResult<MoveResult> {
-    Ok(Data(
-        assets::allocate::<IotCard>(&st.store, &caller, st.clock.now(), req).await?,
+) -> Result<Response, ApiError> {
+    Ok(move_answer(
+        assets::allocate::<IotCard>(&st, &caller, req).await?,
     ))
 }
 
@@ -83,9 +83,9 @@ async fn recall(
     State(st): State<AppState>,
     caller: Caller,
     Body(req): Body<RecallRequest>,
-) -> ApiResult<MoveResult> {
-    Ok(Data(
-        assets::recall::<IotCard>(&st.store, &caller, st.clock.now(), req).await?,
+) -> Result<Response, ApiError> {
+    Ok(move_answer(
+        assets::recall::<IotCard>(&st, &caller, req).await?,
     ))
 }
 

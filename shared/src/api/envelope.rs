@@ -37,6 +37,18 @@ impl<T: Serialize> IntoResponse for Data<T> {
     }
 }
 
+/// A request accepted for later processing (202), carrying what will do it (a
+/// bulk task), in the same envelope as a success.
+pub struct Accepted<T: Serialize>(pub T);
+
+impl<T: Serialize> IntoResponse for Accepted<T> {
+    fn into_response(self) -> Response {
+        let mut res = Data(self.0).into_response();
+        *res.status_mut() = StatusCode::ACCEPTED;
+        res
+    }
+}
+
 /// An error response: a business code and a message safe to show the client, in
 /// both languages (the request's language picks one when the response is written).
 #[derive(Debug)]

@@ -113,6 +113,7 @@ pub const CATALOGUE: &[PermDef] = &[
     all("assets", "asset:view", "查看资产状态"),
     all("assets", "asset:operate", "资产操作"),
     all("assets", "allocation:view", "查看分配记录"),
+    all("assets", "bulk_task:view", "查看批量分配/回收任务"),
     all("assets", "storage:upload", "上传文件"),
     all("assets", "storage:download", "下载文件"),
     menu("catalog", "套餐管理"),

@@ -2,12 +2,13 @@
 //! task and the import worker hands on to the next chunk (jobs.md J16–J17).
 //!
 //! Messages of one task share a message group, so its chunks never run concurrently,
-//! and are deduplicated by task and byte offset (a sweep's re-send by its time). A
-//! failed message is made visible again after a back-off (`retry_after`).
+//! and are deduplicated by task and byte offset (a sweep's re-send by its time).
+//! Receiving, acknowledging and retrying are the [`FifoQueue`]'s.
 
-use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::Message;
 use serde::{Deserialize, Serialize};
+
+use super::fifo::FifoQueue;
+pub use super::fifo::QueueError;
 
 /// Body of an import-queue message: the chunk of `task_id` starting at `offset`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -18,39 +19,26 @@ pub struct ImportMessage {
     pub offset: u64,
 }
 
-/// A failed queue operation (transient: the caller retries or reports it).
-#[derive(Debug, thiserror::Error)]
-#[error("import queue: {0}")]
-pub struct QueueError(pub String);
-
-fn queue_error<E: std::error::Error + 'static>(e: E) -> QueueError {
-    QueueError(DisplayErrorContext(&e).to_string())
-}
-
 /// Handle on the import queue.
 #[derive(Clone, Debug)]
-pub struct ImportQueue {
-    client: aws_sdk_sqs::Client,
-    url: String,
+pub struct ImportQueue(FifoQueue);
+
+impl std::ops::Deref for ImportQueue {
+    type Target = FifoQueue;
+    fn deref(&self) -> &FifoQueue {
+        &self.0
+    }
 }
 
 impl ImportQueue {
     /// The queue at `url`.
     pub fn new(client: aws_sdk_sqs::Client, url: &str) -> Self {
-        Self {
-            client,
-            url: url.to_string(),
-        }
+        Self(FifoQueue::new(client, url))
     }
 
     /// The same client on the queue at `url`.
     pub fn at(self, url: &str) -> Self {
-        Self::new(self.client, url)
-    }
-
-    /// The SQS client (the local stack creates queues with it).
-    pub fn client(&self) -> &aws_sdk_sqs::Client {
-        &self.client
+        Self(self.0.at(url))
     }
 
     /// Sends the message for the chunk of `task_id` starting at `offset`
@@ -74,75 +62,9 @@ impl ImportQueue {
     }
 
     async fn send_as(&self, task_id: u64, offset: u64, dedup_id: String) -> Result<(), QueueError> {
-        let body = serde_json::to_string(&ImportMessage { task_id, offset })
-            .map_err(|e| QueueError(e.to_string()))?;
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .message_group_id(format!("import-{task_id}"))
-            .message_deduplication_id(dedup_id)
-            .send()
+        let body = ImportMessage { task_id, offset };
+        self.0
+            .send_json(&body, &format!("import-{task_id}"), &dedup_id)
             .await
-            .map_err(queue_error)?;
-        Ok(())
-    }
-
-    /// Receives up to 10 messages, waiting up to `wait_seconds` (the local consumer),
-    /// with their receive counts. The long poll gets its own timeouts, the wait on
-    /// top of the client's, so the attempt timeout never cuts it.
-    pub async fn receive(&self, wait_seconds: i32) -> Result<Vec<Message>, QueueError> {
-        let wait = std::time::Duration::from_secs(wait_seconds.max(0) as u64);
-        let base = self.client.config().timeout_config();
-        let longer = |d: Option<std::time::Duration>| d.map(|d| d + wait);
-        let mut timeouts = aws_sdk_sqs::config::timeout::TimeoutConfig::builder();
-        if let Some(base) = base {
-            timeouts
-                .set_connect_timeout(base.connect_timeout())
-                .set_operation_attempt_timeout(longer(base.operation_attempt_timeout()))
-                .set_operation_timeout(longer(base.operation_timeout()));
-        }
-        let out = self
-            .client
-            .receive_message()
-            .queue_url(&self.url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(wait_seconds)
-            .message_system_attribute_names(
-                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
-            )
-            .customize()
-            .config_override(
-                aws_sdk_sqs::config::Builder::default().timeout_config(timeouts.build()),
-            )
-            .send()
-            .await
-            .map_err(queue_error)?;
-        Ok(out.messages.unwrap_or_default())
-    }
-
-    /// Acknowledges a handled message.
-    pub async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
-        self.client
-            .delete_message()
-            .queue_url(&self.url)
-            .receipt_handle(receipt_handle)
-            .send()
-            .await
-            .map_err(queue_error)?;
-        Ok(())
-    }
-
-    /// Makes a failed message visible again after `seconds`.
-    pub async fn retry_after(&self, receipt_handle: &str, seconds: i32) -> Result<(), QueueError> {
-        self.client
-            .change_message_visibility()
-            .queue_url(&self.url)
-            .receipt_handle(receipt_handle)
-            .visibility_timeout(seconds)
-            .send()
-            .await
-            .map_err(queue_error)?;
-        Ok(())
     }
 }

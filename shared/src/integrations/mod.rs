@@ -1,5 +1,7 @@
 //! Clients of external services, each speaking the real wire protocol.
 
+pub mod bulk_queue;
+pub mod fifo;
 pub mod gateway;
 pub mod import_queue;
 pub mod secrets;

@@ -1,6 +1,8 @@
-//! Background job handlers (SQS, schedules). Each is invoked by its Lambda binary
+//! Background job handlers (SQS, schedules): imports, bulk moves, sweeps. Each is invoked by its Lambda binary
 //! and, locally, by the dev server.
 
+pub mod bulk;
+pub mod bulk_sweeper;
 pub mod grant_sweeper;
 pub mod import;
 pub mod import_sweeper;

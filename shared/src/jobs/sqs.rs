@@ -6,6 +6,8 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
+use crate::integrations::fifo::FifoQueue;
+
 /// A failed message: retried by SQS (then dead-lettered after the receive limit).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -17,8 +19,8 @@ impl From<crate::store::StoreError> for JobError {
     }
 }
 
-impl From<crate::integrations::import_queue::QueueError> for JobError {
-    fn from(e: crate::integrations::import_queue::QueueError) -> Self {
+impl From<crate::integrations::fifo::QueueError> for JobError {
+    fn from(e: crate::integrations::fifo::QueueError) -> Self {
         JobError(e.to_string())
     }
 }
@@ -105,6 +107,28 @@ pub fn backoff_secs(base: i64, receive_count: i64, max: i64) -> i32 {
         .min(max)
         .clamp(0, 43_200);
     i32::try_from(secs).unwrap_or(43_200)
+}
+
+/// Makes each of `failed` visible again on `queue` after `base_secs` × its receive
+/// count (at most `max_secs`) instead of the queue's visibility timeout. A message
+/// this cannot reach simply waits for the visibility timeout, as without it.
+pub async fn retry_later(queue: &FifoQueue, failed: &[&SqsMessage], base_secs: i64, max_secs: i64) {
+    for record in failed {
+        let Some(receipt) = record.receipt_handle.as_deref() else {
+            continue;
+        };
+        let count = receive_count(record);
+        let delay = backoff_secs(base_secs, count, max_secs);
+        match queue.retry_after(receipt, delay).await {
+            Ok(()) => tracing::info!(
+                message_id = record.message_id.as_deref().unwrap_or_default(),
+                receive_count = count,
+                delay_secs = delay,
+                "message retried later"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not shorten a message's retry"),
+        }
+    }
 }
 
 fn failure(id: String) -> BatchItemFailure {

@@ -1,4 +1,5 @@
-//! Presigned S3 URLs for uploads (imports) and downloads (api.md §10).
+//! Presigned S3 URLs for uploads (imports) and downloads (api.md §10), and the files
+//! the system writes itself (bulk task results, under `results/`).
 //!
 //! Uploads land under `uploads/<purpose>/<account id>/<uuid>/<file name>`, so a
 //! caller can only register imports of files it uploaded itself. The presigned PUT
@@ -212,12 +213,18 @@ pub async fn download_url(
     {
         return Err(StorageError::NotFound);
     }
-    exists(state, file_key).await?;
+    presigned_download(state, file_key).await
+}
+
+/// Presigns a GET of the object at `key` once it is known to exist (`NotFound`
+/// otherwise); who may read it is the caller's to check.
+pub async fn presigned_download(state: &AppState, key: &str) -> Result<DownloadUrl, StorageError> {
+    exists(state, key).await?;
     let presigned = state
         .s3()?
         .get_object()
         .bucket(&state.cfg.bucket)
-        .key(file_key)
+        .key(key)
         .presigned(presigning()?)
         .await
         .map_err(|e| StorageError::S3(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
@@ -225,6 +232,26 @@ pub async fn download_url(
         download_url: presigned.uri().to_string(),
         expires_in: URL_TTL_SECS,
     })
+}
+
+/// Stores `body` at `key` (a file the system writes, such as a bulk task's results).
+pub async fn put_object(
+    state: &AppState,
+    key: &str,
+    body: Vec<u8>,
+    content_type: &str,
+) -> Result<(), StorageError> {
+    state
+        .s3()?
+        .put_object()
+        .bucket(&state.cfg.bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(body.into())
+        .send()
+        .await
+        .map_err(|e| StorageError::S3(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+    Ok(())
 }
 
 /// Fails with `NotFound` unless the object exists.

@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 
 use super::org::{soft_deleted, unique_item};
 use super::prefetch::Prefetched;
+use super::steps::{tx_of, Op};
 use super::tx::{Cond, Tx, Upd};
 use super::{
     from_item, keys, n, num_attr, s, str_attr, to_item, ttl, Item, Key, On, Store, StoreError,
@@ -284,15 +285,19 @@ impl Store {
     }
 
     /// Moves an asset (still live at `expected` version) together with the cards that
-    /// follow it (each at its version), and writes the move's record, atomically.
+    /// follow it (each at its version), and writes the move's record, atomically;
+    /// `extra` (a bulk task's result, first so its label is the one reported when it
+    /// fails) commits or fails with them.
     pub async fn move_asset(
         &self,
         moved: Item,
         expected: i64,
         record: Item,
         followers: Vec<(Item, i64)>,
+        extra: Option<Op>,
     ) -> Result<(), StoreError> {
-        let mut tx = Tx::new()
+        let tx = extra.map_or_else(Tx::new, |op| tx_of([op]));
+        let mut tx = tx
             .put(
                 "asset",
                 moved,

@@ -192,6 +192,51 @@ impl Store {
         }
         Ok(list)
     }
+
+    /// One slice of a resumable read of `queries` in order, from `from` (the index
+    /// of the query in `shard`, and the key where its last read stopped): the items
+    /// that pass `keep`, at most `max` of them, in at most `calls` Query calls, and
+    /// where the next slice starts (`None` once every query is read to its end).
+    /// Each call asks for no more items than the slice still takes, so a slice ends
+    /// where a call ended and no item is skipped or read twice across slices (items
+    /// that left the key range meanwhile are simply not met again).
+    pub async fn read_slice<T: DeserializeOwned>(
+        &self,
+        queries: &[Query],
+        from: Cursor,
+        max: usize,
+        calls: usize,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<(Vec<T>, Option<Cursor>), StoreError> {
+        let mut list = Vec::new();
+        let mut at = from;
+        for _ in 0..calls.max(1) {
+            let Some(q) = queries.get(at.shard as usize) else {
+                return Ok((list, None));
+            };
+            let mut q = q.clone();
+            q.start = at.start_key();
+            q.limit = i32::try_from(max.saturating_sub(list.len()).max(1)).ok();
+            let (items, last) = self.query(&q).await?;
+            for item in items {
+                let t: T = from_item(item)?;
+                if keep(&t) {
+                    list.push(t);
+                }
+            }
+            at = match last {
+                Some(k) => Cursor::after(at.shard, &k),
+                None => Cursor::start_of(at.shard + 1),
+            };
+            if at.shard as usize >= queries.len() {
+                return Ok((list, None));
+            }
+            if list.len() >= max {
+                break;
+            }
+        }
+        Ok((list, Some(at)))
+    }
 }
 
 fn page<T>(list: Vec<T>, page_size: u32, next: Option<Cursor>) -> CursorPage<T> {

@@ -209,6 +209,33 @@ pub fn imports_partition(import_type: crate::domain::assets::ImportType) -> Stri
     format!("IMPORTS#{}", import_type.as_str())
 }
 
+// ---- bulk moves
+
+/// Bulk task `id`.
+pub fn bulk_task(id: u64) -> Key {
+    Key::new(format!("BULK#{id}"), ENTITY)
+}
+
+/// Page `page` of the listed selection of bulk task `id`.
+pub fn bulk_page(id: u64, page: u32) -> Key {
+    Key::new(format!("BULK#{id}"), format!("SEL#{page:06}"))
+}
+
+/// Sort-key prefix of a bulk task's per-asset results.
+pub const BULK_RESULT_PREFIX: &str = "R#";
+
+/// The result of bulk task `id` for the asset named `identifier` (identifiers hold
+/// no whitespace, so a name like `id 5` never meets one).
+pub fn bulk_result(id: u64, identifier: &str) -> Key {
+    Key::new(
+        format!("BULK#{id}"),
+        format!("{BULK_RESULT_PREFIX}{identifier}"),
+    )
+}
+
+/// `gsi2` partition of bulk tasks not started yet (the sweep re-sends them).
+pub const BULK_PENDING: &str = "BULK#PENDING";
+
 // ---- assets
 
 use crate::domain::assets::AssetType;

@@ -4,6 +4,7 @@
 
 pub mod asset_lists;
 pub mod assets;
+pub mod bulk;
 pub mod calls;
 pub mod catalog;
 pub mod cursor;

@@ -15,6 +15,7 @@ mod assets;
 mod assets_matrix;
 mod auth;
 mod bad_input;
+mod bulk_moves;
 mod carriers;
 mod catalog;
 mod catalog_matrix;

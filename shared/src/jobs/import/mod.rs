@@ -239,34 +239,18 @@ pub async fn handle(
 }
 
 /// Makes each of `failed` visible again after `import_retry_secs` × its receive
-/// count (at most [`IMPORT_RETRY_MAX_SECS`]). A message this cannot reach simply
-/// waits for the queue's visibility timeout, as without it.
+/// count (at most [`IMPORT_RETRY_MAX_SECS`]).
 pub async fn retry_later(state: &AppState, failed: &[&aws_lambda_events::event::sqs::SqsMessage]) {
     if failed.is_empty() {
         return;
     }
-    let queue = match state.import_queue() {
-        Ok(q) => q,
-        Err(e) => {
-            tracing::warn!(error = %e, "failed import messages keep the queue's visibility timeout");
-            return;
+    match state.import_queue() {
+        Ok(queue) => {
+            let base = state.cfg.import_retry_secs;
+            super::sqs::retry_later(queue, failed, base, IMPORT_RETRY_MAX_SECS).await
         }
-    };
-    for record in failed {
-        let Some(receipt) = record.receipt_handle.as_deref() else {
-            continue;
-        };
-        let count = super::sqs::receive_count(record);
-        let delay =
-            super::sqs::backoff_secs(state.cfg.import_retry_secs, count, IMPORT_RETRY_MAX_SECS);
-        match queue.retry_after(receipt, delay).await {
-            Ok(()) => tracing::info!(
-                message_id = record.message_id.as_deref().unwrap_or_default(),
-                receive_count = count,
-                delay_secs = delay,
-                "import message retried later"
-            ),
-            Err(e) => tracing::warn!(error = %e, "could not shorten an import message's retry"),
+        Err(e) => {
+            tracing::warn!(error = %e, "failed import messages keep the queue's visibility timeout")
         }
     }
 }

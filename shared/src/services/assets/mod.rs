@@ -1,20 +1,26 @@
 //! What cards and devices share (api.md §7–§9, domain.md §3.3, §5.9): the [`Asset`]
 //! trait, errors, lookups and visibility; scoped cursor lists ([`list`]), moves
-//! between shops and deactivation ([`moves`]), allocation records ([`records`]).
+//! between shops and deactivation ([`moves`], carried out by [`transfer`]), bulk
+//! tasks for large ones ([`bulk`]), allocation records ([`records`]).
 
+mod bulk;
 mod list;
 mod moves;
 mod records;
+mod transfer;
 
 use std::collections::HashMap;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use bulk::{
+    allocate, bulk_task, bulk_task_results, recall, run_slice, BulkTaskView, MoveAnswer, SliceDone,
+};
 pub use list::{list, with_shop_names, AssetFilter, StockHolder};
 pub use moves::{
-    allocate, deactivate, recall, AllocateRequest, BatchResult, MoveFailure, MoveResult,
-    RecallRequest, Refusal, Selection, MAX_MOVE,
+    deactivate, AllocateRequest, BatchResult, MoveFailure, MoveResult, Moved, RecallRequest,
+    Refusal, Selection, MAX_MOVE,
 };
 pub use records::{record, records, RecordFilter, RecordView};
 
@@ -60,6 +66,8 @@ pub enum AssetError {
     NotDirectSubordinate,
     #[error("the object was changed concurrently, retry")]
     VersionConflict,
+    #[error("the bulk task has not finished")]
+    BulkUnfinished,
     #[error(transparent)]
     Storage(#[from] crate::services::storage::StorageError),
     #[error(transparent)]
@@ -89,6 +97,7 @@ impl BusinessError for AssetError {
             CardBound => Code::CARD_ALREADY_BOUND,
             NotDirectSubordinate => Code::NOT_DIRECT_SUBORDINATE,
             VersionConflict => Code::VERSION_CONFLICT,
+            BulkUnfinished => Code::BULK_TASK_UNFINISHED,
             Storage(e) => e.code(),
             Store(e) => e.code(),
         }

@@ -1,19 +1,21 @@
 //! Moves between shops (allocation down the tree, recall back up; api.md §7, §8)
-//! with their allocation records, and deactivation.
+//! with their allocation records, and deactivation. A selection of more than
+//! [`BULK_THRESHOLD`] assets is handed back as a [`BulkOrder`] (see [`super::bulk`]),
+//! whose worker moves it slice by slice with the same rules.
 
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::transfer::{move_selected, Destination};
 use super::{require_asset_admin, visible, Asset, AssetError};
 use crate::clock::rfc3339;
-use crate::domain::assets::{AllocationRecord, AssetStatus, AssetType, IdentifierKind, MoveOp};
+use crate::domain::assets::{AssetStatus, AssetType, IdentifierKind, MoveOp};
+use crate::domain::bulk::{BulkOrder, BulkSelection, BULK_THRESHOLD};
 use crate::domain::caller::Caller;
 use crate::domain::entities::Shop;
-use crate::domain::shop_path::ShopPath;
-use crate::domain::stamp::Stamped;
 use crate::domain::validate::Invalid;
 use crate::store::asset_lists::{held_selection, own_stock_selection, Pick};
-use crate::store::assets::{allocation_item, old_state};
+use crate::store::assets::old_state;
 use crate::store::{keys, Key, Query, Store, StoreError};
 
 /// Deactivates an asset in stock or sold (→ 4); repeating it is harmless.
@@ -96,6 +98,14 @@ pub enum Refusal {
     BoundToDevice(u64),
     #[error("changed concurrently; retry")]
     ChangedConcurrently,
+    /// The move's write failed for another reason than a condition (throttled after
+    /// its retries, a network error, an invalid transaction) and did not commit.
+    #[error("system busy, not moved; retry")]
+    Busy,
+    /// The move's write failed and reading the asset back failed too: it may have
+    /// moved.
+    #[error("system error; whether it moved is unknown, check the asset")]
+    Unconfirmed,
 }
 
 /// What a batch move did with one selected asset.
@@ -105,6 +115,16 @@ pub enum BatchResult {
     Moved,
     /// Left where it was.
     Refused(Refusal),
+}
+
+/// What an allocation or recall request came to.
+#[derive(Debug)]
+pub enum Moved {
+    /// Done inside the request.
+    Done(MoveResult),
+    /// More than [`BULK_THRESHOLD`] assets: checked, nothing moved, to be done by a
+    /// bulk task.
+    Deferred(BulkOrder),
 }
 
 /// Outcome of an allocation or recall.
@@ -157,7 +177,7 @@ impl Serialize for MoveFailure {
 pub const MAX_MOVE: usize = 10_000;
 
 /// A selection, checked: exactly one way of naming the assets.
-enum Chosen<'a> {
+pub(super) enum Chosen<'a> {
     Ids(&'a [u64]),
     Identifiers(Vec<String>),
     Pick(Pick),
@@ -210,12 +230,14 @@ fn choose<'a>(sel: &'a Selection, t: AssetType) -> Result<Chosen<'a>, AssetError
 }
 
 /// Loads the selected assets: by ids or identifiers (any owner; checked per asset
-/// later; the unknown ones are refused), or by range / batch with `queries`.
-async fn select<A: Asset>(
+/// later; the unknown ones are refused), or by range / batch with `queries` (reading
+/// stops once more than `cap` were kept).
+pub(super) async fn select<A: Asset>(
     store: &Store,
     chosen: Chosen<'_>,
     queries: impl FnOnce(&Pick) -> Vec<Query>,
     keep: impl Fn(&A) -> bool,
+    cap: usize,
 ) -> Result<(Vec<A>, Vec<(String, BatchResult)>), AssetError> {
     let not_found = |i: String| (i, BatchResult::Refused(Refusal::NotFound));
     match chosen {
@@ -240,11 +262,36 @@ async fn select<A: Asset>(
             Ok((list, missing))
         }
         Chosen::Pick(pick) => {
-            let list = store.read_all(queries(&pick), MAX_MOVE, keep).await?;
+            let list = store.read_all(queries(&pick), cap, keep).await?;
             check_size(list.len())?;
             Ok((list, Vec::new()))
         }
     }
+}
+
+/// Loads the selection, or hands it back for a bulk task when it names more than
+/// [`BULK_THRESHOLD`] assets: a list is counted, a range or batch read up to one
+/// more than that (what was read is used when it stays within).
+async fn select_or_defer<A: Asset>(
+    store: &Store,
+    chosen: Chosen<'_>,
+    queries: impl FnOnce(&Pick) -> Vec<Query>,
+    keep: impl Fn(&A) -> bool,
+) -> Result<Result<(Vec<A>, Vec<(String, BatchResult)>), BulkSelection>, AssetError> {
+    let bulk = match &chosen {
+        Chosen::Ids(ids) => BulkSelection::Ids(ids.to_vec()),
+        Chosen::Identifiers(list) => BulkSelection::Identifiers(list.clone()),
+        Chosen::Pick(Pick::Range(a, b)) => BulkSelection::Range(a.clone(), b.clone()),
+        Chosen::Pick(Pick::Batch(b)) => BulkSelection::Batch(b.clone()),
+    };
+    if bulk.listed().is_some_and(|n| n > BULK_THRESHOLD) {
+        return Ok(Err(bulk));
+    }
+    let (selected, results) = select(store, chosen, queries, keep, BULK_THRESHOLD).await?;
+    if selected.len() > BULK_THRESHOLD {
+        return Ok(Err(bulk));
+    }
+    Ok(Ok((selected, results)))
 }
 
 fn check_size(n: usize) -> Result<(), AssetError> {
@@ -265,10 +312,47 @@ pub async fn allocate<A: Asset>(
     caller: &Caller,
     now: i64,
     req: AllocateRequest,
-) -> Result<MoveResult, AssetError> {
+) -> Result<Moved, AssetError> {
     require_asset_admin(caller)?;
+    let target = allocation_target(store, caller, req.to_shop_id).await?;
+    let chosen = choose(&req.selection, A::TYPE)?;
+    let op = MoveOp::Allocate;
+    let (selected, mut results) = match select_or_defer::<A>(
+        store,
+        chosen,
+        |pick| pick_queries(op, A::TYPE, caller, pick),
+        |a| keeps(op, a),
+    )
+    .await?
+    {
+        Ok(selected) => selected,
+        Err(selection) => {
+            return Ok(Moved::Deferred(BulkOrder {
+                operation: op,
+                asset_type: A::TYPE,
+                to_shop_id: Some(target.id),
+                selection,
+                remark: req.remark,
+            }))
+        }
+    };
+    let to = Destination {
+        shop: Some(&target),
+        op,
+    };
+    results.extend(move_selected(store, caller, now, selected, to, req.remark, None).await?);
+    Ok(Moved::Done(MoveResult::tally(A::TYPE, results)))
+}
+
+/// The receiving shop of an allocation by `caller`: live, visible and a direct
+/// subordinate (platform: a level-1 shop).
+pub(super) async fn allocation_target(
+    store: &Store,
+    caller: &Caller,
+    to_shop_id: u64,
+) -> Result<Shop, AssetError> {
     let target: Shop = store
-        .live_entity(&keys::shop(req.to_shop_id))
+        .live_entity(&keys::shop(to_shop_id))
         .await?
         .filter(|s: &Shop| caller.sees_shop_owned(Some(&s.path)))
         .ok_or(AssetError::NotFound("shop"))?;
@@ -279,27 +363,7 @@ pub async fn allocate<A: Asset>(
     if !direct {
         return Err(AssetError::NotDirectSubordinate);
     }
-    let source = caller.shop_path.as_ref();
-    let chosen = choose(&req.selection, A::TYPE)?;
-    let (selected, mut results) = select::<A>(
-        store,
-        chosen,
-        |pick| own_stock_selection(A::TYPE, source, pick),
-        |_| true,
-    )
-    .await?;
-    let moves = triage(selected, &mut results, |a| {
-        if out_of_reach(caller, a) {
-            return Some(Refusal::NotFound);
-        }
-        (a.owner() != source).then_some(Refusal::NotInYourStock)
-    });
-    let to = Destination {
-        shop: Some(&target),
-        op: MoveOp::Allocate,
-    };
-    results.extend(run_moves(store, caller, now, moves, to, req.remark).await?);
-    Ok(MoveResult::tally(A::TYPE, results))
+    Ok(target)
 }
 
 /// Takes assets back from direct subordinate shops (platform: from any shop, back to
@@ -309,47 +373,101 @@ pub async fn recall<A: Asset>(
     caller: &Caller,
     now: i64,
     req: RecallRequest,
-) -> Result<MoveResult, AssetError> {
+) -> Result<Moved, AssetError> {
     require_asset_admin(caller)?;
-    let me: Option<Shop> = match caller.shop_id {
-        Some(id) => Some(
+    let me = recall_home(store, caller).await?;
+    let chosen = choose(&req.selection, A::TYPE)?;
+    let op = MoveOp::Recall;
+    let (selected, mut results) = match select_or_defer::<A>(
+        store,
+        chosen,
+        |pick| pick_queries(op, A::TYPE, caller, pick),
+        |a| keeps(op, a),
+    )
+    .await?
+    {
+        Ok(selected) => selected,
+        Err(selection) => {
+            return Ok(Moved::Deferred(BulkOrder {
+                operation: op,
+                asset_type: A::TYPE,
+                to_shop_id: None,
+                selection,
+                remark: req.remark,
+            }))
+        }
+    };
+    let to = Destination {
+        shop: me.as_ref(),
+        op,
+    };
+    results.extend(move_selected(store, caller, now, selected, to, req.remark, None).await?);
+    Ok(Moved::Done(MoveResult::tally(A::TYPE, results)))
+}
+
+/// Where a recall by `caller` takes assets: its own shop (platform: platform stock).
+pub(super) async fn recall_home(
+    store: &Store,
+    caller: &Caller,
+) -> Result<Option<Shop>, AssetError> {
+    match caller.shop_id {
+        Some(id) => Ok(Some(
             store
                 .entity::<Shop>(&keys::shop(id))
                 .await?
                 .ok_or(AssetError::NotFound("shop"))?,
-        ),
-        None => None,
-    };
-    let chosen = choose(&req.selection, A::TYPE)?;
-    let (selected, mut results) = select::<A>(
-        store,
-        chosen,
-        |pick| held_selection(A::TYPE, caller.shop_path.as_ref(), pick),
-        |a: &A| a.owner().is_some(),
-    )
-    .await?;
-    let not_held = if caller.is_platform() {
-        Refusal::InPlatformStock
-    } else {
-        Refusal::NotFromDirectSubordinate
-    };
-    let moves = triage(selected, &mut results, |a| {
-        let from_direct_child = match (&caller.shop_path, a.owner()) {
-            (Some(mine), Some(owner)) => mine.contains(owner) && owner.level() == mine.level() + 1,
-            (None, Some(_)) => true,
-            _ => false,
-        };
-        if out_of_reach(caller, a) {
-            return Some(Refusal::NotFound);
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The queries reading a range or batch `pick` for `op` by `caller`: an allocation
+/// from its own stock (platform: platform stock), a recall among what its subtree
+/// holds (platform: everywhere).
+pub(super) fn pick_queries(op: MoveOp, t: AssetType, caller: &Caller, pick: &Pick) -> Vec<Query> {
+    match op {
+        MoveOp::Allocate => own_stock_selection(t, caller.shop_path.as_ref(), pick),
+        MoveOp::Recall => held_selection(t, caller.shop_path.as_ref(), pick),
+    }
+}
+
+/// Whether an asset a range or batch read returned counts for `op` (a recall skips
+/// platform stock).
+pub(super) fn keeps<A: Asset>(op: MoveOp, a: &A) -> bool {
+    match op {
+        MoveOp::Allocate => true,
+        MoveOp::Recall => a.owner().is_some(),
+    }
+}
+
+/// Why `caller` may not move `a` by `op`, before the asset's own state counts: an
+/// allocation moves only the caller's own stock; a recall takes back only from
+/// direct subordinates (platform: from any shop).
+pub(super) fn refusal<A: Asset>(op: MoveOp, caller: &Caller, a: &A) -> Option<Refusal> {
+    if out_of_reach(caller, a) {
+        return Some(Refusal::NotFound);
+    }
+    match op {
+        MoveOp::Allocate => {
+            (a.owner() != caller.shop_path.as_ref()).then_some(Refusal::NotInYourStock)
         }
-        (!from_direct_child).then(|| not_held.clone())
-    });
-    let to = Destination {
-        shop: me.as_ref(),
-        op: MoveOp::Recall,
-    };
-    results.extend(run_moves(store, caller, now, moves, to, req.remark).await?);
-    Ok(MoveResult::tally(A::TYPE, results))
+        MoveOp::Recall => {
+            let from_direct_child = match (&caller.shop_path, a.owner()) {
+                (Some(mine), Some(owner)) => {
+                    mine.contains(owner) && owner.level() == mine.level() + 1
+                }
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            (!from_direct_child).then(|| {
+                if caller.is_platform() {
+                    Refusal::InPlatformStock
+                } else {
+                    Refusal::NotFromDirectSubordinate
+                }
+            })
+        }
+    }
 }
 
 /// Whether an explicitly named asset is deleted or outside the caller's scope: it is
@@ -357,133 +475,4 @@ pub async fn recall<A: Asset>(
 /// tells nothing about them.
 fn out_of_reach<A: Asset>(caller: &Caller, a: &A) -> bool {
     a.deleted() || !caller.sees_shop_owned(a.owner())
-}
-
-/// The selected assets to move; the others are refused in `results`: first by
-/// `refuse` (not the caller's to move), then by [`unmovable`].
-fn triage<A: Asset>(
-    selected: Vec<A>,
-    results: &mut Vec<(String, BatchResult)>,
-    refuse: impl Fn(&A) -> Option<Refusal>,
-) -> Vec<A> {
-    let mut moves = Vec::new();
-    for a in selected {
-        match refuse(&a).or_else(|| unmovable(&a)) {
-            Some(r) => results.push((a.identifier().into(), BatchResult::Refused(r))),
-            None => moves.push(a),
-        }
-    }
-    moves
-}
-
-/// Why an asset cannot move at all, if it cannot.
-fn unmovable<A: Asset>(a: &A) -> Option<Refusal> {
-    if !a.asset_status().movable() {
-        return Some(Refusal::Status(a.asset_status()));
-    }
-    a.bound_device().map(Refusal::BoundToDevice)
-}
-
-/// Where a batch moves its assets.
-#[derive(Clone, Copy)]
-struct Destination<'a> {
-    /// The receiving shop; `None` = platform stock.
-    shop: Option<&'a Shop>,
-    op: MoveOp,
-}
-
-/// Moves each asset in its own transaction, eight at a time; an asset changed
-/// meanwhile is refused, any other failure fails the request.
-async fn run_moves<A: Asset>(
-    store: &Store,
-    caller: &Caller,
-    now: i64,
-    moves: Vec<A>,
-    to: Destination<'_>,
-    remark: Option<String>,
-) -> Result<Vec<(String, BatchResult)>, AssetError> {
-    let mut results = Vec::new();
-    let mut set = tokio::task::JoinSet::new();
-    let remark = remark.map(|r| r.chars().take(200).collect::<String>());
-    let mut pending = moves.into_iter();
-    loop {
-        while set.len() < 8 {
-            let Some(a) = pending.next() else { break };
-            let store = store.clone();
-            let shop = to.shop.cloned();
-            let op = to.op;
-            let remark = remark.clone();
-            let by = caller.account_id;
-            set.spawn(crate::store::calls::inherit(async move {
-                let id = a.identifier().to_string();
-                let to = Destination {
-                    shop: shop.as_ref(),
-                    op,
-                };
-                (id, move_one(&store, a, to, by, now, remark).await)
-            }));
-        }
-        let Some(done) = set.join_next().await else {
-            break;
-        };
-        let (identifier, res) =
-            done.map_err(|e| AssetError::Store(StoreError::Dynamo(e.to_string())))?;
-        match res {
-            Ok(()) => results.push((identifier, BatchResult::Moved)),
-            Err(StoreError::ConditionFailed { .. }) => results.push((
-                identifier,
-                BatchResult::Refused(Refusal::ChangedConcurrently),
-            )),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(results)
-}
-
-/// Moves one asset (and, for a device, its bound cards) and records it, atomically.
-async fn move_one<A: Asset>(
-    store: &Store,
-    asset: A,
-    to: Destination<'_>,
-    by: u64,
-    now: i64,
-    remark: Option<String>,
-) -> Result<(), StoreError> {
-    let at = rfc3339(now);
-    let mut moved = asset.clone();
-    moved.set_owner(to.shop);
-    moved.touch(by, now);
-    let stamp: String = at.chars().filter(char::is_ascii_digit).take(14).collect();
-    let record = AllocationRecord {
-        id: format!("{stamp}{}", uuid::Uuid::new_v4().simple()),
-        asset_type: A::TYPE,
-        asset_id: asset.id(),
-        identifier: asset.identifier().to_string(),
-        from_shop_id: asset.shop_id(),
-        to_shop_id: to.shop.map(|s| s.id),
-        operation: to.op,
-        operator_id: by,
-        remark,
-        created_at: at,
-    };
-    let subordinate: Option<&ShopPath> = to.op.subordinate(asset.owner(), to.shop.map(|s| &s.path));
-    let mut followers = Vec::new();
-    if A::TYPE == AssetType::Device {
-        // Bound cards follow their device.
-        for (_, card) in store.bound_cards(asset.id()).await? {
-            let version = card.version;
-            let mut c = card;
-            c.set_owner(to.shop);
-            c.touch(by, now);
-            followers.push((c.item()?, version));
-        }
-    }
-    store
-        .move_asset(
-            moved.item()?,
-            asset.version(),
-            allocation_item(&record, subordinate)?,
-            followers,
-        )
-        .await
 }

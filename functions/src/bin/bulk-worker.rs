@@ -1,0 +1,20 @@
+//! Lambda `bulk-worker`: slices of bulk allocations and recalls from the FIFO bulk
+//! queue (decisions.md B4; `shared::jobs::bulk`).
+
+#![recursion_limit = "256"]
+use lambda_http::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let state = functions::start(shared::app::Clients::TABLE.s3().bulk_queue()).await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let state = state.clone();
+        async move {
+            Ok::<SqsBatchResponse, lambda_runtime::Error>(
+                shared::jobs::bulk::handle(&state, event.payload).await,
+            )
+        }
+    }))
+    .await
+}
