@@ -23,6 +23,7 @@ mod gateway;
 mod helpers;
 mod import_recovery;
 mod imports;
+mod lists;
 mod matrix;
 mod org;
 mod permissions;
