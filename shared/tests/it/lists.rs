@@ -463,6 +463,12 @@ async fn grant_lists_count_packages_on_the_grant_and_grants_in_counters() {
     let mine = app.get("/api/admin/shop-series-grants", &ch.l1).await;
     assert_eq!(counts(mine.ok()), vec![(g2, 1)]);
     assert_eq!(mine.data()["total"], 1);
+    // An agent's catalogue: one Query of its claims or allocations, one batch read.
+    for (path, items) in [("/api/admin/package-series", 1), ("/api/admin/packages", 2)] {
+        let r = app.get(path, &ch.l1).await;
+        assert_eq!(r.ok()["list"].as_array().unwrap().len(), items, "{path}");
+        assert_eq!(r.ddb_calls(), 3, "{path}");
+    }
 
     // Managing packages and batch allocation move the count with the allocations.
     let r = app
