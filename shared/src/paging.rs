@@ -1,13 +1,16 @@
-//! List paging: `page` / `page_size` with `total` (domain.md §9.2) and cursor pages.
+//! List paging: every list answers one page read by key in DynamoDB, `page_size`
+//! items at most, and an opaque `next_cursor` to resume after it.
 //!
-//! Organisation lists (shops, accounts, enterprises, roles) are bounded per scope, so
-//! they are read with one Query over the caller's subtree, filtered, counted and then
-//! sliced here; see `docs/data-model.md` for the bounds.
+//! A page costs a fixed number of calls whatever the size of the list (see
+//! `docs/data-model.md`, "Lists and paging"). `total` is answered only where it is a
+//! maintained counter: when the list is filtered by the caller's scope alone.
+//! Filtered lists answer `total: null` and say with `has_more` whether reading
+//! should go on. `page` is accepted for the existing front end only as 1.
 
 use serde::{Deserialize, Serialize};
 
-use crate::codes::{BusinessError, Code, Text};
 use crate::domain::validate::Invalid;
+use crate::store::cursor::Cursor;
 
 /// Default page size.
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
@@ -15,88 +18,147 @@ pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
 
 /// Paging parameters of a list request.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct PageQuery {
-    /// 1-based page number (default 1).
+    /// Accepted only as 1 (the first page); later pages are read with `cursor`.
     pub page: Option<u32>,
     /// Items per page (default 20, at most 100).
     pub page_size: Option<u32>,
+    /// `next_cursor` of the previous page (absent = from the start).
+    pub cursor: Option<String>,
 }
 
 /// One page of a list.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct Paged<T> {
-    /// The items of this page.
-    pub list: Vec<T>,
-    /// Items matching the filters, over all pages.
-    pub total: usize,
-    /// This page's number.
-    pub page: u32,
-    /// Page size used.
-    pub page_size: u32,
-}
-
-/// One page of a list read by cursor.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct CursorPage<T> {
     /// The items of this page.
     pub list: Vec<T>,
     /// Page size used.
     pub page_size: u32,
-    /// Pass as `cursor` for the next page; absent on the last page.
+    /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
+    /// Whether a next page exists (`next_cursor` is not null). A filtered list may
+    /// answer short pages, and its last page may be empty.
+    pub has_more: bool,
+    /// Items in the caller's scope, from a maintained counter; `null` when the list
+    /// is filtered by more than the scope (or keeps no counter).
+    pub total: Option<u64>,
 }
 
-/// Paging parameters out of range (answers `1001`); a use case converts it into its
-/// own validation error.
-#[derive(Debug, thiserror::Error, PartialEq)]
-#[error("page must be >= 1 and page_size 1..=100")]
-pub struct InvalidPage;
-
-impl BusinessError for InvalidPage {
-    fn code(&self) -> Code {
-        Code::INVALID_PARAM
+impl<T> CursorPage<T> {
+    /// A page of `list` continuing at `next` (none: the last page), without total.
+    pub fn new(list: Vec<T>, page_size: u32, next: Option<String>) -> Self {
+        CursorPage {
+            list,
+            page_size,
+            has_more: next.is_some(),
+            next_cursor: next,
+            total: None,
+        }
     }
 
-    fn detail(&self) -> Option<Text> {
-        Some(Invalid::from(InvalidPage).text().clone())
+    /// An empty last page.
+    pub fn empty(page_size: u32) -> Self {
+        Self::new(Vec::new(), page_size, None)
     }
-}
 
-impl From<InvalidPage> for Invalid {
-    fn from(e: InvalidPage) -> Self {
-        Invalid::new(
-            format!("page须大于等于1,page_size须为1-{MAX_PAGE_SIZE}"),
-            e.to_string(),
-        )
+    /// The same page with `total` set.
+    pub fn with_total(mut self, total: Option<u64>) -> Self {
+        self.total = total;
+        self
+    }
+
+    /// The same page with its items converted.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> CursorPage<U> {
+        CursorPage {
+            list: self.list.into_iter().map(f).collect(),
+            page_size: self.page_size,
+            next_cursor: self.next_cursor,
+            has_more: self.has_more,
+            total: self.total,
+        }
+    }
+
+    /// The same position with other items (built from this page's).
+    pub fn with_list<U>(self, list: Vec<U>) -> CursorPage<U> {
+        CursorPage {
+            list,
+            page_size: self.page_size,
+            next_cursor: self.next_cursor,
+            has_more: self.has_more,
+            total: self.total,
+        }
     }
 }
 
 impl PageQuery {
-    /// Checks the bounds.
-    pub fn validated(self) -> Result<(u32, u32), InvalidPage> {
-        let page = self.page.unwrap_or(1);
-        let size = self.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
-        if page == 0 || size == 0 || size > MAX_PAGE_SIZE {
-            return Err(InvalidPage);
+    /// The position and size of the requested page; `page` other than 1, a page
+    /// size out of 1..=100 or a malformed cursor answer `1001`.
+    pub fn parse(&self) -> Result<(Cursor, u32), Invalid> {
+        match self.page {
+            None | Some(1) => {}
+            Some(0) => {
+                return Err(Invalid::new(
+                    "page须为1(后续页请使用cursor)",
+                    "page must be 1 (read later pages with cursor)",
+                ))
+            }
+            Some(_) => {
+                return Err(Invalid::new(
+                    "不支持page大于1:请将上一页返回的next_cursor作为cursor传入",
+                    "page > 1 is not supported: pass the previous page's next_cursor as cursor",
+                ))
+            }
         }
-        Ok((page, size))
+        page_params(self.cursor.as_deref(), self.page_size)
+    }
+}
+
+/// The position and size of a cursor page: the cursor decoded (start when absent),
+/// the page size checked (default 20, 1..=100).
+pub fn page_params(cursor: Option<&str>, page_size: Option<u32>) -> Result<(Cursor, u32), Invalid> {
+    let page_size = page_size.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+        return Err(Invalid::new(
+            format!("page_size须为1-{MAX_PAGE_SIZE}"),
+            format!("page_size must be 1..={MAX_PAGE_SIZE}"),
+        ));
+    }
+    let cursor = match cursor {
+        Some(raw) => {
+            Cursor::decode(raw).ok_or_else(|| Invalid::new("cursor无效", "invalid cursor"))?
+        }
+        None => Cursor::default(),
+    };
+    Ok((cursor, page_size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(page: Option<u32>, size: Option<u32>, cursor: Option<&str>) -> PageQuery {
+        PageQuery {
+            page,
+            page_size: size,
+            cursor: cursor.map(str::to_string),
+        }
     }
 
-    /// Slices `items` into the requested page.
-    pub fn paginate<T>(self, items: Vec<T>) -> Result<Paged<T>, InvalidPage> {
-        let (page, page_size) = self.validated()?;
-        let total = items.len();
-        let list = items
-            .into_iter()
-            .skip(((page - 1) * page_size) as usize)
-            .take(page_size as usize)
-            .collect();
-        Ok(Paged {
-            list,
-            total,
-            page,
-            page_size,
-        })
+    #[test]
+    fn only_the_first_page_is_addressed_by_number() {
+        assert_eq!(q(None, None, None).parse().unwrap().1, DEFAULT_PAGE_SIZE);
+        assert_eq!(q(Some(1), Some(100), None).parse().unwrap().1, 100);
+        for bad in [
+            q(Some(2), None, None),
+            q(Some(0), None, None),
+            q(None, Some(0), None),
+            q(None, Some(101), None),
+            q(None, None, Some("zz")),
+        ] {
+            assert!(bad.parse().is_err(), "{bad:?}");
+        }
+        let c = Cursor::start_of(3).encode();
+        assert_eq!(q(None, None, Some(&c)).parse().unwrap().0.shard, 3);
     }
 }

@@ -9,7 +9,7 @@ use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
 use crate::domain::entities::{Account, AccountLog, Role};
-use crate::paging::{PageQuery, Paged};
+use crate::paging::{CursorPage, PageQuery};
 use crate::services::accounts::{
     self, AccountFilter, AccountRoles, CreateAccount, ResetPassword, UpdateAccount,
 };
@@ -34,11 +34,10 @@ async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
     Query(filter): Query<AccountFilter>,
-) -> ApiResult<Paged<Account>> {
-    page.validated()?;
-    Ok(Data(page.paginate(
-        accounts::list(&st.store, &caller, &filter).await?,
-    )?))
+) -> ApiResult<CursorPage<Account>> {
+    Ok(Data(
+        accounts::list(&st.store, &caller, &filter, &page).await?,
+    ))
 }
 
 async fn create(
@@ -112,8 +111,8 @@ async fn logs(
     caller: Caller,
     Id(id): Id,
     Query(page): Query<PageQuery>,
-) -> ApiResult<Paged<AccountLog>> {
+) -> ApiResult<CursorPage<AccountLog>> {
     Ok(Data(
-        accounts::operation_logs(&st.store, &caller, id, page).await?,
+        accounts::operation_logs(&st.store, &caller, id, &page).await?,
     ))
 }

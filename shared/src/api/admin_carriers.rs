@@ -9,7 +9,7 @@ use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
 use crate::domain::entities::Carrier;
-use crate::paging::{PageQuery, Paged};
+use crate::paging::{CursorPage, PageQuery};
 use crate::services::carriers::{self, CarrierFilter, CreateCarrier, UpdateCarrier};
 use crate::services::org::StatusRequest;
 
@@ -29,11 +29,10 @@ async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
     Query(filter): Query<CarrierFilter>,
-) -> ApiResult<Paged<Carrier>> {
-    page.validated()?;
-    Ok(Data(page.paginate(
-        carriers::list_carriers(&st.store, &caller, &filter).await?,
-    )?))
+) -> ApiResult<CursorPage<Carrier>> {
+    Ok(Data(
+        carriers::list_carriers(&st.store, &caller, &filter, &page).await?,
+    ))
 }
 
 async fn create(

@@ -12,7 +12,7 @@ use super::extract::{parse_id, Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::assets::{Device, ImportTask};
 use crate::domain::caller::Caller;
-use crate::paging::{PageQuery, Paged};
+use crate::paging::PageQuery;
 use crate::services::asset_ops::{self, Command, SpeedLimit, SwitchCard, Wifi};
 use crate::services::assets::{self, AllocateRequest, AssetFilter, CursorPage, RecallRequest};
 use crate::services::devices::{self, BindCard, BoundCard, DeviceFilter, DeviceView, UpdateDevice};
@@ -170,9 +170,9 @@ async fn tasks(
     State(st): State<AppState>,
     caller: Caller,
     Query(page): Query<PageQuery>,
-) -> ApiResult<Paged<ImportTask>> {
+) -> ApiResult<CursorPage<ImportTask>> {
     Ok(Data(
-        imports::list(&st, &caller, ImportRoute::Devices, page).await?,
+        imports::list(&st, &caller, ImportRoute::Devices, &page).await?,
     ))
 }
 

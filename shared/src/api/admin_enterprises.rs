@@ -9,7 +9,7 @@ use super::envelope::{ApiResult, Data};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
-use crate::paging::{PageQuery, Paged};
+use crate::paging::{CursorPage, PageQuery};
 use crate::services::enterprises::{
     self, CreateEnterprise, EnterpriseFilter, EnterpriseView, UpdateEnterprise,
 };
@@ -31,11 +31,10 @@ async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
     Query(filter): Query<EnterpriseFilter>,
-) -> ApiResult<Paged<EnterpriseView>> {
-    page.validated()?;
-    Ok(Data(page.paginate(
-        enterprises::list(&st.store, &caller, &filter).await?,
-    )?))
+) -> ApiResult<CursorPage<EnterpriseView>> {
+    Ok(Data(
+        enterprises::list(&st.store, &caller, &filter, &page).await?,
+    ))
 }
 
 async fn create(

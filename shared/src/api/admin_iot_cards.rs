@@ -12,7 +12,7 @@ use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::assets::{ImportTask, IotCard};
 use crate::domain::caller::Caller;
-use crate::paging::{PageQuery, Paged};
+use crate::paging::PageQuery;
 use crate::services::assets::{self, AllocateRequest, AssetFilter, CursorPage, RecallRequest};
 use crate::services::cards::{self, CardFilter, CardView, UpdateCard};
 use crate::services::imports::{self, CreateImport, ImportCreated, ImportRoute, ImportTaskView};
@@ -103,9 +103,9 @@ async fn tasks(
     State(st): State<AppState>,
     caller: Caller,
     Query(page): Query<PageQuery>,
-) -> ApiResult<Paged<ImportTask>> {
+) -> ApiResult<CursorPage<ImportTask>> {
     Ok(Data(
-        imports::list(&st, &caller, ImportRoute::Cards, page).await?,
+        imports::list(&st, &caller, ImportRoute::Cards, &page).await?,
     ))
 }
 

@@ -9,7 +9,7 @@ use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
 use crate::domain::catalog::PackageSeries;
-use crate::paging::{PageQuery, Paged};
+use crate::paging::{CursorPage, PageQuery};
 use crate::services::catalog::{self, CreateSeries, SeriesFilter, UpdateSeries};
 use crate::services::org::StatusRequest;
 
@@ -29,11 +29,10 @@ async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
     Query(filter): Query<SeriesFilter>,
-) -> ApiResult<Paged<PackageSeries>> {
-    page.validated()?;
-    Ok(Data(page.paginate(
-        catalog::list_series(&st.store, &caller, &filter).await?,
-    )?))
+) -> ApiResult<CursorPage<PackageSeries>> {
+    Ok(Data(
+        catalog::list_series(&st.store, &caller, &filter, &page).await?,
+    ))
 }
 
 async fn create(

@@ -9,7 +9,7 @@ use super::envelope::{ApiResult, Data};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
-use crate::paging::{PageQuery, Paged};
+use crate::paging::{CursorPage, PageQuery};
 use crate::services::allocations::{self, BatchAllocation, BatchItem, BatchPricing};
 use crate::services::catalog::{
     self, CreatePackage, PackageFilter, PackageView, RetailPrice, ShelfRequest, UpdatePackage,
@@ -39,11 +39,10 @@ async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
     Query(filter): Query<PackageFilter>,
-) -> ApiResult<Paged<PackageView>> {
-    page.validated()?;
-    Ok(Data(page.paginate(
-        catalog::list_packages(&st.store, &caller, &filter).await?,
-    )?))
+) -> ApiResult<CursorPage<PackageView>> {
+    Ok(Data(
+        catalog::list_packages(&st.store, &caller, &filter, &page).await?,
+    ))
 }
 
 async fn create(

@@ -9,7 +9,7 @@ use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
 use crate::domain::entities::{Permission, Role};
-use crate::paging::{PageQuery, Paged};
+use crate::paging::{CursorPage, PageQuery};
 use crate::services::org::StatusRequest;
 use crate::services::roles::{
     self, CreatePermission, CreateRole, PermissionNode, RoleFilter, RolePermissions,
@@ -44,11 +44,10 @@ async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
     Query(filter): Query<RoleFilter>,
-) -> ApiResult<Paged<Role>> {
-    page.validated()?;
-    Ok(Data(page.paginate(
-        roles::list_roles(&st.store, &caller, &filter).await?,
-    )?))
+) -> ApiResult<CursorPage<Role>> {
+    Ok(Data(
+        roles::list_roles(&st.store, &caller, &filter, &page).await?,
+    ))
 }
 
 async fn create(

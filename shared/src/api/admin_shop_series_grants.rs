@@ -8,7 +8,7 @@ use super::envelope::{ApiResult, Data};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
-use crate::paging::{PageQuery, Paged};
+use crate::paging::{CursorPage, PageQuery};
 use crate::services::grants::{
     self, CreateGrant, GrantFilter, GrantView, ManagePackages, UpdateGrant,
 };
@@ -29,10 +29,9 @@ async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
     Query(filter): Query<GrantFilter>,
-) -> ApiResult<Paged<GrantView>> {
-    page.validated()?;
+) -> ApiResult<CursorPage<GrantView>> {
     Ok(Data(
-        grants::list_grants(&st.store, &caller, &filter, page).await?,
+        grants::list_grants(&st.store, &caller, &filter, &page).await?,
     ))
 }
 

@@ -9,7 +9,7 @@ use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
 use crate::domain::entities::Role;
-use crate::paging::{PageQuery, Paged};
+use crate::paging::{CursorPage, PageQuery};
 use crate::services::org::StatusRequest;
 use crate::services::shops::{self, CreateShop, ShopFilter, ShopRoles, ShopView, UpdateShop};
 
@@ -31,19 +31,8 @@ async fn list(
     caller: Caller,
     Query(page): Query<PageQuery>,
     Query(filter): Query<ShopFilter>,
-) -> ApiResult<Paged<ShopView>> {
-    page.validated()?;
-    let shops = shops::list(&st.store, &caller, &filter).await?;
-    let page = page.paginate(shops)?;
-    let list = shops::with_parent_names(&st.store, page.list)
-        .await
-        .map_err(crate::services::org::OrgError::from)?;
-    Ok(Data(Paged {
-        list,
-        total: page.total,
-        page: page.page,
-        page_size: page.page_size,
-    }))
+) -> ApiResult<CursorPage<ShopView>> {
+    Ok(Data(shops::list(&st.store, &caller, &filter, &page).await?))
 }
 
 async fn create(

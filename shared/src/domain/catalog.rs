@@ -33,6 +33,16 @@ pub enum CommissionType {
     Tiered,
 }
 
+impl CommissionType {
+    /// The stored (and answered) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommissionType::Fixed => "fixed",
+            CommissionType::Tiered => "tiered",
+        }
+    }
+}
+
 /// Comparison of a tier: `stat <op> threshold`. An empty operator means `>=`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -225,6 +235,16 @@ pub enum PackageType {
     Addon,
 }
 
+impl PackageType {
+    /// The stored (and answered) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PackageType::Formal => "formal",
+            PackageType::Addon => "addon",
+        }
+    }
+}
+
 /// How a package's validity is counted (§5.7.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -362,6 +382,16 @@ fn days(v: i64) -> Result<i64, Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_the_serialised_ones() {
+        for t in [CommissionType::Fixed, CommissionType::Tiered] {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+        for t in [PackageType::Formal, PackageType::Addon] {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+    }
     use std::str::FromStr;
 
     #[test]

@@ -113,6 +113,10 @@ pub struct SeriesGrant {
     /// Live grants of the same series the grantee issued (guards deletion).
     #[serde(default)]
     pub sub_grant_count: u32,
+    /// Live package allocations of the grant, kept by the transactions that create
+    /// and remove them (what the grant list shows without reading them).
+    #[serde(default)]
+    pub package_count: u32,
     pub created_at: String,
     pub updated_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -255,6 +259,7 @@ mod tests {
             status: Status::Enabled,
             phase: GrantPhase::Ready,
             sub_grant_count: 0,
+            package_count: 0,
             created_at: "t".into(),
             updated_at: "t".into(),
             deleted_at: None,

@@ -5,19 +5,21 @@ use serde::Deserialize;
 
 use super::audit;
 use super::org::{
-    self, check_version, distinct, links_failed, soft_delete_tx, stamp, version_conflict, OrgError,
-    Rename,
+    self, check_version, distinct, links_failed, soft_delete_tx, stamp, tallied, version_conflict,
+    OrgError, Rename,
 };
 use crate::domain::caller::{Caller, SA_PL, SA_PL_AG};
 use crate::domain::entities::{Account, AccountLog, AccountRecord, Enterprise, Role, Shop};
 use crate::domain::org::{RoleType, Status, UserType};
 use crate::domain::password;
 use crate::domain::validate::{self, filter_term, Invalid};
-use crate::paging::{PageQuery, Paged};
+use crate::paging::{CursorPage, PageQuery};
 use crate::services::auth::username_item;
 use crate::store::keys::{self, gsi1};
 use crate::store::links::{release_roles, Links};
+use crate::store::lists::{self, Filter};
 use crate::store::org::{account_item, role_is, unique_item};
+use crate::store::tally::{self, Counted, Tally};
 use crate::store::tx::{Cond, Tx};
 use crate::store::Store;
 
@@ -187,6 +189,7 @@ pub async fn create(
     let tx = tx
         .put_new("account", account_item(&account)?)
         .put_new("username", username_item(&account));
+    let tx = tally::count(tx, account.owner_path.as_ref(), &[(Counted::Accounts, 1)]);
     store
         .transact(tx)
         .await
@@ -216,27 +219,35 @@ pub async fn get(store: &Store, caller: &Caller, id: u64) -> Result<Account, Org
     Ok(visible_account(store, caller, id).await?.view())
 }
 
-/// Accounts of the caller's scope matching `filter` (platform accounts first, then
-/// by shop path).
+/// One page of the accounts of the caller's scope matching `f` (platform accounts
+/// first, then by owner path): one Query (two when a filter drops items) and,
+/// unfiltered, the scope's account count.
 pub async fn list(
     store: &Store,
     caller: &Caller,
     f: &AccountFilter,
-) -> Result<Vec<Account>, OrgError> {
+    page: &PageQuery,
+) -> Result<CursorPage<Account>, OrgError> {
     caller.require(SA_PL_AG)?;
+    let (cursor, size) = page.parse()?;
     let prefix = caller.shop_path.as_ref().map_or("", |p| p.as_str());
-    let all: Vec<AccountRecord> = store.list_scope(gsi1::ACCOUNTS, prefix).await?;
-    let name = filter_term(f.username.as_deref());
-    Ok(all
-        .into_iter()
-        .filter(|a| sees(caller, a))
-        .filter(|a| name.is_none_or(|n| a.username.contains(n)))
-        .filter(|a| f.user_type.is_none_or(|t| i64::from(a.user_type) == t))
-        .filter(|a| f.shop_id.is_none_or(|s| a.shop_id == Some(s)))
-        .filter(|a| f.enterprise_id.is_none_or(|e| a.enterprise_id == Some(e)))
-        .filter(|a| f.status.is_none_or(|s| i64::from(a.status) == s))
-        .map(|a| a.view())
-        .collect())
+    let filter = Filter::new()
+        .contains("username", filter_term(f.username.as_deref()))
+        .eq("user_type", f.user_type)
+        .eq_id("shop_id", f.shop_id)
+        .eq_id("enterprise_id", f.enterprise_id)
+        .eq("status", f.status);
+    let source = lists::scope(gsi1::ACCOUNTS, prefix);
+    let accounts = store
+        .read_page(&source, filter.cond(), size, cursor, |a: &AccountRecord| {
+            sees(caller, a)
+        })
+        .await?;
+    let total = match tallied(caller).filter(|_| filter.cond().is_none()) {
+        Some(t) => Some(store.tally(&Tally::of(t, Counted::Accounts)).await?),
+        None => None,
+    };
+    Ok(accounts.map(|a| a.view()).with_total(total))
 }
 
 /// Changes username and phone.
@@ -357,6 +368,7 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
     }
     let tx = soft_delete_tx(account_item(&a)?, old.version, now, None, &release);
     let tx = release_roles(tx, &old.role_ids);
+    let tx = tally::count(tx, old.owner_path.as_ref(), &[(Counted::Accounts, -1)]);
     store.transact(tx).await.map_err(version_conflict)?;
     store.delete_sessions(id, None).await?;
     audit::log_account(
@@ -491,17 +503,26 @@ async fn check_offered(
     Ok(())
 }
 
-/// One page of the operation log of an account, newest first (platform only).
+/// One page of the operation log of an account, newest first (platform only): the
+/// account read, then one Query of its log with `Limit`. No total (the log keeps no
+/// count); `has_more` says whether older entries follow.
 pub async fn operation_logs(
     store: &Store,
     caller: &Caller,
     id: u64,
-    page: PageQuery,
-) -> Result<Paged<AccountLog>, OrgError> {
+    page: &PageQuery,
+) -> Result<CursorPage<AccountLog>, OrgError> {
     caller.require(SA_PL)?;
-    page.validated().map_err(Invalid::from)?;
+    let (cursor, size) = page.parse()?;
     let exists: Option<AccountRecord> = store.entity(&keys::account(id)).await?;
     exists.ok_or(OrgError::NotFound("account"))?;
-    let logs = audit::account_logs(store, id).await?;
-    Ok(page.paginate(logs).map_err(Invalid::from)?)
+    Ok(store
+        .read_page(
+            &lists::account_log(id),
+            None,
+            size,
+            cursor,
+            |_: &AccountLog| true,
+        )
+        .await?)
 }

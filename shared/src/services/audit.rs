@@ -3,7 +3,7 @@
 
 use crate::clock::rfc3339;
 use crate::domain::entities::{AccountLog, AccountRecord};
-use crate::store::{from_item, keys, to_item, On, Store, StoreError};
+use crate::store::{keys, to_item, Store};
 
 /// Records `operation` by `operator` on `target` with before/after snapshots
 /// (password hashes are never included).
@@ -37,16 +37,4 @@ pub async fn log_account(
     if let Err(e) = res {
         tracing::warn!(error = ?e, target, operation, "account operation log not written");
     }
-}
-
-/// The operation log of an account, newest first.
-pub async fn account_logs(store: &Store, target: u64) -> Result<Vec<AccountLog>, StoreError> {
-    let mut logs: Vec<AccountLog> = store
-        .query_prefix(On::Table, &keys::account_log_pk(target), "")
-        .await?
-        .into_iter()
-        .map(from_item)
-        .collect::<Result<_, _>>()?;
-    logs.reverse();
-    Ok(logs)
 }

@@ -8,8 +8,11 @@ use crate::domain::caller::{Caller, ANY_ADMIN, SA_PL};
 use crate::domain::entities::{Carrier, RealnameLinkType};
 use crate::domain::org::Status;
 use crate::domain::validate::{self, filter_term, Invalid};
+use crate::paging::{CursorPage, PageQuery};
 use crate::store::keys::{self, gsi1};
+use crate::store::lists::{self, Filter};
 use crate::store::org::{carrier_item, unique_item};
+use crate::store::tally::{self, Counted, Tallied, Tally};
 use crate::store::tx::{Cond, Tx};
 use crate::store::Store;
 
@@ -186,6 +189,7 @@ pub async fn create_carrier(
     if let Some(code) = &carrier.carrier_code {
         tx = tx.put_new("carrier_code", unique_item(CODE_KIND, code, carrier.id));
     }
+    let tx = tally::count(tx, None, &[(Counted::Carriers, 1)]);
     store
         .transact(tx)
         .await
@@ -196,22 +200,33 @@ pub async fn create_carrier(
     Ok(carrier)
 }
 
-/// Live carriers matching the filters, by id (every admin may read them).
+/// One page of the live carriers matching `f`, by id (every admin may read them):
+/// one Query (two when a filter drops items) and, unfiltered, the carrier count.
 pub async fn list_carriers(
     store: &Store,
     caller: &Caller,
     f: &CarrierFilter,
-) -> Result<Vec<Carrier>, OrgError> {
+    page: &PageQuery,
+) -> Result<CursorPage<Carrier>, OrgError> {
     caller.require(ANY_ADMIN)?;
-    let all: Vec<Carrier> = store.list_scope(gsi1::CARRIERS, "").await?;
-    let name = filter_term(f.carrier_name.as_deref());
-    let kind = filter_term(f.carrier_type.as_deref());
-    Ok(all
-        .into_iter()
-        .filter(|c| name.is_none_or(|n| c.carrier_name.contains(n)))
-        .filter(|c| kind.is_none_or(|t| c.carrier_type == t))
-        .filter(|c| f.status.is_none_or(|s| i64::from(c.status) == s))
-        .collect())
+    let (cursor, size) = page.parse()?;
+    let filter = Filter::new()
+        .contains("carrier_name", filter_term(f.carrier_name.as_deref()))
+        .eq_str("carrier_type", filter_term(f.carrier_type.as_deref()))
+        .eq("status", f.status);
+    let source = lists::scope(gsi1::CARRIERS, "");
+    let carriers = store
+        .read_page(&source, filter.cond(), size, cursor, |_: &Carrier| true)
+        .await?;
+    let total = match filter.cond() {
+        None => Some(
+            store
+                .tally(&Tally::of(Tallied::Platform, Counted::Carriers))
+                .await?,
+        ),
+        Some(_) => None,
+    };
+    Ok(carriers.with_total(total))
 }
 
 /// One carrier.
@@ -323,6 +338,7 @@ pub async fn delete_carrier(
         .map(|code| keys::unique(CODE_KIND, code))
         .collect();
     let tx = soft_delete_tx(carrier_item(&c)?, old.version, now, None, &release);
+    let tx = tally::count(tx, None, &[(Counted::Carriers, -1)]);
     store.transact(tx).await.map_err(version_conflict)?;
     Ok(())
 }

@@ -4,15 +4,19 @@ use crate::domain::stamp::Stamped;
 use serde::{Deserialize, Serialize};
 
 use super::org::{
-    self, check_version, patch_opt, soft_delete_tx, stamp, version_conflict, OrgError, Rename,
+    self, check_version, patch_opt, soft_delete_tx, stamp, tallied, version_conflict, OrgError,
+    Rename,
 };
 use crate::domain::caller::{Caller, Scope, ANY_ADMIN, SA_PL_AG};
 use crate::domain::entities::{Enterprise, Shop};
 use crate::domain::org::{Status, UserType};
 use crate::domain::validate::{self, filter_term};
-use crate::services::shops::shop_names;
+use crate::paging::{CursorPage, PageQuery};
+use crate::services::shops::shop_names_with;
 use crate::store::keys::{self, gsi1};
+use crate::store::lists::{self, Filter};
 use crate::store::org::{enterprise_item, unique_item};
+use crate::store::tally::{self, Counted, Tally};
 use crate::store::tx::{Cond, Tx};
 use crate::store::Store;
 
@@ -87,11 +91,20 @@ pub async fn visible_enterprise(
 }
 
 async fn views(store: &Store, list: Vec<Enterprise>) -> Result<Vec<EnterpriseView>, OrgError> {
+    Ok(views_with(store, list, None).await?.0)
+}
+
+/// Adds the owner shops' names, reading the count `tally` in the same batch.
+async fn views_with(
+    store: &Store,
+    list: Vec<Enterprise>,
+    tally: Option<&Tally>,
+) -> Result<(Vec<EnterpriseView>, Option<u64>), OrgError> {
     let mut ids: Vec<u64> = list.iter().filter_map(|e| e.owner_shop_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let names = shop_names(store, &ids).await?;
-    Ok(list
+    let (names, total) = shop_names_with(store, &ids, tally).await?;
+    let views = list
         .into_iter()
         .map(|enterprise| {
             let owner_shop_name = enterprise
@@ -103,7 +116,8 @@ async fn views(store: &Store, list: Vec<Enterprise>) -> Result<Vec<EnterpriseVie
                 owner_shop_name,
             }
         })
-        .collect())
+        .collect();
+    Ok((views, total))
 }
 
 /// Creates an enterprise owned by a shop of the caller's subtree or by the platform.
@@ -160,6 +174,7 @@ pub async fn create(
     let tx = tx
         .put_new("enterprise", enterprise_item(&e)?)
         .put_new("enterprise_code", unique_item("enterprise_code", &code, id));
+    let tx = tally::count(tx, e.owner_path.as_ref(), &[(Counted::Enterprises, 1)]);
     store
         .transact(tx)
         .await
@@ -178,33 +193,56 @@ pub async fn get(store: &Store, caller: &Caller, id: u64) -> Result<EnterpriseVi
     Ok(views(store, vec![e]).await?.remove(0))
 }
 
-/// Enterprises of the caller's scope (an enterprise account sees only its own).
+/// One page of the enterprises of the caller's scope matching `f` (an enterprise
+/// account sees only its own), by owner path: one Query (two when a filter drops
+/// items), then one batch read of the owner shops' names and, unfiltered, the
+/// scope's enterprise count.
 pub async fn list(
     store: &Store,
     caller: &Caller,
     f: &EnterpriseFilter,
-) -> Result<Vec<EnterpriseView>, OrgError> {
+    page: &PageQuery,
+) -> Result<CursorPage<EnterpriseView>, OrgError> {
     caller.require(ANY_ADMIN)?;
-    let all: Vec<Enterprise> = match caller.scope() {
-        Scope::Enterprise(id) => store
-            .live_entity(&keys::enterprise(id))
-            .await?
-            .into_iter()
-            .collect(),
-        Scope::Subtree(p) => store.list_scope(gsi1::ENTERPRISES, p.as_str()).await?,
-        Scope::All => store.list_scope(gsi1::ENTERPRISES, "").await?,
-    };
+    let (cursor, size) = page.parse()?;
     let name = filter_term(f.enterprise_name.as_deref());
     let code = filter_term(f.enterprise_code.as_deref());
-    let list = all
-        .into_iter()
-        .filter(|e| sees(caller, e))
-        .filter(|e| name.is_none_or(|n| e.enterprise_name.contains(n)))
-        .filter(|e| code.is_none_or(|c| e.enterprise_code == c))
-        .filter(|e| f.owner_shop_id.is_none_or(|o| e.owner_shop_id == Some(o)))
-        .filter(|e| f.status.is_none_or(|s| i64::from(e.status) == s))
-        .collect();
-    views(store, list).await
+    let filtered =
+        name.is_some() || code.is_some() || f.owner_shop_id.is_some() || f.status.is_some();
+    let prefix = match caller.scope() {
+        Scope::Enterprise(id) => {
+            // One enterprise at most: read it and apply the filters here.
+            let own: Option<Enterprise> = store.live_entity(&keys::enterprise(id)).await?;
+            let list: Vec<Enterprise> = own
+                .into_iter()
+                .filter(|e| name.is_none_or(|n| e.enterprise_name.contains(n)))
+                .filter(|e| code.is_none_or(|c| e.enterprise_code == c))
+                .filter(|e| f.owner_shop_id.is_none_or(|o| e.owner_shop_id == Some(o)))
+                .filter(|e| f.status.is_none_or(|s| i64::from(e.status) == s))
+                .collect();
+            let total = (!filtered).then_some(list.len() as u64);
+            let list = views(store, list).await?;
+            return Ok(CursorPage::new(list, size, None).with_total(total));
+        }
+        Scope::Subtree(p) => p.as_str(),
+        Scope::All => "",
+    };
+    let filter = Filter::new()
+        .contains("enterprise_name", name)
+        .eq_str("enterprise_code", code)
+        .eq_id("owner_shop_id", f.owner_shop_id)
+        .eq("status", f.status);
+    let source = lists::scope(gsi1::ENTERPRISES, prefix);
+    let mut page = store
+        .read_page(&source, filter.cond(), size, cursor, |e: &Enterprise| {
+            sees(caller, e)
+        })
+        .await?;
+    let tally = tallied(caller)
+        .filter(|_| !filtered)
+        .map(|t| Tally::of(t, Counted::Enterprises));
+    let (list, total) = views_with(store, std::mem::take(&mut page.list), tally.as_ref()).await?;
+    Ok(page.with_list(list).with_total(total))
 }
 
 /// Updates name, code and contact fields.
@@ -293,6 +331,7 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
         &keys::unique("enterprise_account", &id.to_string()),
         Cond::absent(),
     );
+    let tx = tally::count(tx, old.owner_path.as_ref(), &[(Counted::Enterprises, -1)]);
     store
         .transact(tx)
         .await

@@ -11,7 +11,7 @@ use crate::domain::assets::{FailedItem, ImportTask, ImportType};
 use crate::domain::caller::{Caller, SA_PL};
 use crate::domain::entities::{Carrier, Shop};
 use crate::domain::validate::{self, Invalid};
-use crate::paging::{PageQuery, Paged};
+use crate::paging::{CursorPage, PageQuery};
 use crate::store::keys;
 
 /// `POST /api/admin/iot-cards/import` and `/devices/import` body.
@@ -166,18 +166,18 @@ pub async fn get(
     Ok(ImportTaskView { task, failed_items })
 }
 
-/// Tasks of the route's kind, newest first.
+/// One page of the tasks of the route's kind, newest first: one Query per import
+/// type the route shows (at most 2). Tasks keep no count: no total, `has_more`.
 pub async fn list(
     state: &AppState,
     caller: &Caller,
     route: ImportRoute,
-    page: PageQuery,
-) -> Result<Paged<ImportTask>, AssetError> {
+    page: &PageQuery,
+) -> Result<CursorPage<ImportTask>, AssetError> {
     caller.require(SA_PL)?;
-    let mut tasks: Vec<ImportTask> = Vec::new();
-    for import_type in route.import_types() {
-        tasks.extend(state.store.import_tasks(*import_type).await?);
-    }
-    tasks.sort_by_key(|t| std::cmp::Reverse(t.id));
-    Ok(page.paginate(tasks).map_err(Invalid::from)?)
+    let (cursor, size) = page.parse()?;
+    Ok(state
+        .store
+        .import_task_page(route.import_types(), size, &cursor)
+        .await?)
 }

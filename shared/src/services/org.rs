@@ -4,13 +4,14 @@
 use crate::clock::rfc3339;
 use crate::codes::BusinessError;
 use crate::codes::Code;
-use crate::domain::caller::NotAllowed;
+use crate::domain::caller::{Caller, NotAllowed, Scope};
 use crate::domain::entities::Role;
 use crate::domain::shop_path::MAX_SHOP_LEVEL;
 use crate::domain::validate::Invalid;
 use crate::store::keys;
 use crate::store::links::{self, Links};
 use crate::store::org::{soft_deleted, unique_item};
+use crate::store::tally::Tallied;
 use crate::store::tx::{Cond, Tx, MAX_TX_ITEMS};
 use crate::store::{Item, Key, Store, StoreError};
 
@@ -263,4 +264,14 @@ pub fn distinct(mut ids: Vec<u64>) -> Vec<u64> {
     ids.sort_unstable();
     ids.dedup();
     ids
+}
+
+/// Whose tallies count the caller's scope: the platform's, or an agent's subtree
+/// (none for enterprise accounts).
+pub fn tallied(caller: &Caller) -> Option<Tallied> {
+    match caller.scope() {
+        Scope::All => Some(Tallied::Platform),
+        Scope::Subtree(path) => Some(Tallied::Shop(path.shop_id())),
+        Scope::Enterprise(_) => None,
+    }
 }

@@ -4,18 +4,22 @@ use crate::domain::stamp::Stamped;
 use serde::{Deserialize, Serialize};
 
 use super::org::{
-    self, check_version, distinct, links_failed, patch_opt, soft_delete_tx, stamp,
+    self, check_version, distinct, links_failed, patch_opt, soft_delete_tx, stamp, tallied,
     version_conflict, OrgError, Rename,
 };
 use crate::domain::caller::{Caller, ANY_ADMIN, SA, SA_PL, SA_PL_AG};
 use crate::domain::entities::{Permission, Role};
 use crate::domain::org::{PermType, RoleType, Status, UserType};
 use crate::domain::validate::{self, filter_term, Invalid};
+use crate::paging::{CursorPage, PageQuery};
 use crate::services::shops::shop_roles;
+use crate::store::cursor::Cursor;
 use crate::store::keys::{self, gsi1};
 use crate::store::links::{role_unheld, Links};
+use crate::store::lists::{self, Filter};
 use crate::store::org::{permission_item, role_item, unique_item};
 use crate::store::permissions;
+use crate::store::tally::{self, Counted, Tally};
 use crate::store::tx::{Cond, Tx};
 use crate::store::{num_attr, Key, Store, StoreError};
 
@@ -135,6 +139,7 @@ pub async fn create_role(
     let tx = Tx::new()
         .put_new("role", role_item(&role)?)
         .put_new("role_name", unique_item("role_name", &name, id));
+    let tx = tally::count(tx, None, &[(Counted::Roles, 1)]);
     store
         .transact(tx)
         .await
@@ -145,25 +150,75 @@ pub async fn create_role(
     Ok(role)
 }
 
-/// Roles: all of them for platform staff, the roles available to their shop for agents.
+/// One page of the roles matching `f`, by id: for platform staff all roles (one
+/// Query, two when a filter drops items, and the role count when unfiltered); for
+/// agents the roles their shop offers (at most [`super::shops::MAX_SHOP_ROLES`], read
+/// with the shop and paged here).
 pub async fn list_roles(
     store: &Store,
     caller: &Caller,
     f: &RoleFilter,
-) -> Result<Vec<Role>, OrgError> {
+    page: &PageQuery,
+) -> Result<CursorPage<Role>, OrgError> {
     caller.require(SA_PL_AG)?;
-    let all = match (caller.user_type, caller.shop_id) {
-        (UserType::Agent, Some(sid)) => shop_roles(store, sid).await?,
-        (UserType::Agent, None) => Vec::new(),
-        _ => store.list_scope(gsi1::ROLES, "").await?,
-    };
+    let (cursor, size) = page.parse()?;
     let name = filter_term(f.role_name.as_deref());
-    Ok(all
+    let filter = Filter::new()
+        .contains("role_name", name)
+        .eq("role_type", f.role_type)
+        .eq("status", f.status);
+    let unfiltered = filter.cond().is_none();
+    if caller.user_type == UserType::Agent {
+        let offered = match caller.shop_id {
+            Some(sid) => shop_roles(store, sid).await?,
+            None => Vec::new(),
+        };
+        let mut matching: Vec<Role> = offered
+            .into_iter()
+            .filter(|r| name.is_none_or(|n| r.role_name.contains(n)))
+            .filter(|r| f.role_type.is_none_or(|t| i64::from(r.role_type) == t))
+            .filter(|r| f.status.is_none_or(|s| i64::from(r.status) == s))
+            .collect();
+        matching.sort_by_key(|r| r.id);
+        let total = unfiltered.then_some(matching.len() as u64);
+        return Ok(page_held(matching, &cursor, size).with_total(total));
+    }
+    let roles = store
+        .read_page(
+            &lists::scope(gsi1::ROLES, ""),
+            filter.cond(),
+            size,
+            cursor,
+            |_: &Role| true,
+        )
+        .await?;
+    let total = match tallied(caller).filter(|_| unfiltered) {
+        Some(t) => Some(store.tally(&Tally::of(t, Counted::Roles)).await?),
+        None => None,
+    };
+    Ok(roles.with_total(total))
+}
+
+/// One page of a role list held whole (sorted by id) after `cursor`, whose position
+/// is the last role's scope-index sort key (as in the platform's list).
+fn page_held(roles: Vec<Role>, cursor: &Cursor, size: u32) -> CursorPage<Role> {
+    let after = cursor.key.as_ref().and_then(|k| k.get("gsi1sk")).cloned();
+    let mut rest: Vec<Role> = roles
         .into_iter()
-        .filter(|r| name.is_none_or(|n| r.role_name.contains(n)))
-        .filter(|r| f.role_type.is_none_or(|t| i64::from(r.role_type) == t))
-        .filter(|r| f.status.is_none_or(|s| i64::from(r.status) == s))
-        .collect())
+        .filter(|r| after.as_ref().is_none_or(|a| gsi1::padded(r.id) > *a))
+        .collect();
+    let more = rest.len() > size as usize;
+    rest.truncate(size as usize);
+    let next = rest.last().filter(|_| more).map(|last| {
+        let mut key = std::collections::HashMap::new();
+        key.insert("gsi1sk".to_string(), gsi1::padded(last.id));
+        Cursor {
+            shard: 0,
+            key: Some(key),
+        }
+        .encode()
+    });
+    CursorPage::new(rest, size, next)
 }
 
 /// One role.
@@ -265,6 +320,7 @@ pub async fn delete_role(
         &release,
     );
     let tx = permissions::count_grants(tx, "index", &[], &old.permission_ids);
+    let tx = tally::count(tx, None, &[(Counted::Roles, -1)]);
     store.transact(tx).await.map_err(|e| match &e {
         StoreError::ConditionFailed {
             old: Some(item), ..

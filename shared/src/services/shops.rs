@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::org::{
     self, check_version, distinct, links_failed, live_roles, patch_opt, soft_delete_tx, stamp,
-    version_conflict, OrgError, Rename,
+    tallied, version_conflict, OrgError, Rename,
 };
 use crate::domain::caller::{Caller, SA_PL, SA_PL_AG};
 use crate::domain::entities::{AccountRecord, AgentWallet, Role, Shop};
@@ -13,14 +13,17 @@ use crate::domain::org::{RoleType, Status, UserType, WalletKind};
 use crate::domain::password;
 use crate::domain::shop_path::{ShopPath, MAX_SHOP_LEVEL};
 use crate::domain::validate::{self, filter_term};
+use crate::paging::{CursorPage, PageQuery};
 use crate::services::auth::username_item;
 use crate::store::keys::{self, gsi1};
 use crate::store::links::{hold_role, release_roles, Links};
+use crate::store::lists::{self, Filter};
 use crate::store::org::{
     account_item, role_is, role_is_enabled, shop_has_no_children, shop_item, unique_item,
 };
+use crate::store::tally::{self, Counted, Tally};
 use crate::store::tx::{Cond, Tx, Upd};
-use crate::store::{num_attr, to_item, Key, Store, StoreError};
+use crate::store::{from_item, num_attr, to_item, Key, Store, StoreError};
 
 /// Initial agent account created with a shop.
 #[derive(Debug, Deserialize)]
@@ -248,6 +251,9 @@ pub async fn create(
             Some(Cond::live()),
         );
     }
+    // The new shop and its account count in its own subtree and every ancestor's.
+    let moves = [(Counted::Shops, 1), (Counted::Accounts, 1)];
+    let tx = tally::count(tx, Some(&shop.path), &moves);
     store
         .transact(tx)
         .await
@@ -272,26 +278,36 @@ pub async fn get(store: &Store, caller: &Caller, id: u64) -> Result<ShopView, Or
     Ok(with_parent_names(store, vec![shop]).await?.remove(0))
 }
 
-/// Shops of the caller's scope matching `filter`, in tree order.
+/// One page of the shops of the caller's scope matching `f`, in tree order (by
+/// path), with their parents' names: one Query (two when a filter drops items), then
+/// one batch read of the parents and, unfiltered, the scope's shop count.
 pub async fn list(
     store: &Store,
     caller: &Caller,
-    filter: &ShopFilter,
-) -> Result<Vec<Shop>, OrgError> {
+    f: &ShopFilter,
+    page: &PageQuery,
+) -> Result<CursorPage<ShopView>, OrgError> {
     caller.require(SA_PL_AG)?;
+    let (cursor, size) = page.parse()?;
     let prefix = caller.shop_path.as_ref().map_or("", |p| p.as_str());
-    let shops: Vec<Shop> = store.list_scope(gsi1::SHOPS, prefix).await?;
-    let name = filter_term(filter.shop_name.as_deref());
-    let code = filter_term(filter.shop_code.as_deref());
-    Ok(shops
-        .into_iter()
-        .filter(|s| caller.sees_shop_owned(Some(&s.path)))
-        .filter(|s| name.is_none_or(|n| s.shop_name.contains(n)))
-        .filter(|s| code.is_none_or(|c| s.shop_code == c))
-        .filter(|s| filter.parent_id.is_none_or(|p| s.parent_id == Some(p)))
-        .filter(|s| filter.level.is_none_or(|l| s.level == l))
-        .filter(|s| filter.status.is_none_or(|st| i64::from(s.status) == st))
-        .collect())
+    let filter = Filter::new()
+        .contains("shop_name", filter_term(f.shop_name.as_deref()))
+        .eq_str("shop_code", filter_term(f.shop_code.as_deref()))
+        .eq_id("parent_id", f.parent_id)
+        .eq("level", f.level.map(i64::from))
+        .eq("status", f.status);
+    let source = lists::scope(gsi1::SHOPS, prefix);
+    let mut shops = store
+        .read_page(&source, filter.cond(), size, cursor, |s: &Shop| {
+            caller.sees_shop_owned(Some(&s.path))
+        })
+        .await?;
+    let tally = tallied(caller)
+        .filter(|_| filter.cond().is_none())
+        .map(|t| Tally::of(t, Counted::Shops));
+    let (list, total) =
+        parent_names_with(store, std::mem::take(&mut shops.list), tally.as_ref()).await?;
+    Ok(shops.with_list(list).with_total(total))
 }
 
 /// Adds each shop's parent name (one batch read; soft-deleted parents included).
@@ -299,13 +315,23 @@ pub async fn with_parent_names(
     store: &Store,
     shops: Vec<Shop>,
 ) -> Result<Vec<ShopView>, StoreError> {
+    Ok(parent_names_with(store, shops, None).await?.0)
+}
+
+/// [`with_parent_names`], reading the count `tally` in the same batch.
+async fn parent_names_with(
+    store: &Store,
+    shops: Vec<Shop>,
+    tally: Option<&Tally>,
+) -> Result<(Vec<ShopView>, Option<u64>), StoreError> {
     let parent_keys: Vec<Key> = shops
         .iter()
         .filter_map(|s| s.parent_id)
         .map(keys::shop)
         .collect();
-    let parents: Vec<Shop> = store.entities(&parent_keys).await?;
-    Ok(shops
+    let (items, total) = store.get_with_tally(&parent_keys, tally).await?;
+    let parents: Vec<Shop> = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+    let views = shops
         .into_iter()
         .map(|shop| {
             let parent_shop_name = shop
@@ -317,14 +343,28 @@ pub async fn with_parent_names(
                 parent_shop_name,
             }
         })
-        .collect())
+        .collect();
+    Ok((views, total))
 }
 
 /// Names of shops by id, soft-deleted ones included (for display in other lists).
 pub async fn shop_names(store: &Store, ids: &[u64]) -> Result<Vec<(u64, String)>, StoreError> {
+    Ok(shop_names_with(store, ids, None).await?.0)
+}
+
+/// [`shop_names`], reading the count `tally` in the same batch.
+pub async fn shop_names_with(
+    store: &Store,
+    ids: &[u64],
+    tally: Option<&Tally>,
+) -> Result<(Vec<(u64, String)>, Option<u64>), StoreError> {
     let keys_: Vec<Key> = ids.iter().copied().map(keys::shop).collect();
-    let shops: Vec<Shop> = store.entities(&keys_).await?;
-    Ok(shops.into_iter().map(|s| (s.id, s.shop_name)).collect())
+    let (items, total) = store.get_with_tally(&keys_, tally).await?;
+    let names = items
+        .into_iter()
+        .map(|i| from_item::<Shop>(i).map(|s| (s.id, s.shop_name)))
+        .collect::<Result<_, _>>()?;
+    Ok((names, total))
 }
 
 /// Updates name, code and contact fields (optimistic lock on `version`).
@@ -430,6 +470,7 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
     }
     // The shop no longer holds its roles (its accounts keep theirs until deleted).
     let tx = release_roles(tx, &old.role_ids);
+    let tx = tally::count(tx, Some(&old.path), &[(Counted::Shops, -1)]);
     store.transact(tx).await.map_err(|e| match &e {
         // A sub-shop created meanwhile, or another change: tell which.
         StoreError::ConditionFailed {

@@ -45,18 +45,18 @@ pub fn asset_list(t: AssetType, scope: ListScope, f: &ListFilter) -> (Source, Op
     let p = f.prefix.as_deref().unwrap_or("");
     let mut conds = Vec::new();
     let source = match scope {
-        ListScope::PlatformStock => Source {
-            on: On::Gsi1,
-            partitions: (0..SHARDS)
+        ListScope::PlatformStock => Source::new(
+            On::Gsi1,
+            (0..SHARDS)
                 .map(|sh| keys::assets_platform_stock(t, sh))
                 .collect(),
-            sk: SkCond::Prefix(p.to_string()),
-        },
-        ListScope::ShopStock(path) => Source {
-            on: On::Gsi1,
-            partitions: vec![keys::assets_tree(t, root(path))],
-            sk: SkCond::Prefix(format!("{}#{p}", path.as_str())),
-        },
+            SkCond::Prefix(p.to_string()),
+        ),
+        ListScope::ShopStock(path) => Source::new(
+            On::Gsi1,
+            vec![keys::assets_tree(t, root(path))],
+            SkCond::Prefix(format!("{}#{p}", path.as_str())),
+        ),
         ListScope::Subtree(path) => {
             if let Some(p) = &f.prefix {
                 let attr = t.identifier_field();
@@ -64,17 +64,17 @@ pub fn asset_list(t: AssetType, scope: ListScope, f: &ListFilter) -> (Source, Op
                     Cond::new(format!("begins_with({attr}, :prefix_f)")).value(":prefix_f", s(p)),
                 );
             }
-            Source {
-                on: On::Gsi1,
-                partitions: vec![keys::assets_tree(t, root(path))],
-                sk: SkCond::Prefix(path.as_str().to_string()),
-            }
+            Source::new(
+                On::Gsi1,
+                vec![keys::assets_tree(t, root(path))],
+                SkCond::Prefix(path.as_str().to_string()),
+            )
         }
-        ListScope::All => Source {
-            on: On::Gsi2,
-            partitions: (0..SHARDS).map(|sh| keys::assets_all(t, sh)).collect(),
-            sk: SkCond::Prefix(p.to_string()),
-        },
+        ListScope::All => Source::new(
+            On::Gsi2,
+            (0..SHARDS).map(|sh| keys::assets_all(t, sh)).collect(),
+            SkCond::Prefix(p.to_string()),
+        ),
     };
     if let Some(b) = f.batch_no.as_deref() {
         conds.push(batch_cond(b));
@@ -130,25 +130,25 @@ pub fn record_list(subtree: Option<&ShopPath>, f: &RecordFilter) -> (Source, Opt
             if let Some(to) = to {
                 conds.push(Cond::new("created_at <= :created_to").value(":created_to", s(to)));
             }
-            Source {
-                on: On::Gsi1,
-                partitions: vec![keys::allocation_records_tree(root(p))],
-                sk: SkCond::Prefix(p.as_str().to_string()),
-            }
+            Source::new(
+                On::Gsi1,
+                vec![keys::allocation_records_tree(root(p))],
+                SkCond::Prefix(p.as_str().to_string()),
+            )
         }
-        None => Source {
-            on: On::Gsi2,
-            partitions: (0..SHARDS).map(keys::allocation_records_all).collect(),
+        None => Source::new(
+            On::Gsi2,
+            (0..SHARDS).map(keys::allocation_records_all).collect(),
             // Sort keys are `<created_at>#<id>` and start with a digit: `0` sorts
             // before every one, and `<to>~` after every one created at `to` or before.
-            sk: match (from, to) {
+            match (from, to) {
                 (None, None) => SkCond::Any,
                 (from, to) => SkCond::Between(
                     from.unwrap_or("0").to_string(),
                     format!("{}~", to.unwrap_or("~")),
                 ),
             },
-        },
+        ),
     };
     if let Some(t) = f.asset_type {
         conds.push(Cond::new("asset_type = :t").value(":t", s(t.as_str())));
@@ -246,5 +246,6 @@ fn full_query(on: On, pk: String, sk: SkCond, filter: Option<Cond>) -> Query {
         filter,
         limit: None,
         start: None,
+        backward: false,
     }
 }

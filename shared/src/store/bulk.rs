@@ -294,6 +294,7 @@ impl Store {
             filter: None,
             limit: Some(limit),
             start: None,
+            backward: false,
         };
         let (items, _) = self.query(&q).await?;
         items.into_iter().map(from_item).collect()

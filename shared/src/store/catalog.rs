@@ -7,6 +7,7 @@
 use super::keys::{self, gsi1};
 use super::org::{soft_deleted, with_gsi1};
 use super::steps::{tx_of, Change, Op};
+use super::tally;
 use super::tx::{Cond, Tx, Upd};
 use super::{n, s, to_item, Item, Key, On, Query, SkCond, Store, StoreError};
 use crate::domain::catalog::{Package, PackageSeries};
@@ -34,7 +35,7 @@ pub fn package_item(p: &Package) -> Result<Item, StoreError> {
 }
 
 /// `gsi1` sort-key prefix of the grants a grantor issued (`P` = the platform).
-fn grantor_prefix(grantor: Grantor) -> String {
+pub(super) fn grantor_prefix(grantor: Grantor) -> String {
     match grantor {
         Grantor::Platform => "P#".into(),
         Grantor::Shop(id) => format!("S{}#", gsi1::padded(id)),
@@ -42,7 +43,7 @@ fn grantor_prefix(grantor: Grantor) -> String {
 }
 
 /// `gsi1` sort-key prefix of the grants of `series_id` a grantor issued.
-fn grantor_series_prefix(grantor: Grantor, series_id: u64) -> String {
+pub(super) fn grantor_series_prefix(grantor: Grantor, series_id: u64) -> String {
     format!("{}{}#", grantor_prefix(grantor), gsi1::padded(series_id))
 }
 
@@ -104,6 +105,7 @@ impl Store {
             filter: None,
             limit: Some(limit),
             start: None,
+            backward: false,
         };
         let (items, _) = self.query(&q).await?;
         Ok(items
@@ -152,16 +154,6 @@ impl Store {
         self.entities(&ids).await
     }
 
-    /// Every listed grant (live, any phase) issued by `grantor`; all grantors' when
-    /// `None`.
-    pub async fn issued_grants(
-        &self,
-        grantor: Option<Grantor>,
-    ) -> Result<Vec<SeriesGrant>, StoreError> {
-        let prefix = grantor.map(grantor_prefix).unwrap_or_default();
-        self.list_scope(gsi1::GRANTS, &prefix).await
-    }
-
     /// The listed grants of `series_id` that shop `shop_id` passed down to its
     /// subordinates.
     pub async fn grants_passed_down(
@@ -205,6 +197,7 @@ impl Store {
             ),
             limit: None,
             start: None,
+            backward: false,
         };
         let mut out = Vec::new();
         loop {
@@ -306,21 +299,24 @@ impl Store {
         self.transact(tx).await
     }
 
-    /// Last phase of a creation: `creating` → `ready` (the grant takes effect and
-    /// leaves the unsettled index). Fails if it is no longer `creating`.
-    pub async fn finish_grant(&self, grant_id: u64) -> Result<(), StoreError> {
+    /// Last phase of a creation: `creating` → `ready` (the grant takes effect, leaves
+    /// the unsettled index and counts among the grants its grantor issued). Fails
+    /// (label `grant`) if it is no longer `creating`.
+    pub async fn finish_grant(&self, g: &SeriesGrant) -> Result<(), StoreError> {
         let upd = set_phase(GrantPhase::Ready, " REMOVE gsi2pk, gsi2sk");
-        self.update_if(
+        let tx = Tx::new().update(
             "grant",
-            &keys::grant(grant_id),
+            &keys::grant(g.id),
             upd,
-            phase_is(GrantPhase::Creating),
-        )
-        .await
+            Some(phase_is(GrantPhase::Creating)),
+        );
+        self.transact(tally::count_issued(tx, g.allocator_shop_id, 1))
+            .await
     }
 
     /// First phase of a deletion: ready grant `g` → `deleting` (from then on nothing
-    /// of it takes effect), stamped by `by` at `at` and put in the unsettled index.
+    /// of it takes effect and it no longer counts among its grantor's grants),
+    /// stamped by `by` at `at` and put in the unsettled index.
     /// Fails (`grant`, with the stored grant) unless it is live, unchanged since read
     /// and has no grants passed down.
     pub async fn start_grant_deletion(
@@ -340,7 +336,9 @@ impl Store {
         let cond = Cond::live()
             .and(Cond::version(g.version))
             .and(Cond::new("sub_grant_count = :zero").value(":zero", n(0)));
-        self.update_if("grant", &keys::grant(g.id), upd, cond).await
+        let tx = Tx::new().update("grant", &keys::grant(g.id), upd, Some(cond));
+        self.transact(tally::count_issued(tx, g.allocator_shop_id, -1))
+            .await
     }
 
     /// Stops an interrupted creation: `creating` → `deleting`, so no further chunk of
@@ -449,7 +447,18 @@ pub fn allocation_created(a: &PackageAllocation) -> Result<Change, StoreError> {
         )],
     };
     count_allocation(&mut c, a.package_id, 1);
+    count_grant_package(&mut c, a.series_allocation_id, 1);
     Ok(c)
+}
+
+/// Adds to `c` a move by `delta` of the grant's package count (merged with the
+/// grant's phase guard of the transaction; reverted by the undo).
+fn count_grant_package(c: &mut Change, grant_id: u64, delta: i64) {
+    let key = keys::grant(grant_id);
+    c.ops
+        .push(Op::Count("grant", key.clone(), "package_count", delta));
+    c.undo
+        .push(Op::Count("grant", key, "package_count", -delta));
 }
 
 /// Adds to `c` a move by `delta` of the package's live-allocation count (label
@@ -520,6 +529,7 @@ pub fn allocation_replaced(
     };
     if new.deleted_at.is_some() {
         count_allocation(&mut c, old.package_id, -1);
+        count_grant_package(&mut c, old.series_allocation_id, -1);
     }
     Ok(c)
 }

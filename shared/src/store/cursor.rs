@@ -93,13 +93,87 @@ pub struct Source {
     pub partitions: Vec<String>,
     /// Sort-key condition, the same in every partition.
     pub sk: SkCond,
+    /// Reads each partition from its highest sort key down.
+    pub backward: bool,
+    /// Most Query calls one page may spend; `None`: one per partition it reaches
+    /// plus [`MAX_REFILLS_PER_PAGE`].
+    pub max_queries: Option<usize>,
+    /// Items read per Query when a filter may drop some.
+    pub filtered_batch: usize,
+}
+
+/// Query calls a page of a single-partition list (organisation, catalogue, logs)
+/// spends at most.
+pub const SCOPE_PAGE_QUERIES: usize = 2;
+
+/// Items a filtered page of a single-partition list reads per Query: a selective
+/// filter still finds matches among 2 × 500 items, and a page never reads more.
+pub const SCOPE_FILTERED_BATCH: usize = 500;
+
+impl Source {
+    /// Reads `partitions` in order, forward, within the default budget.
+    pub fn new(on: On, partitions: Vec<String>, sk: SkCond) -> Self {
+        Source {
+            on,
+            partitions,
+            sk,
+            backward: false,
+            max_queries: None,
+            filtered_batch: FILTERED_BATCH,
+        }
+    }
+
+    /// One partition read forward, at most [`SCOPE_PAGE_QUERIES`] Query calls a page
+    /// (a filtered page reads [`SCOPE_FILTERED_BATCH`] items per call).
+    pub fn scope(on: On, partition: String, sk: SkCond) -> Self {
+        Source {
+            max_queries: Some(SCOPE_PAGE_QUERIES),
+            filtered_batch: SCOPE_FILTERED_BATCH,
+            ..Source::new(on, vec![partition], sk)
+        }
+    }
+
+    /// The same source read from the highest sort key down.
+    pub fn backward(mut self) -> Self {
+        self.backward = true;
+        self
+    }
+
+    /// Whether `cursor` is a position in this source: a partition it reads and, when
+    /// the cursor names a key, exactly the key attributes of an item of that
+    /// partition within the sort-key condition. A cursor of another list (or a forged
+    /// one) fails here rather than in DynamoDB.
+    pub fn admits(&self, cursor: &Cursor) -> bool {
+        let Some(partition) = self.partitions.get(cursor.shard as usize) else {
+            return false;
+        };
+        let Some(key) = &cursor.key else {
+            return true;
+        };
+        let (names, pk, sk): (&[&str], &str, &str) = match self.on {
+            On::Table => (&["pk", "sk"], "pk", "sk"),
+            On::Gsi1 => (&["pk", "sk", "gsi1pk", "gsi1sk"], "gsi1pk", "gsi1sk"),
+            On::Gsi2 => (&["pk", "sk", "gsi2pk", "gsi2sk"], "gsi2pk", "gsi2sk"),
+        };
+        let sort = key.get(sk).map(String::as_str).unwrap_or_default();
+        key.len() == names.len()
+            && names.iter().all(|n| key.contains_key(*n))
+            && key.get(pk) == Some(partition)
+            && match &self.sk {
+                SkCond::Any => true,
+                SkCond::Prefix(p) => sort.starts_with(p.as_str()),
+                SkCond::Between(from, to) => from.as_str() <= sort && sort <= to.as_str(),
+            }
+    }
 }
 
 impl Store {
     /// One page of `source` from `cursor`: items that pass `filter` (in DynamoDB) and
     /// `keep` (here), at most `page_size` (at least 1) of them. The page is short only
     /// when every partition is exhausted (no `next_cursor`) or when a filter dropped so
-    /// much that [`MAX_REFILLS_PER_PAGE`] extra Query calls did not fill it.
+    /// much that the source's Query budget did not fill it. Without a filter a Query
+    /// reads one item more than the page needs, so a page that ends a single-partition
+    /// list says so (no `next_cursor`, `has_more` false).
     pub async fn read_page<T: DeserializeOwned>(
         &self,
         source: &Source,
@@ -108,9 +182,13 @@ impl Store {
         mut cursor: Cursor,
         keep: impl Fn(&T) -> bool,
     ) -> Result<CursorPage<T>, StoreError> {
+        if !source.admits(&cursor) {
+            return Err(StoreError::BadCursor);
+        }
         let wanted = page_size.max(1) as usize;
         let mut list: Vec<T> = Vec::new();
         let mut refills = 0;
+        let mut queries = 0;
         loop {
             let Some(pk) = source.partitions.get(cursor.shard as usize) else {
                 return Ok(page(list, page_size, None));
@@ -119,9 +197,9 @@ impl Store {
             // the page at the item that fills it (the cursor resumes right after it).
             let need = wanted - list.len();
             let limit = if filter.is_some() {
-                need.max(FILTERED_BATCH)
+                need.max(source.filtered_batch)
             } else {
-                need
+                need + 1
             };
             let q = Query {
                 on: source.on,
@@ -130,8 +208,10 @@ impl Store {
                 filter: filter.cloned(),
                 limit: i32::try_from(limit).ok(),
                 start: cursor.start_key(),
+                backward: source.backward,
             };
             let (items, last) = self.query(&q).await?;
+            queries += 1;
             let count = items.len();
             for (i, item) in items.into_iter().enumerate() {
                 let key = key_of(&item, source.on);
@@ -154,7 +234,11 @@ impl Store {
             if cursor.shard as usize >= source.partitions.len() {
                 return Ok(page(list, page_size, None));
             }
-            if list.len() >= wanted || refills > MAX_REFILLS_PER_PAGE {
+            let spent = match source.max_queries {
+                Some(max) => queries >= max,
+                None => refills > MAX_REFILLS_PER_PAGE,
+            };
+            if list.len() >= wanted || spent {
                 return Ok(page(list, page_size, Some(cursor)));
             }
         }
@@ -240,11 +324,7 @@ impl Store {
 }
 
 fn page<T>(list: Vec<T>, page_size: u32, next: Option<Cursor>) -> CursorPage<T> {
-    CursorPage {
-        list,
-        page_size,
-        next_cursor: next.map(|c| c.encode()),
-    }
+    CursorPage::new(list, page_size, next.map(|c| c.encode()))
 }
 
 #[cfg(test)]

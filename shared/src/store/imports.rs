@@ -16,7 +16,7 @@ use super::{
     from_item, n, num_attr, s, str_attr, to_item, Item, Key, On, Query, SkCond, Store, StoreError,
 };
 use crate::clock::rfc3339;
-use crate::domain::assets::{FailedItem, ImportStatus, ImportTask, ImportType, IotCard};
+use crate::domain::assets::{FailedItem, ImportStatus, ImportTask, IotCard};
 
 /// `gsi2` partition of import tasks that have not started (a sparse index the
 /// pending-import sweep reads by age).
@@ -281,6 +281,7 @@ impl Store {
             filter: None,
             limit: Some(limit),
             start: None,
+            backward: false,
         };
         let (items, _) = self.query(&q).await?;
         items.into_iter().map(from_item).collect()
@@ -300,15 +301,6 @@ impl Store {
             self.update_if("task", &keys::import(task.id), upd, cond)
                 .await,
         )
-    }
-
-    /// Every task of one import type (in id order).
-    pub async fn import_tasks(
-        &self,
-        import_type: ImportType,
-    ) -> Result<Vec<ImportTask>, StoreError> {
-        self.list_scope(&keys::imports_partition(import_type), "")
-            .await
     }
 
     /// The first `limit` rejected rows of task `id`, in row order.

@@ -142,6 +142,18 @@ pub fn counter(kind: &str) -> Key {
     Key::new(format!("COUNTER#{kind}"), ENTITY)
 }
 
+/// Platform-wide count of the live items of one kind (`shops`, `accounts`, ...),
+/// kept by the transactions that create and delete them.
+pub fn tally(kind: &str) -> Key {
+    Key::new(format!("TALLY#{kind}"), ENTITY)
+}
+
+/// Counts of the live shops, accounts and enterprises in a shop's subtree (the shop
+/// included) and of the grants it issued, kept like [`tally`].
+pub fn shop_tally(shop_id: u64) -> Key {
+    Key::new(format!("SHOP#{shop_id}"), "TALLY")
+}
+
 /// Fixed-window rate-limit counter.
 pub fn rate_limit(scope: &str, window_start: i64) -> Key {
     Key::new(format!("RL#{scope}#{window_start}"), ENTITY)

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod imports;
 pub mod keys;
 pub mod links;
+pub mod lists;
 pub mod org;
 pub mod permissions;
 pub mod prefetch;
@@ -20,6 +21,7 @@ pub mod rate_limit;
 pub mod schema;
 pub mod sessions;
 pub mod steps;
+pub mod tally;
 pub mod ttl;
 pub mod tx;
 
@@ -65,6 +67,10 @@ pub enum StoreError {
     /// An item could not be converted to or from its Rust type.
     #[error("item codec: {0}")]
     Codec(String),
+    /// A list's `cursor` decodes but names no position of that list (another list's
+    /// cursor, or a forged one); answers `1001`.
+    #[error("invalid cursor: it is not a position of this list")]
+    BadCursor,
     /// A transaction was cancelled for conflicts with other transactions or for
     /// throttling on every attempt; nothing was written and the request may be retried.
     #[error("transaction contended after {attempts} attempts")]
@@ -92,6 +98,7 @@ impl Debug for StoreError {
             StoreError::Dynamo(e) => f.debug_tuple("Dynamo").field(e).finish(),
             StoreError::TooLarge { ops } => f.debug_struct("TooLarge").field("ops", ops).finish(),
             StoreError::Codec(e) => f.debug_tuple("Codec").field(e).finish(),
+            StoreError::BadCursor => f.write_str("BadCursor"),
             StoreError::Contended { attempts } => f
                 .debug_struct("Contended")
                 .field("attempts", attempts)
@@ -102,10 +109,11 @@ impl Debug for StoreError {
 
 impl StoreError {
     /// The business code a request answers with when this is why it failed: `1058`
-    /// (503, retry) for contention, `2002` otherwise.
+    /// (503, retry) for contention, `1001` for a foreign cursor, `2002` otherwise.
     pub fn code(&self) -> crate::codes::Code {
         match self {
             StoreError::Contended { .. } => crate::codes::Code::BUSY,
+            StoreError::BadCursor => crate::codes::Code::INVALID_PARAM,
             _ => crate::codes::Code::DATABASE,
         }
     }
@@ -466,6 +474,7 @@ impl Store {
             filter: None,
             limit,
             start: None,
+            backward: false,
         };
         let mut items = Vec::new();
         loop {
@@ -501,6 +510,7 @@ impl Store {
             .expression_attribute_values(":pk", s(&q.pk))
             .set_exclusive_start_key(q.start.clone())
             .set_limit(q.limit)
+            .scan_index_forward(!q.backward)
             .consistent_read(index.is_none());
         req = match &q.sk {
             SkCond::Any => req.key_condition_expression("#pk = :pk"),
@@ -556,6 +566,8 @@ pub struct Query {
     pub limit: Option<i32>,
     /// Where the previous page stopped.
     pub start: Option<Item>,
+    /// Reads the sort key from the highest value down.
+    pub backward: bool,
 }
 
 impl Debug for Key {

@@ -157,7 +157,7 @@ async fn operation_logs_page_like_every_list() {
         .await
         .ok();
     }
-    let logs = |q: &'static str| {
+    let logs = |q: String| {
         let app = &app;
         let admin = &admin;
         async move {
@@ -168,25 +168,33 @@ async fn operation_logs_page_like_every_list() {
             .await
         }
     };
-    let all = logs("").await;
+    let all = logs(String::new()).await;
     let page: &Value = all.ok();
     assert_eq!(
         (
             page["total"].clone(),
-            page["page"].clone(),
-            page["page_size"].clone()
+            page["page_size"].clone(),
+            page["has_more"].clone()
         ),
-        (json!(4), json!(1), json!(20))
+        (Value::Null, json!(20), json!(false)),
+        "the log keeps no count"
     );
-    let second = logs("?page=2&page_size=3").await;
+    assert_eq!(page["list"].as_array().unwrap().len(), 4);
+    let first = logs("?page_size=3".into()).await;
+    assert_eq!(first.ok()["list"].as_array().unwrap().len(), 3);
+    assert_eq!(first.ok()["has_more"], true);
+    let cursor = first.ok()["next_cursor"].as_str().unwrap().to_string();
+    let second = logs(format!("?page_size=3&cursor={cursor}")).await;
     let list = second.ok()["list"].as_array().unwrap().clone();
     assert_eq!(list.len(), 1);
+    assert_eq!(second.ok()["has_more"], false);
     assert_eq!(
         list[0]["operation_type"], "create",
         "newest first: the oldest is last"
     );
-    logs("?page_size=101").await.err(400, 1001);
-    logs("?page=0").await.err(400, 1001);
+    for bad in ["?page_size=101", "?page=0", "?page=2", "?cursor=zz"] {
+        logs(bad.into()).await.err(400, 1001);
+    }
 }
 
 #[tokio::test]

@@ -25,6 +25,7 @@ mod helpers;
 mod import_groups;
 mod import_recovery;
 mod imports;
+mod lists;
 mod matrix;
 mod org;
 mod permissions;

@@ -114,6 +114,7 @@ fn grant(fixed: i64, tiers: &[(i64, i64)], force: bool, force_amount: i64) -> Se
         status: Status::Enabled,
         phase: GrantPhase::Ready,
         sub_grant_count: 0,
+        package_count: 0,
         created_at: String::new(),
         updated_at: String::new(),
         deleted_at: None,

@@ -66,11 +66,11 @@ pub async fn list<A: Asset>(
             .filter(|a| !a.deleted() && caller.sees_shop_owned(a.owner()))
             .filter(|a| !standalone_only || a.standalone())
             .collect();
-        return Ok(CursorPage {
+        return Ok(CursorPage::new(
             list,
-            page_size: f.page_size.unwrap_or(DEFAULT_PAGE_SIZE),
-            next_cursor: None,
-        });
+            f.page_size.unwrap_or(DEFAULT_PAGE_SIZE),
+            None,
+        ));
     }
     let (cursor, page_size) = page_params(f.cursor.as_deref(), f.page_size)?;
     let holder: Option<Shop> = match f.shop_id {
@@ -114,21 +114,16 @@ pub async fn list<A: Asset>(
 /// name (soft-deleted shops included; one batch read).
 pub async fn with_shop_names<A: Asset, V>(
     store: &Store,
-    page: CursorPage<A>,
+    mut page: CursorPage<A>,
     view: impl Fn(A, Option<String>) -> V,
 ) -> Result<CursorPage<V>, AssetError> {
     let names = owner_names(store, &page.list).await?;
-    let list = page
-        .list
+    let list = std::mem::take(&mut page.list)
         .into_iter()
         .map(|a| {
             let name = a.shop_id().and_then(|s| names.get(&s).cloned());
             view(a, name)
         })
         .collect();
-    Ok(CursorPage {
-        list,
-        page_size: page.page_size,
-        next_cursor: page.next_cursor,
-    })
+    Ok(page.with_list(list))
 }

@@ -33,7 +33,6 @@ use crate::domain::entities::Shop;
 use crate::domain::shop_path::ShopPath;
 use crate::domain::stamp::Stamped;
 use crate::domain::validate::Invalid;
-use crate::paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::services::shops::shop_names;
 use crate::store::assets::{card_item, device_item, taken_identifier};
 use crate::store::cursor::Cursor;
@@ -257,18 +256,7 @@ pub fn save_error(e: StoreError) -> AssetError {
     }
 }
 
-/// The position and size of a cursor page: the cursor decoded (start when absent),
-/// the page size checked (default 20, 1..=100).
+/// The position and size of a cursor page (see [`crate::paging::page_params`]).
 fn page_params(cursor: Option<&str>, page_size: Option<u32>) -> Result<(Cursor, u32), AssetError> {
-    let page_size = page_size.unwrap_or(DEFAULT_PAGE_SIZE);
-    if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
-        return Err(Invalid::new("page_size须为1-100", "page_size must be 1..=100").into());
-    }
-    let cursor = match cursor {
-        Some(raw) => {
-            Cursor::decode(raw).ok_or_else(|| Invalid::new("cursor无效", "invalid cursor"))?
-        }
-        None => Cursor::default(),
-    };
-    Ok((cursor, page_size))
+    Ok(crate::paging::page_params(cursor, page_size)?)
 }

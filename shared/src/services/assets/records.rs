@@ -97,11 +97,7 @@ pub async fn records(
     ids.sort_unstable();
     ids.dedup();
     let names: HashMap<u64, String> = shop_names(store, &ids).await?.into_iter().collect();
-    Ok(CursorPage {
-        list: page.list.into_iter().map(|r| view(r, &names)).collect(),
-        page_size: page.page_size,
-        next_cursor: page.next_cursor,
-    })
+    Ok(page.map(|r| view(r, &names)))
 }
 
 fn view(record: AllocationRecord, names: &HashMap<u64, String>) -> RecordView {

@@ -6,6 +6,7 @@ use crate::domain::entities::AccountRecord;
 use crate::domain::org::{Status, UserType};
 use crate::domain::{password, validate};
 use crate::store::org::{account_item, unique_item};
+use crate::store::tally::{self, Counted};
 use crate::store::tx::Tx;
 use crate::store::{keys, Item, StoreError};
 
@@ -85,6 +86,7 @@ pub async fn ensure_super_admin(state: &AppState) -> Result<Option<u64>, StoreEr
         .put_new("bootstrap", unique_item("bootstrap", "super_admin", id))
         .put_new("username", username_item(&account))
         .put_new("account", account_item(&account)?);
+    let tx = tally::count(tx, None, &[(Counted::Accounts, 1)]);
     match store.transact(tx).await {
         Ok(()) => {
             tracing::info!(account_id = id, username, "super admin created");

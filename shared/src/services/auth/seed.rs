@@ -15,6 +15,7 @@ use crate::domain::permissions::{Audience, PermDef, CATALOGUE};
 use crate::store::idempotency::payload_hash;
 use crate::store::links::Links;
 use crate::store::org::{permission_item, role_item, unique_item};
+use crate::store::tally::{self, Counted};
 use crate::store::tx::{Cond, Tx};
 use crate::store::{keys, num_attr, permissions, Store, StoreError};
 
@@ -179,6 +180,7 @@ async fn seed_roles(
                     .put_new("role", role_item(&role)?)
                     .put_new("role_name", unique_item("role_name", name, id));
                 let tx = permissions::count_grants(tx, "index", &role.permission_ids, &[]);
+                let tx = tally::count(tx, None, &[(Counted::Roles, 1)]);
                 match store.transact(tx).await {
                     Err(StoreError::ConditionFailed { .. }) => {}
                     other => other?,

@@ -2,21 +2,23 @@
 //! sees of them: the series granted to its shop and the packages allocated to it,
 //! with its own cost, retail price and shelf status. Here: the error of the
 //! catalogue and price-chain use cases and the reads they share; `series` and
-//! `packages` hold the use cases of each.
+//! `packages` hold the use cases of each, `lists` their lists.
 
+mod lists;
 mod packages;
 mod series;
 
 use std::collections::{HashMap, HashSet};
 
+pub use lists::{list_packages, list_series};
 pub use packages::{
-    create_package, delete_package, get_package, list_packages, set_package_status,
-    set_retail_price, set_shelf_status, update_package, CreatePackage, OwnAllocationView,
-    PackageFilter, PackageView, RetailPrice, ShelfRequest, UpdatePackage,
+    create_package, delete_package, get_package, set_package_status, set_retail_price,
+    set_shelf_status, update_package, CreatePackage, OwnAllocationView, PackageFilter, PackageView,
+    RetailPrice, ShelfRequest, UpdatePackage,
 };
 pub use series::{
-    create_series, delete_series, get_series, list_series, set_series_status, update_series,
-    CreateSeries, SeriesFilter, UpdateSeries,
+    create_series, delete_series, get_series, set_series_status, update_series, CreateSeries,
+    SeriesFilter, UpdateSeries,
 };
 
 use crate::codes::BusinessError;

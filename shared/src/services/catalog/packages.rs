@@ -5,19 +5,19 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    agent_shop, conflict, effective_allocation, effective_allocations, live_package, CatalogError,
-    NAME_MAX, PACKAGE_CODE,
+    agent_shop, conflict, effective_allocation, live_package, CatalogError, NAME_MAX, PACKAGE_CODE,
 };
 use crate::domain::caller::{Caller, SA_PL, SA_PL_AG};
 use crate::domain::catalog::{CalendarType, Package, PackageType, ResetCycle};
 use crate::domain::grants::{PackageAllocation, ShelfStatus};
 use crate::domain::org::Status;
 use crate::domain::stamp::Stamped;
-use crate::domain::validate::{self, filter_term, money, Invalid};
+use crate::domain::validate::{self, money, Invalid};
 use crate::services::org::{check_version, save_tx, soft_delete_tx, stamp, Rename};
 use crate::store::catalog::{allocation_item, package_item, package_unallocated};
-use crate::store::keys::{self, gsi1};
+use crate::store::keys;
 use crate::store::org::unique_item;
+use crate::store::tally::{self, Counted};
 use crate::store::tx::{Cond, Tx, Upd};
 use crate::store::Store;
 
@@ -131,6 +131,7 @@ pub async fn create_package(
             Upd::counter("package_count", 1),
             Some(Cond::live()),
         );
+    let tx = tally::count(tx, None, &[(Counted::Packages, 1)]);
     store
         .transact(tx)
         .await
@@ -232,50 +233,6 @@ impl PackageView {
             }),
         }
     }
-}
-
-/// Packages visible to the caller: all for the platform; for an agent, those
-/// allocated to its own shop (allocation in effect), with its prices.
-pub async fn list_packages(
-    store: &Store,
-    caller: &Caller,
-    f: &PackageFilter,
-) -> Result<Vec<PackageView>, CatalogError> {
-    caller.require(SA_PL_AG)?;
-    let name = filter_term(f.package_name.as_deref());
-    let code = filter_term(f.package_code.as_deref());
-    let keep = |p: &Package| {
-        name.is_none_or(|n| p.package_name.contains(n))
-            && code.is_none_or(|c| p.package_code == c)
-            && f.package_series_id.is_none_or(|s| p.package_series_id == s)
-            && f.package_type.is_none_or(|t| p.package_type == t)
-            && f.status.is_none_or(|s| i64::from(p.status) == s)
-    };
-    if caller.is_platform() {
-        let all: Vec<Package> = store.list_scope(gsi1::PACKAGES, "").await?;
-        return Ok(all
-            .iter()
-            .filter(|p| keep(p))
-            .map(|p| PackageView::of(p, None))
-            .collect());
-    }
-    let shop = agent_shop(caller)?;
-    let own = effective_allocations(store, shop).await?;
-    let mut ids: Vec<u64> = own.keys().copied().collect();
-    ids.sort_unstable();
-    let keys: Vec<_> = ids.into_iter().map(keys::package).collect();
-    let mut packages: Vec<Package> = store.entities(&keys).await?;
-    packages.sort_by_key(|p| p.id);
-    Ok(packages
-        .iter()
-        .filter(|p| p.deleted_at.is_none() && keep(p))
-        .filter_map(|p| own.get(&p.id).map(|a| (p, a)))
-        .filter(|(_, a)| {
-            f.shelf_status
-                .is_none_or(|s| i64::from(a.shelf_status) == s)
-        })
-        .map(|(p, a)| PackageView::of(p, Some(a)))
-        .collect())
 }
 
 /// One package (agents: only one allocated to their shop).
@@ -423,6 +380,7 @@ pub async fn delete_package(
         Upd::counter("package_count", -1),
         None,
     );
+    let tx = tally::count(tx, None, &[(Counted::Packages, -1)]);
     store.transact(tx).await.map_err(conflict)
 }
 

@@ -8,14 +8,14 @@ use super::{
 };
 use crate::domain::caller::{Caller, SA_PL, SA_PL_AG};
 use crate::domain::catalog::{CommissionType, PackageSeries, SeriesTier, Trigger};
-use crate::domain::grants::SeriesGrant;
 use crate::domain::org::Status;
 use crate::domain::stamp::Stamped;
-use crate::domain::validate::{self, filter_term};
+use crate::domain::validate;
 use crate::services::org::{check_version, save_tx, soft_delete_tx, stamp, Rename};
 use crate::store::catalog::series_item;
-use crate::store::keys::{self, gsi1};
+use crate::store::keys;
 use crate::store::org::unique_item;
+use crate::store::tally::{self, Counted};
 use crate::store::tx::Tx;
 use crate::store::Store;
 
@@ -107,6 +107,7 @@ pub async fn create_series(
     let tx = Tx::new()
         .put_new("entity", series_item(&x)?)
         .put_new("unique", unique_item(SERIES_CODE, &x.series_code, x.id));
+    let tx = tally::count(tx, None, &[(Counted::Series, 1)]);
     store
         .transact(tx)
         .await
@@ -115,43 +116,6 @@ pub async fn create_series(
             _ => e.into(),
         })?;
     Ok(x)
-}
-
-/// Series visible to the caller: all for the platform, those granted to its own shop
-/// (grant in effect) for an agent.
-pub async fn list_series(
-    store: &Store,
-    caller: &Caller,
-    f: &SeriesFilter,
-) -> Result<Vec<PackageSeries>, CatalogError> {
-    caller.require(SA_PL_AG)?;
-    let all: Vec<PackageSeries> = if caller.is_platform() {
-        store.list_scope(gsi1::SERIES, "").await?
-    } else {
-        let shop = agent_shop(caller)?;
-        let mut ids: Vec<u64> = store
-            .shop_grants(shop)
-            .await?
-            .into_iter()
-            .filter(SeriesGrant::in_effect)
-            .map(|g| g.series_id)
-            .collect();
-        ids.sort_unstable();
-        let keys: Vec<_> = ids.into_iter().map(keys::series).collect();
-        let mut found: Vec<PackageSeries> = store.entities(&keys).await?;
-        found.retain(|x| x.deleted_at.is_none());
-        found.sort_by_key(|x| x.id);
-        found
-    };
-    let name = filter_term(f.series_name.as_deref());
-    let code = filter_term(f.series_code.as_deref());
-    Ok(all
-        .into_iter()
-        .filter(|x| name.is_none_or(|n| x.series_name.contains(n)))
-        .filter(|x| code.is_none_or(|c| x.series_code == c))
-        .filter(|x| f.status.is_none_or(|s| i64::from(x.status) == s))
-        .filter(|x| f.commission_type.is_none_or(|t| x.commission_type == t))
-        .collect())
 }
 
 /// One series (agents: only one granted to their shop).
@@ -288,5 +252,6 @@ pub async fn delete_series(
         None,
         &[keys::unique(SERIES_CODE, &old.series_code)],
     );
+    let tx = tally::count(tx, None, &[(Counted::Series, -1)]);
     store.transact(tx).await.map_err(conflict)
 }

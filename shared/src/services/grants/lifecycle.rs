@@ -86,6 +86,7 @@ pub async fn create_grant(
         status: Status::Enabled,
         phase: GrantPhase::Creating,
         sub_grant_count: 0,
+        package_count: 0,
         created_at: at.clone(),
         updated_at: at,
         deleted_at: None,
@@ -118,7 +119,7 @@ pub async fn create_grant(
         .await
         .map_err(change_failed);
     if result.is_ok() {
-        result = store.finish_grant(g.id).await.map_err(conflict);
+        result = store.finish_grant(&g).await.map_err(conflict);
     }
     if let Err(e) = result {
         if let Err(r) = retire(store, g.id, now).await {

@@ -38,9 +38,10 @@ use crate::domain::catalog::{
 use crate::domain::grants::{GrantPhase, GrantTier, Grantor, SeriesGrant, ShelfStatus};
 use crate::domain::org::{Status, UserType};
 use crate::domain::pricing::{effective_force_recharge, EffectiveForceRecharge};
-use crate::domain::validate::Invalid;
-use crate::paging::{PageQuery, Paged};
+use crate::paging::{CursorPage, PageQuery};
 use crate::store::keys;
+use crate::store::lists::{issued_grants_source, ready_grants};
+use crate::store::tally::{Counted, Tallied, Tally};
 use crate::store::{Key, Store, StoreError};
 
 /// A grant stuck in `creating` or `deleting` longer than this is settled by the sweeper.
@@ -237,6 +238,15 @@ async fn own_grant(store: &Store, caller: &Caller, id: u64) -> Result<SeriesGran
 
 /// Builds views; reads the series and shops of all grants in one batch.
 async fn views(store: &Store, grants: Vec<SeriesGrant>) -> Result<Vec<GrantView>, CatalogError> {
+    Ok(views_with(store, grants, None).await?.0)
+}
+
+/// [`views`], reading the count `tally` in the same batch.
+async fn views_with(
+    store: &Store,
+    grants: Vec<SeriesGrant>,
+    tally: Option<&Tally>,
+) -> Result<(Vec<GrantView>, Option<u64>), CatalogError> {
     let mut keys_: Vec<Key> = vec![];
     for g in &grants {
         keys_.push(keys::series(g.series_id));
@@ -245,7 +255,7 @@ async fn views(store: &Store, grants: Vec<SeriesGrant>) -> Result<Vec<GrantView>
             keys_.push(keys::shop(grantor));
         }
     }
-    let items = store.get_many(&keys_).await?;
+    let (items, total) = store.get_with_tally(&keys_, tally).await?;
     let find = |k: &Key| items.iter().find(|i| k.matches(i)).cloned();
     let mut out = Vec::with_capacity(grants.len());
     for g in grants {
@@ -295,7 +305,7 @@ async fn views(store: &Store, grants: Vec<SeriesGrant>) -> Result<Vec<GrantView>
             version: g.version,
         });
     }
-    Ok(out)
+    Ok((out, total))
 }
 
 /// One grant with its packages.
@@ -335,37 +345,48 @@ pub async fn get_grant(store: &Store, caller: &Caller, id: u64) -> Result<GrantV
     Ok(view)
 }
 
-/// Grants visible to the caller (agents: those they issued), filtered and paged; each
-/// item carries `package_count`.
+/// One page of the grants visible to the caller (agents: those they issued), in key
+/// order (grantor, series, id), each with its `package_count` (kept on the grant, so
+/// no allocation is read): one Query (two when filters drop items), then one batch
+/// read of the series and shops and, unfiltered, of the grant count.
 pub async fn list_grants(
     store: &Store,
     caller: &Caller,
     f: &GrantFilter,
-    page: PageQuery,
-) -> Result<Paged<GrantView>, CatalogError> {
-    let issued_by = match grantor_of(caller)? {
+    page: &PageQuery,
+) -> Result<CursorPage<GrantView>, CatalogError> {
+    let own = grantor_of(caller)?;
+    let (cursor, size) = page.parse()?;
+    let issued_by = match own {
         Grantor::Platform => f.allocator_shop_id,
-        agent => Some(agent),
+        agent if f.allocator_shop_id.is_none_or(|a| a == agent) => Some(agent),
+        // An agent asking for another grantor's grants: there are none to see.
+        _ => return Ok(CursorPage::empty(size)),
     };
-    let all = store.issued_grants(issued_by).await?;
-    let mut matching: Vec<SeriesGrant> = all
-        .into_iter()
-        .filter(|g| g.phase == GrantPhase::Ready)
-        .filter(|g| f.shop_id.is_none_or(|v| g.shop_id == v))
-        .filter(|g| f.series_id.is_none_or(|v| g.series_id == v))
-        .filter(|g| f.allocator_shop_id.is_none_or(|v| g.allocator_shop_id == v))
-        .filter(|g| f.status.is_none_or(|v| i64::from(g.status) == v))
-        .collect();
-    matching.sort_by_key(|g| std::cmp::Reverse(g.id));
-    let paged = page.paginate(matching).map_err(Invalid::from)?;
-    let mut list = views(store, paged.list.clone()).await?;
-    for (v, g) in list.iter_mut().zip(&paged.list) {
-        v.package_count = Some(store.grant_allocations(g.shop_id, g.id).await?.len());
+    let filtered = f.shop_id.is_some()
+        || f.series_id.is_some()
+        || f.allocator_shop_id.is_some()
+        || f.status.is_some();
+    // With a grantor, the series narrows the key; otherwise it is a filter.
+    let series_in_key = issued_by.and(f.series_id);
+    let source = issued_grants_source(issued_by, series_in_key);
+    let filter = ready_grants()
+        .eq_id("shop_id", f.shop_id)
+        .eq_id("series_id", f.series_id.filter(|_| series_in_key.is_none()))
+        .eq("status", f.status);
+    let mut grants = store
+        .read_page(&source, filter.cond(), size, cursor, |_: &SeriesGrant| true)
+        .await?;
+    let scope = match own {
+        Grantor::Platform => Tallied::Platform,
+        Grantor::Shop(shop) => Tallied::Shop(shop),
+    };
+    let tally = (!filtered).then(|| Tally::of(scope, Counted::Grants));
+    let list = std::mem::take(&mut grants.list);
+    let counts: Vec<usize> = list.iter().map(|g| g.package_count as usize).collect();
+    let (mut views, total) = views_with(store, list, tally.as_ref()).await?;
+    for (v, count) in views.iter_mut().zip(counts) {
+        v.package_count = Some(count);
     }
-    Ok(Paged {
-        list,
-        total: paged.total,
-        page: paged.page,
-        page_size: paged.page_size,
-    })
+    Ok(grants.with_list(views).with_total(total))
 }

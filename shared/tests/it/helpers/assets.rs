@@ -61,16 +61,26 @@ pub async fn drain(app: &TestApp) {
 
 /// Number of import tasks not finished yet.
 async fn unfinished(app: &TestApp) -> usize {
-    let mut n = 0;
-    for t in [
+    let types = [
         ImportType::Cards,
         ImportType::VirtualNo,
         ImportType::Devices,
-    ] {
-        let tasks = app.state.store.import_tasks(t).await.unwrap();
-        n += tasks.iter().filter(|t| !t.status.is_finished()).count();
+    ];
+    let mut n = 0;
+    let mut cursor = shared::store::cursor::Cursor::default();
+    loop {
+        let page = app
+            .state
+            .store
+            .import_task_page(&types, 100, &cursor)
+            .await
+            .unwrap();
+        n += page.list.iter().filter(|t| !t.status.is_finished()).count();
+        match page.next_cursor {
+            Some(c) => cursor = shared::store::cursor::Cursor::decode(&c).unwrap(),
+            None => return n,
+        }
     }
-    n
 }
 
 /// Imports `csv` as cards; returns the finished task.

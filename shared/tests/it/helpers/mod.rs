@@ -458,3 +458,12 @@ pub fn shop_body(code: &str, parent: Option<u64>, role: u64) -> Value {
         "initial_account": {"username": format!("{code}-agent"), "password": format!("password-{code}")}
     })
 }
+
+/// The items of a list answer that holds the whole list (one page, nothing more to
+/// read); fails if more pages follow.
+#[track_caller]
+pub fn whole(page: &Value) -> &Vec<Value> {
+    assert_eq!(page["has_more"], false, "more pages follow: {page}");
+    assert!(page["next_cursor"].is_null(), "{page}");
+    page["list"].as_array().expect("a list")
+}
