@@ -225,6 +225,36 @@ async fn cursor_pages_hold_every_item_once_and_totals_follow_creates_and_deletes
 }
 
 #[tokio::test]
+async fn concurrent_creates_and_deletes_keep_the_counts() {
+    let app = spawn_app().await;
+    let o = org(&app).await;
+    let c = o.shops[2];
+    let body = |i: u32| json!({"username": format!("race-{i}"), "password": "password-1", "user_type": 3, "shop_id": c});
+    let accounts = "/api/admin/accounts";
+    let gone = format!("/api/admin/accounts/{}", o.c_staff);
+    let (r1, r2, r3, r4, r5) = tokio::join!(
+        app.post(accounts, &o.admin, body(1)),
+        app.post(accounts, &o.admin, body(2)),
+        app.post(accounts, &o.admin, body(3)),
+        app.post(accounts, &o.admin, body(4)),
+        app.delete(&gone, &o.admin),
+    );
+    let created = [&r1, &r2, &r3, &r4]
+        .iter()
+        .filter(|r| r.code() == 0)
+        .count();
+    let deleted = usize::from(r5.code() == 0);
+    assert!(created > 0, "{r1:?}");
+    // Whatever committed is counted, on the platform and on every shop above C.
+    let agent_b = app.agent("B").await;
+    let agent_c = app.agent("C").await;
+    for (token, before) in [(&o.admin, 10), (&agent_b, 4), (&agent_c, 2)] {
+        let ids = counted_walk(&app, accounts, token).await;
+        assert_eq!(ids.len(), before + created - deleted);
+    }
+}
+
+#[tokio::test]
 async fn filtered_lists_answer_has_more_and_no_total() {
     let app = spawn_app().await;
     let o = org(&app).await;
