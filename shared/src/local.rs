@@ -3,6 +3,8 @@
 //! queue) on the emulator and returns the finished state. On AWS the SAM template
 //! creates them.
 
+pub mod scale;
+
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::app::{AppState, Clients};

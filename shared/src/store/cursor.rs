@@ -17,7 +17,7 @@ use crate::paging::CursorPage;
 
 /// Query calls a page may spend, beyond one per partition it reaches, on partitions
 /// whose items a filter drops (an unfiltered page never needs them).
-pub const MAX_REFILLS_PER_PAGE: usize = 10;
+pub const MAX_REFILLS_PER_PAGE: usize = 1;
 
 /// Items read per Query when a filter may drop some (DynamoDB applies `Limit` before
 /// the filter).
@@ -112,13 +112,14 @@ pub const SCOPE_FILTERED_BATCH: usize = 500;
 
 impl Source {
     /// Reads `partitions` in order, forward, within the default budget.
+    /// A single partition spends at most [`SCOPE_PAGE_QUERIES`] Query calls a page.
     pub fn new(on: On, partitions: Vec<String>, sk: SkCond) -> Self {
         Source {
             on,
+            max_queries: (partitions.len() == 1).then_some(SCOPE_PAGE_QUERIES),
             partitions,
             sk,
             backward: false,
-            max_queries: None,
             filtered_batch: FILTERED_BATCH,
         }
     }

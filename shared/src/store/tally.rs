@@ -149,6 +149,15 @@ pub fn count_issued(tx: Tx, grantor: Grantor, delta: i64) -> Tx {
     }
 }
 
+/// A new shop's subtree tally holding `shops` shops and `accounts` accounts (for
+/// seeding a tenant in bulk; the services move tallies with [`count`]).
+pub fn subtree_tally(shop: u64, shops: u64, accounts: u64) -> Item {
+    let mut item = keys::shop_tally(shop).item();
+    item.insert(Counted::Shops.name().into(), n(shops));
+    item.insert(Counted::Accounts.name().into(), n(accounts));
+    item
+}
+
 impl Store {
     /// Reads one count (one `GetItem`).
     pub async fn tally(&self, t: &Tally) -> Result<u64, StoreError> {

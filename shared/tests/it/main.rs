@@ -30,6 +30,7 @@ mod matrix;
 mod org;
 mod permissions;
 mod races;
+mod scale;
 mod secrets;
 mod security;
 mod store;
