@@ -29,6 +29,8 @@ fn key_of(item: &Item, on: On) -> Item {
         On::Table => &["pk", "sk"],
         On::Gsi1 => &["pk", "sk", "gsi1pk", "gsi1sk"],
         On::Gsi2 => &["pk", "sk", "gsi2pk", "gsi2sk"],
+        On::Gsi3 => &["pk", "sk", "gsi3pk", "gsi3sk"],
+        On::Gsi4 => &["pk", "sk", "gsi4pk", "gsi4sk"],
     };
     names
         .iter()

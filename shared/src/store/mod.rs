@@ -2,6 +2,7 @@
 //! optimistic locking, transactions, TTL items, idempotency records and the
 //! repositories of each aggregate.
 
+pub mod asset_index;
 pub mod asset_lists;
 pub mod assets;
 pub mod calls;
@@ -210,6 +211,10 @@ pub enum On {
     Gsi1,
     /// The platform-list index (`gsi2pk`, `gsi2sk`).
     Gsi2,
+    /// The batch index (`gsi3pk`, `gsi3sk`).
+    Gsi3,
+    /// The range index (`gsi4pk`, `gsi4sk`).
+    Gsi4,
 }
 
 impl Store {
@@ -489,6 +494,8 @@ impl Store {
             On::Table => (None, "pk", "sk"),
             On::Gsi1 => (Some(schema::GSI1), "gsi1pk", "gsi1sk"),
             On::Gsi2 => (Some(schema::GSI2), "gsi2pk", "gsi2sk"),
+            On::Gsi3 => (Some(schema::GSI3), "gsi3pk", "gsi3sk"),
+            On::Gsi4 => (Some(schema::GSI4), "gsi4pk", "gsi4sk"),
         };
         let mut req = self
             .client

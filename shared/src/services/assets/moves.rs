@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::{require_asset_admin, visible, Asset, AssetError};
 use crate::clock::rfc3339;
+use crate::domain::assets::ranges::range_buckets;
 use crate::domain::assets::{AllocationRecord, AssetStatus, AssetType, IdentifierKind, MoveOp};
 use crate::domain::caller::Caller;
 use crate::domain::entities::Shop;
@@ -182,14 +183,9 @@ fn choose<'a>(sel: &'a Selection, t: AssetType) -> Result<Chosen<'a>, AssetError
         (_, _, Some(b)) => Chosen::Pick(Pick::Batch(b.clone())),
         _ => match (&sel.range_start, &sel.range_end) {
             (Some(a), Some(b)) => {
-                let (a, b) = (a.trim().to_ascii_uppercase(), b.trim().to_ascii_uppercase());
-                if a > b {
-                    return Err(Invalid::new(
-                        "号段起始不能大于结束",
-                        "range start must not be after range end",
-                    )
-                    .into());
-                }
+                let (a, b) = (t.normalise(a), t.normalise(b));
+                // Refused here, before anything is read, if it cannot be read by key.
+                range_buckets(&a, &b)?;
                 Chosen::Pick(Pick::Range(a, b))
             }
             _ => {
@@ -210,11 +206,12 @@ fn choose<'a>(sel: &'a Selection, t: AssetType) -> Result<Chosen<'a>, AssetError
 }
 
 /// Loads the selected assets: by ids or identifiers (any owner; checked per asset
-/// later; the unknown ones are refused), or by range / batch with `queries`.
+/// later; the unknown ones are refused), or by range / batch with `queries` (a range
+/// holds the identifiers of its bounds' length between them).
 async fn select<A: Asset>(
     store: &Store,
     chosen: Chosen<'_>,
-    queries: impl FnOnce(&Pick) -> Vec<Query>,
+    queries: impl FnOnce(&Pick) -> Result<Vec<Query>, Invalid>,
     keep: impl Fn(&A) -> bool,
 ) -> Result<(Vec<A>, Vec<(String, BatchResult)>), AssetError> {
     let not_found = |i: String| (i, BatchResult::Refused(Refusal::NotFound));
@@ -240,7 +237,14 @@ async fn select<A: Asset>(
             Ok((list, missing))
         }
         Chosen::Pick(pick) => {
-            let list = store.read_all(queries(&pick), MAX_MOVE, keep).await?;
+            let length = match &pick {
+                Pick::Range(a, _) => Some(a.chars().count()),
+                Pick::Batch(_) => None,
+            };
+            let in_pick = |a: &A| length.is_none_or(|l| a.identifier().chars().count() == l);
+            let list = store
+                .read_all(queries(&pick)?, MAX_MOVE, |a: &A| keep(a) && in_pick(a))
+                .await?;
             check_size(list.len())?;
             Ok((list, Vec::new()))
         }
