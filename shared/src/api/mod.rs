@@ -93,9 +93,12 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// Header reporting how many DynamoDB operations the request used (only with
 /// `CMP_EXPOSE_DDB_CALLS=1`; the request log always has it).
 pub const DDB_CALLS: &str = "x-ddb-calls";
+/// Header reporting how many items those operations read (same condition).
+pub const DDB_ITEMS_READ: &str = "x-ddb-items-read";
 
 /// Gives each request an id, a log span and its language (`Accept-Language`), counts
-/// its DynamoDB calls and reports the id and the count in response headers.
+/// its DynamoDB calls and the items they read, and reports the id and the counts in
+/// response headers.
 async fn request_context(State(expose): State<ExposeCalls>, req: Request, next: Next) -> Response {
     let request_id = req
         .headers()
@@ -110,12 +113,13 @@ async fn request_context(State(expose): State<ExposeCalls>, req: Request, next: 
             .and_then(|v| v.to_str().ok()),
     );
     let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path());
-    let (mut res, calls) =
-        calls::counted(envelope::in_language(lang, next.run(req)).instrument(span.clone())).await;
+    let (mut res, usage) =
+        calls::measured(envelope::in_language(lang, next.run(req)).instrument(span.clone())).await;
     span.in_scope(|| {
         tracing::info!(
             status = res.status().as_u16(),
-            ddb_calls = calls,
+            ddb_calls = usage.calls,
+            ddb_items_read = usage.items_read,
             "request done"
         );
     });
@@ -124,7 +128,8 @@ async fn request_context(State(expose): State<ExposeCalls>, req: Request, next: 
         headers.insert(REQUEST_ID, v);
     }
     if expose.0 {
-        headers.insert(DDB_CALLS, HeaderValue::from(calls));
+        headers.insert(DDB_CALLS, HeaderValue::from(usage.calls));
+        headers.insert(DDB_ITEMS_READ, HeaderValue::from(usage.items_read));
     }
     res.into_response()
 }

@@ -256,6 +256,7 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::dynamo)?;
+        calls::add_items_read(usize::from(out.item.is_some()));
         Ok(out.item)
     }
 
@@ -291,7 +292,9 @@ impl Store {
                     .await
                     .map_err(StoreError::dynamo)?;
                 if let Some(mut responses) = out.responses {
-                    found.extend(responses.remove(&self.table).unwrap_or_default());
+                    let items = responses.remove(&self.table).unwrap_or_default();
+                    calls::add_items_read(items.len());
+                    found.extend(items);
                 }
                 pending = out
                     .unprocessed_keys
@@ -530,6 +533,7 @@ impl Store {
             }
         }
         let out = req.send().await.map_err(StoreError::dynamo)?;
+        calls::add_items_read(usize::try_from(out.scanned_count).unwrap_or_default());
         let next = out.last_evaluated_key.filter(|k| !k.is_empty());
         Ok((out.items.unwrap_or_default(), next))
     }

@@ -29,5 +29,6 @@ mod permissions;
 mod races;
 mod secrets;
 mod security;
+mod selections;
 mod store;
 mod uploads;
