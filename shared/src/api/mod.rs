@@ -96,9 +96,12 @@ pub const DDB_CALLS: &str = "x-ddb-calls";
 /// Header reporting the read capacity units the request's reads consumed (with
 /// [`DDB_CALLS`]).
 pub const DDB_READ_UNITS: &str = "x-ddb-read-units";
+/// Header reporting how many items those operations read (same condition).
+pub const DDB_ITEMS_READ: &str = "x-ddb-items-read";
 
 /// Gives each request an id, a log span and its language (`Accept-Language`), counts
-/// its DynamoDB calls and reports the id and the count in response headers.
+/// its DynamoDB calls and the items they read, and reports the id and the counts in
+/// response headers.
 async fn request_context(State(expose): State<ExposeCalls>, req: Request, next: Next) -> Response {
     let request_id = req
         .headers()
@@ -120,6 +123,7 @@ async fn request_context(State(expose): State<ExposeCalls>, req: Request, next: 
             status = res.status().as_u16(),
             ddb_calls = usage.calls,
             ddb_read_units = usage.read_units,
+            ddb_items_read = usage.items_read,
             "request done"
         );
     });
@@ -132,6 +136,7 @@ async fn request_context(State(expose): State<ExposeCalls>, req: Request, next: 
         if let Ok(v) = HeaderValue::from_str(&usage.read_units.to_string()) {
             headers.insert(DDB_READ_UNITS, v);
         }
+        headers.insert(DDB_ITEMS_READ, HeaderValue::from(usage.items_read));
     }
     res.into_response()
 }

@@ -4,12 +4,16 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::assets::{root, SHARDS};
+use super::asset_index::{root, SHARDS};
+use super::assets::owned_by;
 use super::cursor::Source;
+use super::org::owner_sort_key;
 use super::tx::Cond;
 use super::{keys, n, s, On, Query, SkCond};
+use crate::domain::assets::ranges::range_buckets;
 use crate::domain::assets::{AssetStatus, AssetType, MoveOp};
 use crate::domain::shop_path::ShopPath;
+use crate::domain::validate::Invalid;
 
 /// Whose assets a list reads.
 #[derive(Clone, Copy, Debug)]
@@ -181,61 +185,75 @@ pub enum Pick {
     Batch(String),
 }
 
-/// Queries reading `pick` out of a holder's own stock: a shop's own assets (not its
-/// descendants'), or the platform stock shards when `holder` is `None`.
-pub fn own_stock_selection(t: AssetType, holder: Option<&ShopPath>, pick: &Pick) -> Vec<Query> {
-    let bases: Vec<(String, String)> = match holder {
-        Some(p) => vec![(keys::assets_tree(t, root(p)), format!("{}#", p.as_str()))],
-        None => (0..SHARDS)
-            .map(|sh| (keys::assets_platform_stock(t, sh), String::new()))
-            .collect(),
-    };
-    bases
-        .into_iter()
-        .map(|(pk, base)| {
-            let (sk, filter) = match pick {
-                Pick::Range(a, b) => (
-                    SkCond::Between(format!("{base}{a}"), format!("{base}{b}")),
-                    None,
-                ),
-                Pick::Batch(b) => (SkCond::Prefix(base), Some(batch_cond(b))),
-            };
-            full_query(On::Gsi1, pk, sk, filter)
-        })
-        .collect()
-}
-
-/// Queries reading `pick` among assets held in a subtree (one scope partition, the
-/// range as a filter) or everywhere (`None`: the platform-list shards, the range as
-/// a key condition). Platform stock is read too when `subtree` is `None`.
-pub fn held_selection(t: AssetType, subtree: Option<&ShopPath>, pick: &Pick) -> Vec<Query> {
-    match subtree {
-        Some(p) => {
-            let filter = match pick {
-                Pick::Range(a, b) => {
-                    Cond::new(format!("{} BETWEEN :from AND :to", t.identifier_field()))
-                        .value(":from", s(a))
-                        .value(":to", s(b))
-                }
-                Pick::Batch(b) => batch_cond(b),
-            };
+/// Queries reading `pick` out of a holder's own stock (a shop's own assets, not its
+/// descendants'; platform stock when `holder` is `None`), each by key condition:
+/// a batch is one `gsi3` Query on `<holder>#`; a shop's range one `gsi1` `BETWEEN`
+/// on its own stock; the platform's range one `gsi4` `BETWEEN` per bucket, filtered
+/// to platform stock. A range that cannot be read so is refused.
+pub fn own_stock_selection(
+    t: AssetType,
+    holder: Option<&ShopPath>,
+    pick: &Pick,
+) -> Result<Vec<Query>, Invalid> {
+    Ok(match (pick, holder) {
+        (Pick::Batch(b), _) => vec![full_query(
+            On::Gsi3,
+            keys::assets_batch(t, b),
+            SkCond::Prefix(owner_sort_key(holder, "")),
+            None,
+        )],
+        (Pick::Range(a, b), Some(p)) => {
+            range_buckets(a, b)?;
             vec![full_query(
                 On::Gsi1,
                 keys::assets_tree(t, root(p)),
-                SkCond::Prefix(p.as_str().to_string()),
-                Some(filter),
+                SkCond::Between(owner_sort_key(holder, a), owner_sort_key(holder, b)),
+                None,
             )]
         }
-        None => (0..SHARDS)
-            .map(|sh| {
-                let (sk, filter) = match pick {
-                    Pick::Range(a, b) => (SkCond::Between(a.clone(), b.clone()), None),
-                    Pick::Batch(b) => (SkCond::Any, Some(batch_cond(b))),
-                };
-                full_query(On::Gsi2, keys::assets_all(t, sh), sk, filter)
-            })
-            .collect(),
-    }
+        (Pick::Range(a, b), None) => range_queries(t, a, b, owned_by(None))?,
+    })
+}
+
+/// Queries reading `pick` among assets held by shops in a subtree (every shop when
+/// `subtree` is `None`), each by key condition: a batch is one `gsi3` Query on the
+/// subtree's path (`/` for every shop); a range one `gsi4` `BETWEEN` per bucket,
+/// filtered to holders in the subtree. A range that cannot be read so is refused.
+pub fn held_selection(
+    t: AssetType,
+    subtree: Option<&ShopPath>,
+    pick: &Pick,
+) -> Result<Vec<Query>, Invalid> {
+    let within = subtree.map_or("/", ShopPath::as_str);
+    Ok(match pick {
+        Pick::Batch(b) => vec![full_query(
+            On::Gsi3,
+            keys::assets_batch(t, b),
+            SkCond::Prefix(within.to_string()),
+            None,
+        )],
+        Pick::Range(a, b) => {
+            let held =
+                Cond::new("begins_with(owner_path, :held_within)").value(":held_within", s(within));
+            range_queries(t, a, b, held)?
+        }
+    })
+}
+
+/// One `gsi4` Query per bucket of the range `a..=b`, each `BETWEEN a AND b` with
+/// `filter`.
+fn range_queries(t: AssetType, a: &str, b: &str, filter: Cond) -> Result<Vec<Query>, Invalid> {
+    Ok(range_buckets(a, b)?
+        .into_iter()
+        .map(|bucket| {
+            full_query(
+                On::Gsi4,
+                keys::assets_range(t, &bucket),
+                SkCond::Between(a.to_string(), b.to_string()),
+                Some(filter.clone()),
+            )
+        })
+        .collect())
 }
 
 fn full_query(on: On, pk: String, sk: SkCond, filter: Option<Cond>) -> Query {
@@ -247,5 +265,56 @@ fn full_query(on: On, pk: String, sk: SkCond, filter: Option<Cond>) -> Query {
         limit: None,
         start: None,
         backward: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(queries: &[Query]) -> Vec<(String, String, bool)> {
+        queries
+            .iter()
+            .map(|q| (format!("{:?}", q.on), q.pk.clone(), q.filter.is_some()))
+            .collect()
+    }
+
+    #[test]
+    fn selections_are_key_conditions_never_a_whole_stock_or_every_shard() {
+        let a = ShopPath::top(3).child(9);
+        let batch = Pick::Batch("B1".into());
+        let q = own_stock_selection(AssetType::Card, Some(&a), &batch).unwrap();
+        assert_eq!(shape(&q), [("Gsi3".into(), "CARDS#BATCH#B1".into(), false)]);
+        assert!(matches!(&q[0].sk, SkCond::Prefix(p) if p == "/3/9/#"));
+        let q = own_stock_selection(AssetType::Card, None, &batch).unwrap();
+        assert!(matches!(&q[0].sk, SkCond::Prefix(p) if p == "!P#"));
+        let q = held_selection(AssetType::Device, None, &batch).unwrap();
+        assert_eq!(
+            shape(&q),
+            [("Gsi3".into(), "DEVICES#BATCH#B1".into(), false)]
+        );
+        assert!(matches!(&q[0].sk, SkCond::Prefix(p) if p == "/"));
+
+        // Two buckets: one Query each, filtered by holder.
+        let range = Pick::Range("89860000000000009990".into(), "89860000000000010009".into());
+        for q in [
+            own_stock_selection(AssetType::Card, None, &range).unwrap(),
+            held_selection(AssetType::Card, Some(&a), &range).unwrap(),
+            held_selection(AssetType::Card, None, &range).unwrap(),
+        ] {
+            assert_eq!(
+                shape(&q),
+                [
+                    ("Gsi4".into(), "CARDS#RANGE#8986000000000000".into(), true),
+                    ("Gsi4".into(), "CARDS#RANGE#8986000000000001".into(), true),
+                ]
+            );
+        }
+        // A shop's own range stays on its own stock in the scope index.
+        let q = own_stock_selection(AssetType::Card, Some(&a), &range).unwrap();
+        assert_eq!(shape(&q), [("Gsi1".into(), "CARDS#3".into(), false)]);
+        let bad = Pick::Range("DVA00001".into(), "DVB00001".into());
+        assert!(own_stock_selection(AssetType::Device, Some(&a), &bad).is_err());
+        assert!(held_selection(AssetType::Device, None, &bad).is_err());
     }
 }

@@ -2,14 +2,7 @@
 //! the asset repository: list sources and filters, selections, moves, bindings,
 //! identifier lookups and device protect periods.
 //!
-//! Asset lists are served by two indexes (see `docs/data-model.md`):
-//! - `gsi1` (scope): shop-owned assets under `CARDS#<top-level shop id>` with sort key
-//!   `<owner path>#<iccid>`, so a subtree is one `begins_with(path)` Query and a
-//!   single shop's own stock is `begins_with(path#)`; platform stock under
-//!   `CARDS#P#<shard>` with sort key `<iccid>`.
-//! - `gsi2` (platform lists): every asset under `CARDS#ALL#<shard>` by identifier.
-//!
-//! Shards spread bulk imports over 16 partitions (each takes ~1000 writes/s).
+//! Their index attributes are in [`super::asset_index`].
 //!
 //! Protect periods and the refresh cooldown are TTL items (see [`super::ttl`]).
 
@@ -31,42 +24,8 @@ use crate::domain::assets::{
 };
 use crate::domain::shop_path::ShopPath;
 
-/// Number of shards of platform-wide asset partitions.
-pub const SHARDS: u32 = 16;
-
-/// Stable shard of an identifier (FNV-1a).
-pub fn shard(identifier: &str) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in identifier.bytes() {
-        h ^= b as u32;
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h % SHARDS
-}
-
-/// Id of the top-level shop of a path (its scope partition).
-pub(super) fn root(p: &ShopPath) -> u64 {
-    p.ids().first().copied().unwrap_or_default()
-}
-
-/// Index attributes of an asset of type `t` owned by `owner` and identified by
-/// `identifier`.
-pub fn index_attrs(t: AssetType, owner: Option<&ShopPath>, identifier: &str) -> Item {
-    let sh = shard(identifier);
-    let (g1pk, g1sk) = match owner {
-        Some(p) => (
-            keys::assets_tree(t, root(p)),
-            format!("{}#{identifier}", p.as_str()),
-        ),
-        None => (keys::assets_platform_stock(t, sh), identifier.to_string()),
-    };
-    HashMap::from([
-        ("gsi1pk".to_string(), s(g1pk)),
-        ("gsi1sk".to_string(), s(g1sk)),
-        ("gsi2pk".to_string(), s(keys::assets_all(t, sh))),
-        ("gsi2sk".to_string(), s(identifier)),
-    ])
-}
+use super::asset_index::root;
+pub use super::asset_index::{index_attrs, shard, SHARDS};
 
 /// Item of a live card.
 pub fn card_item(c: &IotCard) -> Result<Item, StoreError> {
@@ -75,6 +34,7 @@ pub fn card_item(c: &IotCard) -> Result<Item, StoreError> {
         AssetType::Card,
         c.owner_path.as_ref(),
         &c.iccid,
+        c.batch_no.as_deref(),
     ));
     Ok(item)
 }
@@ -86,6 +46,7 @@ pub fn device_item(d: &Device) -> Result<Item, StoreError> {
         AssetType::Device,
         d.owner_path.as_ref(),
         &d.virtual_no,
+        d.batch_no.as_deref(),
     ));
     Ok(item)
 }
@@ -558,25 +519,6 @@ fn no_opposite_protect(dir: Direction, now: i64) -> Cond {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shards_are_stable_and_spread() {
-        assert_eq!(shard("89860012345678901234"), shard("89860012345678901234"));
-        let used: std::collections::HashSet<u32> =
-            (0..1000).map(|i| shard(&format!("8986{i:016}"))).collect();
-        assert_eq!(used.len(), SHARDS as usize);
-    }
-
-    #[test]
-    fn index_attributes_follow_the_owner() {
-        let path = ShopPath::top(3).child(9);
-        let owned = index_attrs(AssetType::Card, Some(&path), "8986A");
-        assert_eq!(owned["gsi1pk"], s("CARDS#3"));
-        assert_eq!(owned["gsi1sk"], s("/3/9/#8986A"));
-        let stock = index_attrs(AssetType::Card, None, "8986A");
-        assert_eq!(stock["gsi1pk"], s(format!("CARDS#P#{}", shard("8986A"))));
-        assert_eq!(stock["gsi2pk"], owned["gsi2pk"]);
-    }
 
     #[test]
     fn an_expired_protect_item_counts_as_none() {

@@ -1,10 +1,12 @@
-//! Counts DynamoDB operations and the read capacity they consume per request, so
-//! tests can hold a request to a budget and benchmarks can print its cost.
+//! Counts DynamoDB operations, the items they read and the read capacity they
+//! consume per request, so tests can hold a request to a budget and benchmarks can
+//! print its cost.
 //!
 //! An SDK interceptor increments the counter of the current task scope once per
 //! operation (retries of the same operation are not counted again). Within a counted
 //! scope it also asks every read (`GetItem`, `BatchGetItem`, `Query`) to return its
-//! consumed capacity and adds it up.
+//! consumed capacity and adds it up; the store adds the items each read evaluated (a
+//! Query's `ScannedCount`, filtered out or not, and the items a get returned).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -22,6 +24,7 @@ use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
 #[derive(Debug, Default)]
 struct Tally {
     calls: AtomicUsize,
+    items_read: AtomicUsize,
     /// Read capacity units × 1000.
     read_milli: AtomicU64,
 }
@@ -35,6 +38,9 @@ tokio::task_local! {
 pub struct Usage {
     /// DynamoDB operations.
     pub calls: usize,
+    /// Items read: those a Query evaluated (before its filter) and those a get
+    /// returned.
+    pub items_read: usize,
     /// Read capacity units the reads consumed (as DynamoDB reports them).
     pub read_units: f64,
 }
@@ -100,18 +106,24 @@ fn units_of<'a>(capacities: impl Iterator<Item = &'a ConsumedCapacity>) -> f64 {
     capacities.filter_map(|c| c.capacity_units).sum()
 }
 
+/// Adds `n` items read to the current scope (none outside a counted scope).
+pub(crate) fn add_items_read(n: usize) {
+    let _ = TALLY.try_with(|t| t.items_read.fetch_add(n, Ordering::Relaxed));
+}
+
 /// Runs `fut` while counting its DynamoDB operations; returns its output and the count.
 pub async fn counted<F: std::future::Future>(fut: F) -> (F::Output, usize) {
     let (out, usage) = measured(fut).await;
     (out, usage.calls)
 }
 
-/// Runs `fut` while counting its DynamoDB operations and read units.
+/// Runs `fut` while counting its DynamoDB operations, items read and read units.
 pub async fn measured<F: std::future::Future>(fut: F) -> (F::Output, Usage) {
     let tally = Arc::new(Tally::default());
     let out = TALLY.scope(tally.clone(), fut).await;
     let usage = Usage {
         calls: tally.calls.load(Ordering::Relaxed),
+        items_read: tally.items_read.load(Ordering::Relaxed),
         read_units: tally.read_milli.load(Ordering::Relaxed) as f64 / 1000.0,
     };
     (out, usage)

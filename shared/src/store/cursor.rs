@@ -29,6 +29,8 @@ fn key_of(item: &Item, on: On) -> Item {
         On::Table => &["pk", "sk"],
         On::Gsi1 => &["pk", "sk", "gsi1pk", "gsi1sk"],
         On::Gsi2 => &["pk", "sk", "gsi2pk", "gsi2sk"],
+        On::Gsi3 => &["pk", "sk", "gsi3pk", "gsi3sk"],
+        On::Gsi4 => &["pk", "sk", "gsi4pk", "gsi4sk"],
     };
     names
         .iter()
@@ -155,6 +157,8 @@ impl Source {
             On::Table => (&["pk", "sk"], "pk", "sk"),
             On::Gsi1 => (&["pk", "sk", "gsi1pk", "gsi1sk"], "gsi1pk", "gsi1sk"),
             On::Gsi2 => (&["pk", "sk", "gsi2pk", "gsi2sk"], "gsi2pk", "gsi2sk"),
+            On::Gsi3 => (&["pk", "sk", "gsi3pk", "gsi3sk"], "gsi3pk", "gsi3sk"),
+            On::Gsi4 => (&["pk", "sk", "gsi4pk", "gsi4sk"], "gsi4pk", "gsi4sk"),
         };
         let sort = key.get(sk).map(String::as_str).unwrap_or_default();
         key.len() == names.len()

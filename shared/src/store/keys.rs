@@ -316,6 +316,18 @@ pub fn assets_all(t: AssetType, shard: u32) -> String {
     format!("{}#ALL#{shard}", asset_list_prefix(t))
 }
 
+/// Batch-index partition (`gsi3pk`) of the assets of batch `batch_no`; sort keys are
+/// `<owner path or !P>#<identifier>`.
+pub fn assets_batch(t: AssetType, batch_no: &str) -> String {
+    format!("{}#BATCH#{batch_no}", asset_list_prefix(t))
+}
+
+/// Range-index partition (`gsi4pk`) of the assets whose identifiers fall in `bucket`
+/// (see [`crate::domain::assets::ranges::range_bucket`]); sort key = identifier.
+pub fn assets_range(t: AssetType, bucket: &str) -> String {
+    format!("{}#RANGE#{bucket}", asset_list_prefix(t))
+}
+
 /// Scope-index partition of the allocation records of a top-level shop's subtree.
 pub fn allocation_records_tree(root_shop: u64) -> String {
     format!("ALLOCS#{root_shop}")

@@ -2,6 +2,7 @@
 //! optimistic locking, transactions, TTL items, idempotency records and the
 //! repositories of each aggregate.
 
+pub mod asset_index;
 pub mod asset_lists;
 pub mod assets;
 pub mod bulk;
@@ -220,6 +221,10 @@ pub enum On {
     Gsi1,
     /// The platform-list index (`gsi2pk`, `gsi2sk`).
     Gsi2,
+    /// The batch index (`gsi3pk`, `gsi3sk`).
+    Gsi3,
+    /// The range index (`gsi4pk`, `gsi4sk`).
+    Gsi4,
 }
 
 impl Store {
@@ -261,6 +266,7 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::dynamo)?;
+        calls::add_items_read(usize::from(out.item.is_some()));
         Ok(out.item)
     }
 
@@ -296,7 +302,9 @@ impl Store {
                     .await
                     .map_err(StoreError::dynamo)?;
                 if let Some(mut responses) = out.responses {
-                    found.extend(responses.remove(&self.table).unwrap_or_default());
+                    let items = responses.remove(&self.table).unwrap_or_default();
+                    calls::add_items_read(items.len());
+                    found.extend(items);
                 }
                 pending = out
                     .unprocessed_keys
@@ -500,6 +508,8 @@ impl Store {
             On::Table => (None, "pk", "sk"),
             On::Gsi1 => (Some(schema::GSI1), "gsi1pk", "gsi1sk"),
             On::Gsi2 => (Some(schema::GSI2), "gsi2pk", "gsi2sk"),
+            On::Gsi3 => (Some(schema::GSI3), "gsi3pk", "gsi3sk"),
+            On::Gsi4 => (Some(schema::GSI4), "gsi4pk", "gsi4sk"),
         };
         let mut req = self
             .client
@@ -535,6 +545,7 @@ impl Store {
             }
         }
         let out = req.send().await.map_err(StoreError::dynamo)?;
+        calls::add_items_read(usize::try_from(out.scanned_count).unwrap_or_default());
         let next = out.last_evaluated_key.filter(|k| !k.is_empty());
         Ok((out.items.unwrap_or_default(), next))
     }

@@ -71,11 +71,15 @@ pub fn carrier_item(c: &Carrier) -> Result<Item, StoreError> {
     Ok(with_gsi1(item, gsi1::CARRIERS, gsi1::padded(c.id)))
 }
 
-/// A soft-deleted copy: `deleted_at` set and the scope-index keys removed, so the
-/// item leaves every list but still resolves by id (names of deleted shops display).
+/// A soft-deleted copy: `deleted_at` set and the scope-index keys (and an asset's
+/// batch- and range-index keys) removed, so the item leaves every list and selection
+/// but still resolves by id (names of deleted shops display).
 pub fn soft_deleted(mut item: Item, at: &str) -> Item {
     item.remove("gsi1pk");
     item.remove("gsi1sk");
+    for attr in super::asset_index::SELECTION_INDEX_ATTRS {
+        item.remove(attr);
+    }
     item.insert("deleted_at".into(), s(at));
     item
 }

@@ -17,6 +17,10 @@ pub const TABLE_JSON: &str = include_str!("../../../infra/table.json");
 pub const GSI1: &str = "gsi1";
 /// Name of the platform-list index (sharded kind partitions).
 pub const GSI2: &str = "gsi2";
+/// Name of the batch index (assets by batch number, then owner path).
+pub const GSI3: &str = "gsi3";
+/// Name of the range index (assets by identifier bucket, then identifier).
+pub const GSI4: &str = "gsi4";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]

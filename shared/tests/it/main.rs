@@ -33,5 +33,6 @@ mod races;
 mod scale;
 mod secrets;
 mod security;
+mod selections;
 mod store;
 mod uploads;

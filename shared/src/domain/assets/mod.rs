@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::shop_path::ShopPath;
 
+pub mod ranges;
+
 /// `asset_status` (domain.md §5.9); numeric on the wire.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "i64")]

@@ -306,7 +306,7 @@ async fn read<A: Asset>(
                 let (selected, missing) = select::<A>(
                     store,
                     Chosen::Ids(&page.ids),
-                    |_| Vec::new(),
+                    |_| Ok(Vec::new()),
                     |_| true,
                     SLICE,
                 )
@@ -319,7 +319,7 @@ async fn read<A: Asset>(
                 (selected, missing)
             } else {
                 let chosen = Chosen::Identifiers(page.identifiers);
-                select::<A>(store, chosen, |_| Vec::new(), |_| true, SLICE).await?
+                select::<A>(store, chosen, |_| Ok(Vec::new()), |_| true, SLICE).await?
             };
             return Ok((selected, missing, next));
         }
@@ -328,7 +328,7 @@ async fn read<A: Asset>(
         }
     };
     let op = task.operation;
-    let queries = moves::pick_queries(op, A::TYPE, caller, &pick);
+    let queries = moves::pick_queries(op, A::TYPE, caller, &pick)?;
     let from = Cursor {
         shard: task.next_part,
         key: task.next_key.clone(),

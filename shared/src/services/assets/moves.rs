@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::transfer::{move_selected, Destination};
 use super::{require_asset_admin, visible, Asset, AssetError};
 use crate::clock::rfc3339;
+use crate::domain::assets::ranges::range_buckets;
 use crate::domain::assets::{AssetStatus, AssetType, IdentifierKind, MoveOp};
 use crate::domain::bulk::{BulkOrder, BulkSelection, BULK_THRESHOLD};
 use crate::domain::caller::Caller;
@@ -202,14 +203,9 @@ fn choose<'a>(sel: &'a Selection, t: AssetType) -> Result<Chosen<'a>, AssetError
         (_, _, Some(b)) => Chosen::Pick(Pick::Batch(b.clone())),
         _ => match (&sel.range_start, &sel.range_end) {
             (Some(a), Some(b)) => {
-                let (a, b) = (a.trim().to_ascii_uppercase(), b.trim().to_ascii_uppercase());
-                if a > b {
-                    return Err(Invalid::new(
-                        "号段起始不能大于结束",
-                        "range start must not be after range end",
-                    )
-                    .into());
-                }
+                let (a, b) = (t.normalise(a), t.normalise(b));
+                // Refused here, before anything is read, if it cannot be read by key.
+                range_buckets(&a, &b)?;
                 Chosen::Pick(Pick::Range(a, b))
             }
             _ => {
@@ -230,12 +226,13 @@ fn choose<'a>(sel: &'a Selection, t: AssetType) -> Result<Chosen<'a>, AssetError
 }
 
 /// Loads the selected assets: by ids or identifiers (any owner; checked per asset
-/// later; the unknown ones are refused), or by range / batch with `queries` (reading
-/// stops once more than `cap` were kept).
+/// later; the unknown ones are refused), or by range / batch with `queries` (a range
+/// holds the identifiers of its bounds' length between them; reading stops once more
+/// than `cap` were kept).
 pub(super) async fn select<A: Asset>(
     store: &Store,
     chosen: Chosen<'_>,
-    queries: impl FnOnce(&Pick) -> Vec<Query>,
+    queries: impl FnOnce(&Pick) -> Result<Vec<Query>, Invalid>,
     keep: impl Fn(&A) -> bool,
     cap: usize,
 ) -> Result<(Vec<A>, Vec<(String, BatchResult)>), AssetError> {
@@ -262,7 +259,14 @@ pub(super) async fn select<A: Asset>(
             Ok((list, missing))
         }
         Chosen::Pick(pick) => {
-            let list = store.read_all(queries(&pick), cap, keep).await?;
+            let length = match &pick {
+                Pick::Range(a, _) => Some(a.chars().count()),
+                Pick::Batch(_) => None,
+            };
+            let in_pick = |a: &A| length.is_none_or(|l| a.identifier().chars().count() == l);
+            let list = store
+                .read_all(queries(&pick)?, cap, |a: &A| keep(a) && in_pick(a))
+                .await?;
             check_size(list.len())?;
             Ok((list, Vec::new()))
         }
@@ -275,7 +279,7 @@ pub(super) async fn select<A: Asset>(
 async fn select_or_defer<A: Asset>(
     store: &Store,
     chosen: Chosen<'_>,
-    queries: impl FnOnce(&Pick) -> Vec<Query>,
+    queries: impl FnOnce(&Pick) -> Result<Vec<Query>, Invalid>,
     keep: impl Fn(&A) -> bool,
 ) -> Result<Result<(Vec<A>, Vec<(String, BatchResult)>), BulkSelection>, AssetError> {
     let bulk = match &chosen {
@@ -424,7 +428,12 @@ pub(super) async fn recall_home(
 /// The queries reading a range or batch `pick` for `op` by `caller`: an allocation
 /// from its own stock (platform: platform stock), a recall among what its subtree
 /// holds (platform: everywhere).
-pub(super) fn pick_queries(op: MoveOp, t: AssetType, caller: &Caller, pick: &Pick) -> Vec<Query> {
+pub(super) fn pick_queries(
+    op: MoveOp,
+    t: AssetType,
+    caller: &Caller,
+    pick: &Pick,
+) -> Result<Vec<Query>, Invalid> {
     match op {
         MoveOp::Allocate => own_stock_selection(t, caller.shop_path.as_ref(), pick),
         MoveOp::Recall => held_selection(t, caller.shop_path.as_ref(), pick),

@@ -177,6 +177,16 @@ impl Resp {
             .unwrap()
     }
 
+    /// Items the request's DynamoDB operations read (a Query's scanned items, a get's
+    /// returned ones).
+    pub fn ddb_items_read(&self) -> usize {
+        self.headers["x-ddb-items-read"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
     /// Panics unless the request succeeded; returns the data.
     #[track_caller]
     pub fn ok(&self) -> &Value {
