@@ -338,6 +338,33 @@ mod tests {
     use crate::store::s;
 
     #[test]
+    fn a_cursor_must_be_a_position_of_its_source() {
+        let source = Source::scope(On::Gsi1, "SHOPS".into(), SkCond::Prefix("/1/".into()));
+        let at = |pairs: &[(&str, &str)]| {
+            let mut item = Item::new();
+            for (k, v) in pairs {
+                item.insert((*k).into(), s(*v));
+            }
+            Cursor::after(0, &item)
+        };
+        let key = [("pk", "SHOP#2"), ("sk", "#"), ("gsi1pk", "SHOPS")];
+        let inside = [key.as_slice(), &[("gsi1sk", "/1/2/")]].concat();
+        let outside = [key.as_slice(), &[("gsi1sk", "/3/")]].concat();
+        assert!(source.admits(&Cursor::default()));
+        assert!(source.admits(&at(&inside)));
+        assert!(!source.admits(&at(&outside)), "outside the caller's prefix");
+        assert!(!source.admits(&at(&key)), "a key attribute missing");
+        let other = [
+            ("pk", "A#1"),
+            ("sk", "#"),
+            ("gsi1pk", "ACCOUNTS"),
+            ("gsi1sk", "/1/#A1"),
+        ];
+        assert!(!source.admits(&at(&other)), "another partition");
+        assert!(!source.admits(&Cursor::start_of(1)), "no second partition");
+    }
+
+    #[test]
     fn cursor_round_trip() {
         let mut key = Item::new();
         key.insert("pk".into(), s("CARD#1"));

@@ -162,3 +162,27 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_of_one_item_become_one_operation_guarded_by_its_check() {
+        let grant = Key::new("GRANT#1", "#");
+        let other = Key::new("PACKAGE#1", "#");
+        let ops = vec![
+            Op::Check("grant", grant.clone(), Cond::live()),
+            Op::Count("grant", grant.clone(), "package_count", 1),
+            Op::Count("grant", grant.clone(), "package_count", 1),
+            Op::Count("package", other.clone(), "allocation_count", 1),
+            Op::Count("package", other, "allocation_count", -1),
+        ];
+        assert_eq!(tx_of(ops).len(), 2, "one update per item");
+        let guard = [Op::Check("grant", grant.clone(), Cond::live())];
+        assert_eq!(
+            Op::Count("grant", grant, "package_count", 1).cost(&guard),
+            0
+        );
+    }
+}
