@@ -6,20 +6,11 @@
 //! Only the first message can be lost this way: every later one is sent before the
 //! slice that precedes it is recorded. Reads only the sparse index of pending tasks.
 
-use serde::Serialize;
-
 use super::sqs::JobError;
 use crate::app::AppState;
 use crate::clock::rfc3339;
 
-pub use super::import_sweeper::{BATCH, STALE_AFTER_SECS};
-
-/// What one run did.
-#[derive(Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Sweep {
-    /// Tasks whose first message was sent again.
-    pub resent: Vec<u64>,
-}
+pub use super::import_sweeper::{Sweep, BATCH, STALE_AFTER_SECS};
 
 /// Sends the first message again for every bulk task pending for longer than
 /// [`STALE_AFTER_SECS`] at `now`; stops at the first failure (the next run goes on).

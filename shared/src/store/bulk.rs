@@ -10,10 +10,11 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::keys::{self, gsi1, BULK_PENDING};
+use super::keys::{self, BULK_PENDING};
+use super::queued::{self, applied, pending_sort_key};
 use super::steps::Op;
 use super::tx::{Cond, Upd};
-use super::{from_item, n, s, str_attr, to_item, Item, On, Query, SkCond, Store, StoreError};
+use super::{from_item, n, s, str_attr, to_item, Item, On, Store, StoreError};
 use crate::clock::rfc3339;
 use crate::domain::bulk::{BulkOutcome, BulkResult, BulkStatus, BulkTask, SelectionPage};
 
@@ -22,12 +23,6 @@ const RESULT: &str = "result";
 
 /// Refusals written at once.
 const IN_FLIGHT: usize = 8;
-
-/// `gsi2` sort key of a pending task: since when (creation or last re-send), then
-/// the id.
-fn pending_sort_key(since: &str, id: u64) -> String {
-    format!("{since}#{}", gsi1::padded(id))
-}
 
 /// Item of a bulk task; while pending it is also in the sparse `gsi2` partition of
 /// pending tasks (its first progress or its end removes it).
@@ -103,16 +98,7 @@ fn at_slice(task: &BulkTask) -> Cond {
 }
 
 fn started(task: &BulkTask, now: i64) -> AttributeValue {
-    s(task.started_at.clone().unwrap_or_else(|| rfc3339(now)))
-}
-
-/// `Ok(false)` when the update lost to another delivery.
-fn applied(res: Result<(), StoreError>) -> Result<bool, StoreError> {
-    match res {
-        Ok(()) => Ok(true),
-        Err(StoreError::ConditionFailed { .. }) => Ok(false),
-        Err(e) => Err(e),
-    }
+    queued::started(task.started_at.as_ref(), now)
 }
 
 impl Store {
@@ -264,20 +250,15 @@ impl Store {
         reason: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let upd = Upd::new(
-            "SET #status = :failed, #error = :reason, finished_at = :now ADD version :one \
-             REMOVE gsi2pk, gsi2sk",
+        let failed = BulkStatus::Failed.as_str();
+        self.fail_task(
+            &keys::bulk_task(task.id),
+            at_slice(task),
+            failed,
+            reason,
+            now,
         )
-        .name("#status", "status")
-        .name("#error", "error")
-        .value(":failed", s(BulkStatus::Failed.as_str()))
-        .value(":reason", s(reason))
-        .value(":now", s(rfc3339(now)))
-        .value(":one", n(1));
-        applied(
-            self.update_if("task", &keys::bulk_task(task.id), upd, at_slice(task))
-                .await,
-        )
+        .await
     }
 
     /// Tasks pending since before `cutoff` (RFC 3339; creation or last re-send),
@@ -287,27 +268,13 @@ impl Store {
         cutoff: &str,
         limit: i32,
     ) -> Result<Vec<BulkTask>, StoreError> {
-        let q = Query {
-            on: On::Gsi2,
-            pk: BULK_PENDING.into(),
-            sk: SkCond::Between("0".into(), format!("{cutoff}#~")),
-            filter: None,
-            limit: Some(limit),
-            start: None,
-            backward: false,
-        };
-        let (items, _) = self.query(&q).await?;
-        items.into_iter().map(from_item).collect()
+        self.pending_before(BULK_PENDING, cutoff, limit).await
     }
 
     /// Records that the first message of pending `task` was sent again at `at`: it
     /// is next due one threshold later. `Ok(false)` when it is no longer pending.
     pub async fn mark_bulk_resent(&self, task: &BulkTask, at: &str) -> Result<bool, StoreError> {
-        let upd = Upd::new("SET gsi2sk = :since").value(":since", s(pending_sort_key(at, task.id)));
-        let cond = at_slice(task).and(Cond::new("attribute_exists(gsi2pk)"));
-        applied(
-            self.update_if("task", &keys::bulk_task(task.id), upd, cond)
-                .await,
-        )
+        self.mark_resent(&keys::bulk_task(task.id), task.id, at_slice(task), at)
+            .await
     }
 }

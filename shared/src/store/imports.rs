@@ -11,22 +11,15 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::assets::card_item;
 use super::keys::{self, gsi1};
 use super::org::{unique_item, with_gsi1};
+use super::queued::{self, applied, pending_sort_key};
 use super::tx::{Cond, FailedCondition, Tx, Upd};
-use super::{
-    from_item, n, num_attr, s, str_attr, to_item, Item, Key, On, Query, SkCond, Store, StoreError,
-};
+use super::{from_item, n, num_attr, s, str_attr, to_item, Item, Key, On, Store, StoreError};
 use crate::clock::rfc3339;
 use crate::domain::assets::{FailedItem, ImportStatus, ImportTask, IotCard};
 
 /// `gsi2` partition of import tasks that have not started (a sparse index the
 /// pending-import sweep reads by age).
 const PENDING_IMPORTS: &str = "IMPORTS#PENDING";
-
-/// `gsi2` sort key of a pending task: since when (creation or last re-send), then
-/// the id.
-fn pending_sort_key(since: &str, id: u64) -> String {
-    format!("{since}#{}", gsi1::padded(id))
-}
 
 /// Item of an import task, listed under its import type by id; while pending it is
 /// also in the sparse `gsi2` partition of pending tasks (the worker's first progress
@@ -244,16 +237,7 @@ fn null() -> AttributeValue {
 }
 
 fn started(task: &ImportTask, now: i64) -> AttributeValue {
-    s(task.started_at.clone().unwrap_or_else(|| rfc3339(now)))
-}
-
-/// `Ok(false)` when the update lost to another delivery.
-fn applied(res: Result<(), StoreError>) -> Result<bool, StoreError> {
-    match res {
-        Ok(()) => Ok(true),
-        Err(StoreError::ConditionFailed { .. }) => Ok(false),
-        Err(e) => Err(e),
-    }
+    queued::started(task.started_at.as_ref(), now)
 }
 
 impl Store {
@@ -274,17 +258,7 @@ impl Store {
         cutoff: &str,
         limit: i32,
     ) -> Result<Vec<ImportTask>, StoreError> {
-        let q = Query {
-            on: On::Gsi2,
-            pk: PENDING_IMPORTS.into(),
-            sk: SkCond::Between("0".into(), format!("{cutoff}#~")),
-            filter: None,
-            limit: Some(limit),
-            start: None,
-            backward: false,
-        };
-        let (items, _) = self.query(&q).await?;
-        items.into_iter().map(from_item).collect()
+        self.pending_before(PENDING_IMPORTS, cutoff, limit).await
     }
 
     /// Records that the first message of pending `task` was sent again at `at`
@@ -295,12 +269,8 @@ impl Store {
         task: &ImportTask,
         at: &str,
     ) -> Result<bool, StoreError> {
-        let upd = Upd::new("SET gsi2sk = :since").value(":since", s(pending_sort_key(at, task.id)));
-        let cond = still_at(task).and(Cond::new("attribute_exists(gsi2pk)"));
-        applied(
-            self.update_if("task", &keys::import(task.id), upd, cond)
-                .await,
-        )
+        self.mark_resent(&keys::import(task.id), task.id, still_at(task), at)
+            .await
     }
 
     /// The first `limit` rejected rows of task `id`, in row order.
@@ -416,20 +386,9 @@ impl Store {
         reason: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let upd = Upd::new(
-            "SET #status = :failed, #error = :reason, finished_at = :now ADD version :one \
-             REMOVE gsi2pk, gsi2sk",
-        )
-        .name("#status", "status")
-        .name("#error", "error")
-        .value(":failed", status(ImportStatus::Failed))
-        .value(":reason", s(reason))
-        .value(":now", s(rfc3339(now)))
-        .value(":one", n(1));
-        applied(
-            self.update_if("task", &keys::import(task.id), upd, still_at(task))
-                .await,
-        )
+        let failed = ImportStatus::Failed.as_str();
+        self.fail_task(&keys::import(task.id), still_at(task), failed, reason, now)
+            .await
     }
 
     /// Holders of the given values of `kind`, by value (values nobody holds are absent).

@@ -18,6 +18,7 @@ pub mod lists;
 pub mod org;
 pub mod permissions;
 pub mod prefetch;
+mod queued;
 pub mod rate_limit;
 pub mod schema;
 pub mod sessions;
