@@ -319,8 +319,25 @@ pub async fn allocate<A: Asset>(
 ) -> Result<Moved, AssetError> {
     require_asset_admin(caller)?;
     let target = allocation_target(store, caller, req.to_shop_id).await?;
-    let chosen = choose(&req.selection, A::TYPE)?;
-    let op = MoveOp::Allocate;
+    let to = Destination {
+        shop: Some(&target),
+        op: MoveOp::Allocate,
+    };
+    move_or_defer::<A>(store, caller, now, to, &req.selection, req.remark).await
+}
+
+/// Moves the assets of `selection` to `to` within the request, or answers the order
+/// of a bulk task when more than [`BULK_THRESHOLD`] are selected.
+async fn move_or_defer<A: Asset>(
+    store: &Store,
+    caller: &Caller,
+    now: i64,
+    to: Destination<'_>,
+    selection: &Selection,
+    remark: Option<String>,
+) -> Result<Moved, AssetError> {
+    let chosen = choose(selection, A::TYPE)?;
+    let op = to.op;
     let (selected, mut results) = match select_or_defer::<A>(
         store,
         chosen,
@@ -334,17 +351,13 @@ pub async fn allocate<A: Asset>(
             return Ok(Moved::Deferred(BulkOrder {
                 operation: op,
                 asset_type: A::TYPE,
-                to_shop_id: Some(target.id),
+                to_shop_id: to.shop.map(|s| s.id),
                 selection,
-                remark: req.remark,
+                remark,
             }))
         }
     };
-    let to = Destination {
-        shop: Some(&target),
-        op,
-    };
-    results.extend(move_selected(store, caller, now, selected, to, req.remark, None).await?);
+    results.extend(move_selected(store, caller, now, selected, to, remark, None).await?);
     Ok(Moved::Done(MoveResult::tally(A::TYPE, results)))
 }
 
@@ -380,33 +393,11 @@ pub async fn recall<A: Asset>(
 ) -> Result<Moved, AssetError> {
     require_asset_admin(caller)?;
     let me = recall_home(store, caller).await?;
-    let chosen = choose(&req.selection, A::TYPE)?;
-    let op = MoveOp::Recall;
-    let (selected, mut results) = match select_or_defer::<A>(
-        store,
-        chosen,
-        |pick| pick_queries(op, A::TYPE, caller, pick),
-        |a| keeps(op, a),
-    )
-    .await?
-    {
-        Ok(selected) => selected,
-        Err(selection) => {
-            return Ok(Moved::Deferred(BulkOrder {
-                operation: op,
-                asset_type: A::TYPE,
-                to_shop_id: None,
-                selection,
-                remark: req.remark,
-            }))
-        }
-    };
     let to = Destination {
         shop: me.as_ref(),
-        op,
+        op: MoveOp::Recall,
     };
-    results.extend(move_selected(store, caller, now, selected, to, req.remark, None).await?);
-    Ok(Moved::Done(MoveResult::tally(A::TYPE, results)))
+    move_or_defer::<A>(store, caller, now, to, &req.selection, req.remark).await
 }
 
 /// Where a recall by `caller` takes assets: its own shop (platform: platform stock).
