@@ -13,13 +13,12 @@ use shared::app::AppState;
 use shared::config::Config;
 use shared::domain::assets::{ImportTask, ImportType};
 use shared::domain::caller::Caller;
-use shared::domain::entities::{Carrier, RealnameLinkType};
-use shared::domain::org::{Status, UserType};
+use shared::domain::entities::Carrier;
+use shared::domain::org::UserType;
 use shared::jobs::import::{chunk, rows};
 use shared::local::LocalError;
 use shared::services::imports::{self, CreateImport, ImportRoute};
 use shared::store::calls::counted;
-use shared::store::org::carrier_item;
 
 const HEADER: &str = "iccid,msisdn,virtual_no,carrier_code,batch_no\n";
 
@@ -41,23 +40,7 @@ async fn main() -> Result<(), LocalError> {
     let mut cfg = Config::for_local(&format!("bench-{run}"), &endpoint);
     cfg.bucket = format!("bench-{run}");
     let state = shared::local::ensure(cfg, &endpoint, &format!("bench-{run}.fifo")).await?;
-    let carrier = Carrier {
-        id: 1,
-        carrier_name: "China Mobile".into(),
-        carrier_type: "CMCC".into(),
-        carrier_code: Some("CMCC".into()),
-        billing_day: 1,
-        realname_link_type: RealnameLinkType::None,
-        realname_link_template: None,
-        status: Status::Enabled,
-        created_at: String::new(),
-        updated_at: String::new(),
-        deleted_at: None,
-        creator: 0,
-        updater: 0,
-        version: 1,
-    };
-    state.store.put(carrier_item(&carrier)?).await?;
+    let carrier = shared::local::scale::bench_carrier(&state.store).await?;
 
     let mut fresh = HEADER.to_string();
     for i in 0..rows {

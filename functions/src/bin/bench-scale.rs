@@ -12,12 +12,9 @@ use shared::api::app;
 use shared::api::extract::ClientIp;
 use shared::app::AppState;
 use shared::config::Config;
-use shared::domain::entities::{Carrier, RealnameLinkType};
-use shared::domain::org::Status;
 use shared::local::scale::{seed_tenant, Reader, Size, PAGES};
 use shared::local::LocalError;
 use shared::services::auth::{self, LoginRequest};
-use shared::store::org::carrier_item;
 use shared::store::{keys, num_attr};
 use tower::ServiceExt;
 
@@ -83,23 +80,7 @@ async fn main() -> Result<(), LocalError> {
     cfg.super_admin_password = Some(admin_password.clone());
     let state = shared::local::ensure(cfg, &endpoint, &format!("scale-{run}.fifo")).await?;
     auth::bootstrap(&state).await?;
-    let carrier = Carrier {
-        id: 1,
-        carrier_name: "China Mobile".into(),
-        carrier_type: "CMCC".into(),
-        carrier_code: None,
-        billing_day: 1,
-        realname_link_type: RealnameLinkType::None,
-        realname_link_template: None,
-        status: Status::Enabled,
-        created_at: String::new(),
-        updated_at: String::new(),
-        deleted_at: None,
-        creator: 0,
-        updater: 0,
-        version: 1,
-    };
-    state.store.put(carrier_item(&carrier)?).await?;
+    let carrier = shared::local::scale::bench_carrier(&state.store).await?;
     let role = state
         .store
         .get(&keys::unique("role_name", "代理商管理员"))

@@ -8,14 +8,14 @@
 
 use crate::clock::rfc3339;
 use crate::domain::assets::{AssetStatus, IotCard};
-use crate::domain::entities::{AccountRecord, Carrier, Shop};
+use crate::domain::entities::{AccountRecord, Carrier, RealnameLinkType, Shop};
 use crate::domain::org::{Status, UserType};
 use crate::domain::password;
 use crate::domain::shop_path::ShopPath;
 use crate::services::auth::username_item;
 use crate::store::assets::card_item;
 use crate::store::links::hold_role;
-use crate::store::org::{account_item, shop_item, unique_item};
+use crate::store::org::{account_item, carrier_item, shop_item, unique_item};
 use crate::store::tally::{count, subtree_tally, Counted};
 use crate::store::tx::{Cond, Tx};
 use crate::store::{Item, Store};
@@ -404,3 +404,25 @@ pub const PAGES: &[Page] = &[
         budget: usize::MAX,
     },
 ];
+
+/// Stores carrier 1 (China Mobile, code `CMCC`) for a benchmark's fresh table.
+pub async fn bench_carrier(store: &Store) -> Result<Carrier, LocalError> {
+    let carrier = Carrier {
+        id: 1,
+        carrier_name: "China Mobile".into(),
+        carrier_type: "CMCC".into(),
+        carrier_code: Some("CMCC".into()),
+        billing_day: 1,
+        realname_link_type: RealnameLinkType::None,
+        realname_link_template: None,
+        status: Status::Enabled,
+        created_at: String::new(),
+        updated_at: String::new(),
+        deleted_at: None,
+        creator: 0,
+        updater: 0,
+        version: 1,
+    };
+    store.put(carrier_item(&carrier)?).await?;
+    Ok(carrier)
+}
