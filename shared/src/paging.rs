@@ -22,8 +22,10 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Accepted only as 1 (the first page); later pages are read with `cursor`.
+    #[param(minimum = 1, maximum = 1)]
     pub page: Option<u32>,
     /// Items per page (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     /// `next_cursor` of the previous page (absent = from the start).
     pub cursor: Option<String>,

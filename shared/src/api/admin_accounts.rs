@@ -7,6 +7,7 @@ use axum::Router;
 use super::envelope::{ApiResult, Data, Envelope, Nothing};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
+use crate::codes::Code as C;
 use crate::domain::caller::Caller;
 use crate::domain::entities::{Account, AccountLog, Role};
 use crate::paging::{CursorPage, PageQuery};
@@ -39,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/accounts/{id}/operation-logs", get(logs))
 }
 
+/// Accounts in the caller's view, a page at a time.
 #[utoipa::path(get, path = "/api/admin/accounts", operation_id = "list_accounts", tag = TAG,
     params(PageQuery, AccountFilter),
     responses((status = 200, body = Envelope<CursorPage<Account>>)))]
@@ -53,9 +55,11 @@ async fn list(
     ))
 }
 
+/// Creates a platform, agent or enterprise account.
 #[utoipa::path(post, path = "/api/admin/accounts", operation_id = "create_account", tag = TAG,
     request_body = CreateAccount,
-    responses((status = 200, body = Envelope<Account>)))]
+    responses((status = 200, body = Envelope<Account>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_USERNAME.0, C::ENTERPRISE_ACCOUNT_EXISTS.0, C::OWNER_SHOP_NOT_FOUND.0, C::VERSION_CONFLICT.0]))))]
 async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -66,6 +70,7 @@ async fn create(
     ))
 }
 
+/// One account.
 #[utoipa::path(get, path = "/api/admin/accounts/{id}", operation_id = "show_account", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<Account>)))]
@@ -73,10 +78,12 @@ async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResu
     Ok(Data(accounts::get(&st.store, &caller, id).await?))
 }
 
+/// Changes an account's name or phone.
 #[utoipa::path(put, path = "/api/admin/accounts/{id}", operation_id = "update_account", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = UpdateAccount,
-    responses((status = 200, body = Envelope<Account>)))]
+    responses((status = 200, body = Envelope<Account>)),
+    extensions(("x-codes" = json!([C::VERSION_CONFLICT.0]))))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -88,18 +95,22 @@ async fn update(
     ))
 }
 
+/// Deletes an account (soft delete).
 #[utoipa::path(delete, path = "/api/admin/accounts/{id}", operation_id = "delete_account", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::VERSION_CONFLICT.0]))))]
 async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     accounts::delete(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }
 
+/// Enables or disables an account.
 #[utoipa::path(put, path = "/api/admin/accounts/{id}/status", operation_id = "set_account_status", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = StatusRequest,
-    responses((status = 200, body = Envelope<Account>)))]
+    responses((status = 200, body = Envelope<Account>)),
+    extensions(("x-codes" = json!([C::VERSION_CONFLICT.0]))))]
 async fn status(
     State(st): State<AppState>,
     caller: Caller,
@@ -111,10 +122,12 @@ async fn status(
     ))
 }
 
-#[utoipa::path(put, path = "/api/admin/accounts/{id}/password", operation_id = "password_account", tag = TAG,
+/// Resets another account's password.
+#[utoipa::path(put, path = "/api/admin/accounts/{id}/password", operation_id = "reset_account_password", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = ResetPassword,
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::VERSION_CONFLICT.0]))))]
 async fn password(
     State(st): State<AppState>,
     caller: Caller,
@@ -125,17 +138,20 @@ async fn password(
     Ok(Data(()))
 }
 
-#[utoipa::path(get, path = "/api/admin/accounts/{id}/roles", operation_id = "roles_account", tag = TAG,
+/// The roles an account holds.
+#[utoipa::path(get, path = "/api/admin/accounts/{id}/roles", operation_id = "account_roles", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<Vec<Role>>)))]
 async fn roles(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<Vec<Role>> {
     Ok(Data(accounts::roles(&st.store, &caller, id).await?))
 }
 
-#[utoipa::path(put, path = "/api/admin/accounts/{id}/roles", operation_id = "set_roles_account", tag = TAG,
+/// Replaces the roles an account holds.
+#[utoipa::path(put, path = "/api/admin/accounts/{id}/roles", operation_id = "set_account_roles", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = AccountRoles,
-    responses((status = 200, body = Envelope<Vec<Role>>)))]
+    responses((status = 200, body = Envelope<Vec<Role>>)),
+    extensions(("x-codes" = json!([C::VERSION_CONFLICT.0]))))]
 async fn set_roles(
     State(st): State<AppState>,
     caller: Caller,
@@ -147,7 +163,8 @@ async fn set_roles(
     ))
 }
 
-#[utoipa::path(get, path = "/api/admin/accounts/{id}/operation-logs", operation_id = "logs_account", tag = TAG,
+/// An account's operation log, a page at a time.
+#[utoipa::path(get, path = "/api/admin/accounts/{id}/operation-logs", operation_id = "account_operation_logs", tag = TAG,
     params(("id" = u64, Path, minimum = 1), PageQuery),
     responses((status = 200, body = Envelope<CursorPage<AccountLog>>)))]
 async fn logs(

@@ -9,6 +9,7 @@ use axum::Router;
 use super::envelope::{Accepted, ApiResult, Data, Envelope};
 use super::extract::{Id, Query};
 use crate::app::AppState;
+use crate::codes::Code as C;
 use crate::domain::caller::Caller;
 use crate::services::assets::{
     self, BulkTaskView, CursorPage, MoveAnswer, RecordFilter, RecordView,
@@ -41,9 +42,11 @@ pub fn move_answer(answer: MoveAnswer) -> Response {
     }
 }
 
+/// Allocation and recall records, a page at a time.
 #[utoipa::path(get, path = "/api/admin/asset-allocation-records", operation_id = "list_allocation_records", tag = TAG,
     params(RecordFilter),
-    responses((status = 200, body = Envelope<CursorPage<RecordView>>)))]
+    responses((status = 200, body = Envelope<CursorPage<RecordView>>)),
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0]))))]
 async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -52,6 +55,7 @@ async fn list(
     Ok(Data(assets::records(&st.store, &caller, &f).await?))
 }
 
+/// One allocation or recall record.
 #[utoipa::path(get, path = "/api/admin/asset-allocation-records/{id}", operation_id = "show_allocation_record", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<RecordView>)))]
@@ -63,7 +67,8 @@ async fn show(
     Ok(Data(assets::record(&st.store, &caller, &id).await?))
 }
 
-#[utoipa::path(get, path = "/api/admin/bulk-tasks/{id}", operation_id = "bulk_task_allocation_record", tag = TAG,
+/// A bulk allocation or recall task and its progress.
+#[utoipa::path(get, path = "/api/admin/bulk-tasks/{id}", operation_id = "show_bulk_task", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<BulkTaskView>)))]
 async fn bulk_task(
@@ -74,9 +79,11 @@ async fn bulk_task(
     Ok(Data(assets::bulk_task(&st, &caller, id).await?))
 }
 
-#[utoipa::path(get, path = "/api/admin/bulk-tasks/{id}/results", operation_id = "bulk_results_allocation_record", tag = TAG,
+/// Where to download a finished bulk task's results.
+#[utoipa::path(get, path = "/api/admin/bulk-tasks/{id}/results", operation_id = "bulk_task_results", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<DownloadUrl>)))]
+    responses((status = 200, body = Envelope<DownloadUrl>)),
+    extensions(("x-codes" = json!([C::BULK_TASK_UNFINISHED.0]))))]
 async fn bulk_results(
     State(st): State<AppState>,
     caller: Caller,

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::access::RESOLVE;
 use super::envelope::{ApiError, ApiResult, Data, Envelope};
 use crate::app::AppState;
+use crate::codes::Code as C;
 use crate::domain::assets::{AssetType, Direction};
 use crate::domain::caller::Caller;
 use crate::services::asset_ops::{self, DeviceSwitch, StatusView};
@@ -31,9 +32,11 @@ pub fn routes() -> Router<AppState> {
     )
 }
 
+/// Finds a card or device by any identifier, with its package and status.
 #[utoipa::path(get, path = "/api/admin/assets/resolve/{identifier}", operation_id = "resolve_asset", tag = TAG,
     params(("identifier" = String, Path, description = "A virtual number, IMEI, SN, ICCID or MSISDN")),
-    responses((status = 200, body = Envelope<Resolved>)))]
+    responses((status = 200, body = Envelope<Resolved>)),
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0]))))]
 async fn resolve_identifier(
     State(st): State<AppState>,
     caller: Caller,
@@ -62,9 +65,11 @@ fn id(raw: &str) -> Result<u64, ApiError> {
         .ok_or_else(|| ApiError::invalid("无效的资产ID", "invalid asset id"))
 }
 
-#[utoipa::path(get, path = "/api/admin/assets/{asset_type}/{id}/{action}", operation_id = "read_asset", tag = TAG,
+/// A card's or device's live status from the carrier.
+#[utoipa::path(get, path = "/api/admin/assets/{asset_type}/{id}/{action}", operation_id = "asset_realtime_status", tag = TAG,
     params(("asset_type" = String, Path, pattern = "^(card|device)$"), ("id" = String, Path, description = "The asset id; a card's stop and start take its ICCID"), ("action" = String, Path, pattern = "^realtime-status$")),
-    responses((status = 200, body = Envelope<StatusView>)))]
+    responses((status = 200, body = Envelope<StatusView>)),
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::GATEWAY_ERROR.0, C::GATEWAY_TIMEOUT.0, C::GATEWAY_INVALID_RESPONSE.0]))))]
 async fn read(
     State(st): State<AppState>,
     caller: Caller,
@@ -88,9 +93,11 @@ enum Acted {
     Stopped(DeviceSwitch),
 }
 
-#[utoipa::path(post, path = "/api/admin/assets/{asset_type}/{id}/{action}", operation_id = "act_asset", tag = TAG,
+/// Stops, starts or refreshes a card or device at the carrier.
+#[utoipa::path(post, path = "/api/admin/assets/{asset_type}/{id}/{action}", operation_id = "asset_action", tag = TAG,
     params(("asset_type" = String, Path, pattern = "^(card|device)$"), ("id" = String, Path, description = "The asset id; a card's stop and start take its ICCID"), ("action" = String, Path, pattern = "^(stop|start|refresh)$")),
-    responses((status = 200, description = "The refreshed status, a device stop's outcome, or null", body = Envelope<Option<Acted>>)))]
+    responses((status = 200, description = "The refreshed status, a device stop's outcome, or null", body = Envelope<Option<Acted>>)),
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::ASSET_STATUS_INVALID.0, C::CARD_NOT_VERIFIED.0, C::PROTECT_PERIOD.0, C::REFRESH_COOLDOWN.0, C::VERSION_CONFLICT.0, C::GATEWAY_ERROR.0, C::GATEWAY_TIMEOUT.0, C::GATEWAY_INVALID_RESPONSE.0]))))]
 async fn act(
     State(st): State<AppState>,
     caller: Caller,

@@ -8,6 +8,7 @@ use axum::Router;
 use super::envelope::{ApiResult, Data, Envelope, Nothing};
 use super::extract::{bearer, Body, ClientIp};
 use crate::app::AppState;
+use crate::codes::Code as C;
 use crate::domain::caller::Caller;
 use crate::services::auth::{
     self, ChangePasswordRequest, LoginRequest, Me, RefreshRequest, TokenPair,
@@ -31,9 +32,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/me/password", put(change_password))
 }
 
+/// Logs in with username and password; answers an access and a refresh token.
 #[utoipa::path(post, path = "/api/admin/login", operation_id = "login", tag = TAG,
     request_body = LoginRequest,
-    responses((status = 200, body = Envelope<TokenPair>)))]
+    responses((status = 200, body = Envelope<TokenPair>)),
+    extensions(("x-codes" = json!([C::INVALID_CREDENTIALS.0, C::ACCOUNT_DISABLED.0, C::SHOP_DISABLED.0, C::ENTERPRISE_DISABLED.0, C::TOO_MANY_REQUESTS.0, C::INTERNAL.0, C::DATABASE.0, C::BUSY.0]))))]
 async fn login(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -42,9 +45,11 @@ async fn login(
     Ok(Data(auth::login(&state, req, &ip.0).await?))
 }
 
-#[utoipa::path(post, path = "/api/admin/refresh-token", operation_id = "refresh", tag = TAG,
+/// Exchanges a refresh token for a new token pair (the old one is revoked).
+#[utoipa::path(post, path = "/api/admin/refresh-token", operation_id = "refresh_token", tag = TAG,
     request_body = RefreshRequest,
-    responses((status = 200, body = Envelope<TokenPair>)))]
+    responses((status = 200, body = Envelope<TokenPair>)),
+    extensions(("x-codes" = json!([C::INVALID_TOKEN.0, C::ACCOUNT_DISABLED.0, C::SHOP_DISABLED.0, C::ENTERPRISE_DISABLED.0, C::INTERNAL.0, C::DATABASE.0, C::BUSY.0]))))]
 async fn refresh(
     State(state): State<AppState>,
     Body(req): Body<RefreshRequest>,
@@ -56,6 +61,7 @@ fn token(headers: &HeaderMap) -> &str {
     bearer(headers).unwrap_or_default()
 }
 
+/// Revokes the current session.
 #[utoipa::path(post, path = "/api/admin/logout", operation_id = "logout", tag = TAG,
     responses((status = 200, body = Envelope<Nothing>)))]
 async fn logout(
@@ -67,15 +73,18 @@ async fn logout(
     Ok(Data(()))
 }
 
+/// The caller: account, shop or enterprise, and permission codes.
 #[utoipa::path(get, path = "/api/admin/me", operation_id = "me", tag = TAG,
     responses((status = 200, body = Envelope<Me>)))]
 async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Me> {
     Ok(Data(auth::me(&state, &caller).await?))
 }
 
+/// Changes the caller's own password (other sessions end).
 #[utoipa::path(put, path = "/api/admin/me/password", operation_id = "change_password", tag = TAG,
     request_body = ChangePasswordRequest,
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::WRONG_PASSWORD.0, C::TOO_MANY_REQUESTS.0, C::VERSION_CONFLICT.0]))))]
 async fn change_password(
     State(state): State<AppState>,
     caller: Caller,

@@ -7,6 +7,7 @@ use axum::Router;
 use super::envelope::{ApiResult, Data, Envelope, Nothing};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
+use crate::codes::Code as C;
 use crate::domain::caller::Caller;
 use crate::domain::entities::Carrier;
 use crate::paging::{CursorPage, PageQuery};
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/carriers/{id}/status", put(status))
 }
 
+/// Carriers, a page at a time.
 #[utoipa::path(get, path = "/api/admin/carriers", operation_id = "list_carriers", tag = TAG,
     params(PageQuery, CarrierFilter),
     responses((status = 200, body = Envelope<CursorPage<Carrier>>)))]
@@ -46,9 +48,11 @@ async fn list(
     ))
 }
 
+/// Creates a carrier.
 #[utoipa::path(post, path = "/api/admin/carriers", operation_id = "create_carrier", tag = TAG,
     request_body = CreateCarrier,
-    responses((status = 200, body = Envelope<Carrier>)))]
+    responses((status = 200, body = Envelope<Carrier>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_CARRIER_CODE.0]))))]
 async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -59,6 +63,7 @@ async fn create(
     ))
 }
 
+/// One carrier.
 #[utoipa::path(get, path = "/api/admin/carriers/{id}", operation_id = "show_carrier", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<Carrier>)))]
@@ -66,10 +71,12 @@ async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResu
     Ok(Data(carriers::get_carrier(&st.store, &caller, id).await?))
 }
 
+/// Changes a carrier.
 #[utoipa::path(put, path = "/api/admin/carriers/{id}", operation_id = "update_carrier", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = UpdateCarrier,
-    responses((status = 200, body = Envelope<Carrier>)))]
+    responses((status = 200, body = Envelope<Carrier>)),
+    extensions(("x-codes" = json!([C::VERSION_CONFLICT.0]))))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -81,18 +88,22 @@ async fn update(
     ))
 }
 
+/// Deletes a carrier (soft delete).
 #[utoipa::path(delete, path = "/api/admin/carriers/{id}", operation_id = "delete_carrier", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::VERSION_CONFLICT.0]))))]
 async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     carriers::delete_carrier(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }
 
+/// Enables or disables a carrier.
 #[utoipa::path(put, path = "/api/admin/carriers/{id}/status", operation_id = "set_carrier_status", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = StatusRequest,
-    responses((status = 200, body = Envelope<Carrier>)))]
+    responses((status = 200, body = Envelope<Carrier>)),
+    extensions(("x-codes" = json!([C::VERSION_CONFLICT.0]))))]
 async fn status(
     State(st): State<AppState>,
     caller: Caller,

@@ -10,6 +10,7 @@ use super::admin_asset_allocations::move_answer;
 use super::envelope::{ApiError, ApiResult, Data, Envelope, Nothing};
 use super::extract::{parse_id, Body, Id, Query};
 use crate::app::AppState;
+use crate::codes::Code as C;
 use crate::domain::assets::{Device, ImportTask};
 use crate::domain::caller::Caller;
 use crate::paging::PageQuery;
@@ -71,10 +72,12 @@ async fn command(st: &AppState, caller: &Caller, id: u64, cmd: Command) -> ApiRe
     Ok(Data(()))
 }
 
-#[utoipa::path(post, path = "/api/admin/devices/{id}/speed-limit", operation_id = "speed_limit_device", tag = TAG,
+/// Sets a device's speed limit at the carrier.
+#[utoipa::path(post, path = "/api/admin/devices/{id}/speed-limit", operation_id = "set_device_speed_limit", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = SpeedLimit,
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::GATEWAY_ERROR.0, C::GATEWAY_TIMEOUT.0, C::GATEWAY_INVALID_RESPONSE.0]))))]
 async fn speed_limit(
     State(st): State<AppState>,
     caller: Caller,
@@ -84,10 +87,12 @@ async fn speed_limit(
     command(&st, &caller, id, Command::SpeedLimit(req)).await
 }
 
-#[utoipa::path(post, path = "/api/admin/devices/{id}/wifi", operation_id = "wifi_device", tag = TAG,
+/// Sets a device's Wi-Fi name and password.
+#[utoipa::path(post, path = "/api/admin/devices/{id}/wifi", operation_id = "set_device_wifi", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = Wifi,
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::GATEWAY_ERROR.0, C::GATEWAY_TIMEOUT.0, C::GATEWAY_INVALID_RESPONSE.0]))))]
 async fn wifi(
     State(st): State<AppState>,
     caller: Caller,
@@ -97,10 +102,12 @@ async fn wifi(
     command(&st, &caller, id, Command::Wifi(req)).await
 }
 
-#[utoipa::path(post, path = "/api/admin/devices/{id}/switch-card", operation_id = "switch_card_device", tag = TAG,
+/// Switches a device to another of its cards.
+#[utoipa::path(post, path = "/api/admin/devices/{id}/switch-card", operation_id = "switch_device_card", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = SwitchCard,
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::GATEWAY_ERROR.0, C::GATEWAY_TIMEOUT.0, C::GATEWAY_INVALID_RESPONSE.0]))))]
 async fn switch_card(
     State(st): State<AppState>,
     caller: Caller,
@@ -110,20 +117,25 @@ async fn switch_card(
     command(&st, &caller, id, Command::SwitchCard(req)).await
 }
 
+/// Reboots a device.
 #[utoipa::path(post, path = "/api/admin/devices/{id}/reboot", operation_id = "reboot_device", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::GATEWAY_ERROR.0, C::GATEWAY_TIMEOUT.0, C::GATEWAY_INVALID_RESPONSE.0]))))]
 async fn reboot(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     command(&st, &caller, id, Command::Reboot).await
 }
 
+/// Resets a device to factory settings.
 #[utoipa::path(post, path = "/api/admin/devices/{id}/factory-reset", operation_id = "factory_reset_device", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::GATEWAY_ERROR.0, C::GATEWAY_TIMEOUT.0, C::GATEWAY_INVALID_RESPONSE.0]))))]
 async fn factory_reset(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     command(&st, &caller, id, Command::FactoryReset).await
 }
 
+/// Devices in the caller's view, a page at a time.
 #[utoipa::path(get, path = "/api/admin/devices", operation_id = "list_devices", tag = TAG,
     params(DeviceFilter, AssetFilter),
     responses((status = 200, body = Envelope<CursorPage<DeviceView>>)))]
@@ -136,10 +148,12 @@ async fn list(
     Ok(Data(devices::list(&st.store, &caller, &exact, f).await?))
 }
 
+/// Changes a device's details.
 #[utoipa::path(put, path = "/api/admin/devices/{id}", operation_id = "update_device", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = UpdateDevice,
-    responses((status = 200, body = Envelope<Device>)))]
+    responses((status = 200, body = Envelope<Device>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_VIRTUAL_NO.0, C::DUPLICATE_IDENTIFIER.0, C::VERSION_CONFLICT.0]))))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -151,23 +165,28 @@ async fn update(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/admin/devices/{id}", operation_id = "remove_device", tag = TAG,
+/// Deletes a device (soft delete).
+#[utoipa::path(delete, path = "/api/admin/devices/{id}", operation_id = "delete_device", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::ASSET_STATUS_INVALID.0, C::VERSION_CONFLICT.0]))))]
 async fn remove(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     devices::delete(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }
 
+/// Deactivates a device.
 #[utoipa::path(patch, path = "/api/admin/devices/{id}/deactivate", operation_id = "deactivate_device", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::ASSET_STATUS_INVALID.0, C::VERSION_CONFLICT.0]))))]
 async fn deactivate(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     assets::deactivate::<Device>(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }
 
-#[utoipa::path(get, path = "/api/admin/devices/{id}/cards", operation_id = "cards_device", tag = TAG,
+/// The cards bound to a device, by slot.
+#[utoipa::path(get, path = "/api/admin/devices/{id}/cards", operation_id = "device_cards", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<Vec<BoundCard>>)))]
 async fn cards(
@@ -178,10 +197,12 @@ async fn cards(
     Ok(Data(devices::cards(&st.store, &caller, id).await?))
 }
 
-#[utoipa::path(post, path = "/api/admin/devices/{id}/cards", operation_id = "bind_device", tag = TAG,
+/// Binds a card to a device slot.
+#[utoipa::path(post, path = "/api/admin/devices/{id}/cards", operation_id = "bind_device_card", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = BindCard,
-    responses((status = 200, body = Envelope<Vec<BoundCard>>)))]
+    responses((status = 200, body = Envelope<Vec<BoundCard>>)),
+    extensions(("x-codes" = json!([C::SLOT_OCCUPIED.0, C::CARD_ALREADY_BOUND.0, C::ASSET_NOT_FOUND.0, C::VERSION_CONFLICT.0]))))]
 async fn bind(
     State(st): State<AppState>,
     caller: Caller,
@@ -193,9 +214,11 @@ async fn bind(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/admin/devices/{id}/cards/{card_id}", operation_id = "unbind_device", tag = TAG,
+/// Unbinds a card from a device.
+#[utoipa::path(delete, path = "/api/admin/devices/{id}/cards/{card_id}", operation_id = "unbind_device_card", tag = TAG,
     params(("id" = u64, Path, minimum = 1), ("card_id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::VERSION_CONFLICT.0]))))]
 async fn unbind(
     State(st): State<AppState>,
     caller: Caller,
@@ -205,11 +228,13 @@ async fn unbind(
     Ok(Data(()))
 }
 
-#[utoipa::path(post, path = "/api/admin/devices/allocate", operation_id = "allocate_device", tag = TAG,
+/// Allocates devices to a direct subordinate shop (more than 500: a bulk task).
+#[utoipa::path(post, path = "/api/admin/devices/allocate", operation_id = "allocate_devices", tag = TAG,
     request_body = AllocateRequest,
     responses(
         (status = 200, description = "Moved at once (at most 500 assets)", body = Envelope<MoveResult>),
-        (status = 202, description = "More than 500 assets: checked and queued as a bulk task", body = Envelope<BulkTaskView>)))]
+        (status = 202, description = "More than 500 assets: checked and queued as a bulk task", body = Envelope<BulkTaskView>)),
+    extensions(("x-codes" = json!([C::NOT_DIRECT_SUBORDINATE.0, C::ASSET_NOT_FOUND.0]))))]
 async fn allocate(
     State(st): State<AppState>,
     caller: Caller,
@@ -220,11 +245,13 @@ async fn allocate(
     ))
 }
 
-#[utoipa::path(post, path = "/api/admin/devices/recall", operation_id = "recall_device", tag = TAG,
+/// Recalls devices from a subordinate shop (more than 500: a bulk task).
+#[utoipa::path(post, path = "/api/admin/devices/recall", operation_id = "recall_devices", tag = TAG,
     request_body = RecallRequest,
     responses(
         (status = 200, description = "Moved at once (at most 500 assets)", body = Envelope<MoveResult>),
-        (status = 202, description = "More than 500 assets: checked and queued as a bulk task", body = Envelope<BulkTaskView>)))]
+        (status = 202, description = "More than 500 assets: checked and queued as a bulk task", body = Envelope<BulkTaskView>)),
+    extensions(("x-codes" = json!([C::NOT_DIRECT_SUBORDINATE.0, C::ASSET_NOT_FOUND.0]))))]
 async fn recall(
     State(st): State<AppState>,
     caller: Caller,
@@ -235,9 +262,11 @@ async fn recall(
     ))
 }
 
-#[utoipa::path(post, path = "/api/admin/devices/import", operation_id = "import_device", tag = TAG,
+/// Starts a CSV import of devices.
+#[utoipa::path(post, path = "/api/admin/devices/import", operation_id = "import_devices", tag = TAG,
     request_body = CreateImport,
-    responses((status = 200, body = Envelope<ImportCreated>)))]
+    responses((status = 200, body = Envelope<ImportCreated>)),
+    extensions(("x-codes" = json!([C::TOO_MANY_REQUESTS.0]))))]
 async fn import(
     State(st): State<AppState>,
     caller: Caller,
@@ -248,7 +277,8 @@ async fn import(
     ))
 }
 
-#[utoipa::path(get, path = "/api/admin/devices/import/tasks", operation_id = "device_import_tasks", tag = TAG,
+/// Device import tasks, a page at a time.
+#[utoipa::path(get, path = "/api/admin/devices/import/tasks", operation_id = "list_device_import_tasks", tag = TAG,
     params(PageQuery),
     responses((status = 200, body = Envelope<CursorPage<ImportTask>>)))]
 async fn tasks(
@@ -261,7 +291,8 @@ async fn tasks(
     ))
 }
 
-#[utoipa::path(get, path = "/api/admin/devices/import/tasks/{id}", operation_id = "device_import_task", tag = TAG,
+/// One device import task and its progress.
+#[utoipa::path(get, path = "/api/admin/devices/import/tasks/{id}", operation_id = "show_device_import_task", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<ImportTaskView>)))]
 async fn task(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<ImportTaskView> {

@@ -8,6 +8,7 @@ use axum::Router;
 use super::envelope::{ApiResult, Data, Envelope, Nothing};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
+use crate::codes::Code as C;
 use crate::domain::caller::Caller;
 use crate::paging::{CursorPage, PageQuery};
 use crate::services::enterprises::{
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/enterprises/{id}/status", put(status))
 }
 
+/// Enterprises in the caller's view, a page at a time.
 #[utoipa::path(get, path = "/api/admin/enterprises", operation_id = "list_enterprises", tag = TAG,
     params(PageQuery, EnterpriseFilter),
     responses((status = 200, body = Envelope<CursorPage<EnterpriseView>>)))]
@@ -48,9 +50,11 @@ async fn list(
     ))
 }
 
+/// Creates an enterprise.
 #[utoipa::path(post, path = "/api/admin/enterprises", operation_id = "create_enterprise", tag = TAG,
     request_body = CreateEnterprise,
-    responses((status = 200, body = Envelope<EnterpriseView>)))]
+    responses((status = 200, body = Envelope<EnterpriseView>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_ENTERPRISE_CODE.0, C::OWNER_SHOP_NOT_FOUND.0]))))]
 async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -61,6 +65,7 @@ async fn create(
     ))
 }
 
+/// One enterprise.
 #[utoipa::path(get, path = "/api/admin/enterprises/{id}", operation_id = "show_enterprise", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<EnterpriseView>)))]
@@ -68,10 +73,12 @@ async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResu
     Ok(Data(enterprises::get(&st.store, &caller, id).await?))
 }
 
+/// Changes an enterprise.
 #[utoipa::path(put, path = "/api/admin/enterprises/{id}", operation_id = "update_enterprise", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = UpdateEnterprise,
-    responses((status = 200, body = Envelope<EnterpriseView>)))]
+    responses((status = 200, body = Envelope<EnterpriseView>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_ENTERPRISE_CODE.0, C::OWNER_SHOP_NOT_FOUND.0, C::VERSION_CONFLICT.0]))))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -83,18 +90,22 @@ async fn update(
     ))
 }
 
+/// Deletes an enterprise (soft delete).
 #[utoipa::path(delete, path = "/api/admin/enterprises/{id}", operation_id = "delete_enterprise", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::ENTERPRISE_HAS_ACCOUNT.0, C::VERSION_CONFLICT.0]))))]
 async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     enterprises::delete(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }
 
+/// Enables or disables an enterprise.
 #[utoipa::path(put, path = "/api/admin/enterprises/{id}/status", operation_id = "set_enterprise_status", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = StatusRequest,
-    responses((status = 200, body = Envelope<EnterpriseView>)))]
+    responses((status = 200, body = Envelope<EnterpriseView>)),
+    extensions(("x-codes" = json!([C::VERSION_CONFLICT.0]))))]
 async fn status(
     State(st): State<AppState>,
     caller: Caller,

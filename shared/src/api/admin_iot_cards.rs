@@ -10,6 +10,7 @@ use super::admin_asset_allocations::move_answer;
 use super::envelope::{ApiError, ApiResult, Data, Envelope, Nothing};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
+use crate::codes::Code as C;
 use crate::domain::assets::{ImportTask, IotCard};
 use crate::domain::caller::Caller;
 use crate::paging::PageQuery;
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/iot-cards/import/tasks/{id}", get(task))
 }
 
+/// IoT cards in the caller's view, a page at a time.
 #[utoipa::path(get, path = "/api/admin/iot-cards", operation_id = "list_cards", tag = TAG,
     params(CardFilter, AssetFilter),
     responses((status = 200, body = Envelope<CursorPage<CardView>>)))]
@@ -57,7 +59,8 @@ async fn list(
     ))
 }
 
-#[utoipa::path(get, path = "/api/admin/iot-cards/standalone", operation_id = "standalone_card", tag = TAG,
+/// IoT cards bound to no device, a page at a time.
+#[utoipa::path(get, path = "/api/admin/iot-cards/standalone", operation_id = "list_standalone_cards", tag = TAG,
     params(CardFilter, AssetFilter),
     responses((status = 200, body = Envelope<CursorPage<CardView>>)))]
 async fn standalone(
@@ -71,10 +74,12 @@ async fn standalone(
     ))
 }
 
+/// Changes a card's details.
 #[utoipa::path(put, path = "/api/admin/iot-cards/{id}", operation_id = "update_card", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = UpdateCard,
-    responses((status = 200, body = Envelope<IotCard>)))]
+    responses((status = 200, body = Envelope<IotCard>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_VIRTUAL_NO.0, C::DUPLICATE_IDENTIFIER.0, C::VERSION_CONFLICT.0]))))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -86,19 +91,23 @@ async fn update(
     ))
 }
 
+/// Deactivates a card.
 #[utoipa::path(patch, path = "/api/admin/iot-cards/{id}/deactivate", operation_id = "deactivate_card", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::ASSET_STATUS_INVALID.0, C::VERSION_CONFLICT.0]))))]
 async fn deactivate(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     assets::deactivate::<IotCard>(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }
 
-#[utoipa::path(post, path = "/api/admin/iot-cards/allocate", operation_id = "allocate_card", tag = TAG,
+/// Allocates cards to a direct subordinate shop (more than 500: a bulk task).
+#[utoipa::path(post, path = "/api/admin/iot-cards/allocate", operation_id = "allocate_cards", tag = TAG,
     request_body = AllocateRequest,
     responses(
         (status = 200, description = "Moved at once (at most 500 assets)", body = Envelope<MoveResult>),
-        (status = 202, description = "More than 500 assets: checked and queued as a bulk task", body = Envelope<BulkTaskView>)))]
+        (status = 202, description = "More than 500 assets: checked and queued as a bulk task", body = Envelope<BulkTaskView>)),
+    extensions(("x-codes" = json!([C::NOT_DIRECT_SUBORDINATE.0, C::ASSET_NOT_FOUND.0]))))]
 async fn allocate(
     State(st): State<AppState>,
     caller: Caller,
@@ -109,11 +118,13 @@ async fn allocate(
     ))
 }
 
-#[utoipa::path(post, path = "/api/admin/iot-cards/recall", operation_id = "recall_card", tag = TAG,
+/// Recalls cards from a subordinate shop (more than 500: a bulk task).
+#[utoipa::path(post, path = "/api/admin/iot-cards/recall", operation_id = "recall_cards", tag = TAG,
     request_body = RecallRequest,
     responses(
         (status = 200, description = "Moved at once (at most 500 assets)", body = Envelope<MoveResult>),
-        (status = 202, description = "More than 500 assets: checked and queued as a bulk task", body = Envelope<BulkTaskView>)))]
+        (status = 202, description = "More than 500 assets: checked and queued as a bulk task", body = Envelope<BulkTaskView>)),
+    extensions(("x-codes" = json!([C::NOT_DIRECT_SUBORDINATE.0, C::ASSET_NOT_FOUND.0]))))]
 async fn recall(
     State(st): State<AppState>,
     caller: Caller,
@@ -124,9 +135,11 @@ async fn recall(
     ))
 }
 
-#[utoipa::path(post, path = "/api/admin/iot-cards/import", operation_id = "import_card", tag = TAG,
+/// Starts a CSV import of IoT cards.
+#[utoipa::path(post, path = "/api/admin/iot-cards/import", operation_id = "import_cards", tag = TAG,
     request_body = CreateImport,
-    responses((status = 200, body = Envelope<ImportCreated>)))]
+    responses((status = 200, body = Envelope<ImportCreated>)),
+    extensions(("x-codes" = json!([C::TOO_MANY_REQUESTS.0]))))]
 async fn import(
     State(st): State<AppState>,
     caller: Caller,
@@ -137,7 +150,8 @@ async fn import(
     ))
 }
 
-#[utoipa::path(get, path = "/api/admin/iot-cards/import/tasks", operation_id = "card_import_tasks", tag = TAG,
+/// Card import tasks, a page at a time.
+#[utoipa::path(get, path = "/api/admin/iot-cards/import/tasks", operation_id = "list_card_import_tasks", tag = TAG,
     params(PageQuery),
     responses((status = 200, body = Envelope<CursorPage<ImportTask>>)))]
 async fn tasks(
@@ -150,7 +164,8 @@ async fn tasks(
     ))
 }
 
-#[utoipa::path(get, path = "/api/admin/iot-cards/import/tasks/{id}", operation_id = "card_import_task", tag = TAG,
+/// One card import task and its progress.
+#[utoipa::path(get, path = "/api/admin/iot-cards/import/tasks/{id}", operation_id = "show_card_import_task", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<ImportTaskView>)))]
 async fn task(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<ImportTaskView> {

@@ -7,6 +7,7 @@ use axum::Router;
 use super::envelope::{ApiResult, Data, Envelope, Nothing};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
+use crate::codes::Code as C;
 use crate::domain::caller::Caller;
 use crate::domain::catalog::PackageSeries;
 use crate::paging::{CursorPage, PageQuery};
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/package-series/{id}/status", put(status))
 }
 
+/// Package series, a page at a time.
 #[utoipa::path(get, path = "/api/admin/package-series", operation_id = "list_series", tag = TAG,
     params(PageQuery, SeriesFilter),
     responses((status = 200, body = Envelope<CursorPage<PackageSeries>>)))]
@@ -46,9 +48,11 @@ async fn list(
     ))
 }
 
+/// Creates a package series.
 #[utoipa::path(post, path = "/api/admin/package-series", operation_id = "create_series", tag = TAG,
     request_body = CreateSeries,
-    responses((status = 200, body = Envelope<PackageSeries>)))]
+    responses((status = 200, body = Envelope<PackageSeries>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_SERIES_CODE.0]))))]
 async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -59,6 +63,7 @@ async fn create(
     ))
 }
 
+/// One package series.
 #[utoipa::path(get, path = "/api/admin/package-series/{id}", operation_id = "show_series", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<PackageSeries>)))]
@@ -66,10 +71,12 @@ async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResu
     Ok(Data(catalog::get_series(&st.store, &caller, id).await?))
 }
 
+/// Changes a package series.
 #[utoipa::path(put, path = "/api/admin/package-series/{id}", operation_id = "update_series", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = UpdateSeries,
-    responses((status = 200, body = Envelope<PackageSeries>)))]
+    responses((status = 200, body = Envelope<PackageSeries>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_SERIES_CODE.0, C::TIER_MISMATCH.0, C::VERSION_CONFLICT.0]))))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -81,18 +88,22 @@ async fn update(
     ))
 }
 
+/// Deletes a package series (soft delete).
 #[utoipa::path(delete, path = "/api/admin/package-series/{id}", operation_id = "delete_series", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::SERIES_IN_USE.0, C::VERSION_CONFLICT.0]))))]
 async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     catalog::delete_series(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }
 
+/// Enables or disables a package series.
 #[utoipa::path(put, path = "/api/admin/package-series/{id}/status", operation_id = "set_series_status", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = StatusRequest,
-    responses((status = 200, body = Envelope<PackageSeries>)))]
+    responses((status = 200, body = Envelope<PackageSeries>)),
+    extensions(("x-codes" = json!([C::VERSION_CONFLICT.0]))))]
 async fn status(
     State(st): State<AppState>,
     caller: Caller,

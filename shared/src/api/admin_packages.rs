@@ -8,6 +8,7 @@ use axum::Router;
 use super::envelope::{ApiResult, Data, Envelope, Nothing};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
+use crate::codes::Code as C;
 use crate::domain::caller::Caller;
 use crate::paging::{CursorPage, PageQuery};
 use crate::services::allocations::{self, BatchAllocation, BatchItem, BatchPricing};
@@ -53,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/shop-package-batch-pricing", post(batch_pricing))
 }
 
+/// Packages in the caller's view (with the caller's prices), a page at a time.
 #[utoipa::path(get, path = "/api/admin/packages", operation_id = "list_packages", tag = TAG,
     params(PageQuery, PackageFilter),
     responses((status = 200, body = Envelope<CursorPage<PackageView>>)))]
@@ -67,9 +69,11 @@ async fn list(
     ))
 }
 
+/// Creates a package.
 #[utoipa::path(post, path = "/api/admin/packages", operation_id = "create_package", tag = TAG,
     request_body = CreatePackage,
-    responses((status = 200, body = Envelope<PackageView>)))]
+    responses((status = 200, body = Envelope<PackageView>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_PACKAGE_CODE.0]))))]
 async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -80,6 +84,7 @@ async fn create(
     ))
 }
 
+/// One package.
 #[utoipa::path(get, path = "/api/admin/packages/{id}", operation_id = "show_package", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<PackageView>)))]
@@ -87,10 +92,12 @@ async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResu
     Ok(Data(catalog::get_package(&st.store, &caller, id).await?))
 }
 
+/// Changes a package.
 #[utoipa::path(put, path = "/api/admin/packages/{id}", operation_id = "update_package", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = UpdatePackage,
-    responses((status = 200, body = Envelope<PackageView>)))]
+    responses((status = 200, body = Envelope<PackageView>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_PACKAGE_CODE.0, C::PACKAGE_IN_USE.0, C::VERSION_CONFLICT.0]))))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -102,18 +109,22 @@ async fn update(
     ))
 }
 
+/// Deletes a package (soft delete).
 #[utoipa::path(delete, path = "/api/admin/packages/{id}", operation_id = "delete_package", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::PACKAGE_IN_USE.0, C::VERSION_CONFLICT.0]))))]
 async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     catalog::delete_package(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }
 
+/// Enables or disables a package.
 #[utoipa::path(put, path = "/api/admin/packages/{id}/status", operation_id = "set_package_status", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = StatusRequest,
-    responses((status = 200, body = Envelope<PackageView>)))]
+    responses((status = 200, body = Envelope<PackageView>)),
+    extensions(("x-codes" = json!([C::VERSION_CONFLICT.0]))))]
 async fn status(
     State(st): State<AppState>,
     caller: Caller,
@@ -125,10 +136,12 @@ async fn status(
     ))
 }
 
-#[utoipa::path(patch, path = "/api/admin/packages/{id}/retail-price", operation_id = "retail_price_package", tag = TAG,
+/// Sets the caller's retail price of a package.
+#[utoipa::path(patch, path = "/api/admin/packages/{id}/retail-price", operation_id = "set_package_retail_price", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = RetailPrice,
-    responses((status = 200, body = Envelope<PackageView>)))]
+    responses((status = 200, body = Envelope<PackageView>)),
+    extensions(("x-codes" = json!([C::NO_ALLOCATION.0, C::RETAIL_BELOW_COST.0, C::VERSION_CONFLICT.0]))))]
 async fn retail_price(
     State(st): State<AppState>,
     caller: Caller,
@@ -140,10 +153,12 @@ async fn retail_price(
     ))
 }
 
-#[utoipa::path(patch, path = "/api/admin/packages/{id}/shelf-status", operation_id = "shelf_status_package", tag = TAG,
+/// Puts a package on or off the caller's shelf.
+#[utoipa::path(patch, path = "/api/admin/packages/{id}/shelf-status", operation_id = "set_package_shelf_status", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = ShelfRequest,
-    responses((status = 200, body = Envelope<PackageView>)))]
+    responses((status = 200, body = Envelope<PackageView>)),
+    extensions(("x-codes" = json!([C::NO_ALLOCATION.0, C::PACKAGE_NOT_SELLABLE.0, C::VERSION_CONFLICT.0]))))]
 async fn shelf_status(
     State(st): State<AppState>,
     caller: Caller,
@@ -155,9 +170,11 @@ async fn shelf_status(
     ))
 }
 
-#[utoipa::path(post, path = "/api/admin/shop-package-batch-allocations", operation_id = "batch_allocation_package", tag = TAG,
+/// Allocates packages to shops in one request.
+#[utoipa::path(post, path = "/api/admin/shop-package-batch-allocations", operation_id = "batch_allocate_packages", tag = TAG,
     request_body = BatchAllocation,
-    responses((status = 200, body = Envelope<Vec<BatchItem>>)))]
+    responses((status = 200, body = Envelope<Vec<BatchItem>>)),
+    extensions(("x-codes" = json!([C::NOT_DIRECT_SUBORDINATE.0, C::SHOP_HAS_NO_GRANT.0, C::PACKAGE_NOT_IN_SERIES.0, C::COST_BELOW_GRANTOR_COST.0, C::COST_PRICE_LOCKED.0, C::ALLOCATION_IN_USE.0, C::GRANTOR_LACKS_GRANT.0, C::VERSION_CONFLICT.0]))))]
 async fn batch_allocation(
     State(st): State<AppState>,
     caller: Caller,
@@ -168,9 +185,11 @@ async fn batch_allocation(
     ))
 }
 
-#[utoipa::path(post, path = "/api/admin/shop-package-batch-pricing", operation_id = "batch_pricing_package", tag = TAG,
+/// Sets cost prices of allocated packages in one request.
+#[utoipa::path(post, path = "/api/admin/shop-package-batch-pricing", operation_id = "batch_price_packages", tag = TAG,
     request_body = BatchPricing,
-    responses((status = 200, body = Envelope<Vec<BatchItem>>)))]
+    responses((status = 200, body = Envelope<Vec<BatchItem>>)),
+    extensions(("x-codes" = json!([C::NO_ALLOCATION.0, C::COST_BELOW_GRANTOR_COST.0, C::COST_PRICE_LOCKED.0, C::VERSION_CONFLICT.0]))))]
 async fn batch_pricing(
     State(st): State<AppState>,
     caller: Caller,

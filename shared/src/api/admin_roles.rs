@@ -7,6 +7,7 @@ use axum::Router;
 use super::envelope::{ApiResult, Data, Envelope, Nothing};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
+use crate::codes::Code as C;
 use crate::domain::caller::Caller;
 use crate::domain::entities::{Permission, Role};
 use crate::paging::{CursorPage, PageQuery};
@@ -60,6 +61,7 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
+/// Roles, a page at a time.
 #[utoipa::path(get, path = "/api/admin/roles", operation_id = "list_roles", tag = TAG,
     params(PageQuery, RoleFilter),
     responses((status = 200, body = Envelope<CursorPage<Role>>)))]
@@ -74,9 +76,11 @@ async fn list(
     ))
 }
 
+/// Creates a role.
 #[utoipa::path(post, path = "/api/admin/roles", operation_id = "create_role", tag = TAG,
     request_body = CreateRole,
-    responses((status = 200, body = Envelope<Role>)))]
+    responses((status = 200, body = Envelope<Role>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_ROLE_NAME.0]))))]
 async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -87,6 +91,7 @@ async fn create(
     ))
 }
 
+/// One role.
 #[utoipa::path(get, path = "/api/admin/roles/{id}", operation_id = "show_role", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<Role>)))]
@@ -94,10 +99,12 @@ async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResu
     Ok(Data(roles::get_role(&st.store, &caller, id).await?))
 }
 
+/// Changes a role.
 #[utoipa::path(put, path = "/api/admin/roles/{id}", operation_id = "update_role", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = UpdateRole,
-    responses((status = 200, body = Envelope<Role>)))]
+    responses((status = 200, body = Envelope<Role>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_ROLE_NAME.0, C::ROLE_IN_USE.0, C::VERSION_CONFLICT.0]))))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -109,18 +116,22 @@ async fn update(
     ))
 }
 
+/// Deletes a role (soft delete).
 #[utoipa::path(delete, path = "/api/admin/roles/{id}", operation_id = "delete_role", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::ROLE_IN_USE.0, C::VERSION_CONFLICT.0]))))]
 async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     roles::delete_role(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }
 
+/// Enables or disables a role.
 #[utoipa::path(put, path = "/api/admin/roles/{id}/status", operation_id = "set_role_status", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = StatusRequest,
-    responses((status = 200, body = Envelope<Role>)))]
+    responses((status = 200, body = Envelope<Role>)),
+    extensions(("x-codes" = json!([C::VERSION_CONFLICT.0]))))]
 async fn status(
     State(st): State<AppState>,
     caller: Caller,
@@ -132,7 +143,8 @@ async fn status(
     ))
 }
 
-#[utoipa::path(get, path = "/api/admin/roles/{id}/permissions", operation_id = "permissions_role", tag = TAG,
+/// The permissions a role holds.
+#[utoipa::path(get, path = "/api/admin/roles/{id}/permissions", operation_id = "role_permissions", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<Vec<Permission>>)))]
 async fn permissions(
@@ -143,10 +155,12 @@ async fn permissions(
     Ok(Data(roles::role_permissions(&st.store, &caller, id).await?))
 }
 
-#[utoipa::path(put, path = "/api/admin/roles/{id}/permissions", operation_id = "set_permissions_role", tag = TAG,
+/// Replaces the permissions a role holds.
+#[utoipa::path(put, path = "/api/admin/roles/{id}/permissions", operation_id = "set_role_permissions", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = RolePermissions,
-    responses((status = 200, body = Envelope<Vec<Permission>>)))]
+    responses((status = 200, body = Envelope<Vec<Permission>>)),
+    extensions(("x-codes" = json!([C::VERSION_CONFLICT.0]))))]
 async fn set_permissions(
     State(st): State<AppState>,
     caller: Caller,
@@ -168,7 +182,7 @@ fn with_routes(nodes: &mut [PermissionNode]) {
 
 /// The permission catalogue: every live permission as a tree, each with the routes
 /// it guards.
-#[utoipa::path(get, path = "/api/admin/permissions", operation_id = "permission_tree_role", tag = TAG,
+#[utoipa::path(get, path = "/api/admin/permissions", operation_id = "permission_tree", tag = TAG,
     responses((status = 200, body = Envelope<Vec<PermissionNode>>)))]
 async fn permission_tree(
     State(st): State<AppState>,
@@ -179,9 +193,11 @@ async fn permission_tree(
     Ok(Data(tree))
 }
 
-#[utoipa::path(post, path = "/api/admin/permissions", operation_id = "create_permission_role", tag = TAG,
+/// Creates a permission.
+#[utoipa::path(post, path = "/api/admin/permissions", operation_id = "create_permission", tag = TAG,
     request_body = CreatePermission,
-    responses((status = 200, body = Envelope<Permission>)))]
+    responses((status = 200, body = Envelope<Permission>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_PERMISSION_CODE.0]))))]
 async fn create_permission(
     State(st): State<AppState>,
     caller: Caller,
@@ -192,10 +208,12 @@ async fn create_permission(
     ))
 }
 
-#[utoipa::path(put, path = "/api/admin/permissions/{id}", operation_id = "update_permission_role", tag = TAG,
+/// Changes a permission.
+#[utoipa::path(put, path = "/api/admin/permissions/{id}", operation_id = "update_permission", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = UpdatePermission,
-    responses((status = 200, body = Envelope<Permission>)))]
+    responses((status = 200, body = Envelope<Permission>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_PERMISSION_CODE.0, C::VERSION_CONFLICT.0]))))]
 async fn update_permission(
     State(st): State<AppState>,
     caller: Caller,
@@ -207,9 +225,11 @@ async fn update_permission(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/admin/permissions/{id}", operation_id = "delete_permission_role", tag = TAG,
+/// Deletes a permission.
+#[utoipa::path(delete, path = "/api/admin/permissions/{id}", operation_id = "delete_permission", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::PERMISSION_HAS_CHILDREN.0, C::PERMISSION_IN_USE.0, C::VERSION_CONFLICT.0]))))]
 async fn delete_permission(
     State(st): State<AppState>,
     caller: Caller,

@@ -7,6 +7,7 @@ use axum::Router;
 use super::envelope::{ApiResult, Data, Envelope, Nothing};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
+use crate::codes::Code as C;
 use crate::domain::caller::Caller;
 use crate::paging::{CursorPage, PageQuery};
 use crate::services::grants::{
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/shop-series-grants/{id}/packages", put(packages))
 }
 
+/// Series grants the caller gave or holds, a page at a time.
 #[utoipa::path(get, path = "/api/admin/shop-series-grants", operation_id = "list_grants", tag = TAG,
     params(PageQuery, GrantFilter),
     responses((status = 200, body = Envelope<CursorPage<GrantView>>)))]
@@ -46,9 +48,11 @@ async fn list(
     ))
 }
 
+/// Grants a package series to a direct subordinate shop.
 #[utoipa::path(post, path = "/api/admin/shop-series-grants", operation_id = "create_grant", tag = TAG,
     request_body = CreateGrant,
-    responses((status = 200, body = Envelope<GrantView>)))]
+    responses((status = 200, body = Envelope<GrantView>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_GRANT.0, C::GRANTOR_LACKS_GRANT.0, C::GRANT_CEILING_EXCEEDED.0, C::TIER_MISMATCH.0, C::NOT_DIRECT_SUBORDINATE.0, C::PACKAGE_NOT_IN_SERIES.0, C::COST_BELOW_GRANTOR_COST.0, C::GRANT_IN_PROGRESS.0]))))]
 async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -59,6 +63,7 @@ async fn create(
     ))
 }
 
+/// One series grant.
 #[utoipa::path(get, path = "/api/admin/shop-series-grants/{id}", operation_id = "show_grant", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<GrantView>)))]
@@ -66,10 +71,12 @@ async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResu
     Ok(Data(grants::get_grant(&st.store, &caller, id).await?))
 }
 
+/// Changes a grant's commission settings.
 #[utoipa::path(put, path = "/api/admin/shop-series-grants/{id}", operation_id = "update_grant", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = UpdateGrant,
-    responses((status = 200, body = Envelope<GrantView>)))]
+    responses((status = 200, body = Envelope<GrantView>)),
+    extensions(("x-codes" = json!([C::GRANT_CEILING_EXCEEDED.0, C::TIER_MISMATCH.0, C::GRANT_IN_PROGRESS.0, C::VERSION_CONFLICT.0]))))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -81,18 +88,22 @@ async fn update(
     ))
 }
 
+/// Withdraws a series grant.
 #[utoipa::path(delete, path = "/api/admin/shop-series-grants/{id}", operation_id = "delete_grant", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::GRANT_HAS_SUBORDINATES.0, C::GRANT_IN_PROGRESS.0, C::VERSION_CONFLICT.0]))))]
 async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     grants::delete_grant(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }
 
-#[utoipa::path(put, path = "/api/admin/shop-series-grants/{id}/packages", operation_id = "packages_grant", tag = TAG,
+/// Adds, reprices or removes a grant's packages.
+#[utoipa::path(put, path = "/api/admin/shop-series-grants/{id}/packages", operation_id = "set_grant_packages", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = ManagePackages,
-    responses((status = 200, body = Envelope<GrantView>)))]
+    responses((status = 200, body = Envelope<GrantView>)),
+    extensions(("x-codes" = json!([C::PACKAGE_NOT_IN_SERIES.0, C::COST_BELOW_GRANTOR_COST.0, C::COST_PRICE_LOCKED.0, C::ALLOCATION_IN_USE.0, C::GRANT_IN_PROGRESS.0, C::VERSION_CONFLICT.0]))))]
 async fn packages(
     State(st): State<AppState>,
     caller: Caller,

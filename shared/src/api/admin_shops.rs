@@ -7,6 +7,7 @@ use axum::Router;
 use super::envelope::{ApiResult, Data, Envelope, Nothing};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
+use crate::codes::Code as C;
 use crate::domain::caller::Caller;
 use crate::domain::entities::Role;
 use crate::paging::{CursorPage, PageQuery};
@@ -44,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/shops/{id}/subordinate-ids", get(subordinates))
 }
 
+/// Shops in the caller's view, a page at a time.
 #[utoipa::path(get, path = "/api/admin/shops", operation_id = "list_shops", tag = TAG,
     params(PageQuery, ShopFilter),
     responses((status = 200, body = Envelope<CursorPage<ShopView>>)))]
@@ -56,9 +58,11 @@ async fn list(
     Ok(Data(shops::list(&st.store, &caller, &filter, &page).await?))
 }
 
+/// Creates a shop (with its first account) under a parent shop.
 #[utoipa::path(post, path = "/api/admin/shops", operation_id = "create_shop", tag = TAG,
     request_body = CreateShop,
-    responses((status = 200, body = Envelope<ShopView>)))]
+    responses((status = 200, body = Envelope<ShopView>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_SHOP_CODE.0, C::SHOP_LEVEL_EXCEEDED.0, C::PARENT_SHOP_NOT_FOUND.0, C::INVALID_DEFAULT_ROLE.0, C::DUPLICATE_USERNAME.0]))))]
 async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -69,6 +73,7 @@ async fn create(
     ))
 }
 
+/// One shop.
 #[utoipa::path(get, path = "/api/admin/shops/{id}", operation_id = "show_shop", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<ShopView>)))]
@@ -76,10 +81,12 @@ async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResu
     Ok(Data(shops::get(&st.store, &caller, id).await?))
 }
 
+/// Changes a shop.
 #[utoipa::path(put, path = "/api/admin/shops/{id}", operation_id = "update_shop", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = UpdateShop,
-    responses((status = 200, body = Envelope<ShopView>)))]
+    responses((status = 200, body = Envelope<ShopView>)),
+    extensions(("x-codes" = json!([C::DUPLICATE_SHOP_CODE.0, C::INVALID_DEFAULT_ROLE.0, C::VERSION_CONFLICT.0]))))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -91,18 +98,22 @@ async fn update(
     ))
 }
 
+/// Deletes a shop (soft delete).
 #[utoipa::path(delete, path = "/api/admin/shops/{id}", operation_id = "delete_shop", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Nothing>)))]
+    responses((status = 200, body = Envelope<Nothing>)),
+    extensions(("x-codes" = json!([C::SHOP_HAS_CHILDREN.0, C::VERSION_CONFLICT.0]))))]
 async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     shops::delete(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }
 
+/// Enables or disables a shop.
 #[utoipa::path(put, path = "/api/admin/shops/{id}/status", operation_id = "set_shop_status", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = StatusRequest,
-    responses((status = 200, body = Envelope<ShopView>)))]
+    responses((status = 200, body = Envelope<ShopView>)),
+    extensions(("x-codes" = json!([C::VERSION_CONFLICT.0]))))]
 async fn status(
     State(st): State<AppState>,
     caller: Caller,
@@ -114,17 +125,20 @@ async fn status(
     ))
 }
 
-#[utoipa::path(get, path = "/api/admin/shops/{id}/roles", operation_id = "roles_shop", tag = TAG,
+/// The roles a shop's accounts may be given.
+#[utoipa::path(get, path = "/api/admin/shops/{id}/roles", operation_id = "shop_roles", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<Vec<Role>>)))]
 async fn roles(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<Vec<Role>> {
     Ok(Data(shops::roles(&st.store, &caller, id).await?))
 }
 
-#[utoipa::path(put, path = "/api/admin/shops/{id}/roles", operation_id = "set_roles_shop", tag = TAG,
+/// Replaces the roles a shop's accounts may be given.
+#[utoipa::path(put, path = "/api/admin/shops/{id}/roles", operation_id = "set_shop_roles", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     request_body = ShopRoles,
-    responses((status = 200, body = Envelope<Vec<Role>>)))]
+    responses((status = 200, body = Envelope<Vec<Role>>)),
+    extensions(("x-codes" = json!([C::VERSION_CONFLICT.0]))))]
 async fn set_roles(
     State(st): State<AppState>,
     caller: Caller,
@@ -134,7 +148,8 @@ async fn set_roles(
     Ok(Data(shops::set_roles(&st.store, &caller, id, req).await?))
 }
 
-#[utoipa::path(get, path = "/api/admin/shops/{id}/subordinate-ids", operation_id = "subordinates_shop", tag = TAG,
+/// The ids of a shop and all shops below it.
+#[utoipa::path(get, path = "/api/admin/shops/{id}/subordinate-ids", operation_id = "shop_subordinate_ids", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<Vec<u64>>)))]
 async fn subordinates(

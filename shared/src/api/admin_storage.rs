@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::envelope::{ApiResult, Data, Envelope};
 use super::extract::{Body, Query};
 use crate::app::AppState;
+use crate::codes::Code as C;
 use crate::domain::caller::Caller;
 use crate::services::storage::{self, DownloadUrl, UploadRequest, UploadUrl};
 
@@ -26,9 +27,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/storage/download-url", get(download_url))
 }
 
-#[utoipa::path(post, path = "/api/admin/storage/upload-url", operation_id = "upload_url", tag = TAG,
+/// A presigned upload URL for a file (imports and attachments).
+#[utoipa::path(post, path = "/api/admin/storage/upload-url", operation_id = "storage_upload_url", tag = TAG,
     request_body = UploadRequest,
-    responses((status = 200, body = Envelope<UploadUrl>)))]
+    responses((status = 200, body = Envelope<UploadUrl>)),
+    extensions(("x-codes" = json!([C::TOO_MANY_REQUESTS.0]))))]
 async fn upload_url(
     State(st): State<AppState>,
     caller: Caller,
@@ -44,7 +47,8 @@ struct DownloadQuery {
     file_key: String,
 }
 
-#[utoipa::path(get, path = "/api/admin/storage/download-url", operation_id = "download_url", tag = TAG,
+/// A presigned download URL for a file the caller may read.
+#[utoipa::path(get, path = "/api/admin/storage/download-url", operation_id = "storage_download_url", tag = TAG,
     params(DownloadQuery),
     responses((status = 200, body = Envelope<DownloadUrl>)))]
 async fn download_url(

@@ -170,13 +170,22 @@ fn common_codes(
     if has_path {
         codes.push(Code::NOT_FOUND);
     }
+    let session = [
+        Code::INVALID_TOKEN,
+        Code::ACCOUNT_DISABLED,
+        Code::SHOP_DISABLED,
+        Code::ENTERPRISE_DISABLED,
+        Code::BUSY,
+        Code::INTERNAL,
+        Code::DATABASE,
+    ];
     match access {
         Some(Access::Public) => {}
-        Some(Access::Session) => codes.push(Code::INVALID_TOKEN),
-        Some(Access::Code(_)) | None => codes.extend([Code::INVALID_TOKEN, Code::FORBIDDEN]),
-    }
-    if access != Some(Access::Public) {
-        codes.extend([Code::BUSY, Code::INTERNAL, Code::DATABASE]);
+        Some(Access::Session) => codes.extend(session),
+        Some(Access::Code(_)) | None => {
+            codes.extend(session);
+            codes.push(Code::FORBIDDEN);
+        }
     }
     codes
 }
@@ -207,7 +216,9 @@ fn complete(op: &mut Operation, access: Option<Access>, has_path: bool) {
             .or_default()
             .insert(code.0);
     }
-    let all: BTreeSet<u32> = codes.iter().map(|c| c.0).collect();
+    codes.sort_by_key(|c| c.0);
+    codes.dedup();
+    let all: Vec<u32> = codes.iter().map(|c| c.0).collect();
     op.extensions
         .get_or_insert_with(Default::default)
         .insert(X_CODES.into(), json!(all));

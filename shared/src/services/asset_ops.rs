@@ -133,6 +133,7 @@ pub struct CardStatus {
     pub network_status: i64,
     pub real_name_status: i64,
     #[serde(with = "rust_decimal::serde::float")]
+    #[schema(value_type = f64)]
     pub current_month_usage_mb: Decimal,
     pub last_sync_time: Option<String>,
 }

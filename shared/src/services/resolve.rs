@@ -32,6 +32,7 @@ pub struct ResolvedCard {
     pub slot_position: u32,
     pub virtual_no: Option<String>,
     #[serde(with = "rust_decimal::serde::float")]
+    #[schema(value_type = f64)]
     pub current_month_usage_mb: Decimal,
     pub last_sync_at: Option<String>,
 }
@@ -72,10 +73,13 @@ pub struct Resolved {
     pub current_package: String,
     pub package_total_mb: i64,
     #[serde(with = "rust_decimal::serde::float_option")]
+    #[schema(value_type = Option<f64>)]
     pub package_virtual_mb: Option<Decimal>,
     #[serde(with = "rust_decimal::serde::float")]
+    #[schema(value_type = f64)]
     pub package_used_mb: Decimal,
     #[serde(with = "rust_decimal::serde::float")]
+    #[schema(value_type = f64)]
     pub package_remain_mb: Decimal,
     /// The live protect period of the device, or of the device a card is bound to.
     pub device_protect_status: ProtectStatus,

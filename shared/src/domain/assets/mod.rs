@@ -289,6 +289,7 @@ pub struct IotCard {
     pub enable_polling: bool,
     /// Data used this month (MB).
     #[serde(with = "rust_decimal::serde::float")]
+    #[schema(value_type = f64)]
     pub current_month_usage_mb: Decimal,
     pub last_data_check_at: Option<String>,
     pub last_sync_time: Option<String>,

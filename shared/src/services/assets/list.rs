@@ -43,6 +43,7 @@ pub struct AssetFilter {
     /// Opaque position from the previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Items per page (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     /// Only the stock of this shop (its own, not its descendants'), or platform stock.
     pub shop_id: Option<StockHolder>,

@@ -22,6 +22,7 @@ use crate::store::{keys, Store};
 #[into_params(parameter_in = Query)]
 pub struct RecordFilter {
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     pub asset_type: Option<AssetType>,
     pub identifier: Option<String>,

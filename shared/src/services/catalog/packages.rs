@@ -162,6 +162,7 @@ pub struct PackageView {
     pub virtual_data_mb: i64,
     pub enable_virtual_data: bool,
     #[serde(with = "rust_decimal::serde::float")]
+    #[schema(value_type = f64)]
     pub virtual_ratio: rust_decimal::Decimal,
     pub calendar_type: CalendarType,
     pub duration_months: i64,
