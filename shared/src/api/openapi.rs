@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 use serde_json::json;
+use utoipa::openapi::link::Link;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
@@ -79,7 +80,41 @@ fn build() -> Document {
 /// The document as JSON, built once per process.
 pub fn json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
-    JSON.get_or_init(|| serde_json::to_string(document()).unwrap_or_default())
+    JSON.get_or_init(|| {
+        let mut value = serde_json::to_value(document()).unwrap_or_default();
+        camel_case_links(&mut value);
+        value.to_string()
+    })
+}
+
+/// utoipa 5 writes a link's fields in snake case (`operation_id`); OpenAPI names
+/// them `operationId`, `operationRef`, `requestBody`.
+fn camel_case_links(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    let responses = paths
+        .values_mut()
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| op.get_mut("responses").and_then(|r| r.as_object_mut()))
+        .flat_map(|r| r.values_mut());
+    for response in responses {
+        let Some(links) = response.get_mut("links").and_then(|l| l.as_object_mut()) else {
+            continue;
+        };
+        for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
+            for (snake, camel) in [
+                ("operation_id", "operationId"),
+                ("operation_ref", "operationRef"),
+                ("request_body", "requestBody"),
+            ] {
+                if let Some(v) = link.remove(snake) {
+                    link.insert(camel.into(), v);
+                }
+            }
+        }
+    }
 }
 
 /// Every operation of the document: method (upper case) and path.
@@ -127,8 +162,12 @@ impl Modify for Completion {
                     .build(),
             ),
         );
+        let links = creation_links(doc);
         for (path, item) in doc.paths.paths.iter_mut() {
             for (method, op) in operations_mut(item) {
+                if let (Some(links), "POST") = (links.get(path), method) {
+                    add_links(op, links);
+                }
                 let access = access::ROUTES
                     .iter()
                     .find(|(m, p, _)| *m == method && *p == path.as_str())
@@ -136,6 +175,45 @@ impl Modify for Completion {
                 complete(op, access, path.contains('{'));
             }
         }
+    }
+}
+
+/// For each collection path (`/api/admin/shops`), the operations on one of its
+/// items (`/api/admin/shops/{id}` and below): the links of its creation.
+fn creation_links(doc: &Document) -> BTreeMap<String, Vec<String>> {
+    let mut links: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (path, item) in &doc.paths.paths {
+        let Some((collection, rest)) = path.split_once("/{id}") else {
+            continue;
+        };
+        if rest.contains('{') || !doc.paths.paths.contains_key(collection) {
+            continue;
+        }
+        for (_, op) in operations_of(item) {
+            if let Some(id) = &op.operation_id {
+                links
+                    .entry(collection.to_string())
+                    .or_default()
+                    .push(id.clone());
+            }
+        }
+    }
+    links
+}
+
+/// Links from a creation's answer (`data.id`) to the operations on the created item,
+/// so stateful clients (and property-based testers) can follow them.
+fn add_links(op: &mut Operation, targets: &[String]) {
+    let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200") else {
+        return;
+    };
+    for target in targets {
+        let link = Link::builder()
+            .operation_id(target.clone())
+            .parameter("id", "$response.body#/data/id")
+            .description("The created item")
+            .build();
+        ok.links.insert(target.clone(), RefOr::T(link));
     }
 }
 
@@ -311,5 +389,10 @@ mod tests {
             }
         }
         assert!(json().starts_with('{') && json().contains("\"openapi\":\"3.1"));
+        let doc: serde_json::Value = serde_json::from_str(json()).unwrap();
+        let link =
+            &doc["paths"]["/api/admin/shops"]["post"]["responses"]["200"]["links"]["show_shop"];
+        assert_eq!(link["operationId"], "show_shop");
+        assert_eq!(link["parameters"]["id"], "$response.body#/data/id");
     }
 }
