@@ -18,7 +18,8 @@ pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
 
 /// Paging parameters of a list request.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Accepted only as 1 (the first page); later pages are read with `cursor`.
     pub page: Option<u32>,
@@ -29,7 +30,7 @@ pub struct PageQuery {
 }
 
 /// One page of a list.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct CursorPage<T> {
     /// The items of this page.
     pub list: Vec<T>,

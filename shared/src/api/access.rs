@@ -40,6 +40,8 @@ use Access::{Code as C, Public, Session};
 /// Every route: method, path template (as routed) and what it requires.
 pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/health", Public),
+    ("GET", "/api/openapi.json", Public),
+    ("GET", "/api/docs", Public),
     ("POST", "/api/admin/login", Public),
     ("POST", "/api/admin/refresh-token", Public),
     ("POST", "/api/admin/logout", Session),

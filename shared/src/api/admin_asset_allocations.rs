@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::envelope::{Accepted, ApiResult, Data};
+use super::envelope::{Accepted, ApiResult, Data, Envelope};
 use super::extract::{Id, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
@@ -14,6 +14,14 @@ use crate::services::assets::{
     self, BulkTaskView, CursorPage, MoveAnswer, RecordFilter, RecordView,
 };
 use crate::services::storage::DownloadUrl;
+
+/// The tag of this group's operations in the OpenAPI document.
+const TAG: &str = "admin-asset-allocations";
+
+/// This group's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, show, bulk_task, bulk_results))]
+pub struct Doc;
 
 /// Routes of the `admin-asset-allocations` function.
 pub fn routes() -> Router<AppState> {
@@ -33,6 +41,9 @@ pub fn move_answer(answer: MoveAnswer) -> Response {
     }
 }
 
+#[utoipa::path(get, path = "/api/admin/asset-allocation-records", operation_id = "list_allocation_records", tag = TAG,
+    params(RecordFilter),
+    responses((status = 200, body = Envelope<CursorPage<RecordView>>)))]
 async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -41,6 +52,9 @@ async fn list(
     Ok(Data(assets::records(&st.store, &caller, &f).await?))
 }
 
+#[utoipa::path(get, path = "/api/admin/asset-allocation-records/{id}", operation_id = "show_allocation_record", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<RecordView>)))]
 async fn show(
     State(st): State<AppState>,
     caller: Caller,
@@ -49,6 +63,9 @@ async fn show(
     Ok(Data(assets::record(&st.store, &caller, &id).await?))
 }
 
+#[utoipa::path(get, path = "/api/admin/bulk-tasks/{id}", operation_id = "bulk_task_allocation_record", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<BulkTaskView>)))]
 async fn bulk_task(
     State(st): State<AppState>,
     caller: Caller,
@@ -57,6 +74,9 @@ async fn bulk_task(
     Ok(Data(assets::bulk_task(&st, &caller, id).await?))
 }
 
+#[utoipa::path(get, path = "/api/admin/bulk-tasks/{id}/results", operation_id = "bulk_results_allocation_record", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<DownloadUrl>)))]
 async fn bulk_results(
     State(st): State<AppState>,
     caller: Caller,

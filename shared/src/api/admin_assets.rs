@@ -7,13 +7,21 @@ use axum::{Extension, Router};
 use serde::Serialize;
 
 use super::access::RESOLVE;
-use super::envelope::{ApiError, ApiResult, Data};
+use super::envelope::{ApiError, ApiResult, Data, Envelope};
 use crate::app::AppState;
 use crate::domain::assets::{AssetType, Direction};
 use crate::domain::caller::Caller;
 use crate::services::asset_ops::{self, DeviceSwitch, StatusView};
 use crate::services::resolve::{self, Resolved};
 use crate::store::prefetch::Prefetched;
+
+/// The tag of this group's operations in the OpenAPI document.
+const TAG: &str = "admin-assets";
+
+/// This group's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(resolve_identifier, read, act))]
+pub struct Doc;
 
 /// Routes of the `admin-assets` function.
 pub fn routes() -> Router<AppState> {
@@ -23,6 +31,9 @@ pub fn routes() -> Router<AppState> {
     )
 }
 
+#[utoipa::path(get, path = "/api/admin/assets/resolve/{identifier}", operation_id = "resolve_asset", tag = TAG,
+    params(("identifier" = String, Path, description = "A virtual number, IMEI, SN, ICCID or MSISDN")),
+    responses((status = 200, body = Envelope<Resolved>)))]
 async fn resolve_identifier(
     State(st): State<AppState>,
     caller: Caller,
@@ -51,6 +62,9 @@ fn id(raw: &str) -> Result<u64, ApiError> {
         .ok_or_else(|| ApiError::invalid("无效的资产ID", "invalid asset id"))
 }
 
+#[utoipa::path(get, path = "/api/admin/assets/{asset_type}/{id}/{action}", operation_id = "read_asset", tag = TAG,
+    params(("asset_type" = String, Path, pattern = "^(card|device)$"), ("id" = String, Path, description = "The asset id; a card's stop and start take its ICCID"), ("action" = String, Path, pattern = "^realtime-status$")),
+    responses((status = 200, body = Envelope<StatusView>)))]
 async fn read(
     State(st): State<AppState>,
     caller: Caller,
@@ -67,13 +81,16 @@ async fn read(
 
 /// What an asset action answers: the refreshed status, a device stop's outcome, or
 /// `null` (card stop/start, device start).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum Acted {
     Status(StatusView),
     Stopped(DeviceSwitch),
 }
 
+#[utoipa::path(post, path = "/api/admin/assets/{asset_type}/{id}/{action}", operation_id = "act_asset", tag = TAG,
+    params(("asset_type" = String, Path, pattern = "^(card|device)$"), ("id" = String, Path, description = "The asset id; a card's stop and start take its ICCID"), ("action" = String, Path, pattern = "^(stop|start|refresh)$")),
+    responses((status = 200, description = "The refreshed status, a device stop's outcome, or null", body = Envelope<Option<Acted>>)))]
 async fn act(
     State(st): State<AppState>,
     caller: Caller,

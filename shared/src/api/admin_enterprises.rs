@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::routing::{get, put};
 use axum::Router;
 
-use super::envelope::{ApiResult, Data};
+use super::envelope::{ApiResult, Data, Envelope, Nothing};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
@@ -14,6 +14,14 @@ use crate::services::enterprises::{
     self, CreateEnterprise, EnterpriseFilter, EnterpriseView, UpdateEnterprise,
 };
 use crate::services::org::StatusRequest;
+
+/// The tag of this group's operations in the OpenAPI document.
+const TAG: &str = "admin-enterprises";
+
+/// This group's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, show, update, delete, status))]
+pub struct Doc;
 
 /// Routes of the `admin-enterprises` function.
 pub fn routes() -> Router<AppState> {
@@ -26,6 +34,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/enterprises/{id}/status", put(status))
 }
 
+#[utoipa::path(get, path = "/api/admin/enterprises", operation_id = "list_enterprises", tag = TAG,
+    params(PageQuery, EnterpriseFilter),
+    responses((status = 200, body = Envelope<CursorPage<EnterpriseView>>)))]
 async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -37,6 +48,9 @@ async fn list(
     ))
 }
 
+#[utoipa::path(post, path = "/api/admin/enterprises", operation_id = "create_enterprise", tag = TAG,
+    request_body = CreateEnterprise,
+    responses((status = 200, body = Envelope<EnterpriseView>)))]
 async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -47,10 +61,17 @@ async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/api/admin/enterprises/{id}", operation_id = "show_enterprise", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<EnterpriseView>)))]
 async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<EnterpriseView> {
     Ok(Data(enterprises::get(&st.store, &caller, id).await?))
 }
 
+#[utoipa::path(put, path = "/api/admin/enterprises/{id}", operation_id = "update_enterprise", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    request_body = UpdateEnterprise,
+    responses((status = 200, body = Envelope<EnterpriseView>)))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -62,11 +83,18 @@ async fn update(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/admin/enterprises/{id}", operation_id = "delete_enterprise", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<Nothing>)))]
 async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     enterprises::delete(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }
 
+#[utoipa::path(put, path = "/api/admin/enterprises/{id}/status", operation_id = "set_enterprise_status", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    request_body = StatusRequest,
+    responses((status = 200, body = Envelope<EnterpriseView>)))]
 async fn status(
     State(st): State<AppState>,
     caller: Caller,

@@ -7,15 +7,27 @@ use axum::routing::{get, patch, post, put};
 use axum::Router;
 
 use super::admin_asset_allocations::move_answer;
-use super::envelope::{ApiError, ApiResult, Data};
+use super::envelope::{ApiError, ApiResult, Data, Envelope, Nothing};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::assets::{ImportTask, IotCard};
 use crate::domain::caller::Caller;
 use crate::paging::PageQuery;
-use crate::services::assets::{self, AllocateRequest, AssetFilter, CursorPage, RecallRequest};
+use crate::services::assets::{
+    self, AllocateRequest, AssetFilter, BulkTaskView, CursorPage, MoveResult, RecallRequest,
+};
 use crate::services::cards::{self, CardFilter, CardView, UpdateCard};
 use crate::services::imports::{self, CreateImport, ImportCreated, ImportRoute, ImportTaskView};
+
+/// The tag of this group's operations in the OpenAPI document.
+const TAG: &str = "admin-iot-cards";
+
+/// This group's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list, standalone, update, deactivate, allocate, recall, import, tasks, task
+))]
+pub struct Doc;
 
 /// Routes of the `admin-iot-cards` function.
 pub fn routes() -> Router<AppState> {
@@ -31,6 +43,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/iot-cards/import/tasks/{id}", get(task))
 }
 
+#[utoipa::path(get, path = "/api/admin/iot-cards", operation_id = "list_cards", tag = TAG,
+    params(CardFilter, AssetFilter),
+    responses((status = 200, body = Envelope<CursorPage<CardView>>)))]
 async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -42,6 +57,9 @@ async fn list(
     ))
 }
 
+#[utoipa::path(get, path = "/api/admin/iot-cards/standalone", operation_id = "standalone_card", tag = TAG,
+    params(CardFilter, AssetFilter),
+    responses((status = 200, body = Envelope<CursorPage<CardView>>)))]
 async fn standalone(
     State(st): State<AppState>,
     caller: Caller,
@@ -53,6 +71,10 @@ async fn standalone(
     ))
 }
 
+#[utoipa::path(put, path = "/api/admin/iot-cards/{id}", operation_id = "update_card", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    request_body = UpdateCard,
+    responses((status = 200, body = Envelope<IotCard>)))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -64,11 +86,19 @@ async fn update(
     ))
 }
 
+#[utoipa::path(patch, path = "/api/admin/iot-cards/{id}/deactivate", operation_id = "deactivate_card", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<Nothing>)))]
 async fn deactivate(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     assets::deactivate::<IotCard>(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }
 
+#[utoipa::path(post, path = "/api/admin/iot-cards/allocate", operation_id = "allocate_card", tag = TAG,
+    request_body = AllocateRequest,
+    responses(
+        (status = 200, description = "Moved at once (at most 500 assets)", body = Envelope<MoveResult>),
+        (status = 202, description = "More than 500 assets: checked and queued as a bulk task", body = Envelope<BulkTaskView>)))]
 async fn allocate(
     State(st): State<AppState>,
     caller: Caller,
@@ -79,6 +109,11 @@ async fn allocate(
     ))
 }
 
+#[utoipa::path(post, path = "/api/admin/iot-cards/recall", operation_id = "recall_card", tag = TAG,
+    request_body = RecallRequest,
+    responses(
+        (status = 200, description = "Moved at once (at most 500 assets)", body = Envelope<MoveResult>),
+        (status = 202, description = "More than 500 assets: checked and queued as a bulk task", body = Envelope<BulkTaskView>)))]
 async fn recall(
     State(st): State<AppState>,
     caller: Caller,
@@ -89,6 +124,9 @@ async fn recall(
     ))
 }
 
+#[utoipa::path(post, path = "/api/admin/iot-cards/import", operation_id = "import_card", tag = TAG,
+    request_body = CreateImport,
+    responses((status = 200, body = Envelope<ImportCreated>)))]
 async fn import(
     State(st): State<AppState>,
     caller: Caller,
@@ -99,6 +137,9 @@ async fn import(
     ))
 }
 
+#[utoipa::path(get, path = "/api/admin/iot-cards/import/tasks", operation_id = "card_import_tasks", tag = TAG,
+    params(PageQuery),
+    responses((status = 200, body = Envelope<CursorPage<ImportTask>>)))]
 async fn tasks(
     State(st): State<AppState>,
     caller: Caller,
@@ -109,6 +150,9 @@ async fn tasks(
     ))
 }
 
+#[utoipa::path(get, path = "/api/admin/iot-cards/import/tasks/{id}", operation_id = "card_import_task", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<ImportTaskView>)))]
 async fn task(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<ImportTaskView> {
     Ok(Data(
         imports::get(&st, &caller, ImportRoute::Cards, id).await?,

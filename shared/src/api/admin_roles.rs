@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::routing::{get, put};
 use axum::Router;
 
-use super::envelope::{ApiResult, Data};
+use super::envelope::{ApiResult, Data, Envelope, Nothing};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
@@ -15,6 +15,27 @@ use crate::services::roles::{
     self, CreatePermission, CreateRole, PermissionNode, RoleFilter, RolePermissions,
     UpdatePermission, UpdateRole,
 };
+
+/// The tag of this group's operations in the OpenAPI document.
+const TAG: &str = "admin-roles";
+
+/// This group's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list,
+    create,
+    show,
+    update,
+    delete,
+    status,
+    permissions,
+    set_permissions,
+    permission_tree,
+    create_permission,
+    update_permission,
+    delete_permission
+))]
+pub struct Doc;
 
 /// Routes of the `admin-roles` function.
 pub fn routes() -> Router<AppState> {
@@ -39,6 +60,9 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
+#[utoipa::path(get, path = "/api/admin/roles", operation_id = "list_roles", tag = TAG,
+    params(PageQuery, RoleFilter),
+    responses((status = 200, body = Envelope<CursorPage<Role>>)))]
 async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -50,6 +74,9 @@ async fn list(
     ))
 }
 
+#[utoipa::path(post, path = "/api/admin/roles", operation_id = "create_role", tag = TAG,
+    request_body = CreateRole,
+    responses((status = 200, body = Envelope<Role>)))]
 async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -60,10 +87,17 @@ async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/api/admin/roles/{id}", operation_id = "show_role", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<Role>)))]
 async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<Role> {
     Ok(Data(roles::get_role(&st.store, &caller, id).await?))
 }
 
+#[utoipa::path(put, path = "/api/admin/roles/{id}", operation_id = "update_role", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    request_body = UpdateRole,
+    responses((status = 200, body = Envelope<Role>)))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -75,11 +109,18 @@ async fn update(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/admin/roles/{id}", operation_id = "delete_role", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<Nothing>)))]
 async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     roles::delete_role(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }
 
+#[utoipa::path(put, path = "/api/admin/roles/{id}/status", operation_id = "set_role_status", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    request_body = StatusRequest,
+    responses((status = 200, body = Envelope<Role>)))]
 async fn status(
     State(st): State<AppState>,
     caller: Caller,
@@ -91,6 +132,9 @@ async fn status(
     ))
 }
 
+#[utoipa::path(get, path = "/api/admin/roles/{id}/permissions", operation_id = "permissions_role", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<Vec<Permission>>)))]
 async fn permissions(
     State(st): State<AppState>,
     caller: Caller,
@@ -99,6 +143,10 @@ async fn permissions(
     Ok(Data(roles::role_permissions(&st.store, &caller, id).await?))
 }
 
+#[utoipa::path(put, path = "/api/admin/roles/{id}/permissions", operation_id = "set_permissions_role", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    request_body = RolePermissions,
+    responses((status = 200, body = Envelope<Vec<Permission>>)))]
 async fn set_permissions(
     State(st): State<AppState>,
     caller: Caller,
@@ -120,6 +168,8 @@ fn with_routes(nodes: &mut [PermissionNode]) {
 
 /// The permission catalogue: every live permission as a tree, each with the routes
 /// it guards.
+#[utoipa::path(get, path = "/api/admin/permissions", operation_id = "permission_tree_role", tag = TAG,
+    responses((status = 200, body = Envelope<Vec<PermissionNode>>)))]
 async fn permission_tree(
     State(st): State<AppState>,
     caller: Caller,
@@ -129,6 +179,9 @@ async fn permission_tree(
     Ok(Data(tree))
 }
 
+#[utoipa::path(post, path = "/api/admin/permissions", operation_id = "create_permission_role", tag = TAG,
+    request_body = CreatePermission,
+    responses((status = 200, body = Envelope<Permission>)))]
 async fn create_permission(
     State(st): State<AppState>,
     caller: Caller,
@@ -139,6 +192,10 @@ async fn create_permission(
     ))
 }
 
+#[utoipa::path(put, path = "/api/admin/permissions/{id}", operation_id = "update_permission_role", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    request_body = UpdatePermission,
+    responses((status = 200, body = Envelope<Permission>)))]
 async fn update_permission(
     State(st): State<AppState>,
     caller: Caller,
@@ -150,6 +207,9 @@ async fn update_permission(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/admin/permissions/{id}", operation_id = "delete_permission_role", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<Nothing>)))]
 async fn delete_permission(
     State(st): State<AppState>,
     caller: Caller,

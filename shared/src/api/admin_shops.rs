@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::routing::{get, put};
 use axum::Router;
 
-use super::envelope::{ApiResult, Data};
+use super::envelope::{ApiResult, Data, Envelope, Nothing};
 use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
@@ -12,6 +12,24 @@ use crate::domain::entities::Role;
 use crate::paging::{CursorPage, PageQuery};
 use crate::services::org::StatusRequest;
 use crate::services::shops::{self, CreateShop, ShopFilter, ShopRoles, ShopView, UpdateShop};
+
+/// The tag of this group's operations in the OpenAPI document.
+const TAG: &str = "admin-shops";
+
+/// This group's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list,
+    create,
+    show,
+    update,
+    delete,
+    status,
+    roles,
+    set_roles,
+    subordinates
+))]
+pub struct Doc;
 
 /// Routes of the `admin-shops` function.
 pub fn routes() -> Router<AppState> {
@@ -26,6 +44,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/shops/{id}/subordinate-ids", get(subordinates))
 }
 
+#[utoipa::path(get, path = "/api/admin/shops", operation_id = "list_shops", tag = TAG,
+    params(PageQuery, ShopFilter),
+    responses((status = 200, body = Envelope<CursorPage<ShopView>>)))]
 async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -35,6 +56,9 @@ async fn list(
     Ok(Data(shops::list(&st.store, &caller, &filter, &page).await?))
 }
 
+#[utoipa::path(post, path = "/api/admin/shops", operation_id = "create_shop", tag = TAG,
+    request_body = CreateShop,
+    responses((status = 200, body = Envelope<ShopView>)))]
 async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -45,10 +69,17 @@ async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/api/admin/shops/{id}", operation_id = "show_shop", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<ShopView>)))]
 async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<ShopView> {
     Ok(Data(shops::get(&st.store, &caller, id).await?))
 }
 
+#[utoipa::path(put, path = "/api/admin/shops/{id}", operation_id = "update_shop", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    request_body = UpdateShop,
+    responses((status = 200, body = Envelope<ShopView>)))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -60,11 +91,18 @@ async fn update(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/admin/shops/{id}", operation_id = "delete_shop", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<Nothing>)))]
 async fn delete(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     shops::delete(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
 }
 
+#[utoipa::path(put, path = "/api/admin/shops/{id}/status", operation_id = "set_shop_status", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    request_body = StatusRequest,
+    responses((status = 200, body = Envelope<ShopView>)))]
 async fn status(
     State(st): State<AppState>,
     caller: Caller,
@@ -76,10 +114,17 @@ async fn status(
     ))
 }
 
+#[utoipa::path(get, path = "/api/admin/shops/{id}/roles", operation_id = "roles_shop", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<Vec<Role>>)))]
 async fn roles(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<Vec<Role>> {
     Ok(Data(shops::roles(&st.store, &caller, id).await?))
 }
 
+#[utoipa::path(put, path = "/api/admin/shops/{id}/roles", operation_id = "set_roles_shop", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    request_body = ShopRoles,
+    responses((status = 200, body = Envelope<Vec<Role>>)))]
 async fn set_roles(
     State(st): State<AppState>,
     caller: Caller,
@@ -89,6 +134,9 @@ async fn set_roles(
     Ok(Data(shops::set_roles(&st.store, &caller, id, req).await?))
 }
 
+#[utoipa::path(get, path = "/api/admin/shops/{id}/subordinate-ids", operation_id = "subordinates_shop", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<Vec<u64>>)))]
 async fn subordinates(
     State(st): State<AppState>,
     caller: Caller,

@@ -5,11 +5,19 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-use super::envelope::{ApiResult, Data};
+use super::envelope::{ApiResult, Data, Envelope};
 use super::extract::{Body, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
 use crate::services::storage::{self, DownloadUrl, UploadRequest, UploadUrl};
+
+/// The tag of this group's operations in the OpenAPI document.
+const TAG: &str = "admin-storage";
+
+/// This group's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(upload_url, download_url))]
+pub struct Doc;
 
 /// Routes of the `admin-storage` function.
 pub fn routes() -> Router<AppState> {
@@ -18,6 +26,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/storage/download-url", get(download_url))
 }
 
+#[utoipa::path(post, path = "/api/admin/storage/upload-url", operation_id = "upload_url", tag = TAG,
+    request_body = UploadRequest,
+    responses((status = 200, body = Envelope<UploadUrl>)))]
 async fn upload_url(
     State(st): State<AppState>,
     caller: Caller,
@@ -26,11 +37,16 @@ async fn upload_url(
     Ok(Data(storage::upload_url(&st, &caller, req).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DownloadQuery {
+    /// Key of an object the caller may read.
     file_key: String,
 }
 
+#[utoipa::path(get, path = "/api/admin/storage/download-url", operation_id = "download_url", tag = TAG,
+    params(DownloadQuery),
+    responses((status = 200, body = Envelope<DownloadUrl>)))]
 async fn download_url(
     State(st): State<AppState>,
     caller: Caller,

@@ -5,12 +5,15 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::clock::rfc3339;
 use crate::codes::{BusinessError, Code, Lang, Text};
 
 /// Every JSON response body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Envelope<T: Serialize> {
     /// 0 on success, a business code otherwise.
     pub code: u32,
@@ -21,6 +24,19 @@ pub struct Envelope<T: Serialize> {
     /// Server time, RFC 3339 in Asia/Shanghai.
     pub timestamp: String,
 }
+
+/// The `data` of a success that carries none (`null`); for the document only, the
+/// handlers answer `Data(())`.
+#[derive(Serialize)]
+pub struct Nothing;
+
+impl PartialSchema for Nothing {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::Null).into()
+    }
+}
+
+impl ToSchema for Nothing {}
 
 /// A successful response carrying `data`.
 pub struct Data<T: Serialize>(pub T);

@@ -63,7 +63,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     }
 }
 
-/// A numeric id from the path (`/:id`).
+/// A numeric id from the path (`/{id}`).
 pub struct Id(pub u64);
 
 impl<S: Send + Sync> FromRequestParts<S> for Id {

@@ -19,6 +19,7 @@ pub mod admin_storage;
 pub mod envelope;
 pub mod extract;
 pub mod health;
+pub mod openapi;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue};

@@ -23,7 +23,7 @@ pub const BULK_THRESHOLD: usize = 500;
 pub const SLICE: usize = 100;
 
 /// Where a bulk task stands.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BulkStatus {
     /// Saved; no slice processed yet.
@@ -109,7 +109,7 @@ impl BulkSelection {
 }
 
 /// The kind of a task's selection.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SelectionKind {
     Ids,
@@ -119,7 +119,7 @@ pub enum SelectionKind {
 }
 
 /// One stored page of a listed selection.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct SelectionPage {
     #[serde(default)]
     pub ids: Vec<u64>,
@@ -140,7 +140,7 @@ pub struct BulkOrder {
 }
 
 /// A bulk allocation or recall and its progress.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct BulkTask {
     pub id: u64,
     pub operation: MoveOp,
@@ -249,7 +249,7 @@ impl BulkTask {
 }
 
 /// What a bulk task did with one asset.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BulkOutcome {
     Moved,
@@ -267,7 +267,7 @@ impl BulkOutcome {
 }
 
 /// The recorded result of one asset (or of a name that matched none).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct BulkResult {
     pub identifier: String,
     pub result: BulkOutcome,

@@ -14,7 +14,7 @@ pub const MAX_DATA_MB: i64 = 1_000_000_000;
 pub const MAX_TIERS: usize = 20;
 
 /// What fires the one-time commission (also drives forced recharge, §5.3.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     /// The asset's first recharge reaches the threshold.
@@ -24,7 +24,7 @@ pub enum Trigger {
 }
 
 /// How a series' one-time commission is granted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CommissionType {
     /// One amount per grant.
@@ -90,6 +90,14 @@ impl TryFrom<String> for Operator {
     }
 }
 
+crate::wire_schema!(
+    Operator,
+    string_enum(
+        &[">", ">=", "<", "<=", ""],
+        "Tier comparison; empty means >="
+    )
+);
+
 impl From<Operator> for String {
     fn from(o: Operator) -> String {
         o.symbol().to_string()
@@ -97,7 +105,9 @@ impl From<Operator> for String {
 }
 
 /// What a tier measures (the sources leave the values open; see docs/architecture.md).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Dimension {
     /// Number of qualifying sales.
@@ -108,7 +118,9 @@ pub enum Dimension {
 }
 
 /// Whose sales a tier counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StatScope {
     /// The shop's own sales.
@@ -120,7 +132,7 @@ pub enum StatScope {
 }
 
 /// A tier of a series (the platform's amount is the ceiling of level-1 grants).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SeriesTier {
     #[serde(default = "default_operator")]
     pub operator: Operator,
@@ -137,7 +149,7 @@ fn default_operator() -> Operator {
 }
 
 /// A package series (domain.md §4.4).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PackageSeries {
     pub id: u64,
     pub series_name: String,
@@ -228,7 +240,7 @@ impl PackageSeries {
 }
 
 /// Formal (main) package or add-on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PackageType {
     Formal,
@@ -246,7 +258,7 @@ impl PackageType {
 }
 
 /// How a package's validity is counted (§5.7.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CalendarType {
     /// `duration_months` natural months.
@@ -256,7 +268,7 @@ pub enum CalendarType {
 }
 
 /// When a package's data counter resets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResetCycle {
     Daily,
@@ -266,7 +278,7 @@ pub enum ResetCycle {
 }
 
 /// A package (domain.md §4.4).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Package {
     pub id: u64,
     pub package_code: String,

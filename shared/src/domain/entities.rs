@@ -8,7 +8,7 @@ use super::org::{PermType, RoleType, Status, UserType};
 use super::shop_path::ShopPath;
 
 /// A shop (agent) in the tree of up to 7 levels.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Shop {
     pub id: u64,
     pub shop_name: String,
@@ -41,7 +41,7 @@ pub struct Shop {
 }
 
 /// An admin account as stored (with its password hash).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AccountRecord {
     pub id: u64,
     pub username: String,
@@ -72,7 +72,7 @@ pub struct AccountRecord {
 }
 
 /// An account as returned by the API (no password hash).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Account {
     pub id: u64,
     pub username: String,
@@ -109,7 +109,7 @@ impl AccountRecord {
 }
 
 /// An enterprise customer, owned by a shop or by the platform.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Enterprise {
     pub id: u64,
     pub enterprise_name: String,
@@ -135,7 +135,7 @@ pub struct Enterprise {
 }
 
 /// A role: a named set of permissions.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Role {
     pub id: u64,
     pub role_name: String,
@@ -160,7 +160,7 @@ pub struct Role {
 }
 
 /// A permission (menu entry or button), forming a tree through `parent_id`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Permission {
     pub id: u64,
     pub perm_name: String,
@@ -180,7 +180,7 @@ pub struct Permission {
 }
 
 /// One of a shop's two agent wallets (`main`, `commission`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AgentWallet {
     pub shop_id: u64,
     pub wallet_type: String,
@@ -198,7 +198,7 @@ pub struct AgentWallet {
 }
 
 /// An entry of an account's operation log (domain.md §4.1 AccountOperationLog).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AccountLog {
     pub id: String,
     pub operator_id: u64,
@@ -210,7 +210,7 @@ pub struct AccountLog {
 }
 
 /// A telecom carrier (domain.md §4.3).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Carrier {
     pub id: u64,
     pub carrier_name: String,
@@ -233,7 +233,7 @@ pub struct Carrier {
 }
 
 /// How a carrier's real-name verification link is produced.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RealnameLinkType {
     /// No link.

@@ -36,6 +36,8 @@ impl From<u64> for Grantor {
     }
 }
 
+crate::wire_schema!(Grantor, unsigned("The granting shop id; 0 = the platform"));
+
 impl From<Grantor> for u64 {
     fn from(g: Grantor) -> u64 {
         g.shop().unwrap_or(0)
@@ -56,7 +58,7 @@ mod zero_is_none {
 }
 
 /// A grantee's one-time commission amount at one of the series' thresholds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GrantTier {
     pub threshold: i64,
     pub amount: i64,
@@ -66,7 +68,7 @@ pub struct GrantTier {
 /// package allocations need several transactions is written as `creating`, and one
 /// being deleted is `deleting` until its last allocation is gone (see
 /// docs/architecture.md, "Grants larger than one transaction").
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantPhase {
     #[default]
@@ -87,7 +89,7 @@ impl GrantPhase {
 }
 
 /// A series grant (`ShopSeriesAllocation`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SeriesGrant {
     pub id: u64,
     /// Grantee shop.
@@ -166,6 +168,11 @@ impl TryFrom<i64> for ShelfStatus {
     }
 }
 
+crate::wire_schema!(
+    ShelfStatus,
+    integer_enum(&[1, 2], "1 = on shelf; 2 = off shelf")
+);
+
 impl From<ShelfStatus> for i64 {
     fn from(v: ShelfStatus) -> i64 {
         v as i64
@@ -174,7 +181,7 @@ impl From<ShelfStatus> for i64 {
 
 /// A shop's allocation of one package (`ShopPackageAllocation`); one per shop and
 /// package, under the shop's grant of the package's series.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PackageAllocation {
     pub id: u64,
     pub shop_id: u64,
@@ -211,7 +218,7 @@ impl PackageAllocation {
 }
 
 /// One change of an allocation's cost price (`ShopPackageAllocationPriceHistory`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PriceChange {
     pub allocation_id: u64,
     pub shop_id: u64,

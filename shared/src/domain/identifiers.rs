@@ -85,6 +85,13 @@ impl Iccid {
 }
 
 identifier_impls!(Iccid);
+crate::wire_schema!(
+    Iccid,
+    string(
+        "^\\s*[0-9A-Za-z]{19,20}\\s*$",
+        "ICCID: 19-20 letters or digits (stored uppercase)"
+    )
+);
 
 /// A phone number of a SIM card: 5–15 digits (E.164 length).
 ///
@@ -112,6 +119,13 @@ impl Msisdn {
 }
 
 identifier_impls!(Msisdn);
+crate::wire_schema!(
+    Msisdn,
+    string(
+        "^\\s*\\+?[0-9]{5,15}\\s*$",
+        "MSISDN: 5-15 digits, one leading + accepted and dropped"
+    )
+);
 
 /// A subscriber identity (IMSI): exactly 15 digits.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -134,6 +148,10 @@ impl Imsi {
 }
 
 identifier_impls!(Imsi);
+crate::wire_schema!(
+    Imsi,
+    string("^\\s*[0-9]{15}\\s*$", "IMSI: exactly 15 digits")
+);
 
 /// A device identity (IMEI): exactly 15 digits whose last one is the Luhn check digit.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -161,6 +179,13 @@ impl Imei {
 }
 
 identifier_impls!(Imei);
+crate::wire_schema!(
+    Imei,
+    string(
+        "^\\s*[0-9]{15}\\s*$",
+        "IMEI: exactly 15 digits, the last one a Luhn check digit"
+    )
+);
 
 /// Luhn check over ASCII digits (the last one being the check digit).
 fn luhn_valid(digits: &str) -> bool {
@@ -202,6 +227,13 @@ impl Sn {
 }
 
 identifier_impls!(Sn);
+crate::wire_schema!(
+    Sn,
+    string(
+        "^\\s*[A-Za-z0-9_.-]{1,64}\\s*$",
+        "Device serial number: 1-64 of A-Z a-z 0-9 - _ ."
+    )
+);
 
 /// A virtual number (the human-friendly id of a card or device): 1–50 characters
 /// of free format (any script) without whitespace or control characters.
@@ -227,6 +259,13 @@ impl VirtualNo {
 }
 
 identifier_impls!(VirtualNo);
+crate::wire_schema!(
+    VirtualNo,
+    string(
+        "",
+        "Virtual number: 1-50 characters without whitespace or control characters"
+    )
+);
 
 #[cfg(test)]
 mod tests {

@@ -14,3 +14,4 @@ pub mod pricing;
 pub mod shop_path;
 pub mod stamp;
 pub mod validate;
+pub mod wire;

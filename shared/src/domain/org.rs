@@ -22,6 +22,11 @@ macro_rules! int_enum {
         impl From<$name> for i64 {
             fn from(v: $name) -> i64 { v as i64 }
         }
+
+        $crate::wire_schema!($name, integer_enum(
+            &[$($value),*],
+            concat!($(stringify!($value), " = ", stringify!($variant), "; "),*),
+        ));
     };
 }
 

@@ -147,7 +147,7 @@ pub fn force_recharge_requirement(
 }
 
 /// The forced-recharge values a grant response shows (§5.6 "Read").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct EffectiveForceRecharge {
     pub force_recharge_locked: bool,
     pub force_recharge_enabled: bool,

@@ -75,6 +75,14 @@ impl TryFrom<String> for ShopPath {
     }
 }
 
+crate::wire_schema!(
+    ShopPath,
+    string(
+        "^(/[0-9]+)+/$",
+        "Materialised path of a shop: its ancestors' ids and its own, e.g. /1/5/"
+    )
+);
+
 impl From<ShopPath> for String {
     fn from(p: ShopPath) -> String {
         p.0

@@ -24,7 +24,7 @@ use crate::store::tx::{Cond, Tx};
 use crate::store::Store;
 
 /// `POST /api/admin/accounts` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateAccount {
     pub username: String,
     pub password: String,
@@ -36,7 +36,7 @@ pub struct CreateAccount {
 }
 
 /// `PUT /api/admin/accounts/:id` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateAccount {
     pub username: Option<String>,
     pub phone: Option<String>,
@@ -44,19 +44,20 @@ pub struct UpdateAccount {
 }
 
 /// `PUT /api/admin/accounts/:id/password` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ResetPassword {
     pub password: String,
 }
 
 /// `PUT /api/admin/accounts/:id/roles` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AccountRoles {
     pub role_ids: Vec<u64>,
 }
 
 /// List filters of `GET /api/admin/accounts`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AccountFilter {
     /// Substring of the username.
     pub username: Option<String>,

@@ -26,7 +26,7 @@ pub const MAX_BATCH_SHOPS: usize = 50;
 
 /// `POST /api/admin/shop-package-batch-allocations` body: the same packages to one or
 /// several shops, at a cost price or at the caller's own cost plus an adjustment.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct BatchAllocation {
     pub shop_id: Option<u64>,
     #[serde(default)]
@@ -38,7 +38,7 @@ pub struct BatchAllocation {
 
 /// `POST /api/admin/shop-package-batch-pricing` body: new cost prices of a shop's
 /// allocations (cost price only).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct BatchPricing {
     pub shop_id: u64,
     pub package_ids: Vec<u64>,
@@ -47,7 +47,7 @@ pub struct BatchPricing {
 }
 
 /// What a batch did with one shop's package.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BatchResult {
     /// Allocated now.
@@ -61,7 +61,7 @@ pub enum BatchResult {
 }
 
 /// Outcome for one shop and package of a batch.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BatchItem {
     pub shop_id: u64,
     pub package_id: u64,

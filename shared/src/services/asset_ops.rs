@@ -126,7 +126,7 @@ fn gateway(state: &AppState) -> Result<&GatewayClient, OpsError> {
 }
 
 /// Persisted status of a card.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CardStatus {
     pub asset_type: AssetType,
     pub asset_id: u64,
@@ -138,7 +138,7 @@ pub struct CardStatus {
 }
 
 /// Persisted status of a device: its protect period and its cards.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeviceStatus {
     pub asset_type: AssetType,
     pub asset_id: u64,
@@ -147,7 +147,7 @@ pub struct DeviceStatus {
 }
 
 /// The realtime-status (and refresh) answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum StatusView {
     Card(CardStatus),
@@ -372,14 +372,14 @@ async fn record_switch(
 }
 
 /// A card that a device stop/start could not switch.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FailedCard {
     pub iccid: String,
     pub reason: String,
 }
 
 /// Outcome of a device stop or start (a start answers `null` to the client).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceSwitch {
     pub success_count: u64,
     /// Unverified cards are skipped, not failed.
@@ -472,14 +472,14 @@ pub async fn device_switch(
 }
 
 /// `POST /api/admin/devices/:id/speed-limit` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SpeedLimit {
     /// KB/s, at least 1.
     pub speed_limit: i64,
 }
 
 /// `POST /api/admin/devices/:id/wifi` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Wifi {
     pub ssid: String,
     pub password: Option<String>,
@@ -487,7 +487,7 @@ pub struct Wifi {
 }
 
 /// `POST /api/admin/devices/:id/switch-card` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SwitchCard {
     /// ICCID of a card bound to the device.
     pub target_iccid: String,

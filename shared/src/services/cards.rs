@@ -15,7 +15,8 @@ use crate::store::assets::{card_item, UniqueSwap};
 use crate::store::Store;
 
 /// List filters of cards: the shared asset filters plus exact identifiers.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CardFilter {
     /// Exact ICCID (one read).
     pub iccid: Option<String>,
@@ -30,7 +31,7 @@ pub struct CardFilter {
 }
 
 /// A card as listed: with its owner shop's name.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CardView {
     #[serde(flatten)]
     pub card: IotCard,
@@ -41,7 +42,7 @@ pub struct CardView {
 }
 
 /// `PUT /api/admin/iot-cards/:id` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateCard {
     /// New virtual number; `""` clears it.
     pub virtual_no: Option<String>,

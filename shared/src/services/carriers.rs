@@ -28,7 +28,7 @@ const TEMPLATE_MAX: usize = 500;
 pub const TEMPLATE_PLACEHOLDERS: [&str; 3] = ["iccid", "msisdn", "virtual_no"];
 
 /// `POST /api/admin/carriers` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateCarrier {
     pub carrier_name: String,
     pub carrier_type: String,
@@ -46,7 +46,7 @@ pub struct CreateCarrier {
 
 /// `PUT /api/admin/carriers/:id` body: absent fields are kept; an empty
 /// `carrier_code` or `realname_link_template` clears it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct UpdateCarrier {
     pub carrier_name: Option<String>,
     pub carrier_type: Option<String>,
@@ -60,7 +60,8 @@ pub struct UpdateCarrier {
 }
 
 /// List filters of `GET /api/admin/carriers`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CarrierFilter {
     /// Substring of the name.
     pub carrier_name: Option<String>,

@@ -16,7 +16,8 @@ use crate::store::assets::{device_item, BindConflict, UniqueSwap};
 use crate::store::{Store, StoreError};
 
 /// Exact-identifier filters of devices.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeviceFilter {
     pub virtual_no: Option<String>,
     pub imei: Option<String>,
@@ -26,7 +27,7 @@ pub struct DeviceFilter {
 }
 
 /// A device as listed: with its owner shop's name.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceView {
     #[serde(flatten)]
     pub device: Device,
@@ -34,7 +35,7 @@ pub struct DeviceView {
 }
 
 /// `PUT /api/admin/devices/:id` body; absent fields stay, `""` clears optional text.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateDevice {
     pub virtual_no: Option<String>,
     pub imei: Option<String>,
@@ -48,14 +49,14 @@ pub struct UpdateDevice {
 }
 
 /// `POST /api/admin/devices/:id/cards` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct BindCard {
     pub iot_card_id: u64,
     pub slot_position: u32,
 }
 
 /// A bound card as listed under its device.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BoundCard {
     pub slot_position: u32,
     pub bound_at: String,

@@ -21,7 +21,7 @@ use crate::store::tx::{Cond, Tx};
 use crate::store::Store;
 
 /// `POST /api/admin/enterprises` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateEnterprise {
     pub enterprise_name: String,
     pub enterprise_code: String,
@@ -37,7 +37,7 @@ pub struct CreateEnterprise {
 }
 
 /// `PUT /api/admin/enterprises/:id` body (the owner shop cannot change).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateEnterprise {
     pub enterprise_name: Option<String>,
     pub enterprise_code: Option<String>,
@@ -51,7 +51,8 @@ pub struct UpdateEnterprise {
 }
 
 /// List filters of `GET /api/admin/enterprises`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EnterpriseFilter {
     pub enterprise_name: Option<String>,
     pub enterprise_code: Option<String>,
@@ -60,7 +61,7 @@ pub struct EnterpriseFilter {
 }
 
 /// An enterprise with its owner shop's name (shown even if that shop is deleted).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EnterpriseView {
     #[serde(flatten)]
     pub enterprise: Enterprise,

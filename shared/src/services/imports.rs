@@ -15,7 +15,7 @@ use crate::paging::{CursorPage, PageQuery};
 use crate::store::keys;
 
 /// `POST /api/admin/iot-cards/import` and `/devices/import` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateImport {
     /// Key returned by `POST /api/admin/storage/upload-url`.
     pub file_key: String,
@@ -28,14 +28,14 @@ pub struct CreateImport {
 }
 
 /// Answer of `POST /api/admin/iot-cards/import` and `/devices/import` (api.md §7).
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ImportCreated {
     pub task_id: u64,
     pub task_no: String,
 }
 
 /// A task with its rejected rows.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportTaskView {
     #[serde(flatten)]
     pub task: ImportTask,

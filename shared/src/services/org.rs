@@ -104,7 +104,7 @@ impl BusinessError for OrgError {
 }
 
 /// `PUT /.../:id/status` body.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct StatusRequest {
     /// 1 enabled, 0 disabled.
     pub status: crate::domain::org::Status,

@@ -22,7 +22,7 @@ use crate::store::prefetch::Prefetched;
 use crate::store::{from_item, keys, Item, Key, Store};
 
 /// A card of a resolved device.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResolvedCard {
     pub card_id: u64,
     pub iccid: String,
@@ -54,7 +54,7 @@ impl ResolvedCard {
 }
 
 /// The resolve answer (fields of the other asset type are empty).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Resolved {
     pub asset_type: AssetType,
     pub asset_id: u64,

@@ -24,7 +24,7 @@ use crate::store::tx::{Cond, Tx};
 use crate::store::{num_attr, Key, Store, StoreError};
 
 /// `POST /api/admin/roles` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateRole {
     pub role_name: String,
     pub role_desc: Option<String>,
@@ -34,7 +34,7 @@ pub struct CreateRole {
 
 /// `PUT /api/admin/roles/:id` body (api.md §4); absent fields keep their value. The
 /// role type changes only while no account or shop holds the role.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateRole {
     pub role_name: Option<String>,
     pub role_desc: Option<String>,
@@ -44,7 +44,8 @@ pub struct UpdateRole {
 }
 
 /// List filters of `GET /api/admin/roles`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RoleFilter {
     pub role_name: Option<String>,
     pub role_type: Option<i64>,
@@ -52,13 +53,13 @@ pub struct RoleFilter {
 }
 
 /// `PUT /api/admin/roles/:id/permissions` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RolePermissions {
     pub permission_ids: Vec<u64>,
 }
 
 /// `POST /api/admin/permissions` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreatePermission {
     pub perm_name: String,
     pub perm_code: String,
@@ -70,7 +71,7 @@ pub struct CreatePermission {
 }
 
 /// `PUT /api/admin/permissions/:id` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdatePermission {
     pub perm_name: Option<String>,
     pub perm_code: Option<String>,
@@ -82,13 +83,14 @@ pub struct UpdatePermission {
 }
 
 /// A permission with its children.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PermissionNode {
     #[serde(flatten)]
     pub permission: Permission,
     /// The routes its code guards (`METHOD path`), filled in by the HTTP layer.
     #[serde(default)]
     pub routes: Vec<String>,
+    #[schema(no_recursion)]
     pub children: Vec<PermissionNode>,
 }
 

@@ -26,7 +26,7 @@ use crate::store::tx::{Cond, Tx, Upd};
 use crate::store::{from_item, num_attr, to_item, Key, Store, StoreError};
 
 /// Initial agent account created with a shop.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct InitialAccount {
     pub username: String,
     pub password: String,
@@ -34,7 +34,7 @@ pub struct InitialAccount {
 }
 
 /// `POST /api/admin/shops` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateShop {
     pub shop_name: String,
     pub shop_code: String,
@@ -50,7 +50,7 @@ pub struct CreateShop {
 }
 
 /// `PUT /api/admin/shops/:id` body; absent fields stay, `""` clears optional text.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateShop {
     pub shop_name: Option<String>,
     pub shop_code: Option<String>,
@@ -65,7 +65,8 @@ pub struct UpdateShop {
 }
 
 /// List filters of `GET /api/admin/shops`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ShopFilter {
     /// Substring of the name.
     pub shop_name: Option<String>,
@@ -77,7 +78,7 @@ pub struct ShopFilter {
 }
 
 /// A shop with its parent's name (shown even when the parent is soft-deleted).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShopView {
     #[serde(flatten)]
     pub shop: Shop,
@@ -85,7 +86,7 @@ pub struct ShopView {
 }
 
 /// `PUT /api/admin/shops/:id/roles` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ShopRoles {
     pub role_ids: Vec<u64>,
 }

@@ -66,7 +66,7 @@ impl BusinessError for StorageError {
 }
 
 /// What an upload is for.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
     IotCardImport,
@@ -85,7 +85,7 @@ impl Purpose {
 }
 
 /// `POST /api/admin/storage/upload-url` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UploadRequest {
     pub file_name: String,
     pub content_type: Option<String>,
@@ -96,7 +96,7 @@ pub struct UploadRequest {
 }
 
 /// A presigned upload.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UploadUrl {
     pub upload_url: String,
     pub file_key: String,
@@ -105,7 +105,7 @@ pub struct UploadUrl {
 }
 
 /// A presigned download.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DownloadUrl {
     pub download_url: String,
     pub expires_in: u64,

@@ -20,6 +20,7 @@ mod carriers;
 mod catalog;
 mod catalog_matrix;
 mod conformance;
+mod contract;
 mod gateway;
 mod helpers;
 mod import_groups;

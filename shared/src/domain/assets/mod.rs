@@ -47,6 +47,14 @@ impl TryFrom<i64> for AssetStatus {
     }
 }
 
+crate::wire_schema!(
+    AssetStatus,
+    integer_enum(
+        &[1, 2, 3, 4],
+        "1 = in stock; 2 = sold; 3 = exchanged; 4 = deactivated"
+    )
+);
+
 impl From<AssetStatus> for i64 {
     fn from(v: AssetStatus) -> i64 {
         v as i64
@@ -60,7 +68,7 @@ impl fmt::Display for AssetStatus {
 }
 
 /// Card or device.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AssetType {
     /// An IoT card.
@@ -166,7 +174,7 @@ impl IdentifierKind {
 }
 
 /// Allocation (to a subordinate shop) or recall (back from one).
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MoveOp {
     /// Down the shop tree.
@@ -195,7 +203,7 @@ impl MoveOp {
 }
 
 /// Stop or start (card network, device protect periods).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     Stop,
@@ -221,7 +229,7 @@ impl Direction {
 }
 
 /// A device's live protect period (domain.md §5.13), `none` when there is none.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProtectStatus {
     #[default]
@@ -250,7 +258,7 @@ const NETWORK_STOPPED: i64 = 0;
 const NETWORK_STARTED: i64 = 1;
 
 /// An IoT card (SIM).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct IotCard {
     pub id: u64,
     pub iccid: String,
@@ -345,7 +353,7 @@ impl IotCard {
 }
 
 /// A device with SIM slots.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Device {
     pub id: u64,
     pub virtual_no: String,
@@ -377,7 +385,7 @@ pub struct Device {
 }
 
 /// A card in a device's SIM slot (DeviceSimBinding).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct SimBinding {
     pub device_id: u64,
     pub iot_card_id: u64,
@@ -387,7 +395,7 @@ pub struct SimBinding {
 }
 
 /// One allocation or recall of one asset.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AllocationRecord {
     pub id: String,
     pub asset_type: AssetType,
@@ -403,7 +411,7 @@ pub struct AllocationRecord {
 }
 
 /// What an import task does.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportType {
     /// New cards.
@@ -441,7 +449,7 @@ impl ImportType {
 }
 
 /// Import task state.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportStatus {
     Pending,
@@ -468,7 +476,7 @@ impl ImportStatus {
 }
 
 /// A CSV import, processed asynchronously in chunks.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ImportTask {
     pub id: u64,
     pub task_no: String,
@@ -537,7 +545,7 @@ impl ImportTask {
 
 /// One rejected row of an import: `{row, iccid, reason}` for card imports and
 /// virtual-number fills, `{row, virtual_no, reason}` for device imports (api.md §7–§8).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct FailedItem {
     /// Row number (1-based, header excluded).
     pub row: u64,
@@ -549,7 +557,7 @@ pub struct FailedItem {
 }
 
 /// The value naming a rejected row, under its own field name.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RowSubject {
     /// `iccid`: card imports and virtual-number fills.

@@ -44,7 +44,7 @@ pub enum MoveAnswer {
 }
 
 /// A bulk task as its routes show it (the 202 answer, `GET /api/admin/bulk-tasks/{id}`).
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct BulkTaskView {
     pub task_id: u64,
     pub status: BulkStatus,

@@ -22,6 +22,11 @@ pub enum StockHolder {
     Shop(u64),
 }
 
+crate::wire_schema!(
+    StockHolder,
+    unsigned("A shop id; 0 = the platform's own stock")
+);
+
 impl From<u64> for StockHolder {
     fn from(id: u64) -> Self {
         match id {
@@ -32,7 +37,8 @@ impl From<u64> for StockHolder {
 }
 
 /// Filters of asset lists.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AssetFilter {
     /// Opaque position from the previous page's `next_cursor`.
     pub cursor: Option<String>,

@@ -49,7 +49,7 @@ pub async fn deactivate<A: Asset>(
 }
 
 /// Which assets an allocation or recall moves.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct Selection {
     /// Asset ids.
     pub ids: Option<Vec<u64>>,
@@ -66,7 +66,7 @@ pub struct Selection {
 }
 
 /// `POST .../allocate` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AllocateRequest {
     pub to_shop_id: u64,
     #[serde(flatten)]
@@ -75,7 +75,7 @@ pub struct AllocateRequest {
 }
 
 /// `POST .../recall` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RecallRequest {
     #[serde(flatten)]
     pub selection: Selection,
@@ -129,7 +129,7 @@ pub enum Moved {
 }
 
 /// Outcome of an allocation or recall.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MoveResult {
     pub success_count: u64,
     pub failed: Vec<MoveFailure>,
@@ -173,6 +173,22 @@ impl Serialize for MoveFailure {
         map.end()
     }
 }
+
+impl utoipa::PartialSchema for MoveFailure {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let text = || ObjectBuilder::new().schema_type(Type::String);
+        ObjectBuilder::new()
+            .description(Some("`iccid` for a card, `virtual_no` for a device"))
+            .property("iccid", text())
+            .property("virtual_no", text())
+            .property("reason", text())
+            .required("reason")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for MoveFailure {}
 
 /// Most assets one allocation or recall request may move.
 pub const MAX_MOVE: usize = 10_000;

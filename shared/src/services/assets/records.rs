@@ -18,7 +18,8 @@ use crate::store::asset_lists::{self, record_list};
 use crate::store::{keys, Store};
 
 /// Filters of the allocation-record list.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RecordFilter {
     pub cursor: Option<String>,
     pub page_size: Option<u32>,
@@ -36,7 +37,7 @@ pub struct RecordFilter {
 }
 
 /// An allocation record with shop names (soft-deleted shops included).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordView {
     #[serde(flatten)]
     pub record: AllocationRecord,

@@ -97,27 +97,27 @@ impl BusinessError for AuthError {
 }
 
 /// `POST /api/admin/login` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
 }
 
 /// `POST /api/admin/refresh-token` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
 /// `PUT /api/admin/me/password` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ChangePasswordRequest {
     pub old_password: String,
     pub new_password: String,
 }
 
 /// The logged-in user as returned with tokens.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenUser {
     pub id: u64,
     pub username: String,
@@ -127,7 +127,7 @@ pub struct TokenUser {
 }
 
 /// A token pair.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenPair {
     pub access_token: String,
     pub refresh_token: String,
@@ -140,7 +140,7 @@ pub struct TokenPair {
 }
 
 /// `GET /api/admin/me` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Me {
     pub account: Account,
     pub roles: Vec<Role>,

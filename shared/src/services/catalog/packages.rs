@@ -22,7 +22,7 @@ use crate::store::tx::{Cond, Tx, Upd};
 use crate::store::Store;
 
 /// `POST /api/admin/packages` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreatePackage {
     pub package_code: String,
     pub package_name: String,
@@ -51,7 +51,7 @@ pub struct CreatePackage {
 
 /// `PUT /api/admin/packages/:id` body: absent fields are kept; `virtual_ratio` is
 /// recomputed.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct UpdatePackage {
     pub package_code: Option<String>,
     pub package_name: Option<String>,
@@ -73,7 +73,8 @@ pub struct UpdatePackage {
 }
 
 /// List filters of `GET /api/admin/packages`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PackageFilter {
     /// Substring of the name.
     pub package_name: Option<String>,
@@ -150,7 +151,7 @@ pub async fn create_package(
 /// A package as returned: every field of the package with `virtual_ratio` as a
 /// number, and for agents their own allocation (its `cost_price` replacing the
 /// platform's base cost).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PackageView {
     pub id: u64,
     pub package_code: String,
@@ -185,7 +186,7 @@ pub struct PackageView {
 }
 
 /// What an agent's own allocation adds to a package it sees.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OwnAllocationView {
     pub retail_price: i64,
     pub shelf_status: ShelfStatus,
@@ -387,13 +388,13 @@ pub async fn delete_package(
 // ---------------------------------------------------------------- own allocation
 
 /// `PATCH /api/admin/packages/:id/retail-price` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RetailPrice {
     pub retail_price: i64,
 }
 
 /// `PATCH /api/admin/packages/:id/shelf-status` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ShelfRequest {
     pub shelf_status: ShelfStatus,
 }

@@ -20,7 +20,7 @@ use crate::store::tx::Tx;
 use crate::store::Store;
 
 /// `POST /api/admin/package-series` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateSeries {
     pub series_name: String,
     pub series_code: String,
@@ -44,7 +44,7 @@ pub struct CreateSeries {
 }
 
 /// `PUT /api/admin/package-series/:id` body: absent fields are kept.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct UpdateSeries {
     pub series_name: Option<String>,
     pub series_code: Option<String>,
@@ -61,7 +61,8 @@ pub struct UpdateSeries {
 }
 
 /// List filters of `GET /api/admin/package-series`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SeriesFilter {
     /// Substring of the name.
     pub series_name: Option<String>,

@@ -50,7 +50,7 @@ pub const STALE_AFTER_SECS: i64 = 60;
 pub const MAX_ITEMS: usize = 1000;
 
 /// One package of a grant request.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 pub struct GrantPackage {
     pub package_id: u64,
     pub cost_price: Option<i64>,
@@ -60,7 +60,7 @@ pub struct GrantPackage {
 }
 
 /// `POST /api/admin/shop-series-grants` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateGrant {
     pub shop_id: u64,
     pub series_id: u64,
@@ -73,7 +73,7 @@ pub struct CreateGrant {
 }
 
 /// `PUT /api/admin/shop-series-grants/:id` body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct UpdateGrant {
     pub one_time_commission_amount: Option<i64>,
     pub commission_tiers: Option<Vec<GrantTier>>,
@@ -84,13 +84,14 @@ pub struct UpdateGrant {
 }
 
 /// `PUT /api/admin/shop-series-grants/:id/packages` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ManagePackages {
     pub packages: Vec<GrantPackage>,
 }
 
 /// List filters of `GET /api/admin/shop-series-grants`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GrantFilter {
     pub shop_id: Option<u64>,
     pub series_id: Option<u64>,
@@ -100,7 +101,7 @@ pub struct GrantFilter {
 }
 
 /// A tier of a grant as returned: the grantee's amount merged with the series tier.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TierView {
     pub operator: Operator,
     pub threshold: i64,
@@ -110,7 +111,7 @@ pub struct TierView {
 }
 
 /// A package of a grant as returned.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GrantPackageView {
     pub package_id: u64,
     pub package_name: String,
@@ -122,7 +123,7 @@ pub struct GrantPackageView {
 }
 
 /// `ShopSeriesGrantResponse`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GrantView {
     pub id: u64,
     pub shop_id: u64,

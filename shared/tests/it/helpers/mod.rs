@@ -248,6 +248,15 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 impl TestApp {
+    /// The body of a GET without a token, as text (pages that are not JSON).
+    pub async fn raw_get(&self, path: &str) -> String {
+        let req = Request::builder().uri(path).body(Body::empty()).unwrap();
+        let res = self.router.clone().oneshot(req).await.expect("router");
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+
     /// Sends a raw request through the router.
     pub async fn send(&self, req: Request<Body>) -> Resp {
         let res = self.router.clone().oneshot(req).await.expect("router");

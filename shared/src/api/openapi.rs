@@ -1,0 +1,304 @@
+//! The OpenAPI 3.1 document of every route, generated from the handlers'
+//! `#[utoipa::path]` annotations and the types' `ToSchema` derives, and completed
+//! from the access table ([`access::ROUTES`]): who may call a route decides its
+//! security requirement, and the business codes it can answer (its own, named in the
+//! `x-codes` extension of its annotation, plus those every route of its kind can
+//! answer) become its error responses, grouped by HTTP status.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use serde_json::json;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use super::access::{self, Access};
+use crate::codes::{Code, Lang};
+
+/// Name of the bearer JWT security scheme.
+pub const BEARER: &str = "bearer";
+/// Extension of an operation listing the business codes it can answer.
+pub const X_CODES: &str = "x-codes";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "CMP admin API",
+        description = "IoT connectivity management platform. Every response is the envelope \
+            `{code, msg, data, timestamp}`: `code` 0 is success, any other is a business \
+            code whose HTTP status the error responses list. Lists page with `page_size` \
+            and `cursor` (`next_cursor` of the previous page).",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        super::health::health,
+        super::health::openapi_json,
+        super::health::docs_page,
+    ),
+    tags(
+        (name = "health", description = "Liveness and this document"),
+        (name = "admin-auth", description = "Login, tokens, who-am-I, own password"),
+        (name = "admin-carriers", description = "Telecom carriers"),
+    )
+)]
+struct ApiDoc;
+
+/// The document, built once per process.
+pub fn document() -> &'static Document {
+    static DOC: OnceLock<Document> = OnceLock::new();
+    DOC.get_or_init(build)
+}
+
+fn build() -> Document {
+    let mut doc = ApiDoc::openapi();
+    for group in [
+        super::admin_auth::Doc::openapi(),
+        super::admin_accounts::Doc::openapi(),
+        super::admin_roles::Doc::openapi(),
+        super::admin_shops::Doc::openapi(),
+        super::admin_enterprises::Doc::openapi(),
+        super::admin_carriers::Doc::openapi(),
+        super::admin_iot_cards::Doc::openapi(),
+        super::admin_devices::Doc::openapi(),
+        super::admin_asset_allocations::Doc::openapi(),
+        super::admin_assets::Doc::openapi(),
+        super::admin_storage::Doc::openapi(),
+        super::admin_package_series::Doc::openapi(),
+        super::admin_packages::Doc::openapi(),
+        super::admin_shop_series_grants::Doc::openapi(),
+    ] {
+        doc.merge(group);
+    }
+    Completion.modify(&mut doc);
+    doc
+}
+
+/// The document as JSON, built once per process.
+pub fn json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| serde_json::to_string(document()).unwrap_or_default())
+}
+
+/// Every operation of the document: method (upper case) and path.
+pub fn operations(doc: &Document) -> BTreeSet<(String, String)> {
+    let mut ops = BTreeSet::new();
+    for (path, item) in &doc.paths.paths {
+        for (method, _) in operations_of(item) {
+            ops.insert((method.to_string(), path.clone()));
+        }
+    }
+    ops
+}
+
+fn operations_of(item: &PathItem) -> Vec<(&'static str, &Operation)> {
+    [
+        ("GET", &item.get),
+        ("POST", &item.post),
+        ("PUT", &item.put),
+        ("PATCH", &item.patch),
+        ("DELETE", &item.delete),
+    ]
+    .into_iter()
+    .filter_map(|(m, op)| op.as_ref().map(|op| (m, op)))
+    .collect()
+}
+
+/// Completes every operation from the access table: security and error responses.
+struct Completion;
+
+impl Modify for Completion {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components
+            .schemas
+            .insert(ERROR.into(), RefOr::T(error_schema().into()));
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "The `access_token` of `POST /api/admin/login` (2 hours).",
+                    ))
+                    .build(),
+            ),
+        );
+        for (path, item) in doc.paths.paths.iter_mut() {
+            for (method, op) in operations_mut(item) {
+                let access = access::ROUTES
+                    .iter()
+                    .find(|(m, p, _)| *m == method && *p == path.as_str())
+                    .map(|(_, _, a)| *a);
+                complete(op, access, path.contains('{'));
+            }
+        }
+    }
+}
+
+fn operations_mut(item: &mut PathItem) -> Vec<(&'static str, &mut Operation)> {
+    [
+        ("GET", &mut item.get),
+        ("POST", &mut item.post),
+        ("PUT", &mut item.put),
+        ("PATCH", &mut item.patch),
+        ("DELETE", &mut item.delete),
+    ]
+    .into_iter()
+    .filter_map(|(m, op)| op.as_mut().map(|op| (m, op)))
+    .collect()
+}
+
+/// The codes an operation can answer beyond its own: those of its access check,
+/// its input, and the store.
+fn common_codes(
+    access: Option<Access>,
+    has_body: bool,
+    has_input: bool,
+    has_path: bool,
+) -> Vec<Code> {
+    let mut codes = Vec::new();
+    if has_body || has_input {
+        codes.push(Code::INVALID_PARAM);
+    }
+    if has_body {
+        codes.push(Code::PAYLOAD_TOO_LARGE);
+    }
+    if has_path {
+        codes.push(Code::NOT_FOUND);
+    }
+    match access {
+        Some(Access::Public) => {}
+        Some(Access::Session) => codes.push(Code::INVALID_TOKEN),
+        Some(Access::Code(_)) | None => codes.extend([Code::INVALID_TOKEN, Code::FORBIDDEN]),
+    }
+    if access != Some(Access::Public) {
+        codes.extend([Code::BUSY, Code::INTERNAL, Code::DATABASE]);
+    }
+    codes
+}
+
+fn complete(op: &mut Operation, access: Option<Access>, has_path: bool) {
+    if access != Some(Access::Public) {
+        op.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
+    }
+    let has_body = op.request_body.is_some();
+    let has_input = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    let mut codes: Vec<Code> = op
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get(X_CODES))
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_u64())
+                .map(|c| Code(c as u32))
+                .collect()
+        })
+        .unwrap_or_default();
+    codes.extend(common_codes(access, has_body, has_input, has_path));
+    let mut by_status: BTreeMap<u16, BTreeSet<u32>> = BTreeMap::new();
+    for code in &codes {
+        by_status
+            .entry(code.http_status().as_u16())
+            .or_default()
+            .insert(code.0);
+    }
+    let all: BTreeSet<u32> = codes.iter().map(|c| c.0).collect();
+    op.extensions
+        .get_or_insert_with(Default::default)
+        .insert(X_CODES.into(), json!(all));
+    for (status, codes) in by_status {
+        let description = codes
+            .iter()
+            .map(|c| format!("`{c}` {}", Code(*c).message(Lang::En)))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let response = ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(error_envelope(&codes)))
+                    .build(),
+            )
+            .build();
+        op.responses
+            .responses
+            .insert(status.to_string(), RefOr::T(response));
+    }
+}
+
+/// Name of the error envelope's schema.
+const ERROR: &str = "Error";
+
+/// The envelope of every error: `data` is `null`.
+fn error_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .description(Some("An error: a business code, a message in the request's language (`Accept-Language`), no data."))
+        .property("code", ObjectBuilder::new().schema_type(Type::Integer))
+        .property("msg", ObjectBuilder::new().schema_type(Type::String))
+        .property("data", ObjectBuilder::new().schema_type(Type::Null))
+        .property("timestamp", ObjectBuilder::new().schema_type(Type::String))
+        .required("code")
+        .required("msg")
+        .required("data")
+        .required("timestamp")
+}
+
+/// The envelope of an error answering one of `codes`.
+fn error_envelope(codes: &BTreeSet<u32>) -> AllOfBuilder {
+    AllOfBuilder::new().item(Ref::from_schema_name(ERROR)).item(
+        ObjectBuilder::new().property(
+            "code",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .enum_values(Some(codes.iter().copied())),
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_lists_exactly_the_routes_of_the_access_table() {
+        let documented = operations(document());
+        let routed: BTreeSet<(String, String)> = access::ROUTES
+            .iter()
+            .map(|(m, p, _)| (m.to_string(), p.to_string()))
+            .collect();
+        let missing: Vec<_> = routed.difference(&documented).collect();
+        let extra: Vec<_> = documented.difference(&routed).collect();
+        assert!(missing.is_empty(), "routes the document lacks: {missing:?}");
+        assert!(extra.is_empty(), "documented but not routed: {extra:?}");
+    }
+
+    #[test]
+    fn every_operation_is_named_tagged_and_answers_its_codes() {
+        let mut ids = BTreeSet::new();
+        for (path, item) in &document().paths.paths {
+            for (method, op) in operations_of(item) {
+                let id = op.operation_id.clone().unwrap_or_default();
+                assert!(!id.is_empty(), "{method} {path} has no operation id");
+                assert!(ids.insert(id.clone()), "operation id {id} used twice");
+                assert!(
+                    op.tags.as_ref().is_some_and(|t| t.len() == 1),
+                    "{id}: one tag"
+                );
+                let responses = &op.responses.responses;
+                assert!(
+                    responses.contains_key("200") || responses.contains_key("202"),
+                    "{id} has no success response"
+                );
+                let codes = op.extensions.as_ref().and_then(|e| e.get(X_CODES));
+                assert!(codes.is_some_and(|c| c.is_array()), "{id} lists no codes");
+            }
+        }
+        assert!(json().starts_with('{') && json().contains("\"openapi\":\"3.1"));
+    }
+}
