@@ -40,7 +40,16 @@ call() { # method path token [body]
   printf '%s' "$out"
 }
 
-login() { call POST /api/admin/login "" "{\"username\":\"$1\",\"password\":\"$2\"}" | json "d['data']['access_token']"; }
+# Logs in, waiting out the per-IP login limit (1006) a previous run may have used up.
+login() {
+  local body="{\"username\":\"$1\",\"password\":\"$2\"}" out
+  for _ in $(seq 1 20); do
+    out="$(curl -s -X POST "$BASE/api/admin/login" -H 'content-type: application/json' -d "$body")"
+    [[ "$(json "d.get('code')" <<<"$out" 2>/dev/null)" == 1006 ]] || break
+    sleep 5
+  done
+  call POST /api/admin/login "" "$body" | json "d['data']['access_token']"
+}
 
 # A level-1 shop with the built-in customer role; its first account is an agent.
 agent() { # name
