@@ -4,9 +4,9 @@
 # (status, content type, body schema), invalid input refused, valid input accepted.
 #
 # Sets up its actors through the API first: two level-1 shops whose first accounts
-# are agents holding the built-in customer role. A throwaway agent runs logout and
-# the own-password change alone (they end or change its session); then the other
-# agent and finally the super admin run every other operation. Bounded for a few minutes on 2 cores: CMP_API_CHECK_EXAMPLES examples per
+# are agents holding the built-in customer role. A throwaway agent runs the session
+# operations alone (login, refresh, logout, own password); then the other agent and
+# finally the super admin run every other operation. Bounded for a few minutes on 2 cores: CMP_API_CHECK_EXAMPLES examples per
 # operation and phase (default 5), CMP_API_CHECK_WORKERS workers (default 1: the
 # Python 3.11 parser is not thread-safe and hypothesis parses while it generates).
 #
@@ -66,9 +66,16 @@ ROLE="$(call GET '/api/admin/roles?role_type=2&page_size=100' "$ADMIN" | json "[
 AGENT="$(agent apicheck)"
 THROWAWAY="$(agent apicheck-session)"
 
-# Operations that end or change the caller's own session.
-SESSION=(--include-path /api/admin/logout --include-path /api/admin/me/password)
-NOT_SESSION=(--exclude-path /api/admin/logout --exclude-path /api/admin/me/password)
+# Operations of sessions: logout and the own-password change end or change the
+# caller's; failed logins count against a username for 15 minutes, and the stateful
+# phase learns real usernames (the super admin's) from responses. Only the throwaway
+# agent's run calls them.
+SESSION_PATHS=(/api/admin/login /api/admin/refresh-token /api/admin/logout /api/admin/me/password)
+SESSION=() NOT_SESSION=()
+for p in "${SESSION_PATHS[@]}"; do
+  SESSION+=(--include-path "$p")
+  NOT_SESSION+=(--exclude-path "$p")
+done
 
 failed=()
 run() { # name token phases filters...
