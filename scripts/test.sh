@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Command 2: the whole test suite. Same set-up as the dev command, then format check,
 # clippy (-D warnings), unit + integration tests against the local AWS emulator,
-# and template validation (cfn-lint, template table == infra/table.json).
+# template validation (cfn-lint, template table == infra/table.json), then the dev
+# server over HTTP: the smoke walk-through, the docs page in headless Chromium and
+# schemathesis against the OpenAPI document.
 source "$(dirname "$0")/env.sh"
 
 ensure_venv
@@ -37,8 +39,12 @@ SERVER_PID=$!
 trap 'kill $SERVER_PID 2>/dev/null; stop_moto' EXIT INT TERM
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$CMP_PORT/health" >/dev/null 2>&1 && break; sleep 0.1; done
 PYTHON="$VENV/bin/python" bash scripts/smoke.sh "http://127.0.0.1:$CMP_PORT"
+log "end to end: the API docs page in headless Chromium"
+PYTHON="$VENV/bin/python" bash scripts/check-docs-page.sh "http://127.0.0.1:$CMP_PORT"
+log "end to end: every documented operation against its document (schemathesis)"
+bash scripts/check-api.sh "http://127.0.0.1:$CMP_PORT"
 
 passed=$(awk '/^test result:/ {s += $4} END {print s + 0}' "$ROOT/.dev/test-output.log")
 failed=$(awk '/^test result:/ {s += $6} END {print s + 0}' "$ROOT/.dev/test-output.log")
 echo "all checks passed"
-echo "tests: $((passed + 1)) passed, $failed failed"
+echo "tests: $((passed + 3)) passed, $failed failed"
