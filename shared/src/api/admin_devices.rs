@@ -153,7 +153,7 @@ async fn list(
     params(("id" = u64, Path, minimum = 1)),
     request_body = UpdateDevice,
     responses((status = 200, body = Envelope<Device>)),
-    extensions(("x-codes" = json!([C::DUPLICATE_VIRTUAL_NO.0, C::DUPLICATE_IDENTIFIER.0, C::VERSION_CONFLICT.0]))))]
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::DUPLICATE_VIRTUAL_NO.0, C::DUPLICATE_IDENTIFIER.0, C::VERSION_CONFLICT.0]))))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -169,7 +169,7 @@ async fn update(
 #[utoipa::path(delete, path = "/api/admin/devices/{id}", operation_id = "delete_device", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<Nothing>)),
-    extensions(("x-codes" = json!([C::ASSET_STATUS_INVALID.0, C::VERSION_CONFLICT.0]))))]
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::ASSET_STATUS_INVALID.0, C::VERSION_CONFLICT.0]))))]
 async fn remove(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     devices::delete(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
@@ -179,7 +179,7 @@ async fn remove(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiRe
 #[utoipa::path(patch, path = "/api/admin/devices/{id}/deactivate", operation_id = "deactivate_device", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<Nothing>)),
-    extensions(("x-codes" = json!([C::ASSET_STATUS_INVALID.0, C::VERSION_CONFLICT.0]))))]
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::ASSET_STATUS_INVALID.0, C::VERSION_CONFLICT.0]))))]
 async fn deactivate(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     assets::deactivate::<Device>(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))
@@ -188,7 +188,8 @@ async fn deactivate(State(st): State<AppState>, caller: Caller, Id(id): Id) -> A
 /// The cards bound to a device, by slot.
 #[utoipa::path(get, path = "/api/admin/devices/{id}/cards", operation_id = "device_cards", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = Envelope<Vec<BoundCard>>)))]
+    responses((status = 200, body = Envelope<Vec<BoundCard>>)),
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0]))))]
 async fn cards(
     State(st): State<AppState>,
     caller: Caller,

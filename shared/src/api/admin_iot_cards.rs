@@ -79,7 +79,7 @@ async fn standalone(
     params(("id" = u64, Path, minimum = 1)),
     request_body = UpdateCard,
     responses((status = 200, body = Envelope<IotCard>)),
-    extensions(("x-codes" = json!([C::DUPLICATE_VIRTUAL_NO.0, C::DUPLICATE_IDENTIFIER.0, C::VERSION_CONFLICT.0]))))]
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::DUPLICATE_VIRTUAL_NO.0, C::DUPLICATE_IDENTIFIER.0, C::VERSION_CONFLICT.0]))))]
 async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -95,7 +95,7 @@ async fn update(
 #[utoipa::path(patch, path = "/api/admin/iot-cards/{id}/deactivate", operation_id = "deactivate_card", tag = TAG,
     params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Envelope<Nothing>)),
-    extensions(("x-codes" = json!([C::ASSET_STATUS_INVALID.0, C::VERSION_CONFLICT.0]))))]
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::ASSET_STATUS_INVALID.0, C::VERSION_CONFLICT.0]))))]
 async fn deactivate(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<()> {
     assets::deactivate::<IotCard>(&st.store, &caller, st.clock.now(), id).await?;
     Ok(Data(()))

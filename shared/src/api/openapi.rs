@@ -257,7 +257,8 @@ fn common_codes(
     if has_body {
         codes.push(Code::PAYLOAD_TOO_LARGE);
     }
-    if has_path {
+    // An id in the path, the query or the body may name nothing the caller sees.
+    if has_path || has_body || has_input {
         codes.push(Code::NOT_FOUND);
     }
     let session = [

@@ -46,6 +46,7 @@ pub struct AssetFilter {
     #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     /// Only the stock of this shop (its own, not its descendants'), or platform stock.
+    #[param(value_type = Option<u64>)]
     pub shop_id: Option<StockHolder>,
     /// Identifier prefix (ICCID for cards, virtual number for devices).
     pub prefix: Option<String>,
