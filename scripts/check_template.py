@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""Checks that the `Table` resource of the SAM template matches infra/table.json.
+"""Checks the SAM template against what the code and the local stack assume.
 
-infra/table.json is what the dev server creates locally; template.yaml is what
-CloudFormation deploys. The two must describe the same keys, indexes, billing mode
-and TTL attribute.
+1. The `Table` resource matches infra/table.json: infra/table.json is what the dev
+   server creates locally; template.yaml is what CloudFormation deploys. The two must
+   describe the same keys, indexes, billing mode and TTL attribute.
+2. Every SQS queue has a CloudWatch alarm: a dead-letter queue (a redrive target, or
+   the queue SAM creates for an event's `DeadLetterConfig: {Type: SQS}`) on
+   ApproximateNumberOfMessagesVisible, any other queue on
+   ApproximateAgeOfOldestMessage.
 
 Usage (from the repository root, with the venv that has cfn-lint):
     ~/.cache/cmp-venv/bin/python scripts/check_template.py [TEMPLATE] [TABLE_JSON]
@@ -92,6 +96,61 @@ def compare(props, spec):
     return diffs
 
 
+def queue_name_of(dimensions):
+    """The logical id an alarm's QueueName dimension points at (`!GetAtt X.QueueName`)."""
+    for d in dimensions or []:
+        if d.get("Name") != "QueueName":
+            continue
+        value = d.get("Value")
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            att = value["Fn::GetAtt"]
+            parts = att if isinstance(att, list) else str(att).split(".", 1)
+            if len(parts) == 2 and parts[1] == "QueueName":
+                return parts[0]
+    return None
+
+
+def check_queue_alarms(resources):
+    """Every queue (and every SAM-created dead-letter queue) has the right alarm."""
+    queues, dlqs = set(), set()
+    for name, res in resources.items():
+        props = res.get("Properties") or {}
+        if res.get("Type") == "AWS::SQS::Queue":
+            queues.add(name)
+            target = (props.get("RedrivePolicy") or {}).get("deadLetterTargetArn")
+            if isinstance(target, dict) and "Fn::GetAtt" in target:
+                att = target["Fn::GetAtt"]
+                dlqs.add(att[0] if isinstance(att, list) else str(att).split(".")[0])
+        if res.get("Type") == "AWS::Serverless::Function":
+            for event, spec in (props.get("Events") or {}).items():
+                dead = (spec.get("Properties") or {}).get("DeadLetterConfig") or {}
+                if dead.get("Type") == "SQS":
+                    generated = f"{name}{event}Queue"
+                    queues.add(generated)
+                    dlqs.add(generated)
+    alarmed = {}
+    for res in resources.values():
+        if res.get("Type") != "AWS::CloudWatch::Alarm":
+            continue
+        props = res.get("Properties") or {}
+        if props.get("Namespace") != "AWS/SQS":
+            continue
+        queue = queue_name_of(props.get("Dimensions"))
+        if queue:
+            alarmed.setdefault(queue, set()).add(props.get("MetricName"))
+    diffs = []
+    for queue in sorted(queues):
+        want = (
+            "ApproximateNumberOfMessagesVisible"
+            if queue in dlqs
+            else "ApproximateAgeOfOldestMessage"
+        )
+        if want not in alarmed.get(queue, set()):
+            kind = "dead-letter queue" if queue in dlqs else "queue"
+            diffs.append(f"{kind} {queue} has no alarm on {want}")
+    return diffs, len(queues)
+
+
 def main(argv):
     template_path = Path(argv[1]) if len(argv) > 1 else ROOT / "template.yaml"
     table_path = Path(argv[2]) if len(argv) > 2 else ROOT / "infra" / "table.json"
@@ -106,14 +165,25 @@ def main(argv):
         print(f"{template_path}: Table has type {table.get('Type')}, expected AWS::DynamoDB::Table")
         return 1
 
+    failed = False
     diffs = compare(table.get("Properties") or {}, spec)
     if diffs:
+        failed = True
         print(f"{template_path}: Table does not match {table_path}:")
         for d in diffs:
             print(f"  - {d}")
-        return 1
-    print("template table matches infra/table.json")
-    return 0
+    else:
+        print("template table matches infra/table.json")
+
+    diffs, queues = check_queue_alarms(template.get("Resources") or {})
+    if diffs:
+        failed = True
+        print(f"{template_path}: queues without an alarm:")
+        for d in diffs:
+            print(f"  - {d}")
+    else:
+        print(f"every queue has its alarm ({queues} queues)")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Command 2: the whole test suite. Same set-up as the dev command, then format check,
 # clippy (-D warnings), unit + integration tests against the local AWS emulator,
-# template validation (cfn-lint, template table == infra/table.json), then the dev
-# server over HTTP: the smoke walk-through, the docs page in headless Chromium and
-# schemathesis against the OpenAPI document.
+# template validation (cfn-lint, `sam validate --lint` (offline, ~20 s), template table
+# == infra/table.json, every queue has its alarm), then the dev server over HTTP: the
+# smoke walk-through, the docs page in headless Chromium and schemathesis against the
+# OpenAPI document.
 source "$(dirname "$0")/env.sh"
 
 ensure_venv
@@ -20,8 +21,9 @@ bash scripts/check-layers.sh
 log "clippy"
 cargo clippy -q --all-targets -- -D warnings
 
-log "template: cfn-lint and table definition"
+log "template: cfn-lint, sam validate --lint, table definition and queue alarms"
 "$VENV/bin/cfn-lint" template.yaml
+SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint --template template.yaml
 "$VENV/bin/python" scripts/check_template.py
 
 start_moto ""

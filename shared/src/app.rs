@@ -3,8 +3,12 @@
 //!
 //! A function names the clients it uses ([`Clients`]); the others are never built,
 //! and a use case reaching for one answers an internal error ([`Unavailable`]).
+//! Only what every invocation needs is built at cold start (the table handle, the
+//! token keys, hence the one Secrets Manager read); object storage, the queues and
+//! the carrier gateway are built on their first use and then shared by every clone of
+//! the state.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::auth::TokenKeys;
 use crate::clock::Clock;
@@ -110,11 +114,25 @@ pub struct AppState {
     pub clock: Clock,
     /// Token signing keys.
     pub tokens: Arc<TokenKeys>,
-    s3: Option<aws_sdk_s3::Client>,
-    import_queue: Option<ImportQueue>,
-    bulk_queue: Option<BulkQueue>,
-    gateway: Option<GatewayClient>,
+    /// The clients this function may build.
+    clients: Clients,
+    /// The SDK configuration the lazily built clients are made from.
+    sdk: Arc<aws_config::SdkConfig>,
+    lazy: Arc<LazyClients>,
     secrets: Option<Secrets>,
+}
+
+/// The clients built on first use (cold starts skip them; most invocations of a
+/// function that has them never need them).
+#[derive(Debug, Default)]
+struct LazyClients {
+    s3: OnceLock<aws_sdk_s3::Client>,
+    /// One SQS client for both queues.
+    sqs: OnceLock<aws_sdk_sqs::Client>,
+    import_queue: OnceLock<ImportQueue>,
+    bulk_queue: OnceLock<BulkQueue>,
+    /// `None` inside: the gateway is not configured (or its client failed to build).
+    gateway: OnceLock<Option<GatewayClient>>,
 }
 
 impl AppState {
@@ -193,37 +211,22 @@ impl AppState {
     }
 
     fn from_sdk(cfg: Config, sdk: &aws_config::SdkConfig, clients: Clients) -> Self {
-        let store = Store::from_sdk(sdk, &cfg.table);
-        let s3 = clients.s3.then(|| {
-            aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(sdk)
-                    .force_path_style(cfg.aws_endpoint.is_some())
-                    .build(),
-            )
-        });
-        let import_queue = clients
-            .import_queue
-            .then(|| ImportQueue::new(aws_sdk_sqs::Client::new(sdk), &cfg.import_queue_url));
-        let bulk_queue = clients
-            .bulk_queue
-            .then(|| BulkQueue::new(aws_sdk_sqs::Client::new(sdk), &cfg.bulk_queue_url));
-        let clock = Clock::default();
-        let gateway = if clients.gateway {
-            gateway_client(&cfg, &clock)
-        } else {
-            None
-        };
         Self {
+            store: Store::from_sdk(sdk, &cfg.table),
             tokens: Arc::new(TokenKeys::new(&cfg.jwt_secret)),
             cfg: Arc::new(cfg),
-            store,
-            clock,
-            s3,
-            import_queue,
-            bulk_queue,
-            gateway,
+            clock: Clock::default(),
+            clients,
+            sdk: Arc::new(sdk.clone()),
+            lazy: Arc::default(),
             secrets: None,
         }
+    }
+
+    fn sqs(&self) -> &aws_sdk_sqs::Client {
+        self.lazy
+            .sqs
+            .get_or_init(|| aws_sdk_sqs::Client::new(&self.sdk))
     }
 
     /// Secrets Manager, when the function names any secret.
@@ -234,40 +237,87 @@ impl AppState {
     /// The same state with the import queue at `url` (the local stack creates it).
     pub fn with_import_queue_url(mut self, url: &str) -> Self {
         Arc::make_mut(&mut self.cfg).import_queue_url = url.to_string();
-        self.import_queue = self.import_queue.map(|q| q.at(url));
+        self.lazy = Arc::new(self.lazy.without_queues());
         self
     }
 
     /// The same state with the bulk-move queue at `url` (the local stack creates it).
     pub fn with_bulk_queue_url(mut self, url: &str) -> Self {
         Arc::make_mut(&mut self.cfg).bulk_queue_url = url.to_string();
-        self.bulk_queue = self.bulk_queue.map(|q| q.at(url));
+        self.lazy = Arc::new(self.lazy.without_queues());
         self
     }
 
-    /// Object storage.
+    /// Object storage (built on first use).
     pub fn s3(&self) -> Result<&aws_sdk_s3::Client, Unavailable> {
-        self.s3.as_ref().ok_or(Unavailable("object storage"))
+        if !self.clients.s3 {
+            return Err(Unavailable("object storage"));
+        }
+        Ok(self.lazy.s3.get_or_init(|| {
+            aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(self.sdk.as_ref())
+                    .force_path_style(self.cfg.aws_endpoint.is_some())
+                    .build(),
+            )
+        }))
     }
 
-    /// The import queue.
+    /// The import queue (built on first use).
     pub fn import_queue(&self) -> Result<&ImportQueue, Unavailable> {
-        self.import_queue
-            .as_ref()
-            .ok_or(Unavailable("the import queue"))
+        if !self.clients.import_queue {
+            return Err(Unavailable("the import queue"));
+        }
+        Ok(self
+            .lazy
+            .import_queue
+            .get_or_init(|| ImportQueue::new(self.sqs().clone(), &self.cfg.import_queue_url)))
     }
 
-    /// The bulk-move queue.
+    /// The bulk-move queue (built on first use).
     pub fn bulk_queue(&self) -> Result<&BulkQueue, Unavailable> {
-        self.bulk_queue
-            .as_ref()
-            .ok_or(Unavailable("the bulk-move queue"))
+        if !self.clients.bulk_queue {
+            return Err(Unavailable("the bulk-move queue"));
+        }
+        Ok(self
+            .lazy
+            .bulk_queue
+            .get_or_init(|| BulkQueue::new(self.sqs().clone(), &self.cfg.bulk_queue_url)))
     }
 
-    /// The carrier gateway, when this function uses it and it is configured.
+    /// The carrier gateway, when this function uses it and it is configured (built on
+    /// first use).
     pub fn gateway(&self) -> Option<&GatewayClient> {
-        self.gateway.as_ref()
+        if !self.clients.gateway {
+            return None;
+        }
+        self.lazy
+            .gateway
+            .get_or_init(|| gateway_client(&self.cfg, &self.clock))
+            .as_ref()
     }
+}
+
+impl LazyClients {
+    /// The same clients without the queue handles (their URLs changed); the SQS
+    /// client itself is kept.
+    fn without_queues(&self) -> Self {
+        Self {
+            s3: kept(&self.s3),
+            sqs: kept(&self.sqs),
+            import_queue: OnceLock::new(),
+            bulk_queue: OnceLock::new(),
+            gateway: kept(&self.gateway),
+        }
+    }
+}
+
+/// A copy of `cell` (built or not).
+fn kept<T: Clone>(cell: &OnceLock<T>) -> OnceLock<T> {
+    let fresh = OnceLock::new();
+    if let Some(v) = cell.get() {
+        let _ = fresh.set(v.clone());
+    }
+    fresh
 }
 
 /// The SDK timeout configuration of `ms` (every client built from the SDK
