@@ -14,6 +14,7 @@ use crate::config::{
     MIN_JWT_SECRET_BYTES, SDK_TIMEOUTS_MS,
 };
 use crate::integrations::bulk_queue::BulkQueue;
+use crate::integrations::fifo::SqsQueue;
 use crate::integrations::gateway::client::{GatewayClient, GatewayConfig};
 use crate::integrations::gateway::crypto::AesEcbMd5;
 use crate::integrations::import_queue::ImportQueue;
@@ -27,7 +28,8 @@ pub struct Clients {
     pub tokens: bool,
     /// Object storage (uploads, import files, bulk results).
     pub s3: bool,
-    /// The import queue.
+    /// The import queue and the queue of import file arrivals (the import worker
+    /// consumes both).
     pub import_queue: bool,
     /// The bulk-move queue.
     pub bulk_queue: bool,
@@ -112,6 +114,7 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     s3: Option<aws_sdk_s3::Client>,
     import_queue: Option<ImportQueue>,
+    import_events: Option<SqsQueue>,
     bulk_queue: Option<BulkQueue>,
     gateway: Option<GatewayClient>,
     secrets: Option<Secrets>,
@@ -204,6 +207,9 @@ impl AppState {
         let import_queue = clients
             .import_queue
             .then(|| ImportQueue::new(aws_sdk_sqs::Client::new(sdk), &cfg.import_queue_url));
+        let import_events = clients
+            .import_queue
+            .then(|| SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &cfg.import_events_queue_url));
         let bulk_queue = clients
             .bulk_queue
             .then(|| BulkQueue::new(aws_sdk_sqs::Client::new(sdk), &cfg.bulk_queue_url));
@@ -220,6 +226,7 @@ impl AppState {
             clock,
             s3,
             import_queue,
+            import_events,
             bulk_queue,
             gateway,
             secrets: None,
@@ -235,6 +242,14 @@ impl AppState {
     pub fn with_import_queue_url(mut self, url: &str) -> Self {
         Arc::make_mut(&mut self.cfg).import_queue_url = url.to_string();
         self.import_queue = self.import_queue.map(|q| q.at(url));
+        self
+    }
+
+    /// The same state with the queue of import file arrivals at `url` (the local
+    /// stack creates it).
+    pub fn with_import_events_queue_url(mut self, url: &str) -> Self {
+        Arc::make_mut(&mut self.cfg).import_events_queue_url = url.to_string();
+        self.import_events = self.import_events.map(|q| q.at(url));
         self
     }
 
@@ -255,6 +270,13 @@ impl AppState {
         self.import_queue
             .as_ref()
             .ok_or(Unavailable("the import queue"))
+    }
+
+    /// The standard queue of import file arrivals (S3 notifications).
+    pub fn import_events_queue(&self) -> Result<&SqsQueue, Unavailable> {
+        self.import_events
+            .as_ref()
+            .ok_or(Unavailable("the import events queue"))
     }
 
     /// The bulk-move queue.

@@ -9,6 +9,7 @@ use super::envelope::{ApiResult, Data};
 use super::extract::{Body, Query};
 use crate::app::AppState;
 use crate::domain::caller::Caller;
+use crate::services::imports;
 use crate::services::storage::{self, DownloadUrl, UploadRequest, UploadUrl};
 
 /// Routes of the `admin-storage` function.
@@ -23,7 +24,7 @@ async fn upload_url(
     caller: Caller,
     Body(req): Body<UploadRequest>,
 ) -> ApiResult<UploadUrl> {
-    Ok(Data(storage::upload_url(&st, &caller, req).await?))
+    Ok(Data(imports::upload_url(&st, &caller, req).await?))
 }
 
 #[derive(Deserialize)]

@@ -22,6 +22,7 @@ mod catalog_matrix;
 mod conformance;
 mod gateway;
 mod helpers;
+mod import_arrivals;
 mod import_groups;
 mod import_recovery;
 mod imports;
