@@ -244,7 +244,8 @@ pub async fn register(
         status: ImportStatus::AwaitingUpload,
         ..new_task(state, caller, import_type, settings, import_object_key).await?
     };
-    let upload = storage::presign_put(state, &task.file_key, spec).await?;
+    // Created once: a second upload to the URL cannot replace the file being read.
+    let upload = storage::presign_put(state, &task.file_key, spec, true).await?;
     state.store.create_import_task(&task).await?;
     tracing::info!(
         task_id = task.id,

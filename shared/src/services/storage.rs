@@ -131,7 +131,8 @@ pub struct PresignedPut {
     /// Always `PUT`.
     pub method: String,
     /// Headers the upload must send as given (they are signed): `content-type`,
-    /// and `content-length` when the size was given.
+    /// `content-length` when the size was given, `if-none-match: *` when the object
+    /// may only be created (an import's file).
     pub headers: BTreeMap<String, String>,
     /// Key of the object the upload creates.
     pub file_key: String,
@@ -256,15 +257,18 @@ pub async fn upload_url(
         caller_prefix(caller, req.purpose),
         uuid::Uuid::new_v4().simple()
     );
-    let put = presign_put(state, &key, &spec).await?;
+    let put = presign_put(state, &key, &spec, false).await?;
     Ok(put.into_upload_url(spec.content_type))
 }
 
 /// Presigns a PUT of `key` as `spec` says (content type, and length when known).
+/// With `create_only` the PUT also signs `If-None-Match: *`: it can create the
+/// object once and never replace it (a second upload to the URL fails with 412).
 pub async fn presign_put(
     state: &AppState,
     key: &str,
     spec: &UploadSpec,
+    create_only: bool,
 ) -> Result<PresignedPut, StorageError> {
     let presigned = state
         .s3()?
@@ -273,6 +277,7 @@ pub async fn presign_put(
         .key(key)
         .content_type(&spec.content_type)
         .set_content_length(spec.size)
+        .set_if_none_match(create_only.then(|| "*".to_string()))
         .presigned(presigning()?)
         .await
         .map_err(|e| StorageError::S3(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
@@ -280,6 +285,9 @@ pub async fn presign_put(
     headers.insert("content-type".to_string(), spec.content_type.clone());
     if let Some(size) = spec.size {
         headers.insert("content-length".to_string(), size.to_string());
+    }
+    if create_only {
+        headers.insert("if-none-match".to_string(), "*".to_string());
     }
     Ok(PresignedPut {
         url: presigned.uri().to_string(),

@@ -15,6 +15,12 @@ use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 
 /// Sends `body` as the presigned `upload` of an answer says.
 async fn put(upload: &Value, body: &str) {
+    let status = try_put(upload, body).await;
+    assert!(status.is_success(), "upload failed: {status}");
+}
+
+/// Like [`put`]; returns the answer's status.
+async fn try_put(upload: &Value, body: &str) -> reqwest::StatusCode {
     assert_eq!(upload["method"], "PUT");
     let mut req = shared::integrations::http_client().put(upload["url"].as_str().unwrap());
     for (name, value) in upload["headers"].as_object().unwrap() {
@@ -25,8 +31,7 @@ async fn put(upload: &Value, body: &str) {
         }
         req = req.header(name, value.as_str().unwrap());
     }
-    let res = req.body(body.to_string()).send().await.unwrap();
-    assert!(res.status().is_success(), "upload failed: {}", res.status());
+    req.body(body.to_string()).send().await.unwrap().status()
 }
 
 /// Registers a card import before its upload; returns the answer.
@@ -98,8 +103,21 @@ async fn an_upload_starts_the_import_registered_for_it() {
     assert!(upload["url"].as_str().unwrap().contains(&key));
     assert_eq!(
         upload["headers"],
-        json!({"content-type": "text/csv", "content-length": csv.len().to_string()})
+        json!({"content-type": "text/csv", "content-length": csv.len().to_string(), "if-none-match": "*"})
     );
+    // Each of them is signed.
+    let url = upload["url"].as_str().unwrap();
+    let signed = url
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("X-Amz-SignedHeaders="))
+        .unwrap()
+        .replace("%3B", ";");
+    for name in ["content-length", "content-type", "if-none-match"] {
+        assert!(
+            signed.split(';').any(|h| h == name),
+            "{name} unsigned: {url}"
+        );
+    }
     assert_eq!(upload["expires_in"], 900);
     assert!(upload["expires_at"].as_str().unwrap().ends_with("+08:00"));
     let task = card_task(&app, &admin, id).await;
@@ -179,7 +197,10 @@ async fn the_upload_url_route_registers_an_import_when_asked() {
     assert!(r.data()["task_no"].as_str().unwrap().starts_with("IMP"));
     assert_eq!(r.data()["file_key"], format!("imports/{id}.csv"));
     assert_eq!(r.data()["method"], "PUT");
-    assert_eq!(r.data()["headers"], json!({"content-type": "text/csv"}));
+    assert_eq!(
+        r.data()["headers"],
+        json!({"content-type": "text/csv", "if-none-match": "*"})
+    );
     let upload = json!({
         "url": r.data()["upload_url"], "method": "PUT", "headers": r.data()["headers"],
     });
@@ -218,6 +239,11 @@ async fn duplicate_and_stray_notifications_change_nothing() {
     );
 
     put(&created_["upload"], &csv).await;
+    // The file cannot be replaced through the same URL.
+    assert_eq!(
+        try_put(&created_["upload"], &cards_csv(50, 52)).await,
+        reqwest::StatusCode::PRECONDITION_FAILED
+    );
     // The emulator's test event and the arrival, through the real queue.
     while pump_import_events(&app.state, 0).await.unwrap() > 0 {}
     let started = card_task(&app, &admin, id).await;
