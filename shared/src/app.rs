@@ -18,6 +18,7 @@ use crate::config::{
     MIN_JWT_SECRET_BYTES, SDK_TIMEOUTS_MS,
 };
 use crate::integrations::bulk_queue::BulkQueue;
+use crate::integrations::fifo::SqsQueue;
 use crate::integrations::gateway::client::{GatewayClient, GatewayConfig};
 use crate::integrations::gateway::crypto::AesEcbMd5;
 use crate::integrations::import_queue::ImportQueue;
@@ -31,7 +32,8 @@ pub struct Clients {
     pub tokens: bool,
     /// Object storage (uploads, import files, bulk results).
     pub s3: bool,
-    /// The import queue.
+    /// The import queue and the queue of import file arrivals (the import worker
+    /// consumes both).
     pub import_queue: bool,
     /// The bulk-move queue.
     pub bulk_queue: bool,
@@ -130,6 +132,7 @@ struct LazyClients {
     /// One SQS client for both queues.
     sqs: OnceLock<aws_sdk_sqs::Client>,
     import_queue: OnceLock<ImportQueue>,
+    import_events: OnceLock<SqsQueue>,
     bulk_queue: OnceLock<BulkQueue>,
     /// `None` inside: the gateway is not configured (or its client failed to build).
     gateway: OnceLock<Option<GatewayClient>>,
@@ -241,6 +244,14 @@ impl AppState {
         self
     }
 
+    /// The same state with the queue of import file arrivals at `url` (the local
+    /// stack creates it).
+    pub fn with_import_events_queue_url(mut self, url: &str) -> Self {
+        Arc::make_mut(&mut self.cfg).import_events_queue_url = url.to_string();
+        self.lazy = Arc::new(self.lazy.without_queues());
+        self
+    }
+
     /// The same state with the bulk-move queue at `url` (the local stack creates it).
     pub fn with_bulk_queue_url(mut self, url: &str) -> Self {
         Arc::make_mut(&mut self.cfg).bulk_queue_url = url.to_string();
@@ -271,6 +282,18 @@ impl AppState {
             .lazy
             .import_queue
             .get_or_init(|| ImportQueue::new(self.sqs().clone(), &self.cfg.import_queue_url)))
+    }
+
+    /// The standard queue of import file arrivals (S3 notifications; built on first
+    /// use, with the import queue).
+    pub fn import_events_queue(&self) -> Result<&SqsQueue, Unavailable> {
+        if !self.clients.import_queue {
+            return Err(Unavailable("the import events queue"));
+        }
+        Ok(self
+            .lazy
+            .import_events
+            .get_or_init(|| SqsQueue::new(self.sqs().clone(), &self.cfg.import_events_queue_url)))
     }
 
     /// The bulk-move queue (built on first use).
@@ -305,6 +328,7 @@ impl LazyClients {
             s3: kept(&self.s3),
             sqs: kept(&self.sqs),
             import_queue: OnceLock::new(),
+            import_events: OnceLock::new(),
             bulk_queue: OnceLock::new(),
             gateway: kept(&self.gateway),
         }

@@ -121,6 +121,10 @@ pub struct Config {
     pub bucket: String,
     /// FIFO queue of import chunks (`CMP_IMPORT_QUEUE_URL`).
     pub import_queue_url: String,
+    /// Standard queue of the bucket's `s3:ObjectCreated:*` notifications under
+    /// `imports/` (`CMP_IMPORT_EVENTS_QUEUE_URL`): an import file's arrival starts its
+    /// task. The import worker consumes it with the import queue.
+    pub import_events_queue_url: String,
     /// FIFO queue of bulk-move slices (`CMP_BULK_QUEUE_URL`).
     pub bulk_queue_url: String,
     /// Upload URLs one account may ask for per minute (`CMP_UPLOAD_URL_LIMIT`, default 30).
@@ -179,6 +183,7 @@ impl Config {
             max_body_bytes: number("CMP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as i64)? as usize,
             bucket: optional("CMP_BUCKET").unwrap_or_default(),
             import_queue_url: optional("CMP_IMPORT_QUEUE_URL").unwrap_or_default(),
+            import_events_queue_url: optional("CMP_IMPORT_EVENTS_QUEUE_URL").unwrap_or_default(),
             bulk_queue_url: optional("CMP_BULK_QUEUE_URL").unwrap_or_default(),
             upload_url_limit: number("CMP_UPLOAD_URL_LIMIT", 30)?,
             max_upload_bytes: number("CMP_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)?,
@@ -215,6 +220,7 @@ impl Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             bucket: String::new(),
             import_queue_url: String::new(),
+            import_events_queue_url: String::new(),
             bulk_queue_url: String::new(),
             upload_url_limit: 30,
             max_upload_bytes: 50 * 1024 * 1024,

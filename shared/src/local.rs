@@ -1,7 +1,8 @@
 //! Local stack bootstrap for the dev server, tests and tools: creates the table, the
 //! bucket, the import queue and the bulk-move queue (FIFO, each with a dead-letter
-//! queue) on the emulator and returns the finished state. On AWS the SAM template
-//! creates them.
+//! queue), the standard queue of import file arrivals (with its dead-letter queue)
+//! and the bucket's notification of `ObjectCreated` under `imports/` to it, on the
+//! emulator, and returns the finished state. On AWS the SAM template creates them.
 
 pub mod scale;
 
@@ -9,7 +10,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::app::{AppState, Clients};
 use crate::config::Config;
-use crate::integrations::fifo::FifoQueue;
+use crate::domain::assets::IMPORT_OBJECT_PREFIX;
+use crate::integrations::fifo::SqsQueue;
 use crate::store::{schema, StoreError};
 
 /// Receives before a message goes to the dead-letter queue.
@@ -50,8 +52,10 @@ pub async fn seed_secrets(
 }
 
 /// State for `cfg` on the emulator at `endpoint` (secrets named in `cfg` read from
-/// the emulator), with the table, the bucket, the import queue `queue_name` and the
-/// bulk-move queue (`<queue_name>` with `-bulk` before `.fifo`) created if missing.
+/// the emulator), with the table, the bucket, the import queue `queue_name`, the
+/// bulk-move queue (`<queue_name>` with `-bulk` before `.fifo`) and the standard
+/// import events queue (`-events` instead of `.fifo`, notified by the bucket of
+/// every object created under `imports/`) created if missing.
 pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<AppState, LocalError> {
     let state = AppState::connect_local(cfg, endpoint, Clients::ALL).await?;
     schema::create_table(state.store.client(), state.store.table()).await?;
@@ -68,9 +72,87 @@ pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<App
     let base = queue_name.trim_end_matches(".fifo");
     let import_url = fifo_queue(sqs, base).await?;
     let bulk_url = fifo_queue(sqs, &format!("{base}-bulk")).await?;
+    let events_url = standard_queue(sqs, &format!("{base}-events")).await?;
+    notify_imports(s3, bucket, &queue_arn(sqs, &events_url).await?).await?;
     Ok(state
         .with_import_queue_url(&import_url)
+        .with_import_events_queue_url(&events_url)
         .with_bulk_queue_url(&bulk_url))
+}
+
+/// Has `bucket` notify the queue `queue_arn` of every object created under
+/// `imports/` (as the template does on AWS). The emulator then sends an
+/// `s3:TestEvent` to the queue.
+async fn notify_imports(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    queue_arn: &str,
+) -> Result<(), LocalError> {
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, NotificationConfiguration,
+        NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+    };
+    let rule = FilterRule::builder()
+        .name(FilterRuleName::Prefix)
+        .value(IMPORT_OBJECT_PREFIX)
+        .build();
+    let filter = NotificationConfigurationFilter::builder()
+        .key(S3KeyFilter::builder().filter_rules(rule).build())
+        .build();
+    let queue = QueueConfiguration::builder()
+        .id("import-arrivals")
+        .queue_arn(queue_arn)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .filter(filter)
+        .build()
+        .map_err(StoreError::dynamo)?;
+    let config = NotificationConfiguration::builder()
+        .queue_configurations(queue)
+        .build();
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(config)
+        .send()
+        .await
+        .map_err(StoreError::dynamo)?;
+    Ok(())
+}
+
+/// The ARN of the queue at `url`.
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, LocalError> {
+    Ok(sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(StoreError::dynamo)?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .unwrap_or_default())
+}
+
+/// Creates standard queue `<name>` with its dead-letter queue `<name>-dlq` (after
+/// [`MAX_RECEIVE_COUNT`] receives); returns its URL.
+async fn standard_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, LocalError> {
+    let dlq = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .map_err(StoreError::dynamo)?;
+    let dlq_arn = queue_arn(sqs, &dlq.queue_url.unwrap_or_default()).await?;
+    let redrive =
+        format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{MAX_RECEIVE_COUNT}"}}"#);
+    let queue = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::VisibilityTimeout, "180")
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .send()
+        .await
+        .map_err(StoreError::dynamo)?;
+    Ok(queue.queue_url.unwrap_or_default())
 }
 
 /// Creates FIFO queue `<name>.fifo` with its dead-letter queue `<name>-dlq.fifo`
@@ -83,17 +165,7 @@ async fn fifo_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, Loc
         .send()
         .await
         .map_err(StoreError::dynamo)?;
-    let dlq_url = dlq.queue_url.unwrap_or_default();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(StoreError::dynamo)?
-        .attributes
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .unwrap_or_default();
+    let dlq_arn = queue_arn(sqs, &dlq.queue_url.unwrap_or_default()).await?;
     let redrive =
         format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{MAX_RECEIVE_COUNT}"}}"#);
     let queue = sqs
@@ -120,6 +192,16 @@ pub async fn pump_import_queue(state: &AppState, wait_seconds: i32) -> Result<us
     .await
 }
 
+/// Like [`pump_import_queue`], for the queue of import file arrivals (the bucket's
+/// notifications), handed to the same handler.
+pub async fn pump_import_events(state: &AppState, wait_seconds: i32) -> Result<usize, StoreError> {
+    let queue = state.import_events_queue().map_err(StoreError::dynamo)?;
+    pump(queue, wait_seconds, |event| {
+        crate::jobs::import::handle(state, event)
+    })
+    .await
+}
+
 /// Like [`pump_import_queue`], for the bulk-move queue and its worker.
 pub async fn pump_bulk_queue(state: &AppState, wait_seconds: i32) -> Result<usize, StoreError> {
     let queue = state.bulk_queue().map_err(StoreError::dynamo)?;
@@ -129,7 +211,7 @@ pub async fn pump_bulk_queue(state: &AppState, wait_seconds: i32) -> Result<usiz
     .await
 }
 
-async fn pump<F, Fut>(queue: &FifoQueue, wait_seconds: i32, handle: F) -> Result<usize, StoreError>
+async fn pump<F, Fut>(queue: &SqsQueue, wait_seconds: i32, handle: F) -> Result<usize, StoreError>
 where
     F: FnOnce(aws_lambda_events::event::sqs::SqsEvent) -> Fut,
     Fut: std::future::Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse>,

@@ -146,11 +146,13 @@ async fn run_task(
     file_key: String,
 ) -> Result<ImportTask, LocalError> {
     let req = CreateImport {
-        file_key,
+        file_key: Some(file_key),
         import_type: None,
         batch_no: None,
         carrier_id: None,
         shop_id: None,
+        content_type: None,
+        size: None,
     };
     let created = imports::create(state, caller, ImportRoute::Cards, req).await?;
     loop {

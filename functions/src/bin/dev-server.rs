@@ -1,6 +1,7 @@
 //! Local dev server: every route of every function group on one HTTP port, against
-//! the local AWS emulator. Creates the table (from `infra/table.json`), the bucket,
-//! the import and bulk-move queues and the super admin if missing, and runs the queue
+//! the local AWS emulator. Creates the table (from `infra/table.json`), the bucket
+//! (notifying the import events queue of files under `imports/`), the import, import
+//! events and bulk-move queues and the super admin if missing, and runs the queue
 //! consumers and scheduled jobs itself (the emulator does not invoke Lambdas).
 
 use std::net::SocketAddr;
@@ -54,6 +55,7 @@ async fn main() -> Result<(), shared::local::LocalError> {
     let cfg = shared::local::seed_secrets(cfg, &endpoint, "cmp").await?;
     let state = shared::local::ensure(cfg, &endpoint, "cmp-import.fifo").await?;
     tokio::spawn(import_consumer(state.clone()));
+    tokio::spawn(import_events_consumer(state.clone()));
     tokio::spawn(bulk_consumer(state.clone()));
     tokio::spawn(grant_sweeper(state.clone()));
     if let Some(id) = shared::services::auth::bootstrap(&state).await? {
@@ -88,6 +90,17 @@ async fn import_consumer(state: AppState) {
     loop {
         if let Err(e) = shared::local::pump_import_queue(&state, 5).await {
             tracing::warn!(error = %e, "import queue poll failed");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
+}
+
+/// Feeds the import events queue (the bucket's notifications of uploaded import
+/// files) to the import handler, as Lambda's second SQS trigger would.
+async fn import_events_consumer(state: AppState) {
+    loop {
+        if let Err(e) = shared::local::pump_import_events(&state, 5).await {
+            tracing::warn!(error = %e, "import events queue poll failed");
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }
     }

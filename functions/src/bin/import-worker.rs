@@ -1,4 +1,6 @@
-//! Lambda `import-worker`: CSV import chunks from the FIFO import queue (jobs.md J16, J17).
+//! Lambda `import-worker`: CSV import chunks from the FIFO import queue and import
+//! file arrivals (S3 notifications) from the standard import events queue, one
+//! handler for both (jobs.md J16, J17).
 
 #![recursion_limit = "256"]
 use lambda_http::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};

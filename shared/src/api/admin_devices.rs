@@ -263,7 +263,7 @@ async fn recall(
     ))
 }
 
-/// Starts a CSV import of devices.
+/// Registers a CSV import of devices and answers its presigned upload (the file's arrival starts it); with `file_key` of an uploaded file, starts at once.
 #[utoipa::path(post, path = "/api/admin/devices/import", operation_id = "import_devices", tag = TAG,
     request_body = CreateImport,
     responses((status = 200, body = Envelope<ImportCreated>)),

@@ -135,7 +135,7 @@ async fn recall(
     ))
 }
 
-/// Starts a CSV import of IoT cards.
+/// Registers a CSV import of IoT cards and answers its presigned upload (the file's arrival starts it); with `file_key` of an uploaded file, starts at once.
 #[utoipa::path(post, path = "/api/admin/iot-cards/import", operation_id = "import_cards", tag = TAG,
     request_body = CreateImport,
     responses((status = 200, body = Envelope<ImportCreated>)),

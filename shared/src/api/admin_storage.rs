@@ -10,6 +10,7 @@ use super::extract::{Body, Query};
 use crate::app::AppState;
 use crate::codes::Code as C;
 use crate::domain::caller::Caller;
+use crate::services::imports;
 use crate::services::storage::{self, DownloadUrl, UploadRequest, UploadUrl};
 
 /// The tag of this group's operations in the OpenAPI document.
@@ -37,7 +38,7 @@ async fn upload_url(
     caller: Caller,
     Body(req): Body<UploadRequest>,
 ) -> ApiResult<UploadUrl> {
-    Ok(Data(storage::upload_url(&st, &caller, req).await?))
+    Ok(Data(imports::upload_url(&st, &caller, req).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -3,7 +3,8 @@
 //!
 //! Messages of one task share a message group, so its slices never run
 //! concurrently, and are deduplicated by task and slice number (a sweep's re-send by
-//! its time). Receiving, acknowledging and retrying are the [`FifoQueue`]'s.
+//! its time). Receiving, acknowledging and retrying are its
+//! [`SqsQueue`](super::fifo::SqsQueue)'s.
 
 use serde::{Deserialize, Serialize};
 

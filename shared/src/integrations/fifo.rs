@@ -2,6 +2,9 @@
 //! messages share a message group, so they never run concurrently, and carry a
 //! deduplication id, so a repeated send within SQS's 5-minute window is dropped. A
 //! failed message is made visible again after a back-off (`retry_after`).
+//!
+//! Receiving, acknowledging and retrying are any queue's ([`SqsQueue`]): the standard
+//! queue of import file arrivals (S3 notifications) is consumed the same way.
 
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::Message;
@@ -18,12 +21,56 @@ fn queue_error<E: std::error::Error + 'static>(e: E) -> QueueError {
 
 /// Handle on one FIFO queue.
 #[derive(Clone, Debug)]
-pub struct FifoQueue {
+pub struct FifoQueue(SqsQueue);
+
+impl std::ops::Deref for FifoQueue {
+    type Target = SqsQueue;
+    fn deref(&self) -> &SqsQueue {
+        &self.0
+    }
+}
+
+impl FifoQueue {
+    /// The queue at `url`.
+    pub fn new(client: aws_sdk_sqs::Client, url: &str) -> Self {
+        Self(SqsQueue::new(client, url))
+    }
+
+    /// The same client on the queue at `url`.
+    pub fn at(self, url: &str) -> Self {
+        Self(self.0.at(url))
+    }
+
+    /// Sends `body` as JSON in message group `group`, deduplicated by `dedup_id`.
+    pub async fn send_json<T: Serialize>(
+        &self,
+        body: &T,
+        group: &str,
+        dedup_id: &str,
+    ) -> Result<(), QueueError> {
+        let body = serde_json::to_string(body).map_err(|e| QueueError(e.to_string()))?;
+        self.0
+            .client
+            .send_message()
+            .queue_url(&self.0.url)
+            .message_body(body)
+            .message_group_id(group)
+            .message_deduplication_id(dedup_id)
+            .send()
+            .await
+            .map_err(queue_error)?;
+        Ok(())
+    }
+}
+
+/// Handle on one SQS queue, FIFO or standard, for consuming it.
+#[derive(Clone, Debug)]
+pub struct SqsQueue {
     client: aws_sdk_sqs::Client,
     url: String,
 }
 
-impl FifoQueue {
+impl SqsQueue {
     /// The queue at `url`.
     pub fn new(client: aws_sdk_sqs::Client, url: &str) -> Self {
         Self {
@@ -40,26 +87,6 @@ impl FifoQueue {
     /// The SQS client (the local stack creates queues with it).
     pub fn client(&self) -> &aws_sdk_sqs::Client {
         &self.client
-    }
-
-    /// Sends `body` as JSON in message group `group`, deduplicated by `dedup_id`.
-    pub async fn send_json<T: Serialize>(
-        &self,
-        body: &T,
-        group: &str,
-        dedup_id: &str,
-    ) -> Result<(), QueueError> {
-        let body = serde_json::to_string(body).map_err(|e| QueueError(e.to_string()))?;
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .message_group_id(group)
-            .message_deduplication_id(dedup_id)
-            .send()
-            .await
-            .map_err(queue_error)?;
-        Ok(())
     }
 
     /// Receives up to 10 messages, waiting up to `wait_seconds` (the local consumer),

@@ -3,7 +3,8 @@
 //!
 //! Messages of one task share a message group, so its chunks never run concurrently,
 //! and are deduplicated by task and byte offset (a sweep's re-send by its time).
-//! Receiving, acknowledging and retrying are the [`FifoQueue`]'s.
+//! Receiving, acknowledging and retrying are its
+//! [`SqsQueue`](super::fifo::SqsQueue)'s.
 
 use serde::{Deserialize, Serialize};
 

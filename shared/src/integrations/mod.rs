@@ -4,6 +4,7 @@ pub mod bulk_queue;
 pub mod fifo;
 pub mod gateway;
 pub mod import_queue;
+pub mod s3_events;
 pub mod secrets;
 
 /// Installs the rustls crypto provider (aws-lc, the one the AWS SDK already uses)

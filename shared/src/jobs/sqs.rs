@@ -6,7 +6,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use crate::integrations::fifo::FifoQueue;
+use crate::integrations::fifo::SqsQueue;
 
 /// A failed message: retried by SQS (then dead-lettered after the receive limit).
 #[derive(Debug, thiserror::Error)]
@@ -39,18 +39,41 @@ where
     F: Fn(T) -> Fut,
     Fut: std::future::Future<Output = Result<(), JobError>>,
 {
+    let decode = |body: &str| serde_json::from_str::<T>(body).map_err(|e| e.to_string());
+    handle_batch(event, decode, |_: &T| true, handler).await
+}
+
+/// Handles the messages of a batch in order, each decoded by `decode`. After the
+/// failure of an ordered message (`ordered`; an undecodable one counts as ordered)
+/// the batch's later ordered messages are reported failed too, unhandled; unordered
+/// ones are handled whatever failed before them, and their failures hold nothing
+/// back.
+pub async fn handle_batch<T, D, O, F, Fut>(
+    event: SqsEvent,
+    decode: D,
+    ordered: O,
+    handler: F,
+) -> SqsBatchResponse
+where
+    D: Fn(&str) -> Result<T, String>,
+    O: Fn(&T) -> bool,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = Result<(), JobError>>,
+{
     let mut response = SqsBatchResponse::default();
-    let mut failed = false;
+    let mut held = false;
     for message in event.records {
         let id = message.message_id.clone().unwrap_or_default();
-        if failed {
+        let body = message.body.as_deref().unwrap_or_default();
+        let decoded = decode(body);
+        let in_order = decoded.as_ref().map_or(true, &ordered);
+        if held && in_order {
             response.batch_item_failures.push(failure(id));
             continue;
         }
         let span = tracing::info_span!("message", message_id = %id);
         let result = async {
-            let body = message.body.as_deref().unwrap_or_default();
-            match serde_json::from_str::<T>(body) {
+            match decoded {
                 Ok(payload) => handler(payload).await,
                 Err(e) => {
                     // Never dropped silently: it fails until SQS moves it to the
@@ -64,7 +87,7 @@ where
         .await;
         if let Err(e) = result {
             span.in_scope(|| tracing::warn!(error = %e, "message failed; will be retried"));
-            failed = true;
+            held |= in_order;
             response.batch_item_failures.push(failure(id));
         }
     }
@@ -112,7 +135,7 @@ pub fn backoff_secs(base: i64, receive_count: i64, max: i64) -> i32 {
 /// Makes each of `failed` visible again on `queue` after `base_secs` × its receive
 /// count (at most `max_secs`) instead of the queue's visibility timeout. A message
 /// this cannot reach simply waits for the visibility timeout, as without it.
-pub async fn retry_later(queue: &FifoQueue, failed: &[&SqsMessage], base_secs: i64, max_secs: i64) {
+pub async fn retry_later(queue: &SqsQueue, failed: &[&SqsMessage], base_secs: i64, max_secs: i64) {
     for record in failed {
         let Some(receipt) = record.receipt_handle.as_deref() else {
             continue;
@@ -169,6 +192,43 @@ mod tests {
             .collect();
         assert_eq!(failed, vec!["b", "c"]);
         assert_eq!(*seen.lock().unwrap(), vec![7]);
+    }
+
+    #[tokio::test]
+    async fn unordered_messages_neither_wait_for_nor_hold_back_others() {
+        let mut event = SqsEvent::default();
+        // Odd numbers are ordered; 0 fails.
+        event.records = ["1", "0", "2", "3", "4", "x"]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| message(&i.to_string(), b))
+            .collect();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let decode = |b: &str| b.parse::<u32>().map_err(|e| e.to_string());
+        let response = handle_batch(
+            event,
+            decode,
+            |n| n % 2 == 1 || *n == 0,
+            |n: u32| {
+                seen.lock().unwrap().push(n);
+                async move {
+                    match n {
+                        0 => Err(JobError("no".into())),
+                        _ => Ok(()),
+                    }
+                }
+            },
+        )
+        .await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        // "0" failed (ordered), so "3" and the undecodable "x" are held back; "2"
+        // and "4" are handled.
+        assert_eq!(failed, vec!["1", "3", "5"]);
+        assert_eq!(*seen.lock().unwrap(), vec![1, 0, 2, 4]);
     }
 
     #[test]

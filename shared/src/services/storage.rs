@@ -2,12 +2,15 @@
 //! the system writes itself (bulk task results, under `results/`).
 //!
 //! Uploads land under `uploads/<purpose>/<account id>/<uuid>/<file name>`, so a
-//! caller can only register imports of files it uploaded itself. The presigned PUT
+//! caller can only register imports of files it uploaded itself. An import
+//! registered before its upload (`services::imports`) is uploaded to
+//! `imports/<task id>.csv` instead, whose arrival starts the task. The presigned PUT
 //! signs the content type and, when the caller gives the file's `size`, the exact
 //! content length (bounded by `max_upload_bytes`). Without a size the length is not
 //! signed; the import worker then refuses an object above `max_upload_bytes` before
 //! reading it.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -16,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppState;
 use crate::codes::BusinessError;
 use crate::codes::Code;
+use crate::domain::assets::IMPORT_OBJECT_PREFIX;
 use crate::domain::caller::{Caller, NotAllowed, ANY_ADMIN};
 use crate::domain::validate::Invalid;
 use crate::store::keys;
@@ -93,15 +97,98 @@ pub struct UploadRequest {
     /// api.md §10; optional).
     pub size: Option<i64>,
     pub purpose: Purpose,
+    /// With an import purpose: register the import task now, with these settings;
+    /// the URL then uploads to `imports/<task id>.csv` and the upload starts the
+    /// task (`file_name` is not used). Without it: a plain upload under the caller's
+    /// prefix, to be registered with `file_key` afterwards.
+    pub import: Option<crate::services::imports::ImportSettings>,
 }
 
 /// A presigned upload.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UploadUrl {
     pub upload_url: String,
+    /// Always `PUT`.
+    pub method: String,
+    /// Headers the upload must send as given (they are signed).
+    pub headers: BTreeMap<String, String>,
     pub file_key: String,
     pub content_type: String,
     pub expires_in: u64,
+    /// The import task registered for the upload (`import` in the request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<u64>,
+    /// Its number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_no: Option<String>,
+}
+
+/// A presigned PUT of one object: where and how to send the file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct PresignedPut {
+    /// The URL to send the file to.
+    pub url: String,
+    /// Always `PUT`.
+    pub method: String,
+    /// Headers the upload must send as given (they are signed): `content-type`,
+    /// `content-length` when the size was given, `if-none-match: *` when the object
+    /// may only be created (an import's file).
+    pub headers: BTreeMap<String, String>,
+    /// Key of the object the upload creates.
+    pub file_key: String,
+    /// Seconds the URL stays valid.
+    pub expires_in: u64,
+    /// When it expires (RFC 3339).
+    pub expires_at: String,
+}
+
+impl PresignedPut {
+    /// The answer of `upload-url` for this upload.
+    pub fn into_upload_url(self, content_type: String) -> UploadUrl {
+        UploadUrl {
+            upload_url: self.url,
+            method: self.method,
+            headers: self.headers,
+            file_key: self.file_key,
+            content_type,
+            expires_in: self.expires_in,
+            task_id: None,
+            task_no: None,
+        }
+    }
+}
+
+/// What an upload will send, checked: its content type and, when given, its size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadSpec {
+    /// A CSV content type ([`CONTENT_TYPES`]).
+    pub content_type: String,
+    /// Exact size in bytes (1..=`max_upload_bytes`), signed when given.
+    pub size: Option<i64>,
+}
+
+impl UploadSpec {
+    /// Checks the content type (default `text/csv`) and size against `max` bytes.
+    pub fn check(
+        content_type: Option<String>,
+        size: Option<i64>,
+        max: i64,
+    ) -> Result<Self, Invalid> {
+        let content_type = content_type.unwrap_or_else(|| "text/csv".into());
+        if !CONTENT_TYPES.contains(&content_type.as_str()) {
+            return Err(Invalid::new(
+                format!("content_type须为以下之一: {}", CONTENT_TYPES.join(", ")),
+                format!("content_type must be one of {}", CONTENT_TYPES.join(", ")),
+            ));
+        }
+        if size.is_some_and(|size| size <= 0 || size > max) {
+            return Err(Invalid::new(
+                format!("size须为1-{max}字节"),
+                format!("size must be 1..={max} bytes"),
+            ));
+        }
+        Ok(Self { content_type, size })
+    }
 }
 
 /// A presigned download.
@@ -116,27 +203,34 @@ pub fn caller_prefix(caller: &Caller, purpose: Purpose) -> String {
     format!("uploads/{}/{}/", purpose.as_str(), caller.account_id)
 }
 
-/// Presigns a PUT of one file under the caller's prefix.
+/// Counts one upload URL against the caller's per-minute limit (`TooMany` above it).
+pub async fn count_upload_url(state: &AppState, caller: &Caller) -> Result<(), StorageError> {
+    let allowed = state
+        .store
+        .hit_rate_limit(
+            &keys::upload_scope(caller.account_id),
+            state.cfg.upload_url_limit,
+            UPLOAD_URL_WINDOW_SECS,
+            state.clock.now(),
+        )
+        .await
+        .map_err(|e| StorageError::S3(e.to_string()))?;
+    if allowed {
+        Ok(())
+    } else {
+        Err(StorageError::TooMany)
+    }
+}
+
+/// Presigns a PUT of one file under the caller's prefix (an upload to register
+/// with `file_key` afterwards). Requests with `import` are answered by
+/// `services::imports::upload_url`.
 pub async fn upload_url(
     state: &AppState,
     caller: &Caller,
     req: UploadRequest,
 ) -> Result<UploadUrl, StorageError> {
     caller.require(ANY_ADMIN)?;
-    let cfg = &state.cfg;
-    let allowed = state
-        .store
-        .hit_rate_limit(
-            &keys::upload_scope(caller.account_id),
-            cfg.upload_url_limit,
-            UPLOAD_URL_WINDOW_SECS,
-            state.clock.now(),
-        )
-        .await
-        .map_err(|e| StorageError::S3(e.to_string()))?;
-    if !allowed {
-        return Err(StorageError::TooMany);
-    }
     let name: String = req
         .file_name
         .trim()
@@ -156,46 +250,57 @@ pub async fn upload_url(
         )
         .into());
     }
-    let content_type = req.content_type.unwrap_or_else(|| "text/csv".into());
-    if !CONTENT_TYPES.contains(&content_type.as_str()) {
-        return Err(Invalid::new(
-            format!("content_type须为以下之一: {}", CONTENT_TYPES.join(", ")),
-            format!("content_type must be one of {}", CONTENT_TYPES.join(", ")),
-        )
-        .into());
-    }
-    let max = state.cfg.max_upload_bytes;
-    if req.size.is_some_and(|size| size <= 0 || size > max) {
-        return Err(Invalid::new(
-            format!("size须为1-{max}字节"),
-            format!("size must be 1..={max} bytes"),
-        )
-        .into());
-    }
+    let spec = UploadSpec::check(req.content_type, req.size, state.cfg.max_upload_bytes)?;
+    count_upload_url(state, caller).await?;
     let key = format!(
         "{}{}/{name}",
         caller_prefix(caller, req.purpose),
         uuid::Uuid::new_v4().simple()
     );
+    let put = presign_put(state, &key, &spec, false).await?;
+    Ok(put.into_upload_url(spec.content_type))
+}
+
+/// Presigns a PUT of `key` as `spec` says (content type, and length when known).
+/// With `create_only` the PUT also signs `If-None-Match: *`: it can create the
+/// object once and never replace it (a second upload to the URL fails with 412).
+pub async fn presign_put(
+    state: &AppState,
+    key: &str,
+    spec: &UploadSpec,
+    create_only: bool,
+) -> Result<PresignedPut, StorageError> {
     let presigned = state
         .s3()?
         .put_object()
         .bucket(&state.cfg.bucket)
-        .key(&key)
-        .content_type(&content_type)
-        .set_content_length(req.size)
+        .key(key)
+        .content_type(&spec.content_type)
+        .set_content_length(spec.size)
+        .set_if_none_match(create_only.then(|| "*".to_string()))
         .presigned(presigning()?)
         .await
         .map_err(|e| StorageError::S3(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
-    Ok(UploadUrl {
-        upload_url: presigned.uri().to_string(),
-        file_key: key,
-        content_type,
+    let mut headers = BTreeMap::new();
+    headers.insert("content-type".to_string(), spec.content_type.clone());
+    if let Some(size) = spec.size {
+        headers.insert("content-length".to_string(), size.to_string());
+    }
+    if create_only {
+        headers.insert("if-none-match".to_string(), "*".to_string());
+    }
+    Ok(PresignedPut {
+        url: presigned.uri().to_string(),
+        method: "PUT".into(),
+        headers,
+        file_key: key.to_string(),
         expires_in: URL_TTL_SECS,
+        expires_at: crate::clock::rfc3339(state.clock.now() + URL_TTL_SECS as i64),
     })
 }
 
-/// Presigns a GET of a file the caller uploaded (platform staff: any upload).
+/// Presigns a GET of a file the caller uploaded (platform staff: any upload, and
+/// any import's file under `imports/`).
 pub async fn download_url(
     state: &AppState,
     caller: &Caller,
@@ -209,8 +314,10 @@ pub async fn download_url(
     ]
     .iter()
     .any(|p| file_key.starts_with(&caller_prefix(caller, *p)));
-    if !(own || caller.is_platform() && file_key.starts_with("uploads/")) || file_key.contains("..")
-    {
+    let platform_file = ["uploads/", IMPORT_OBJECT_PREFIX]
+        .iter()
+        .any(|p| file_key.starts_with(p));
+    if !(own || caller.is_platform() && platform_file) || file_key.contains("..") {
         return Err(StorageError::NotFound);
     }
     presigned_download(state, file_key).await

@@ -21,9 +21,14 @@ use crate::domain::assets::{FailedItem, ImportStatus, ImportTask, IotCard};
 /// pending-import sweep reads by age).
 const PENDING_IMPORTS: &str = "IMPORTS#PENDING";
 
+/// `gsi2` partition of import tasks awaiting their upload (the sweep expires them
+/// by age).
+const AWAITING_IMPORTS: &str = "IMPORTS#AWAITING";
+
 /// Item of an import task, listed under its import type by id; while pending it is
 /// also in the sparse `gsi2` partition of pending tasks (the worker's first progress
-/// removes it).
+/// removes it), while awaiting its upload in that of awaiting tasks (its start moves
+/// it to the pending one).
 pub fn import_item(t: &ImportTask) -> Result<Item, StoreError> {
     let item = to_item(t, &keys::import(t.id))?;
     let mut item = with_gsi1(
@@ -31,8 +36,13 @@ pub fn import_item(t: &ImportTask) -> Result<Item, StoreError> {
         &keys::imports_partition(t.import_type),
         gsi1::padded(t.id),
     );
-    if t.status == ImportStatus::Pending {
-        item.insert("gsi2pk".into(), s(PENDING_IMPORTS));
+    let partition = match t.status {
+        ImportStatus::Pending => Some(PENDING_IMPORTS),
+        ImportStatus::AwaitingUpload => Some(AWAITING_IMPORTS),
+        _ => None,
+    };
+    if let Some(partition) = partition {
+        item.insert("gsi2pk".into(), s(partition));
         item.insert("gsi2sk".into(), s(pending_sort_key(&t.created_at, t.id)));
     }
     Ok(item)
@@ -228,6 +238,13 @@ fn still_at(task: &ImportTask) -> Cond {
     Cond::new("next_offset = :offset").value(":offset", n(task.next_offset))
 }
 
+/// The task is still awaiting its upload (nothing started or failed it).
+fn still_awaiting() -> Cond {
+    Cond::new("#status = :awaiting")
+        .name("#status", "status")
+        .value(":awaiting", status(ImportStatus::AwaitingUpload))
+}
+
 fn status(status: ImportStatus) -> AttributeValue {
     s(status.as_str())
 }
@@ -271,6 +288,60 @@ impl Store {
     ) -> Result<bool, StoreError> {
         self.mark_resent(&keys::import(task.id), task.id, still_at(task), at)
             .await
+    }
+
+    /// Tasks awaiting their upload since before `cutoff` (RFC 3339, their creation),
+    /// oldest first, at most `limit`.
+    pub async fn awaiting_imports_before(
+        &self,
+        cutoff: &str,
+        limit: i32,
+    ) -> Result<Vec<ImportTask>, StoreError> {
+        self.pending_before(AWAITING_IMPORTS, cutoff, limit).await
+    }
+
+    /// Starts `task`, awaiting its upload, now that its file of `size` bytes has
+    /// arrived: pending from `now` (in the pending partition, so the sweep re-sends
+    /// its first message if it is lost). `Ok(false)` when it was not awaiting any
+    /// more (another delivery of the arrival started it, or the sweep expired it).
+    pub async fn start_uploaded_import(
+        &self,
+        task: &ImportTask,
+        size: u64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let upd = Upd::new(
+            "SET #status = :pending, file_size = :size, gsi2pk = :partition, gsi2sk = :since \
+             ADD version :one",
+        )
+        .value(":pending", status(ImportStatus::Pending))
+        .value(":size", n(size))
+        .value(":partition", s(PENDING_IMPORTS))
+        .value(":since", s(pending_sort_key(&rfc3339(now), task.id)))
+        .value(":one", n(1));
+        applied(
+            self.update_if("task", &keys::import(task.id), upd, still_awaiting())
+                .await,
+        )
+    }
+
+    /// Fails `task`, still awaiting its upload, with `reason` (a file too large, or
+    /// none uploaded in time). `Ok(false)` when it was not awaiting any more.
+    pub async fn fail_awaiting_import(
+        &self,
+        task: &ImportTask,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let failed = ImportStatus::Failed.as_str();
+        self.fail_task(
+            &keys::import(task.id),
+            still_awaiting(),
+            failed,
+            reason,
+            now,
+        )
+        .await
     }
 
     /// The first `limit` rejected rows of task `id`, in row order.

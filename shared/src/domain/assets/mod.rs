@@ -453,6 +453,10 @@ impl ImportType {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportStatus {
+    /// Registered; its file has not arrived yet (`awaiting_upload`): the upload of
+    /// the object named by the task starts it.
+    AwaitingUpload,
+    /// Waiting for its first chunk to be processed.
     Pending,
     Processing,
     Completed,
@@ -463,6 +467,7 @@ impl ImportStatus {
     /// The name used in responses and items.
     pub fn as_str(self) -> &'static str {
         match self {
+            ImportStatus::AwaitingUpload => "awaiting_upload",
             ImportStatus::Pending => "pending",
             ImportStatus::Processing => "processing",
             ImportStatus::Completed => "completed",
@@ -501,6 +506,10 @@ pub struct ImportTask {
     pub columns: Vec<String>,
     /// Why the whole task failed, if it did.
     pub error: Option<String>,
+    /// Size in bytes of the object whose arrival started the task (tasks registered
+    /// before their upload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<u64>,
     pub created_by: u64,
     pub created_at: String,
     pub started_at: Option<String>,
@@ -535,6 +544,7 @@ impl ImportTask {
             next_row: 0,
             columns: Vec::new(),
             error: None,
+            file_size: None,
             created_by,
             created_at,
             started_at: None,
@@ -542,6 +552,26 @@ impl ImportTask {
             version: 1,
         }
     }
+}
+
+/// Prefix of the objects whose arrival starts an import task.
+pub const IMPORT_OBJECT_PREFIX: &str = "imports/";
+
+/// Key of the object task `id` imports when it is registered before its upload:
+/// `imports/<id>.csv`.
+pub fn import_object_key(id: u64) -> String {
+    format!("{IMPORT_OBJECT_PREFIX}{id}.csv")
+}
+
+/// The task an object key names (`imports/<id>.csv`, the id in plain decimal), if
+/// any.
+pub fn import_task_of_key(key: &str) -> Option<u64> {
+    let digits = key
+        .strip_prefix(IMPORT_OBJECT_PREFIX)?
+        .strip_suffix(".csv")?;
+    let plain = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    let id = digits.parse::<u64>().ok().filter(|_| plain)?;
+    (import_object_key(id) == key).then_some(id)
 }
 
 /// One rejected row of an import: `{row, iccid, reason}` for card imports and

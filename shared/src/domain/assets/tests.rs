@@ -43,6 +43,24 @@ fn new_tasks_are_numbered_by_day_and_id() {
 }
 
 #[test]
+fn import_objects_name_their_task_exactly() {
+    assert_eq!(import_object_key(42), "imports/42.csv");
+    assert_eq!(import_task_of_key("imports/42.csv"), Some(42));
+    for key in [
+        "imports/042.csv",
+        "imports/+42.csv",
+        "imports/.csv",
+        "imports/42.CSV",
+        "imports/42.csv.csv",
+        "imports/a/42.csv",
+        "uploads/42.csv",
+        "imports/18446744073709551616.csv",
+    ] {
+        assert_eq!(import_task_of_key(key), None, "{key}");
+    }
+}
+
+#[test]
 fn names_match_the_wire_format() {
     for t in [
         ImportType::Cards,
@@ -52,6 +70,7 @@ fn names_match_the_wire_format() {
         assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
     }
     for s in [
+        ImportStatus::AwaitingUpload,
         ImportStatus::Pending,
         ImportStatus::Processing,
         ImportStatus::Completed,

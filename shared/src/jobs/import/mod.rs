@@ -14,11 +14,16 @@
 //! A Lambda dying anywhere leaves the message unacknowledged; its redelivery redoes
 //! the chunk without duplicates and counts it exactly once.
 //!
+//! A task registered before its upload (`awaiting_upload`) is started by its file's
+//! arrival: the S3 notification comes through the standard import events queue,
+//! which the same handler consumes ([`arrival`]).
+//!
 //! Modules: [`chunk`] parses a byte range into rows, [`rows`] turns rows into
 //! entities (both pure), [`cards`] and [`devices`] write them many rows per
 //! transaction (`group`), [`fill`] fills card virtual numbers; this module reads the
 //! file and records progress.
 
+pub mod arrival;
 pub mod cards;
 pub mod chunk;
 pub mod devices;
@@ -29,9 +34,10 @@ pub mod rows;
 use super::sqs::JobError;
 use crate::app::AppState;
 use crate::config::IMPORT_RETRY_MAX_SECS;
-use crate::domain::assets::{FailedItem, ImportTask, ImportType};
+use crate::domain::assets::{FailedItem, ImportStatus, ImportTask, ImportType};
 use crate::domain::entities::Shop;
 use crate::integrations::import_queue::ImportMessage;
+use crate::integrations::s3_events::S3Notification;
 use crate::store::imports::{ChunkProgress, Holder, ImportRow};
 use crate::store::{keys, Store, StoreError};
 use chunk::{Chunk, FileError};
@@ -46,6 +52,13 @@ pub async fn process(state: &AppState, msg: ImportMessage) -> Result<(), JobErro
         );
         return Ok(());
     };
+    if task.status == ImportStatus::AwaitingUpload {
+        tracing::warn!(
+            task_id = task.id,
+            "import message for a task awaiting its upload dropped"
+        );
+        return Ok(());
+    }
     if task.status.is_finished() || task.next_offset != msg.offset {
         tracing::info!(
             task_id = task.id,
@@ -224,33 +237,80 @@ async fn fail_task(
     Ok(())
 }
 
-/// The import Lambda's handler: one FIFO batch, partial failures reported. Every
-/// failed message (the one that failed and the rest of the batch held back behind
-/// it) is made visible again after a short back-off ([`retry_later`]) instead of the
-/// queue's visibility timeout.
+/// A message the import worker receives: a chunk from the FIFO import queue, or an
+/// S3 notification (a file's arrival) from the standard import events queue.
+#[derive(Debug)]
+pub enum ImportRecord {
+    /// An S3 notification.
+    Arrival(S3Notification),
+    /// A chunk of a task.
+    Chunk(ImportMessage),
+}
+
+impl ImportRecord {
+    /// Reads a message body: an S3 notification, else a chunk message.
+    pub fn decode(body: &str) -> Result<Self, String> {
+        match S3Notification::parse(body) {
+            Some(n) => Ok(ImportRecord::Arrival(n)),
+            None => serde_json::from_str(body)
+                .map(ImportRecord::Chunk)
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// The import Lambda's handler, for batches of either queue, partial failures
+/// reported. Chunks keep their FIFO order: after a failed one the batch's later
+/// chunks are held back; arrivals are handled one by one. Every failed message is
+/// made visible again on its queue after a short back-off ([`retry_later`])
+/// instead of the queue's visibility timeout.
 pub async fn handle(
     state: &AppState,
     event: aws_lambda_events::event::sqs::SqsEvent,
 ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
     let records = event.records.clone();
-    let response = super::sqs::handle_fifo(event, |msg: ImportMessage| process(state, msg)).await;
+    let response = super::sqs::handle_batch(
+        event,
+        ImportRecord::decode,
+        |r| matches!(r, ImportRecord::Chunk(_)),
+        |record| async move {
+            match record {
+                ImportRecord::Arrival(n) => arrival::handle(state, n).await,
+                ImportRecord::Chunk(msg) => process(state, msg).await,
+            }
+        },
+    )
+    .await;
     retry_later(state, &super::sqs::failed_records(&records, &response)).await;
     response
 }
 
-/// Makes each of `failed` visible again after `import_retry_secs` × its receive
-/// count (at most [`IMPORT_RETRY_MAX_SECS`]).
+/// Makes each of `failed` visible again on its queue (arrivals: the import events
+/// queue; the rest: the import queue) after `import_retry_secs` × its receive count
+/// (at most [`IMPORT_RETRY_MAX_SECS`]).
 pub async fn retry_later(state: &AppState, failed: &[&aws_lambda_events::event::sqs::SqsMessage]) {
     if failed.is_empty() {
         return;
     }
-    match state.import_queue() {
-        Ok(queue) => {
-            let base = state.cfg.import_retry_secs;
-            super::sqs::retry_later(queue, failed, base, IMPORT_RETRY_MAX_SECS).await
+    let (arrivals, chunks): (Vec<_>, Vec<_>) = failed.iter().copied().partition(|r| {
+        let body = r.body.as_deref().unwrap_or_default();
+        S3Notification::parse(body).is_some()
+    });
+    let base = state.cfg.import_retry_secs;
+    for (queue, records) in [
+        (state.import_queue().map(|q| &***q), chunks),
+        (state.import_events_queue(), arrivals),
+    ] {
+        if records.is_empty() {
+            continue;
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "failed import messages keep the queue's visibility timeout")
+        match queue {
+            Ok(queue) => {
+                super::sqs::retry_later(queue, &records, base, IMPORT_RETRY_MAX_SECS).await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "failed import messages keep the queue's visibility timeout")
+            }
         }
     }
 }

@@ -45,13 +45,17 @@ pub async fn put_file(
     key
 }
 
-/// Pumps the import queue, as the Lambda trigger would, until every import task of
-/// the app has finished; returns as soon as they have.
+/// Pumps the import events queue (file arrivals) and the import queue, as the
+/// Lambda triggers would, until every import task of the app has finished; returns
+/// as soon as they have.
 pub async fn drain(app: &TestApp) {
     for _ in 0..500 {
         if unfinished(app).await == 0 {
             return;
         }
+        shared::local::pump_import_events(&app.state, 0)
+            .await
+            .unwrap();
         shared::local::pump_import_queue(&app.state, 1)
             .await
             .unwrap();
