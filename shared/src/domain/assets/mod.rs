@@ -51,7 +51,7 @@ crate::wire_schema!(
     AssetStatus,
     integer_enum(
         &[1, 2, 3, 4],
-        "1 = in stock; 2 = sold; 3 = exchanged; 4 = deactivated"
+        "1 in stock; 2 sold; 3 exchanged; 4 deactivated"
     )
 );
 
