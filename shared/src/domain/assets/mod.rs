@@ -453,8 +453,7 @@ impl ImportType {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportStatus {
-    /// Registered; its file has not arrived yet (`awaiting_upload`): the upload of
-    /// the object named by the task starts it.
+    /// Registered; waits for its file (`awaiting_upload`), whose upload starts it.
     AwaitingUpload,
     /// Waiting for its first chunk to be processed.
     Pending,
