@@ -407,6 +407,12 @@ mod tests {
         let link =
             &doc["paths"]["/api/admin/shops"]["post"]["responses"]["200"]["links"]["show_shop"];
         assert_eq!(link["operationId"], "show_shop");
+        // A flattened optional part (an agent's own allocation) requires nothing.
+        let own = &doc["components"]["schemas"]["OwnAllocationView"];
+        assert!(own["properties"]["retail_price"].is_object());
+        assert!(own.get("required").is_none(), "{own}");
+        let view = doc["components"]["schemas"]["PackageView"].to_string();
+        assert!(!view.contains("oneOf"), "{view}");
         assert_eq!(link["parameters"]["id"], "$response.body#/data/id");
     }
 }

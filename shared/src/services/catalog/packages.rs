@@ -183,17 +183,24 @@ pub struct PackageView {
     pub version: i64,
     /// Agents only (absent for the platform).
     #[serde(flatten)]
+    #[schema(value_type = OwnAllocationView)]
     pub own: Option<OwnAllocationView>,
 }
 
-/// What an agent's own allocation adds to a package it sees.
+/// What an agent's own allocation adds to a package it sees. Flattened into
+/// [`PackageView`] for agents only, so each field is optional in the document.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OwnAllocationView {
+    #[schema(required = false)]
     pub retail_price: i64,
+    #[schema(required = false)]
     pub shelf_status: ShelfStatus,
     /// `retail_price − cost_price`.
+    #[schema(required = false)]
     pub profit: i64,
+    #[schema(required = false)]
     pub allocation_id: u64,
+    #[schema(required = false)]
     pub cost_price_locked: bool,
 }
 
