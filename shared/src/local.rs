@@ -70,9 +70,9 @@ pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<App
     }
     let sqs = state.import_queue().map_err(StoreError::dynamo)?.client();
     let base = queue_name.trim_end_matches(".fifo");
-    let import_url = fifo_queue(sqs, base).await?;
-    let bulk_url = fifo_queue(sqs, &format!("{base}-bulk")).await?;
-    let events_url = standard_queue(sqs, &format!("{base}-events")).await?;
+    let import_url = queue_with_dlq(sqs, base, Kind::Fifo).await?;
+    let bulk_url = queue_with_dlq(sqs, &format!("{base}-bulk"), Kind::Fifo).await?;
+    let events_url = queue_with_dlq(sqs, &format!("{base}-events"), Kind::Standard).await?;
     notify_imports(s3, bucket, &queue_arn(sqs, &events_url).await?).await?;
     Ok(state
         .with_import_queue_url(&import_url)
@@ -132,46 +132,41 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, Local
         .unwrap_or_default())
 }
 
-/// Creates standard queue `<name>` with its dead-letter queue `<name>-dlq` (after
-/// [`MAX_RECEIVE_COUNT`] receives); returns its URL.
-async fn standard_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, LocalError> {
-    let dlq = sqs
-        .create_queue()
-        .queue_name(format!("{name}-dlq"))
-        .send()
-        .await
-        .map_err(StoreError::dynamo)?;
-    let dlq_arn = queue_arn(sqs, &dlq.queue_url.unwrap_or_default()).await?;
-    let redrive =
-        format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{MAX_RECEIVE_COUNT}"}}"#);
-    let queue = sqs
-        .create_queue()
-        .queue_name(name)
-        .attributes(QueueAttributeName::VisibilityTimeout, "180")
-        .attributes(QueueAttributeName::RedrivePolicy, redrive)
-        .send()
-        .await
-        .map_err(StoreError::dynamo)?;
-    Ok(queue.queue_url.unwrap_or_default())
+/// Whether a local queue is FIFO (SQS then wants the `.fifo` suffix).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Standard,
+    Fifo,
 }
 
-/// Creates FIFO queue `<name>.fifo` with its dead-letter queue `<name>-dlq.fifo`
-/// (after [`MAX_RECEIVE_COUNT`] receives); returns its URL.
-async fn fifo_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, LocalError> {
-    let dlq = sqs
-        .create_queue()
-        .queue_name(format!("{name}-dlq.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
+/// Creates queue `<name>` (`<name>.fifo` for a FIFO queue) with its dead-letter queue
+/// `<name>-dlq` of the same kind (after [`MAX_RECEIVE_COUNT`] receives); returns its
+/// URL.
+async fn queue_with_dlq(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    kind: Kind,
+) -> Result<String, LocalError> {
+    let suffix = match kind {
+        Kind::Standard => "",
+        Kind::Fifo => ".fifo",
+    };
+    let create = |queue: String| {
+        let req = sqs.create_queue().queue_name(queue);
+        if kind == Kind::Fifo {
+            req.attributes(QueueAttributeName::FifoQueue, "true")
+        } else {
+            req
+        }
+    };
+    let dlq = create(format!("{name}-dlq{suffix}"))
         .send()
         .await
         .map_err(StoreError::dynamo)?;
     let dlq_arn = queue_arn(sqs, &dlq.queue_url.unwrap_or_default()).await?;
     let redrive =
         format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{MAX_RECEIVE_COUNT}"}}"#);
-    let queue = sqs
-        .create_queue()
-        .queue_name(format!("{name}.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
+    let queue = create(format!("{name}{suffix}"))
         .attributes(QueueAttributeName::VisibilityTimeout, "180")
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
         .send()
