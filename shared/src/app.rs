@@ -3,10 +3,11 @@
 //!
 //! A function names the clients it uses ([`Clients`]); the others are never built,
 //! and a use case reaching for one answers an internal error ([`Unavailable`]).
-//! Only what every invocation needs is built at cold start (the table handle, the
-//! token keys, hence the one Secrets Manager read); object storage, the queues and
-//! the carrier gateway are built on their first use and then shared by every clone of
-//! the state.
+//! A cold start builds only the configuration and the SDK clients' shells, with no
+//! I/O: the secrets (one Secrets Manager read for all the function names), the token
+//! keys, object storage, the queues and the carrier gateway are built on their first
+//! use and then shared by every clone of the state. In AWS the SDK trusts the Amazon
+//! Trust Services roots compiled in ([`aws_tls`]), so no certificate store is read.
 
 use std::sync::{Arc, OnceLock};
 
@@ -17,6 +18,7 @@ use crate::config::{
     Config, ConfigError, SdkTimeoutsMs, GATEWAY_MAX_RETRIES, LOCAL_SDK_TIMEOUTS_MS,
     MIN_JWT_SECRET_BYTES, SDK_TIMEOUTS_MS,
 };
+use crate::integrations::aws_tls;
 use crate::integrations::bulk_queue::BulkQueue;
 use crate::integrations::fifo::SqsQueue;
 use crate::integrations::gateway::client::{GatewayClient, GatewayConfig};
@@ -39,6 +41,9 @@ pub struct Clients {
     pub bulk_queue: bool,
     /// The carrier gateway (when configured).
     pub gateway: bool,
+    /// Creates the permission catalogue and the super admin, if missing, before the
+    /// first login of each process (the auth function).
+    pub bootstrap: bool,
 }
 
 impl Clients {
@@ -49,6 +54,7 @@ impl Clients {
         import_queue: false,
         bulk_queue: false,
         gateway: false,
+        bootstrap: false,
     };
     /// The table and the token keys (HTTP groups).
     pub const API: Clients = Clients {
@@ -62,6 +68,7 @@ impl Clients {
         import_queue: true,
         bulk_queue: true,
         gateway: true,
+        bootstrap: false,
     };
 
     /// These clients plus object storage.
@@ -92,6 +99,14 @@ impl Clients {
             ..self
         }
     }
+
+    /// These clients, bootstrapping before the first login.
+    pub const fn bootstrap(self) -> Self {
+        Clients {
+            bootstrap: true,
+            ..self
+        }
+    }
 }
 
 /// A client the function was not built with (a deployment mistake; answers `2001`).
@@ -100,6 +115,18 @@ impl Clients {
 pub struct Unavailable(pub &'static str);
 
 impl BusinessError for Unavailable {
+    fn code(&self) -> Code {
+        Code::INTERNAL
+    }
+}
+
+/// A secret the function needs could not be read or is unusable (answers `2001`; the
+/// next use tries again).
+#[derive(Debug, thiserror::Error)]
+#[error("secrets unavailable: {0}")]
+pub struct KeysUnavailable(pub String);
+
+impl BusinessError for KeysUnavailable {
     fn code(&self) -> Code {
         Code::INTERNAL
     }
@@ -114,14 +141,37 @@ pub struct AppState {
     pub store: Store,
     /// Time source.
     pub clock: Clock,
-    /// Token signing keys.
-    pub tokens: Arc<TokenKeys>,
     /// The clients this function may build.
     clients: Clients,
     /// The SDK configuration the lazily built clients are made from.
     sdk: Arc<aws_config::SdkConfig>,
     lazy: Arc<LazyClients>,
+    keys: Arc<LazyKeys>,
     secrets: Option<Secrets>,
+}
+
+/// What the secrets give, built on first use: a failed read is not kept, so the next
+/// use tries again.
+#[derive(Debug, Default)]
+struct LazyKeys {
+    values: tokio::sync::OnceCell<SecretValues>,
+    tokens: tokio::sync::OnceCell<TokenKeys>,
+    /// `None` inside: the gateway is not configured (or its client failed to build).
+    gateway: tokio::sync::OnceCell<Option<GatewayClient>>,
+    bootstrapped: tokio::sync::OnceCell<()>,
+}
+
+/// The secret values a function uses: read from Secrets Manager (one call) when the
+/// configuration names them, else the configuration's own (local runs, tests).
+struct SecretValues {
+    jwt: String,
+    gateway_app: String,
+}
+
+impl std::fmt::Debug for SecretValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretValues(..)")
+    }
 }
 
 /// The clients built on first use (cold starts skip them; most invocations of a
@@ -134,96 +184,134 @@ struct LazyClients {
     import_queue: OnceLock<ImportQueue>,
     import_events: OnceLock<SqsQueue>,
     bulk_queue: OnceLock<BulkQueue>,
-    /// `None` inside: the gateway is not configured (or its client failed to build).
-    gateway: OnceLock<Option<GatewayClient>>,
 }
 
 impl AppState {
-    /// Loads the AWS configuration from the environment, reads the secrets the named
-    /// clients need (one Secrets Manager call) and builds the table handle and the
-    /// clients.
+    /// Loads the AWS configuration from the environment and builds the table handle;
+    /// nothing is read over the network (secrets and clients come on first use).
     pub async fn connect(cfg: Config, clients: Clients) -> Result<Self, ConfigError> {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(cfg.region.clone()))
             .timeout_config(timeouts(SDK_TIMEOUTS_MS));
-        if let Some(endpoint) = &cfg.aws_endpoint {
-            loader = loader.endpoint_url(endpoint);
+        match &cfg.aws_endpoint {
+            Some(endpoint) => loader = loader.endpoint_url(endpoint),
+            None => loader = loader.http_client(aws_tls::https_client()),
         }
         let sdk = loader.load().await;
-        Self::with_secrets(cfg, &sdk, clients).await
+        Self::checked(cfg, &sdk, clients)
     }
 
-    /// [`AppState::connect`] on a loaded SDK configuration.
-    async fn with_secrets(
-        mut cfg: Config,
+    /// The state for `cfg`, refusing a JWT key given in the configuration that is too
+    /// short (one named in Secrets Manager is checked when it is read).
+    fn checked(
+        cfg: Config,
         sdk: &aws_config::SdkConfig,
         clients: Clients,
     ) -> Result<Self, ConfigError> {
-        let uses_secrets = cfg.jwt_secret_id.is_some()
-            || cfg.gateway_secret_id.is_some()
-            || cfg.super_admin_secret_id.is_some();
-        let secrets = uses_secrets.then(|| Secrets::new(aws_sdk_secretsmanager::Client::new(sdk)));
-        let jwt_id = cfg.jwt_secret_id.clone().filter(|_| clients.tokens);
-        let gateway_id = cfg.gateway_secret_id.clone().filter(|_| clients.gateway);
-        let ids: Vec<&str> = jwt_id
-            .iter()
-            .chain(gateway_id.iter())
-            .map(String::as_str)
-            .collect();
-        if let (Some(secrets), false) = (&secrets, ids.is_empty()) {
-            let values = secrets
-                .get_many(&ids)
-                .await
-                .map_err(|e| ConfigError(e.to_string()))?;
-            let value = |id: &Option<String>| id.as_ref().and_then(|id| values.get(id)).cloned();
-            if let Some(v) = value(&jwt_id) {
-                cfg.jwt_secret = v;
-            }
-            if let Some(v) = value(&gateway_id) {
-                cfg.gateway_app_secret = v;
-            }
+        if clients.tokens && cfg.jwt_secret_id.is_none() {
+            check_jwt_secret(&cfg.jwt_secret).map_err(|e| ConfigError(e.0))?;
         }
-        if clients.tokens && cfg.jwt_secret.len() < MIN_JWT_SECRET_BYTES {
-            return Err(ConfigError(format!(
-                "the JWT secret (CMP_JWT_SECRET_ID or CMP_JWT_SECRET) must be at least \
-                 {MIN_JWT_SECRET_BYTES} bytes"
-            )));
-        }
-        let mut state = Self::from_sdk(cfg, sdk, clients);
-        state.secrets = secrets;
-        Ok(state)
+        Ok(Self::from_sdk(cfg, sdk, clients))
     }
 
     /// Every client pointed at a local endpoint with dummy credentials (tests and
     /// tools; nothing is read from the environment).
     pub fn local(cfg: Config, endpoint: &str) -> Self {
-        let sdk = local_sdk(endpoint);
-        let mut state = Self::from_sdk(cfg, &sdk, Clients::ALL);
-        state.secrets = Some(Secrets::new(aws_sdk_secretsmanager::Client::new(&sdk)));
-        state
+        Self::from_sdk(cfg, &local_sdk(endpoint), Clients::ALL)
     }
 
     /// Like [`AppState::connect`] against a local endpoint with dummy credentials:
-    /// the secrets named in `cfg` are read from the emulator.
-    pub async fn connect_local(
+    /// the secrets named in `cfg` are read from the emulator on first use.
+    pub fn connect_local(
         cfg: Config,
         endpoint: &str,
         clients: Clients,
     ) -> Result<Self, ConfigError> {
-        Self::with_secrets(cfg, &local_sdk(endpoint), clients).await
+        Self::checked(cfg, &local_sdk(endpoint), clients)
     }
 
     fn from_sdk(cfg: Config, sdk: &aws_config::SdkConfig, clients: Clients) -> Self {
+        let uses_secrets = cfg.jwt_secret_id.is_some()
+            || cfg.gateway_secret_id.is_some()
+            || cfg.super_admin_secret_id.is_some()
+            || clients == Clients::ALL;
         Self {
             store: Store::from_sdk(sdk, &cfg.table),
-            tokens: Arc::new(TokenKeys::new(&cfg.jwt_secret)),
             cfg: Arc::new(cfg),
             clock: Clock::default(),
             clients,
             sdk: Arc::new(sdk.clone()),
             lazy: Arc::default(),
-            secrets: None,
+            keys: Arc::default(),
+            secrets: uses_secrets.then(|| Secrets::new(aws_sdk_secretsmanager::Client::new(sdk))),
         }
+    }
+
+    /// The secret values this function uses, read once (one `BatchGetSecretValue`
+    /// for every secret it names).
+    async fn secret_values(&self) -> Result<&SecretValues, KeysUnavailable> {
+        self.keys
+            .values
+            .get_or_try_init(|| async {
+                let jwt_id = self
+                    .cfg
+                    .jwt_secret_id
+                    .as_deref()
+                    .filter(|_| self.clients.tokens);
+                let gateway_id = self
+                    .cfg
+                    .gateway_secret_id
+                    .as_deref()
+                    .filter(|_| self.clients.gateway);
+                let ids: Vec<&str> = jwt_id.iter().chain(gateway_id.iter()).copied().collect();
+                let mut values = match (&self.secrets, ids.is_empty()) {
+                    (_, true) => Default::default(),
+                    (Some(secrets), false) => secrets.get_many(&ids).await.map_err(|e| {
+                        tracing::error!(error = %e, "secrets unreadable");
+                        KeysUnavailable(e.to_string())
+                    })?,
+                    (None, false) => {
+                        return Err(KeysUnavailable("no Secrets Manager client".into()))
+                    }
+                };
+                let mut value = |id: Option<&str>, own: &String| {
+                    id.and_then(|id| values.remove(id))
+                        .unwrap_or_else(|| own.clone())
+                };
+                Ok(SecretValues {
+                    jwt: value(jwt_id, &self.cfg.jwt_secret),
+                    gateway_app: value(gateway_id, &self.cfg.gateway_app_secret),
+                })
+            })
+            .await
+    }
+
+    /// The token signing keys (the JWT key read on first use).
+    pub async fn tokens(&self) -> Result<&TokenKeys, KeysUnavailable> {
+        if !self.clients.tokens {
+            return Err(KeysUnavailable("this function has no token keys".into()));
+        }
+        self.keys
+            .tokens
+            .get_or_try_init(|| async {
+                let values = self.secret_values().await?;
+                check_jwt_secret(&values.jwt).inspect_err(|e| tracing::error!(error = %e))?;
+                Ok(TokenKeys::new(&values.jwt))
+            })
+            .await
+    }
+
+    /// Runs `bootstrap` once per process before its result is needed, when this
+    /// function bootstraps (a failure is not kept: the next call runs it again).
+    pub async fn bootstrapped<E, F>(&self, bootstrap: impl FnOnce() -> F) -> Result<(), E>
+    where
+        F: std::future::Future<Output = Result<(), E>>,
+    {
+        if !self.clients.bootstrap {
+            return Ok(());
+        }
+        self.keys.bootstrapped.get_or_try_init(bootstrap).await?;
+        Ok(())
     }
 
     fn sqs(&self) -> &aws_sdk_sqs::Client {
@@ -308,16 +396,30 @@ impl AppState {
     }
 
     /// The carrier gateway, when this function uses it and it is configured (built on
-    /// first use).
-    pub fn gateway(&self) -> Option<&GatewayClient> {
-        if !self.clients.gateway {
-            return None;
+    /// first use, its app secret read then).
+    pub async fn gateway(&self) -> Result<Option<&GatewayClient>, KeysUnavailable> {
+        if !self.clients.gateway || self.cfg.gateway_url.is_none() {
+            return Ok(None);
         }
-        self.lazy
+        let values = self.secret_values().await?;
+        Ok(self
+            .keys
             .gateway
-            .get_or_init(|| gateway_client(&self.cfg, &self.clock))
-            .as_ref()
+            .get_or_init(|| async { gateway_client(&self.cfg, &values.gateway_app, &self.clock) })
+            .await
+            .as_ref())
     }
+}
+
+/// Refuses a JWT key shorter than [`MIN_JWT_SECRET_BYTES`].
+fn check_jwt_secret(secret: &str) -> Result<(), KeysUnavailable> {
+    if secret.len() < MIN_JWT_SECRET_BYTES {
+        return Err(KeysUnavailable(format!(
+            "the JWT secret (CMP_JWT_SECRET_ID or CMP_JWT_SECRET) must be at least \
+             {MIN_JWT_SECRET_BYTES} bytes"
+        )));
+    }
+    Ok(())
 }
 
 impl LazyClients {
@@ -330,7 +432,6 @@ impl LazyClients {
             import_queue: OnceLock::new(),
             import_events: OnceLock::new(),
             bulk_queue: OnceLock::new(),
-            gateway: kept(&self.gateway),
         }
     }
 }
@@ -372,9 +473,9 @@ fn local_sdk(endpoint: &str) -> aws_config::SdkConfig {
 
 /// The gateway client for `cfg`, or `None` when no gateway is configured (its
 /// features then answer `1110`).
-fn gateway_client(cfg: &Config, clock: &Clock) -> Option<GatewayClient> {
+fn gateway_client(cfg: &Config, app_secret: &str, clock: &Clock) -> Option<GatewayClient> {
     let url = cfg.gateway_url.as_ref()?;
-    let crypto = AesEcbMd5::new(&cfg.gateway_app_secret)
+    let crypto = AesEcbMd5::new(app_secret)
         .map_err(|e| tracing::error!(error = %e, "gateway disabled"))
         .ok()?;
     let gcfg = GatewayConfig {

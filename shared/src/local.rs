@@ -57,7 +57,7 @@ pub async fn seed_secrets(
 /// import events queue (`-events` instead of `.fifo`, notified by the bucket of
 /// every object created under `imports/`) created if missing.
 pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<AppState, LocalError> {
-    let state = AppState::connect_local(cfg, endpoint, Clients::ALL).await?;
+    let state = AppState::connect_local(cfg, endpoint, Clients::ALL)?;
     schema::create_table(state.store.client(), state.store.table()).await?;
     let s3 = state.s3().map_err(StoreError::dynamo)?;
     let bucket = &state.cfg.bucket;

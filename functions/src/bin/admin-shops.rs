@@ -2,7 +2,7 @@
 
 use shared::app::Clients;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     functions::serve_group(shared::api::admin_shops::routes, Clients::API).await
 }

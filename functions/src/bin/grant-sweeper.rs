@@ -7,7 +7,7 @@ use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
 use shared::app::Clients;
 use shared::jobs::{bulk_sweeper, grant_sweeper, import_sweeper};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let state = functions::start(Clients::TABLE.import_queue().bulk_queue()).await?;
     lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| {

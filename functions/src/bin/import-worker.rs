@@ -6,7 +6,7 @@
 use lambda_http::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let state = functions::start(shared::app::Clients::TABLE.s3().import_queue()).await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {

@@ -1,5 +1,6 @@
 //! Clients of external services, each speaking the real wire protocol.
 
+pub mod aws_tls;
 pub mod bulk_queue;
 pub mod fifo;
 pub mod gateway;

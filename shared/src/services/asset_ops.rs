@@ -52,6 +52,9 @@ pub enum OpsError {
     NotVerified,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The gateway's app secret could not be read.
+    #[error(transparent)]
+    Keys(#[from] crate::app::KeysUnavailable),
 }
 
 impl crate::codes::BusinessError for OpsError {
@@ -66,6 +69,7 @@ impl crate::codes::BusinessError for OpsError {
             OpsError::Protected => Code::PROTECT_PERIOD,
             OpsError::NotVerified => Code::CARD_NOT_VERIFIED,
             OpsError::Store(e) => e.code(),
+            OpsError::Keys(e) => e.code(),
         }
     }
 
@@ -121,8 +125,8 @@ impl From<Invalid> for OpsError {
     }
 }
 
-fn gateway(state: &AppState) -> Result<&GatewayClient, OpsError> {
-    state.gateway().ok_or(OpsError::NoGateway)
+async fn gateway(state: &AppState) -> Result<&GatewayClient, OpsError> {
+    state.gateway().await?.ok_or(OpsError::NoGateway)
 }
 
 /// Persisted status of a card.
@@ -208,7 +212,7 @@ async fn device_cards(
 /// Pulls a card's status, real-name status and usage from the gateway and stores them
 /// (a change made by account `by`).
 async fn sync_card(state: &AppState, by: u64, card: &IotCard) -> Result<IotCard, OpsError> {
-    let gw = gateway(state)?;
+    let gw = gateway(state).await?;
     // The three reads run at once: a card's worst case is one gateway call's.
     let (status, real, flow) = tokio::join!(
         gw.card_status(&card.iccid),
@@ -289,13 +293,13 @@ pub async fn refresh(
         match asset_type {
             AssetType::Card => {
                 let c: IotCard = visible(store, caller, id).await?;
-                gateway(state)?;
+                gateway(state).await?;
                 cooldown(c.id).await?;
                 sync_card(state, caller.account_id, &c).await?;
             }
             AssetType::Device => {
                 let d: Device = visible(store, caller, id).await?;
-                gateway(state)?;
+                gateway(state).await?;
                 cooldown(d.id).await?;
                 let cards = device_cards(store, d.id).await?;
                 sync_cards(
@@ -343,7 +347,8 @@ pub async fn card_switch(
                 return Err(OpsError::Protected);
             }
         }
-        gateway(state)?
+        gateway(state)
+            .await?
             .switch_card_network(&card.iccid, dir == Direction::Stop)
             .await?;
         record_switch(store, caller.account_id, &card, dir, now).await
@@ -403,7 +408,7 @@ pub async fn device_switch(
         require_asset_admin(caller)?;
         let store = &state.store;
         let d: Device = visible(store, caller, id).await?;
-        let gw = gateway(state)?;
+        let gw = gateway(state).await?;
         let now = state.clock.now();
         if store.device_protect_live(d.id, dir.opposite(), now).await? {
             return Err(OpsError::Protected);
@@ -515,7 +520,7 @@ pub async fn device_command(
         require_asset_admin(caller)?;
         let store = &state.store;
         let d: Device = visible(store, caller, id).await?;
-        let gw = gateway(state)?;
+        let gw = gateway(state).await?;
         let imei = d.imei.clone().ok_or_else(|| {
             AssetError::Invalid(Invalid::new(
                 "该设备未登记IMEI",

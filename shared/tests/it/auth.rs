@@ -237,9 +237,11 @@ async fn rejections_use_the_spec_codes() {
     .err(403, 1013);
 }
 
-fn claims(app: &crate::helpers::TestApp, token: &str) -> Claims {
+async fn claims(app: &crate::helpers::TestApp, token: &str) -> Claims {
     app.state
-        .tokens
+        .tokens()
+        .await
+        .unwrap()
         .verify(token, TokenKind::Access, 0)
         .unwrap()
 }
@@ -248,7 +250,7 @@ fn claims(app: &crate::helpers::TestApp, token: &str) -> Claims {
 async fn forged_expired_and_malformed_tokens_are_refused() {
     let app = spawn_app().await;
     let token = app.admin().await;
-    let c = claims(&app, &token);
+    let c = claims(&app, &token).await;
 
     // Signed with another key.
     let other = TokenKeys::new("a-completely-different-secret-key!!");

@@ -70,6 +70,9 @@ pub enum AuthError {
     /// A password could not be hashed.
     #[error(transparent)]
     Hashing(#[from] password::HashError),
+    /// The token keys could not be read.
+    #[error(transparent)]
+    Keys(#[from] crate::app::KeysUnavailable),
 }
 
 impl BusinessError for AuthError {
@@ -84,7 +87,7 @@ impl BusinessError for AuthError {
             AuthError::Token(_) | AuthError::Revoked => Code::INVALID_TOKEN,
             AuthError::WrongPassword => Code::WRONG_PASSWORD,
             AuthError::Store(e) => e.code(),
-            AuthError::Signing(_) | AuthError::Hashing(_) => Code::INTERNAL,
+            AuthError::Signing(_) | AuthError::Hashing(_) | AuthError::Keys(_) => Code::INTERNAL,
         }
     }
 
@@ -160,6 +163,11 @@ pub async fn login(state: &AppState, req: LoginRequest, ip: &str) -> Result<Toke
     if req.username.len() > 64 || req.password.len() > 128 {
         return Err(AuthError::BadCredentials);
     }
+    // The auth function creates the catalogue and the super admin before the first
+    // login of each process, not at cold start.
+    state
+        .bootstrapped(|| async { bootstrap(state).await.map(|_| ()) })
+        .await?;
     let cfg = &state.cfg;
     let store = &state.store;
     let now = state.clock.now();
@@ -211,7 +219,8 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenPair,
     let now = state.clock.now();
     let store = &state.store;
     let claims = state
-        .tokens
+        .tokens()
+        .await?
         .verify(&req.refresh_token, TokenKind::Refresh, now)?;
     let ((session, loaded), _) = load_session(store, &claims, now, Vec::new()).await?;
     let session = session.ok_or(AuthError::Revoked)?;
@@ -239,7 +248,7 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenPair,
             StoreError::ConditionFailed { .. } => AuthError::Revoked,
             other => other.into(),
         })?;
-    token_pair(state, &principal, &rotated, now)
+    token_pair(state, &principal, &rotated, now).await
 }
 
 /// Refuses a session past its absolute lifetime or created with credentials the
@@ -255,7 +264,8 @@ fn session_current(session: &Session, principal: &Principal, now: i64) -> Result
 /// Ends the caller's session: its access and refresh tokens stop working at once.
 pub async fn logout(state: &AppState, token: &str) -> Result<(), AuthError> {
     let claims = state
-        .tokens
+        .tokens()
+        .await?
         .verify(token, TokenKind::Access, state.clock.now())?;
     state.store.delete_session(claims.sub, &claims.sid).await?;
     Ok(())
@@ -276,7 +286,10 @@ pub async fn authenticate_with(
     ahead: Vec<Key>,
 ) -> Result<(Caller, Prefetched), AuthError> {
     let now = state.clock.now();
-    let claims: Claims = state.tokens.verify(token, TokenKind::Access, now)?;
+    let claims: Claims = state
+        .tokens()
+        .await?
+        .verify(token, TokenKind::Access, now)?;
     let ((session, loaded), read_ahead) = load_session(&state.store, &claims, now, ahead).await?;
     let session = session
         .filter(|s| s.access_jti == claims.jti)
@@ -356,7 +369,10 @@ pub async fn change_password(
     let new = validate::password("new_password", &req.new_password)?;
     let store = &state.store;
     let now = state.clock.now();
-    let claims = state.tokens.verify(token, TokenKind::Access, now)?;
+    let claims = state
+        .tokens()
+        .await?
+        .verify(token, TokenKind::Access, now)?;
     let throttle = Throttle::password(caller.account_id, ip);
     throttle.check(state, now).await?;
     let account: AccountRecord = store
@@ -406,16 +422,17 @@ async fn start_session(
         credential_version: principal.account.credential_version,
     };
     state.store.put_session(&session).await?;
-    token_pair(state, principal, &session, now)
+    token_pair(state, principal, &session, now).await
 }
 
-fn token_pair(
+async fn token_pair(
     state: &AppState,
     principal: &Principal,
     session: &Session,
     now: i64,
 ) -> Result<TokenPair, AuthError> {
     let cfg = &state.cfg;
+    let keys = state.tokens().await?;
     let account = &principal.account;
     let claims = |typ, jti: &str, ttl: i64| Claims {
         sub: account.id,
@@ -431,12 +448,12 @@ fn token_pair(
         exp: (now + ttl).min(session.ends_at.max(now + 1)),
     };
     Ok(TokenPair {
-        access_token: state.tokens.issue(&claims(
+        access_token: keys.issue(&claims(
             TokenKind::Access,
             &session.access_jti,
             cfg.access_token_ttl,
         ))?,
-        refresh_token: state.tokens.issue(&claims(
+        refresh_token: keys.issue(&claims(
             TokenKind::Refresh,
             &session.refresh_jti,
             cfg.refresh_token_ttl,
