@@ -13,5 +13,6 @@ pub mod permissions;
 pub mod pricing;
 pub mod shop_path;
 pub mod stamp;
+pub mod usage;
 pub mod validate;
 pub mod wire;
