@@ -262,6 +262,9 @@ codes! {
     PERMISSION_IN_USE = 1059, CONFLICT, "权限仍被角色使用", "the permission is still granted by a role";
     /// The bulk task has not finished: its results file does not exist yet.
     BULK_TASK_UNFINISHED = 1060, CONFLICT, "批量任务尚未完成,结果暂不可下载", "the bulk task has not finished; its results are not ready";
+    /// The package usage does not exist or is outside the caller's scope; also the
+    /// answer of `current-package` when no main package is active.
+    PACKAGE_USAGE_NOT_FOUND = 1130, NOT_FOUND, "套餐使用记录不存在", "package usage not found";
     /// `CodeGatewayError`: the carrier gateway failed (the upstream reason is in `msg`).
     GATEWAY_ERROR = 1110, BAD_GATEWAY, "运营商网关业务错误", "carrier gateway error";
     /// `CodeGatewayTimeout`.

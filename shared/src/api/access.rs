@@ -205,6 +205,11 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/admin/assets/{asset_type}/{id}/{action}",
         C("asset:operate"),
     ),
+    (
+        "GET",
+        "/api/admin/package-usage/{id}/daily-records",
+        C("asset:view"),
+    ),
     ("POST", "/api/admin/storage/upload-url", C("storage:upload")),
     (
         "GET",

@@ -1,5 +1,5 @@
-//! `admin-assets`: resolve, persisted status, refresh, stop/start (api.md §18).
-//! Package routes arrive with the package catalogue.
+//! `admin-assets`: resolve, persisted status, refresh, stop/start, an asset's package
+//! usages and current main package (api.md §18).
 
 use axum::extract::{Path, State};
 use axum::routing::get;
@@ -12,8 +12,10 @@ use crate::app::AppState;
 use crate::codes::Code as C;
 use crate::domain::assets::{AssetType, Direction};
 use crate::domain::caller::Caller;
+use crate::domain::usage::UsageView;
 use crate::services::asset_ops::{self, DeviceSwitch, StatusView};
 use crate::services::resolve::{self, Resolved};
+use crate::services::usages;
 use crate::store::prefetch::Prefetched;
 
 /// The tag of this group's operations in the OpenAPI document.
@@ -65,23 +67,41 @@ fn id(raw: &str) -> Result<u64, ApiError> {
         .ok_or_else(|| ApiError::invalid("无效的资产ID", "invalid asset id"))
 }
 
-/// A card's or device's live status from the carrier.
-#[utoipa::path(get, path = "/api/admin/assets/{asset_type}/{id}/{action}", operation_id = "asset_realtime_status", tag = TAG,
-    params(("asset_type" = String, Path, pattern = "^(card|device)$"), ("id" = String, Path, description = "The asset id; a card's stop and start take its ICCID"), ("action" = String, Path, pattern = "^realtime-status$")),
-    responses((status = 200, body = Envelope<StatusView>)),
-    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::GATEWAY_ERROR.0, C::GATEWAY_TIMEOUT.0, C::GATEWAY_INVALID_RESPONSE.0]))))]
+/// What an asset read answers: its persisted status (`realtime-status`), its package
+/// usages of the current generation, newest first (`packages`), or its active main
+/// package (`current-package`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+enum Read {
+    Status(StatusView),
+    Packages(Vec<UsageView>),
+    Current(UsageView),
+}
+
+/// A card's or device's persisted status, package usages or current main package.
+#[utoipa::path(get, path = "/api/admin/assets/{asset_type}/{id}/{action}", operation_id = "asset_read", tag = TAG,
+    params(("asset_type" = String, Path, pattern = "^(card|device)$"), ("id" = String, Path, description = "The asset id"), ("action" = String, Path, pattern = "^(realtime-status|packages|current-package)$")),
+    responses((status = 200, description = "The status, the package usages, or the current main package", body = Envelope<Read>)),
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::PACKAGE_USAGE_NOT_FOUND.0]))))]
 async fn read(
     State(st): State<AppState>,
     caller: Caller,
     Path((kind, raw, action)): Path<(String, String, String)>,
-) -> ApiResult<StatusView> {
+) -> ApiResult<Read> {
     let t = asset_type(&kind)?;
-    if action != "realtime-status" {
-        return Err(no_route());
-    }
-    Ok(Data(
-        asset_ops::realtime_status(&st, &caller, t, id(&raw)?).await?,
-    ))
+    let data = match action.as_str() {
+        "realtime-status" => {
+            Read::Status(asset_ops::realtime_status(&st, &caller, t, id(&raw)?).await?)
+        }
+        "packages" => {
+            Read::Packages(usages::asset_packages(&st.store, &caller, t, id(&raw)?).await?)
+        }
+        "current-package" => {
+            Read::Current(usages::current_package(&st.store, &caller, t, id(&raw)?).await?)
+        }
+        _ => return Err(no_route()),
+    };
+    Ok(Data(data))
 }
 
 /// What an asset action answers: the refreshed status, a device stop's outcome, or

@@ -11,6 +11,7 @@ pub mod admin_devices;
 pub mod admin_enterprises;
 pub mod admin_iot_cards;
 pub mod admin_package_series;
+pub mod admin_package_usage;
 pub mod admin_packages;
 pub mod admin_roles;
 pub mod admin_shop_series_grants;
@@ -77,6 +78,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin_assets::routes())
         .merge(admin_package_series::routes())
         .merge(admin_packages::routes())
+        .merge(admin_package_usage::routes())
         .merge(admin_shop_series_grants::routes());
     group(routes, state)
 }

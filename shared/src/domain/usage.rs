@@ -5,8 +5,9 @@
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone};
 use serde::{Deserialize, Serialize};
 
+use super::assets::AssetType;
 use super::catalog::{CalendarType, Package, PackageType, ResetCycle};
-use crate::clock::cst;
+use crate::clock::{cst, rfc3339};
 
 /// Status of a package usage (§6.2), stored and answered as its number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -293,6 +294,183 @@ pub fn deduct(usages: &[Deductible], new_mb: i64) -> Vec<(u64, i64)> {
         }
     }
     out
+}
+
+/// A package bought for a card or device (domain.md §4.5). Times are epoch seconds
+/// (`valid_until`, not `expires_at`: that name is the table's TTL attribute).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PackageUsage {
+    pub id: u64,
+    pub asset_type: AssetType,
+    pub asset_id: u64,
+    /// The asset's generation when the usage was created.
+    pub generation: i64,
+    pub package_id: u64,
+    /// Snapshots of the package at purchase.
+    pub package_name: String,
+    pub package_type: PackageType,
+    pub calendar_type: CalendarType,
+    pub duration_months: i64,
+    pub duration_days: i64,
+    pub data_reset_cycle: ResetCycle,
+    /// Real total (MB).
+    pub data_limit_mb: i64,
+    /// Stop threshold when virtual data is on (MB).
+    pub virtual_data_mb: i64,
+    pub enable_virtual_data: bool,
+    /// Real usage (MB).
+    pub data_usage_mb: i64,
+    pub status: UsageStatus,
+    pub priority: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_usage_id: Option<u64>,
+    pub has_independent_expiry: bool,
+    pub pending_realname_activation: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reset_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_reset_at: Option<i64>,
+    pub created_at: i64,
+    pub version: i64,
+}
+
+impl PackageUsage {
+    /// A new usage of `package` on an asset, started as `start` says.
+    pub fn new(
+        id: u64,
+        asset: (AssetType, u64, i64),
+        package: &Package,
+        start: UsageStart,
+        order_id: Option<u64>,
+        now: i64,
+    ) -> Self {
+        let (asset_type, asset_id, generation) = asset;
+        Self {
+            id,
+            asset_type,
+            asset_id,
+            generation,
+            package_id: package.id,
+            package_name: package.package_name.clone(),
+            package_type: package.package_type,
+            calendar_type: package.calendar_type,
+            duration_months: package.duration_months,
+            duration_days: package.duration_days,
+            data_reset_cycle: package.data_reset_cycle,
+            data_limit_mb: package.real_data_mb,
+            virtual_data_mb: package.virtual_data_mb,
+            enable_virtual_data: package.enable_virtual_data,
+            data_usage_mb: 0,
+            status: start.status,
+            priority: start.priority,
+            master_usage_id: start.master_usage_id,
+            has_independent_expiry: package.has_independent_expiry,
+            pending_realname_activation: start.pending_realname_activation,
+            order_id,
+            activated_at: start.activated_at,
+            valid_until: start.expires_at,
+            last_reset_at: None,
+            next_reset_at: start.next_reset_at,
+            created_at: now,
+            version: 1,
+        }
+    }
+
+    /// The active main package (what `current-package` answers).
+    pub fn is_current_main(&self) -> bool {
+        self.status == UsageStatus::Active && self.master_usage_id.is_none()
+    }
+}
+
+/// What the asset's live usages mean for a new one (see [`start`]).
+pub fn asset_usages<'a>(usages: impl IntoIterator<Item = &'a PackageUsage>) -> AssetUsages {
+    let mut out = AssetUsages::default();
+    for u in usages {
+        let open = u.status.is_live() || u.status == UsageStatus::Pending;
+        if !open {
+            continue;
+        }
+        out.max_priority = out.max_priority.max(u.priority);
+        if u.package_type == PackageType::Formal {
+            match u.status {
+                UsageStatus::Pending if out.pending_main.is_none() => out.pending_main = Some(u.id),
+                s if s.is_live() => out.current_main = Some((u.id, u.valid_until)),
+                _ => {}
+            }
+        }
+    }
+    if out.current_main.is_some() {
+        out.pending_main = None;
+    }
+    out
+}
+
+/// A package usage as the admin routes answer it (api.md §18).
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct UsageView {
+    pub package_usage_id: u64,
+    pub package_id: u64,
+    pub package_name: String,
+    pub package_type: PackageType,
+    /// 0 pending, 1 active, 2 used up, 3 expired, 4 invalidated.
+    #[schema(value_type = i64, minimum = 0, maximum = 4)]
+    pub status: UsageStatus,
+    pub status_name: &'static str,
+    /// Real total (MB).
+    pub data_limit_mb: i64,
+    /// Real usage (MB).
+    pub data_usage_mb: i64,
+    #[serde(flatten)]
+    pub virtual_view: VirtualView,
+    /// `real / virtual` (1 when virtual data is off).
+    #[schema(value_type = f64)]
+    pub virtual_ratio: rust_decimal::Decimal,
+    /// Absent while pending.
+    pub activated_at: Option<String>,
+    /// Absent while pending.
+    pub expires_at: Option<String>,
+    pub master_usage_id: Option<u64>,
+    pub priority: i64,
+    pub pending_realname_activation: bool,
+    pub created_at: String,
+}
+
+impl From<&PackageUsage> for UsageView {
+    fn from(u: &PackageUsage) -> Self {
+        UsageView {
+            package_usage_id: u.id,
+            package_id: u.package_id,
+            package_name: u.package_name.clone(),
+            package_type: u.package_type,
+            status: u.status,
+            status_name: u.status.name(),
+            data_limit_mb: u.data_limit_mb,
+            data_usage_mb: u.data_usage_mb,
+            virtual_view: virtual_view(
+                u.data_limit_mb,
+                u.virtual_data_mb,
+                u.enable_virtual_data,
+                u.data_usage_mb,
+            ),
+            virtual_ratio: super::catalog::virtual_ratio(
+                u.data_limit_mb,
+                u.virtual_data_mb,
+                u.enable_virtual_data,
+            ),
+            activated_at: u.activated_at.map(rfc3339),
+            expires_at: u.valid_until.map(rfc3339),
+            master_usage_id: u.master_usage_id,
+            priority: u.priority,
+            pending_realname_activation: u.pending_realname_activation,
+            created_at: rfc3339(u.created_at),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,3 +19,4 @@ pub mod resolve;
 pub mod roles;
 pub mod shops;
 pub mod storage;
+pub mod usages;

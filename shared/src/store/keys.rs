@@ -270,6 +270,21 @@ pub fn asset(t: AssetType, id: u64) -> Key {
     }
 }
 
+/// Package usage `id` of asset `asset_id` of type `t` (in the asset's partition).
+pub fn usage(t: AssetType, asset_id: u64, id: u64) -> Key {
+    Key::new(asset(t, asset_id).pk, format!("USAGE#{id:020}"))
+}
+
+/// The pointer of package usage `id` to its asset.
+pub fn usage_pointer(id: u64) -> Key {
+    Key::new(format!("USAGE#{id}"), ENTITY)
+}
+
+/// Daily record of package usage `id` on `date` (`YYYY-MM-DD`).
+pub fn daily_record(id: u64, date: &str) -> Key {
+    Key::new(format!("USAGE#{id}"), format!("DAY#{date}"))
+}
+
 /// SIM binding in slot `slot` of device `device_id`.
 pub fn sim_slot(device_id: u64, slot: u32) -> Key {
     Key::new(format!("DEVICE#{device_id}"), format!("SLOT#{slot:02}"))

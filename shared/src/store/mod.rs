@@ -26,6 +26,7 @@ pub mod steps;
 pub mod tally;
 pub mod ttl;
 pub mod tx;
+pub mod usages;
 
 use std::collections::HashMap;
 use std::fmt::Debug;

@@ -38,3 +38,4 @@ mod security;
 mod selections;
 mod store;
 mod uploads;
+mod usages;
