@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod entities;
 pub mod grants;
 pub mod identifiers;
+pub mod orders;
 pub mod org;
 pub mod password;
 pub mod permissions;
