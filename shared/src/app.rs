@@ -193,9 +193,17 @@ impl AppState {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(cfg.region.clone()))
             .timeout_config(timeouts(SDK_TIMEOUTS_MS));
-        match &cfg.aws_endpoint {
-            Some(endpoint) => loader = loader.endpoint_url(endpoint),
-            None => loader = loader.http_client(aws_tls::https_client()),
+        if let Some(endpoint) = &cfg.aws_endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        // AWS endpoints, and plain-HTTP local ones, need no system certificate store;
+        // an HTTPS endpoint of our own choosing may use any CA.
+        let own_tls = cfg
+            .aws_endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("https://"));
+        if !own_tls {
+            loader = loader.http_client(aws_tls::https_client());
         }
         let sdk = loader.load().await;
         Self::checked(cfg, &sdk, clients)

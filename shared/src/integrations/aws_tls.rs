@@ -6,7 +6,9 @@
 //! The SDK's default client loads the system certificate store when a client is
 //! built: on a cold start that is a bundle and a directory of some 150 certificates
 //! read and parsed, several milliseconds of init for roots no AWS endpoint uses.
-//! Local endpoints (`CMP_AWS_ENDPOINT`) keep the default client.
+//! A local endpoint over plain HTTP (`CMP_AWS_ENDPOINT=http://…`) uses this client
+//! too (no TLS at all); an HTTPS one keeps the SDK's default client and the system
+//! roots.
 
 use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
