@@ -157,9 +157,9 @@ codes! {
     METHOD_NOT_ALLOWED = 1029, METHOD_NOT_ALLOWED, "该路由不支持此请求方法", "method not allowed";
     /// Optimistic-lock conflict: the object changed meanwhile; retry.
     VERSION_CONFLICT = 1007, CONFLICT, "数据已被他人修改,请刷新后重试", "the object was changed concurrently, retry";
-    /// Idempotency key reused with a different payload.
+    /// `Idempotency-Key` reused with a different request (method, path, query or body).
     IDEMPOTENCY_MISMATCH = 1008, UNPROCESSABLE_ENTITY, "幂等键已被不同的请求使用", "idempotency key reused with a different request";
-    /// A request with the same idempotency key is still being processed.
+    /// A request with the same `Idempotency-Key` is still being processed.
     IDEMPOTENCY_IN_PROGRESS = 1009, CONFLICT, "相同的请求正在处理中", "the same request is still being processed";
     /// Wrong username or password.
     INVALID_CREDENTIALS = 1010, UNAUTHORIZED, "用户名或密码错误", "wrong username or password";
@@ -262,15 +262,18 @@ codes! {
     PERMISSION_IN_USE = 1059, CONFLICT, "权限仍被角色使用", "the permission is still granted by a role";
     /// The bulk task has not finished: its results file does not exist yet.
     BULK_TASK_UNFINISHED = 1060, CONFLICT, "批量任务尚未完成,结果暂不可下载", "the bulk task has not finished; its results are not ready";
-    /// The package usage does not exist or is outside the caller's scope; also the
-    /// answer of `current-package` when no main package is active.
-    PACKAGE_USAGE_NOT_FOUND = 1130, NOT_FOUND, "套餐使用记录不存在", "package usage not found";
+    /// The request of this `Idempotency-Key` was executed, but its response was too
+    /// large to keep, so a replay cannot return it.
+    IDEMPOTENT_RESPONSE_NOT_KEPT = 1061, CONFLICT, "该请求已执行,但响应过大未保存,请查询结果", "the request was already executed but its response was too large to keep; look up the result";
     /// `CodeGatewayError`: the carrier gateway failed (the upstream reason is in `msg`).
     GATEWAY_ERROR = 1110, BAD_GATEWAY, "运营商网关业务错误", "carrier gateway error";
     /// `CodeGatewayTimeout`.
     GATEWAY_TIMEOUT = 1111, GATEWAY_TIMEOUT, "Gateway 请求超时", "carrier gateway timeout";
     /// `CodeGatewayInvalidResp`.
     GATEWAY_INVALID_RESPONSE = 1112, BAD_GATEWAY, "解析 Gateway 响应失败", "invalid carrier gateway response";
+    /// The package usage does not exist or is outside the caller's scope; also the
+    /// answer of `current-package` when no main package is active.
+    PACKAGE_USAGE_NOT_FOUND = 1130, NOT_FOUND, "套餐使用记录不存在", "package usage not found";
     /// `CodeAssetNotFound`.
     ASSET_NOT_FOUND = 1180, NOT_FOUND, "资产不存在", "asset not found";
     /// `CodeInternalError`.

@@ -20,6 +20,7 @@ pub mod admin_storage;
 pub mod envelope;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod openapi;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -34,16 +35,22 @@ use crate::codes::{Code, Lang};
 use crate::store::calls;
 use envelope::ApiError;
 
-/// A function group: its routes behind the access check (`access::authorize`), with
-/// the shared layers (request id, DynamoDB call count, body limit, envelope 404)
-/// applied.
+/// A function group: its routes behind the access check (`access::authorize`) and,
+/// inside it, the `Idempotency-Key` layer (`idempotency::layer`, which needs the
+/// authenticated caller), with the shared layers (request id, DynamoDB call count,
+/// body limit, envelope 404) applied.
 pub fn group(routes: Router<AppState>, state: AppState) -> Router {
     let limit = state.cfg.max_body_bytes;
     let expose = ExposeCalls(state.cfg.expose_ddb_calls);
-    let guarded = routes.route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        access::authorize,
-    ));
+    let guarded = routes
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            access::authorize,
+        ));
     layered(guarded.with_state(state), limit, expose)
 }
 

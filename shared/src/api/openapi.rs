@@ -3,20 +3,24 @@
 //! from the access table ([`access::ROUTES`]): who may call a route decides its
 //! security requirement, and the business codes it can answer (its own, named in the
 //! `x-codes` extension of its annotation, plus those every route of its kind can
-//! answer) become its error responses, grouped by HTTP status.
+//! answer) become its error responses, grouped by HTTP status. Every write of a
+//! signed-in caller takes the optional `Idempotency-Key` header (`api::idempotency`),
+//! with its codes and the `Idempotent-Replayed` response header.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 use serde_json::json;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::link::Link;
-use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::access::{self, Access};
+use super::idempotency;
 use crate::codes::{Code, Lang};
 
 /// Name of the bearer JWT security scheme.
@@ -155,7 +159,8 @@ fn operations_of(item: &PathItem) -> Vec<(&'static str, &Operation)> {
     .collect()
 }
 
-/// Completes every operation from the access table: security and error responses.
+/// Completes every operation from the access table: security, error responses and
+/// `Idempotency-Key` on writes.
 struct Completion;
 
 impl Modify for Completion {
@@ -186,7 +191,7 @@ impl Modify for Completion {
                     .iter()
                     .find(|(m, p, _)| *m == method && *p == path.as_str())
                     .map(|(_, _, a)| *a);
-                complete(op, access, path.contains('{'));
+                complete(op, method, access, path.contains('{'));
             }
         }
     }
@@ -283,12 +288,15 @@ fn common_codes(
     codes
 }
 
-fn complete(op: &mut Operation, access: Option<Access>, has_path: bool) {
+fn complete(op: &mut Operation, method: &str, access: Option<Access>, has_path: bool) {
     if access != Some(Access::Public) {
         op.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
     }
     let has_body = op.request_body.is_some();
     let has_input = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    // Writes of a signed-in caller take `Idempotency-Key` (`api::idempotency`).
+    let keyed =
+        access != Some(Access::Public) && method.parse().is_ok_and(|m| idempotency::is_write(&m));
     let mut codes: Vec<Code> = op
         .extensions
         .as_ref()
@@ -302,6 +310,12 @@ fn complete(op: &mut Operation, access: Option<Access>, has_path: bool) {
         })
         .unwrap_or_default();
     codes.extend(common_codes(access, has_body, has_input, has_path));
+    if keyed {
+        codes.extend(idempotency::CODES);
+        op.parameters
+            .get_or_insert_with(Vec::new)
+            .push(idempotency_key_parameter());
+    }
     let mut by_status: BTreeMap<u16, BTreeSet<u32>> = BTreeMap::new();
     for code in &codes {
         by_status
@@ -333,6 +347,55 @@ fn complete(op: &mut Operation, access: Option<Access>, has_path: bool) {
         op.responses
             .responses
             .insert(status.to_string(), RefOr::T(response));
+    }
+    if keyed {
+        add_replayed_header(op);
+    }
+}
+
+/// The optional `Idempotency-Key` request header of a write.
+fn idempotency_key_parameter() -> Parameter {
+    let schema = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(idempotency::MAX_KEY_LEN))
+        .pattern(Some("^[!-~]+$"));
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Runs this write once per key and account for 24 hours: a repeat of the same \
+             request (method, path, query, body bytes) answers the stored status and body \
+             with `Idempotent-Replayed: true`; the key on a different request answers \
+             `1008`/422, a repeat while the first runs `1009`/409. Successes and client \
+             errors are stored (not `429` or `1056`); server errors are not, so a retry \
+             runs again.",
+        ))
+        .schema(Some(schema))
+        .build()
+}
+
+/// `Idempotent-Replayed: true` on the responses a replay can answer (successes and
+/// client errors).
+fn add_replayed_header(op: &mut Operation) {
+    let header = HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["true"])),
+        )
+        .description(Some(
+            "`true` when this is the stored response of an earlier request with the same \
+             `Idempotency-Key`.",
+        ))
+        .build();
+    for (status, response) in op.responses.responses.iter_mut() {
+        if let (true, RefOr::T(response)) = (status.starts_with(['2', '4']), response) {
+            response
+                .headers
+                .insert("Idempotent-Replayed".into(), header.clone());
+        }
     }
 }
 
@@ -416,5 +479,56 @@ mod tests {
         let view = doc["components"]["schemas"]["PackageView"].to_string();
         assert!(!view.contains("oneOf"), "{view}");
         assert_eq!(link["parameters"]["id"], "$response.body#/data/id");
+    }
+
+    #[test]
+    fn writes_of_signed_in_callers_take_an_idempotency_key() {
+        let doc: serde_json::Value = serde_json::from_str(json()).unwrap();
+        let key_param = |op: &serde_json::Value| {
+            op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["name"] == "Idempotency-Key")
+                .cloned()
+        };
+        let mut keyed = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let public = matches!(
+                    access::required(&method.to_uppercase().parse().unwrap(), path),
+                    Some(Access::Public)
+                );
+                let write = method != "get";
+                let Some(param) = key_param(op) else {
+                    assert!(!write || public, "{method} {path} takes no Idempotency-Key");
+                    continue;
+                };
+                assert!(write && !public, "{method} {path} should not take the key");
+                keyed += 1;
+                assert_eq!(param["in"], "header");
+                assert_eq!(param["required"], false);
+                assert_eq!(param["schema"]["maxLength"], 255);
+                let codes = op[X_CODES].as_array().unwrap();
+                for code in [1001, 1008, 1009, 1061] {
+                    assert!(codes.contains(&json!(code)), "{method} {path}: {code}");
+                }
+                assert!(op["responses"]["409"]["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("`1009`"));
+                assert!(op["responses"]["422"].is_object(), "{method} {path}");
+                let ok = &op["responses"]["200"]["headers"];
+                let accepted = &op["responses"]["202"]["headers"];
+                assert!(
+                    ok["Idempotent-Replayed"].is_object()
+                        || accepted["Idempotent-Replayed"].is_object(),
+                    "{method} {path}"
+                );
+            }
+        }
+        assert!(keyed >= 50, "only {keyed} keyed writes");
+        let login = &doc["paths"]["/api/admin/login"]["post"];
+        assert!(key_param(login).is_none());
     }
 }

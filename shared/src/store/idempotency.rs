@@ -54,6 +54,12 @@ pub enum IdempotencyError {
     Store(#[from] StoreError),
 }
 
+/// The idempotency key of an admin request: the client's `key`, per account (two
+/// accounts sending the same key do not meet).
+pub fn account_key(account_id: u64, key: &str) -> String {
+    format!("admin#{account_id}#{key}")
+}
+
 /// Stable hash of a request payload (SHA-256 of its JSON form, keys sorted).
 pub fn payload_hash<T: Serialize>(payload: &T) -> String {
     let value = serde_json::to_value(payload).unwrap_or(serde_json::Value::Null);

@@ -23,6 +23,7 @@ mod conformance;
 mod contract;
 mod gateway;
 mod helpers;
+mod idempotency;
 mod import_arrivals;
 mod import_groups;
 mod import_recovery;
