@@ -20,12 +20,14 @@ pub mod permissions;
 pub mod prefetch;
 mod queued;
 pub mod rate_limit;
+pub mod recharges;
 pub mod schema;
 pub mod sessions;
 pub mod steps;
 pub mod tally;
 pub mod ttl;
 pub mod tx;
+pub mod wallets;
 
 use std::collections::HashMap;
 use std::fmt::Debug;
