@@ -167,7 +167,7 @@ pub fn day_range(
 ) -> Result<(Option<i64>, Option<i64>), Invalid> {
     use chrono::{NaiveDate, TimeZone};
     let day = |field: &str, v: &str| -> Result<i64, Invalid> {
-        NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
+        NaiveDate::parse_from_str(v, "%Y-%m-%d")
             .ok()
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .and_then(|t| crate::clock::cst().from_local_datetime(&t).single())

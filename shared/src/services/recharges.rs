@@ -108,6 +108,7 @@ pub struct CreateRecharge {
     /// The shop whose main wallet is credited (agents: their own).
     pub shop_id: u64,
     /// Fen, 10 000 to 100 000 000.
+    #[schema(minimum = 10000, maximum = 100000000)]
     pub amount: i64,
     /// `wechat` (agents, platform) or `offline` (platform only).
     pub payment_method: PaymentMethod,
@@ -117,6 +118,7 @@ pub struct CreateRecharge {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OfflinePay {
     /// The operator's own login password, asked again.
+    #[schema(min_length = 1)]
     pub operation_password: String,
 }
 
@@ -127,13 +129,16 @@ pub struct RechargeFilter {
     /// Only this shop's recharges (agents see only their own shop's anyway).
     pub shop_id: Option<u64>,
     /// 1 pending, 2 completed, 3 cancelled.
+    #[param(minimum = 1, maximum = 3)]
     pub status: Option<i64>,
     pub payment_method: Option<PaymentMethod>,
     /// Exactly this number.
     pub recharge_no: Option<String>,
     /// Created on or after this day (`YYYY-MM-DD`, Asia/Shanghai).
+    #[param(pattern = r"^\d{4}-\d{2}-\d{2}$")]
     pub start_date: Option<String>,
     /// Created on or before this day (`YYYY-MM-DD`, Asia/Shanghai).
+    #[param(pattern = r"^\d{4}-\d{2}-\d{2}$")]
     pub end_date: Option<String>,
 }
 

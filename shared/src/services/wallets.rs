@@ -102,8 +102,10 @@ pub struct LineFilter {
     /// Only lines of this type.
     pub transaction_type: Option<TxType>,
     /// First day (`YYYY-MM-DD`, Asia/Shanghai), included.
+    #[param(pattern = r"^\d{4}-\d{2}-\d{2}$")]
     pub start_date: Option<String>,
     /// Last day (`YYYY-MM-DD`, Asia/Shanghai), included.
+    #[param(pattern = r"^\d{4}-\d{2}-\d{2}$")]
     pub end_date: Option<String>,
 }
 
