@@ -345,6 +345,7 @@ def main():
         ("admin-package-series", get("/api/admin/package-series")),
         ("admin-packages", get("/api/admin/packages")),
         ("admin-shop-series-grants", get("/api/admin/shop-series-grants")),
+        ("admin-agent-recharges", get("/api/admin/agent-recharges")),
         ("admin-iot-cards", get("/api/admin/iot-cards")),
         ("admin-devices", get("/api/admin/devices")),
         ("admin-asset-allocations", get("/api/admin/asset-allocation-records")),

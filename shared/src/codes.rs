@@ -271,9 +271,28 @@ codes! {
     GATEWAY_TIMEOUT = 1111, GATEWAY_TIMEOUT, "Gateway 请求超时", "carrier gateway timeout";
     /// `CodeGatewayInvalidResp`.
     GATEWAY_INVALID_RESPONSE = 1112, BAD_GATEWAY, "解析 Gateway 响应失败", "invalid carrier gateway response";
+    /// `CodeRechargeNotFound`: the agent recharge does not exist or is outside the
+    /// caller's shops.
+    RECHARGE_NOT_FOUND = 1121, NOT_FOUND, "充值记录不存在", "recharge record not found";
+    /// 目标店铺主钱包不存在: the target shop has no main wallet.
+    MAIN_WALLET_MISSING = 1122, BAD_REQUEST, "目标店铺主钱包不存在", "the target shop's main wallet does not exist";
+    /// 余额不足: the wallet's available balance is below the amount.
+    INSUFFICIENT_BALANCE = 1123, BAD_REQUEST, "余额不足", "insufficient balance";
+    /// The operator's own password, asked again to confirm a money operation, is wrong.
+    WRONG_OPERATION_PASSWORD = 1124, BAD_REQUEST, "操作密码错误", "wrong operation password";
+    /// A ledger event id was replayed with another wallet, direction or amount.
+    LEDGER_EVENT_CONFLICT = 1125, CONFLICT, "流水事件冲突:已存在的流水与本次请求不一致", "ledger event conflict: the recorded line differs from this request";
+    /// The recharge is no longer pending (already completed or cancelled).
+    RECHARGE_NOT_PENDING = 1126, CONFLICT, "充值记录不是待支付状态", "the recharge is not pending";
+    /// Unfreezing or spending more than the wallet has frozen.
+    FROZEN_INSUFFICIENT = 1127, CONFLICT, "冻结金额不足", "not enough frozen money";
+    /// Only an offline recharge can be confirmed as paid offline.
+    RECHARGE_NOT_OFFLINE = 1128, BAD_REQUEST, "仅线下充值可确认到账", "only offline recharges can be confirmed offline";
     /// The package usage does not exist or is outside the caller's scope; also the
     /// answer of `current-package` when no main package is active.
     PACKAGE_USAGE_NOT_FOUND = 1130, NOT_FOUND, "套餐使用记录不存在", "package usage not found";
+    /// `CodeNoPaymentConfig`: no active payment configuration, online payment refused.
+    NO_PAYMENT_CONFIG = 1175, BAD_REQUEST, "当前无可用的支付配置", "no payment config available";
     /// `CodeAssetNotFound`.
     ASSET_NOT_FOUND = 1180, NOT_FOUND, "资产不存在", "asset not found";
     /// `CodeInternalError`.

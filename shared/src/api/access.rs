@@ -288,6 +288,20 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/admin/shop-series-grants/{id}/packages",
         C("grant:update"),
     ),
+    ("GET", "/api/admin/shops/{id}/wallets", C("wallet:view")),
+    (
+        "GET",
+        "/api/admin/wallets/{id}/transactions",
+        C("wallet:view"),
+    ),
+    ("GET", "/api/admin/agent-recharges", C("recharge:view")),
+    ("POST", "/api/admin/agent-recharges", C("recharge:create")),
+    ("GET", "/api/admin/agent-recharges/{id}", C("recharge:view")),
+    (
+        "POST",
+        "/api/admin/agent-recharges/{id}/offline-pay",
+        C("recharge:offline_pay"),
+    ),
 ];
 
 /// What `method` on the route template `path` requires (`HEAD` as `GET`); `None`

@@ -32,9 +32,10 @@ const TAG: &str = "admin-shops";
 ))]
 pub struct Doc;
 
-/// Routes of the `admin-shops` function.
+/// Routes of the `admin-shops` function (with the agent wallets').
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .merge(super::admin_wallets::routes())
         .route("/api/admin/shops", get(list).post(create))
         .route(
             "/api/admin/shops/{id}",

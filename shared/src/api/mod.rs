@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod admin_accounts;
+pub mod admin_agent_recharges;
 pub mod admin_asset_allocations;
 pub mod admin_assets;
 pub mod admin_auth;
@@ -17,6 +18,7 @@ pub mod admin_roles;
 pub mod admin_shop_series_grants;
 pub mod admin_shops;
 pub mod admin_storage;
+pub mod admin_wallets;
 pub mod envelope;
 pub mod extract;
 pub mod health;
@@ -86,7 +88,8 @@ pub fn app(state: AppState) -> Router {
         .merge(admin_package_series::routes())
         .merge(admin_packages::routes())
         .merge(admin_package_usage::routes())
-        .merge(admin_shop_series_grants::routes());
+        .merge(admin_shop_series_grants::routes())
+        .merge(admin_agent_recharges::routes());
     group(routes, state)
 }
 

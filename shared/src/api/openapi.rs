@@ -60,6 +60,8 @@ pub const X_CODES: &str = "x-codes";
         (name = "admin-package-series", description = "Package series and their commission tiers"),
         (name = "admin-packages", description = "Packages, prices along the shop chain, shelves"),
         (name = "admin-shop-series-grants", description = "Series grants down the shop tree"),
+        (name = "admin-wallets", description = "Agent wallets and their ledger, scoped like the shop"),
+        (name = "admin-agent-recharges", description = "Recharges of agents' main wallets; offline confirmation"),
     )
 )]
 struct ApiDoc;
@@ -88,6 +90,8 @@ fn build() -> Document {
         super::admin_package_series::Doc::openapi(),
         super::admin_packages::Doc::openapi(),
         super::admin_shop_series_grants::Doc::openapi(),
+        super::admin_wallets::Doc::openapi(),
+        super::admin_agent_recharges::Doc::openapi(),
     ] {
         doc.merge(group);
     }

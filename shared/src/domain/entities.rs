@@ -195,6 +195,29 @@ pub struct AgentWallet {
     pub created_at: String,
     pub updated_at: String,
     pub version: i64,
+    /// Time (epoch seconds) of the last ledger line; a new line never sorts before
+    /// it, so the ledger's time order is its version order.
+    #[serde(default)]
+    pub ledger_at: i64,
+}
+
+/// An operation audit entry (domain.md §4.15), written in the same transaction as the
+/// change it records when the change is money (an offline recharge confirmation).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct OperationAudit {
+    pub id: String,
+    pub operator_id: u64,
+    /// E.g. `offline_recharge`.
+    pub operation_type: String,
+    pub operation_desc: String,
+    /// Kind of the changed object (`agent_recharge`).
+    pub target_type: String,
+    pub target_id: u64,
+    pub before_data: Option<serde_json::Value>,
+    pub after_data: Option<serde_json::Value>,
+    /// The operator's client IP.
+    pub ip: String,
+    pub created_at: String,
 }
 
 /// An entry of an account's operation log (domain.md §4.1 AccountOperationLog).

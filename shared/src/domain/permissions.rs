@@ -71,7 +71,7 @@ const fn platform(parent: &'static str, code: &'static str, name: &'static str) 
     button(parent, code, name, Audience::Platform)
 }
 
-/// The permission tree a fresh install is seeded with: four menus and the codes of
+/// The permission tree a fresh install is seeded with: five menus and the codes of
 /// every route (`api::access` names one per route). Menus come before their buttons.
 pub const CATALOGUE: &[PermDef] = &[
     menu("org", "组织管理"),
@@ -136,6 +136,11 @@ pub const CATALOGUE: &[PermDef] = &[
     all("catalog", "grant:create", "新建系列授权"),
     all("catalog", "grant:update", "编辑系列授权"),
     all("catalog", "grant:delete", "删除系列授权"),
+    menu("finance", "财务管理"),
+    all("finance", "wallet:view", "查看代理钱包"),
+    all("finance", "recharge:view", "查看代理充值"),
+    all("finance", "recharge:create", "发起代理充值"),
+    platform("finance", "recharge:offline_pay", "确认线下充值到账"),
     menu("system", "系统管理"),
     all("system", "permission:view", "查看权限"),
     platform("system", "permission:manage", "管理权限"),

@@ -158,6 +158,42 @@ pub fn int_in(
     }
 }
 
+/// The epoch-second bounds of the days from `start` to `end` (`YYYY-MM-DD`, both
+/// included, Asia/Shanghai days); either may be absent. A malformed date or an end
+/// before the start is refused.
+pub fn day_range(
+    start: Option<&str>,
+    end: Option<&str>,
+) -> Result<(Option<i64>, Option<i64>), Invalid> {
+    use chrono::{NaiveDate, TimeZone};
+    let day = |field: &str, v: &str| -> Result<i64, Invalid> {
+        NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .and_then(|t| crate::clock::cst().from_local_datetime(&t).single())
+            .map(|t| t.timestamp())
+            .ok_or_else(|| {
+                Invalid::new(
+                    format!("{field}须为YYYY-MM-DD格式的日期"),
+                    format!("{field} must be a date YYYY-MM-DD"),
+                )
+            })
+    };
+    let from = start.map(|v| day("start_date", v)).transpose()?;
+    let to = end
+        .map(|v| day("end_date", v).map(|t| t + 86_399))
+        .transpose()?;
+    if let (Some(f), Some(t)) = (from, to) {
+        if t < f {
+            return Err(Invalid::new(
+                "end_date不能早于start_date",
+                "end_date must not be before start_date",
+            ));
+        }
+    }
+    Ok((from, to))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +269,16 @@ mod tests {
         }
         assert!(int_in("n", 0, 1..=12).is_err());
         assert_eq!(int_in("n", 12, 1..=12).unwrap(), 12);
+    }
+
+    #[test]
+    fn day_ranges_are_shanghai_days() {
+        let (from, to) = day_range(Some("2026-03-16"), Some("2026-03-16")).unwrap();
+        // 2026-03-16 00:00 in Shanghai is 2026-03-15 16:00 UTC.
+        assert_eq!(from, Some(1_773_590_400));
+        assert_eq!(to, Some(1_773_590_400 + 86_399));
+        assert_eq!(day_range(None, None).unwrap(), (None, None));
+        assert!(day_range(Some("2026-3-1x"), None).is_err());
+        assert!(day_range(Some("2026-03-17"), Some("2026-03-16")).is_err());
     }
 }

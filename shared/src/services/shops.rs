@@ -238,6 +238,7 @@ pub async fn create(
             created_at: at.clone(),
             updated_at: at.clone(),
             version: 1,
+            ledger_at: 0,
         };
         tx = tx.put_new(
             "wallet",

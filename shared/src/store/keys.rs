@@ -352,3 +352,60 @@ pub fn allocation_records_tree(root_shop: u64) -> String {
 pub fn allocation_records_all(shard: u32) -> String {
     format!("ALLOCS#ALL#{shard}")
 }
+
+// ---- agent wallets, ledger, recharges
+
+/// Sort-key prefix of a shop's wallets.
+pub const WALLET_PREFIX: &str = "WALLET#";
+
+/// The ledger line of event `event_id`: one per event, so a replay finds it.
+pub fn ledger_line(event_id: &str) -> Key {
+    Key::new(format!("LEDGER#{event_id}"), ENTITY)
+}
+
+/// Scope-index partition of the ledger lines of a shop's wallet of `kind`.
+pub fn wallet_lines(shop_id: u64, kind: &str) -> String {
+    format!("WLEDGER#{shop_id}#{kind}")
+}
+
+/// Scope-index sort key of a ledger line: its time (epoch seconds, never before the
+/// wallet's previous line) and the wallet version it produced.
+pub fn wallet_line_sort(at: i64, version: i64) -> String {
+    format!("{:012}#{version:012}", at.max(0))
+}
+
+/// The lowest and highest sort keys `<time:012>#…` (ledger lines, recharges) of
+/// items written from `from` to `to` (epoch seconds, inclusive).
+pub fn time_range(from: i64, to: i64) -> (String, String) {
+    (
+        format!("{:012}#", from.max(0)),
+        format!("{:012}#~", to.max(0)),
+    )
+}
+
+/// Agent recharge `id`.
+pub fn recharge(id: u64) -> Key {
+    Key::new(format!("RECHARGE#{id}"), ENTITY)
+}
+
+/// Platform-index partition (`gsi2pk`) of every agent recharge.
+pub const RECHARGES: &str = "RECHARGES";
+
+/// Scope-index partition (`gsi1pk`) of one shop's recharges.
+pub fn shop_recharges(shop_id: u64) -> String {
+    format!("RECHARGES#SHOP#{shop_id}")
+}
+
+/// Sort key of a recharge in both lists: creation time (epoch seconds) and id.
+pub fn recharge_sort(at: i64, id: u64) -> String {
+    format!("{:012}#{id:020}", at.max(0))
+}
+
+/// Operation audit entry `entry_id` about object `target_id` of `target_type`,
+/// written at wall-clock `nanos`.
+pub fn operation_audit(target_type: &str, target_id: u64, nanos: u128, entry_id: &str) -> Key {
+    Key::new(
+        format!("AUDIT#{target_type}#{target_id}"),
+        format!("{nanos:024}#{entry_id}"),
+    )
+}

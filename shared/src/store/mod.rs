@@ -20,6 +20,7 @@ pub mod permissions;
 pub mod prefetch;
 mod queued;
 pub mod rate_limit;
+pub mod recharges;
 pub mod schema;
 pub mod sessions;
 pub mod steps;
@@ -27,6 +28,7 @@ pub mod tally;
 pub mod ttl;
 pub mod tx;
 pub mod usages;
+pub mod wallets;
 
 use std::collections::HashMap;
 use std::fmt::Debug;

@@ -429,7 +429,7 @@ const TX_ATTEMPTS: usize = 3;
 
 /// Jittered exponential back-off before attempt `attempt + 1`: 25 ms × 2^(attempt−1)
 /// plus up to as much again at random.
-fn backoff(attempt: usize) -> std::time::Duration {
+pub fn backoff(attempt: usize) -> std::time::Duration {
     use rand::Rng;
     let base = 25u64 << attempt.saturating_sub(1).min(6);
     std::time::Duration::from_millis(base + rand::thread_rng().gen_range(0..=base))

@@ -400,6 +400,30 @@ pub async fn change_password(
     Ok(())
 }
 
+/// Checks the caller's own password, asked again to confirm a money operation (an
+/// offline recharge). Wrong passwords are throttled, and counted, with the wrong
+/// current passwords of a password change: both guess the same secret.
+pub async fn verify_own_password(
+    state: &AppState,
+    caller: &Caller,
+    ip: &str,
+    given: &str,
+) -> Result<(), AuthError> {
+    let now = state.clock.now();
+    let throttle = Throttle::password(caller.account_id, ip);
+    throttle.check(state, now).await?;
+    let account: AccountRecord = state
+        .store
+        .live_entity(&keys::account(caller.account_id))
+        .await?
+        .ok_or(AuthError::Revoked)?;
+    if !password::verify(given, &account.password_hash) {
+        throttle.failed(state, now).await?;
+        return Err(AuthError::WrongPassword);
+    }
+    throttle.succeeded(state, now).await
+}
+
 fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
