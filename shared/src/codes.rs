@@ -291,6 +291,14 @@ codes! {
     /// The package usage does not exist or is outside the caller's scope; also the
     /// answer of `current-package` when no main package is active.
     PACKAGE_USAGE_NOT_FOUND = 1130, NOT_FOUND, "套餐使用记录不存在", "package usage not found";
+    /// `CodeNoMainPackage`: an add-on needs an active or pending main package.
+    NO_MAIN_PACKAGE = 1131, BAD_REQUEST, "请先购买主套餐", "an add-on needs an active or pending main package";
+    /// `CodeMixedOrderForbidden`: main packages and add-ons in one order.
+    MIXED_ORDER_FORBIDDEN = 1132, BAD_REQUEST, "主套餐和加油包不能在同一订单中购买", "main packages and add-ons cannot be bought in one order";
+    /// `CodePackageActivationConflict`: another purchase of the asset is being written.
+    PACKAGE_ACTIVATION_CONFLICT = 1133, CONFLICT, "套餐正在激活中,请稍后重试", "package activation in progress, retry shortly";
+    /// The order does not exist or is outside the caller's scope.
+    ORDER_NOT_FOUND = 1134, NOT_FOUND, "订单不存在", "order not found";
     /// `CodeNoPaymentConfig`: no active payment configuration, online payment refused.
     NO_PAYMENT_CONFIG = 1175, BAD_REQUEST, "当前无可用的支付配置", "no payment config available";
     /// `CodeAssetNotFound`.

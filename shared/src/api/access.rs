@@ -302,6 +302,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/admin/agent-recharges/{id}/offline-pay",
         C("recharge:offline_pay"),
     ),
+    ("POST", "/api/admin/orders", C("order:create")),
+    ("GET", "/api/admin/orders/{id}", C("order:view")),
 ];
 
 /// What `method` on the route template `path` requires (`HEAD` as `GET`); `None`

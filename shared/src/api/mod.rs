@@ -11,6 +11,7 @@ pub mod admin_carriers;
 pub mod admin_devices;
 pub mod admin_enterprises;
 pub mod admin_iot_cards;
+pub mod admin_orders;
 pub mod admin_package_series;
 pub mod admin_package_usage;
 pub mod admin_packages;
@@ -89,7 +90,8 @@ pub fn app(state: AppState) -> Router {
         .merge(admin_packages::routes())
         .merge(admin_package_usage::routes())
         .merge(admin_shop_series_grants::routes())
-        .merge(admin_agent_recharges::routes());
+        .merge(admin_agent_recharges::routes())
+        .merge(admin_orders::routes());
     group(routes, state)
 }
 

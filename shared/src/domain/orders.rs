@@ -173,6 +173,71 @@ pub fn ledger_remark(role: PurchaseRole, buyer_shop_name: &str) -> String {
     }
 }
 
+/// One package of an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrderItem {
+    pub package_id: u64,
+    /// The package's name when bought.
+    pub package_name: String,
+    /// What the buyer pays for one (fen).
+    pub unit_price: i64,
+    pub quantity: i64,
+    /// `unit_price × quantity` (fen).
+    pub amount: i64,
+}
+
+/// An order (domain.md §4.7). `pay_by` (epoch seconds) is the answered `expires_at`:
+/// that name is the table's TTL attribute.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: u64,
+    pub order_no: String,
+    /// 1 card package order, 2 device package order (decisions.md A4).
+    pub order_type: i64,
+    /// `agent` (a shop buys) or `platform` (the platform's own stock).
+    pub buyer_type: String,
+    /// The buyer shop (`agent`); `None` for the platform.
+    pub buyer_id: Option<u64>,
+    pub iot_card_id: Option<u64>,
+    pub device_id: Option<u64>,
+    /// The shop whose allocation priced the sale (the asset's shop).
+    pub seller_shop_id: Option<u64>,
+    pub total_amount: i64,
+    pub actual_paid_amount: Option<i64>,
+    pub payment_method: PaymentMethod,
+    pub payment_status: PaymentStatus,
+    pub payment_config_id: Option<u64>,
+    pub paid_at: Option<i64>,
+    pub pay_by: Option<i64>,
+    /// `admin` or `client`.
+    pub source: String,
+    pub generation: i64,
+    /// The operator's shop for agents (decisions.md A27); `None` for the platform.
+    pub operator_id: Option<u64>,
+    /// The operator's account.
+    pub operator_account_id: u64,
+    /// `platform` or `agent`.
+    pub operator_type: String,
+    /// The operator's display name (the shop's name for agents, the account's
+    /// username for the platform).
+    pub operator_name: String,
+    pub purchase_role: PurchaseRole,
+    pub is_purchase_on_behalf: bool,
+    /// The buyer shop's name when bought for it by its parent (for the remark).
+    #[serde(default)]
+    pub buyer_name: Option<String>,
+    pub frozen_amount: i64,
+    pub items: Vec<OrderItem>,
+    /// Package usages the order created.
+    pub usage_ids: Vec<u64>,
+    /// `due` until the commission job settles it (orders without an operator shop
+    /// that have a buyer shop); `None` when no commission applies.
+    #[serde(default)]
+    pub commission_status: Option<String>,
+    pub created_at: i64,
+    pub version: i64,
+}
+
 /// Order number `ORD` + the Asia/Shanghai date of `now` + the order id on 10 digits
 /// (unique because ids are).
 pub fn order_no(id: u64, now: i64) -> String {

@@ -141,6 +141,8 @@ pub const CATALOGUE: &[PermDef] = &[
     all("finance", "recharge:view", "查看代理充值"),
     all("finance", "recharge:create", "发起代理充值"),
     platform("finance", "recharge:offline_pay", "确认线下充值到账"),
+    all("finance", "order:view", "查看订单"),
+    all("finance", "order:create", "下单购买套餐"),
     menu("system", "系统管理"),
     all("system", "permission:view", "查看权限"),
     platform("system", "permission:manage", "管理权限"),

@@ -14,6 +14,7 @@ pub mod devices;
 pub mod enterprises;
 pub mod grants;
 pub mod imports;
+pub mod orders;
 pub mod org;
 pub mod recharges;
 pub mod resolve;

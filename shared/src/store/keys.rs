@@ -285,6 +285,39 @@ pub fn daily_record(id: u64, date: &str) -> Key {
     Key::new(format!("USAGE#{id}"), format!("DAY#{date}"))
 }
 
+/// The head of an asset's package usages: its `version` moves with every purchase,
+/// so two purchases of one asset cannot both start a main package.
+pub fn usage_head(t: AssetType, asset_id: u64) -> Key {
+    Key::new(asset(t, asset_id).pk, "USAGEHEAD")
+}
+
+/// Order `id`.
+pub fn order(id: u64) -> Key {
+    Key::new(format!("ORDER#{id}"), ENTITY)
+}
+
+/// The `gsi2` partition of every order (the platform's list).
+pub const ORDERS_ALL: &str = "ORDERS";
+
+/// The sparse `gsi3` partition of orders whose commission is due.
+pub const ORDERS_COMMISSION_DUE: &str = "ORDERS#COMMISSION_DUE";
+
+/// The copy of order `id` in shop `shop`'s list.
+pub fn shop_order(shop: u64, id: u64) -> Key {
+    Key::new(format!("SHOPORDER#{shop}"), format!("{id:020}"))
+}
+
+/// The `gsi1` partition of a shop's orders (as buyer or operator).
+pub fn shop_orders(shop: u64) -> String {
+    format!("ORDERS#SHOP#{shop}")
+}
+
+/// A purchase's business key (buyer, order type, asset, packages): returns the
+/// first order for 3 minutes.
+pub fn order_key(key: &str) -> Key {
+    Key::new(format!("ORDERKEY#{key}"), ENTITY)
+}
+
 /// SIM binding in slot `slot` of device `device_id`.
 pub fn sim_slot(device_id: u64, slot: u32) -> Key {
     Key::new(format!("DEVICE#{device_id}"), format!("SLOT#{slot:02}"))

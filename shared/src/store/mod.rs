@@ -15,6 +15,7 @@ pub mod imports;
 pub mod keys;
 pub mod links;
 pub mod lists;
+pub mod orders;
 pub mod org;
 pub mod permissions;
 pub mod prefetch;

@@ -156,8 +156,8 @@ impl Upd {
     }
 }
 
-/// A transaction under construction.
-#[derive(Default, Debug)]
+/// A transaction under construction (cloned to retry it with other parts).
+#[derive(Clone, Default, Debug)]
 pub struct Tx {
     ops: Vec<Op>,
     /// Why an operation could not be built (reported by [`Store::transact`]).
@@ -165,7 +165,7 @@ pub struct Tx {
 }
 
 /// One operation of a [`Tx`]: its label, the key of the item it touches, the request.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Op {
     label: &'static str,
     key: Key,

@@ -31,6 +31,7 @@ mod imports;
 mod lists;
 mod matrix;
 mod money_matrix;
+mod orders;
 mod org;
 mod permissions;
 mod races;

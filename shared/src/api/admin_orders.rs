@@ -1,0 +1,54 @@
+//! `admin-orders`: placing an order that is paid and activated at once, and reading
+//! one (api.md §16).
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::Router;
+
+use super::envelope::{ApiResult, Data, Envelope};
+use super::extract::{Body, Id};
+use crate::app::AppState;
+use crate::codes::Code as C;
+use crate::domain::caller::Caller;
+use crate::services::orders::{self, CreateOrder, OrderView};
+
+/// The tag of this group's operations in the OpenAPI document.
+const TAG: &str = "admin-orders";
+
+/// This group's operations in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, show))]
+pub struct Doc;
+
+/// Routes of the `admin-orders` function.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/orders", post(create))
+        .route("/api/admin/orders/{id}", get(show))
+}
+
+/// Buys packages for a card or device: agents pay from their main wallet
+/// (`wallet`), the platform records an offline payment (`offline`). The order is
+/// paid and its packages started (or queued) at once; the same purchase repeated
+/// within 3 minutes answers the first order.
+#[utoipa::path(post, path = "/api/admin/orders", operation_id = "create_order", tag = TAG,
+    request_body = CreateOrder,
+    responses((status = 200, body = Envelope<OrderView>)),
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0, C::NO_ALLOCATION.0, C::PACKAGE_NOT_SELLABLE.0, C::NO_MAIN_PACKAGE.0, C::MIXED_ORDER_FORBIDDEN.0, C::PACKAGE_ACTIVATION_CONFLICT.0, C::INSUFFICIENT_BALANCE.0]))))]
+async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    Body(req): Body<CreateOrder>,
+) -> ApiResult<OrderView> {
+    Ok(Data(orders::create_order(&st, &caller, req).await?))
+}
+
+/// One order: platform staff see every order, an agent those its shop bought or
+/// placed.
+#[utoipa::path(get, path = "/api/admin/orders/{id}", operation_id = "show_order", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<OrderView>)),
+    extensions(("x-codes" = json!([C::ORDER_NOT_FOUND.0]))))]
+async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<OrderView> {
+    Ok(Data(orders::order(&st, &caller, id).await?))
+}

@@ -1,0 +1,113 @@
+//! Orders: the order item (`ORDER#<id>`), its place in the lists (the platform's
+//! `gsi2` partition `ORDERS`; each interested shop's `gsi1` partition through a copy
+//! `SHOPORDER#<shop>`/`<id:020>`: the buyer shop and, when another, the operator
+//! shop, so an agent's "buyer or operator" list is one Query), the business key
+//! that makes a repeated purchase return the first order for 3 minutes, and the
+//! per-asset usage head whose version serialises purchases of one asset.
+
+use super::keys;
+use super::tx::{Cond, Tx, Upd};
+use super::{n, s, to_item, Item, Store, StoreError};
+use crate::domain::assets::AssetType;
+use crate::domain::orders::Order;
+
+/// How long a purchase's business key returns its first order (domain.md §5.2).
+pub const BUSINESS_KEY_SECONDS: i64 = 180;
+
+/// Label of the business key in an order's transaction.
+pub const KEY_LABEL: &str = "order_key";
+/// Label of the asset's usage head.
+pub const HEAD_LABEL: &str = "usage_head";
+
+/// Sort key of an order in a list: creation time, then id (newest first backward).
+fn list_sort(order: &Order) -> String {
+    format!("{:012}#{:020}", order.created_at.max(0), order.id)
+}
+
+/// The order item with its list attributes.
+fn order_item(order: &Order) -> Result<Item, StoreError> {
+    let mut item = to_item(order, &keys::order(order.id))?;
+    item.insert("gsi2pk".into(), s(keys::ORDERS_ALL));
+    item.insert("gsi2sk".into(), s(list_sort(order)));
+    if order.commission_status.as_deref() == Some("due") {
+        // Sparse: only orders whose commission waits for the commission job.
+        item.insert("gsi3pk".into(), s(keys::ORDERS_COMMISSION_DUE));
+        item.insert("gsi3sk".into(), s(list_sort(order)));
+    }
+    Ok(item)
+}
+
+/// The copy of `order` in `shop`'s list.
+fn shop_copy(order: &Order, shop: u64) -> Result<Item, StoreError> {
+    let mut item = to_item(order, &keys::shop_order(shop, order.id))?;
+    item.insert("gsi1pk".into(), s(keys::shop_orders(shop)));
+    item.insert("gsi1sk".into(), s(list_sort(order)));
+    Ok(item)
+}
+
+/// The shops whose lists show `order`: its buyer shop and its operator shop.
+pub fn list_shops(order: &Order) -> Vec<u64> {
+    let mut shops: Vec<u64> = order
+        .buyer_id
+        .into_iter()
+        .chain(order.operator_id)
+        .collect();
+    shops.dedup();
+    shops
+}
+
+/// Adds a new order to `tx`: the order, its list copies, its business key `key`
+/// (free, or expired by `now`) and the asset's usage head moved from `head_version`
+/// (0: none yet).
+pub fn new_order_ops(
+    tx: Tx,
+    order: &Order,
+    key: &str,
+    head: (AssetType, u64, i64),
+    now: i64,
+) -> Result<Tx, StoreError> {
+    let mut tx = tx.put_new("order", order_item(order)?);
+    for shop in list_shops(order) {
+        tx = tx.put_new("order_copy", shop_copy(order, shop)?);
+    }
+    let mut key_item: Item = keys::order_key(key).item();
+    key_item.insert("order_id".into(), n(order.id));
+    key_item.insert("expires_at".into(), n(now + BUSINESS_KEY_SECONDS));
+    tx = tx.put(KEY_LABEL, key_item, Some(Cond::absent_or_expired(now)));
+    let (t, asset_id, version) = head;
+    let cond = if version == 0 {
+        Cond::absent()
+    } else {
+        Cond::version(version)
+    };
+    let upd = Upd::new("SET version = :next").value(":next", n(version + 1));
+    Ok(tx.update(HEAD_LABEL, &keys::usage_head(t, asset_id), upd, Some(cond)))
+}
+
+impl Store {
+    /// Order `id`.
+    pub async fn order(&self, id: u64) -> Result<Option<Order>, StoreError> {
+        self.get_as(&keys::order(id)).await
+    }
+
+    /// The order a live business key `key` names, if any.
+    pub async fn order_of_key(&self, key: &str, now: i64) -> Result<Option<u64>, StoreError> {
+        let Some(item) = self.get(&keys::order_key(key)).await? else {
+            return Ok(None);
+        };
+        let live = super::num_attr(&item, "expires_at").is_some_and(|e| e > now);
+        Ok(live
+            .then(|| super::num_attr(&item, "order_id"))
+            .flatten()
+            .map(|v| v as u64))
+    }
+
+    /// The version of an asset's usage head (0 when it has none yet).
+    pub async fn usage_head(&self, t: AssetType, asset_id: u64) -> Result<i64, StoreError> {
+        Ok(self
+            .get(&keys::usage_head(t, asset_id))
+            .await?
+            .and_then(|item| super::num_attr(&item, "version"))
+            .unwrap_or(0))
+    }
+}

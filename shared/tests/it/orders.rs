@@ -1,0 +1,452 @@
+//! Admin orders over HTTP: every §5.2 scenario with its money movement, package
+//! activation and queueing, replays, and wallet races.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::{json, Value};
+
+use shared::domain::wallet::{LedgerEntry, Movement, TxType, WalletKind};
+
+use crate::catalog::{chain, grant_body, package, Chain};
+use crate::helpers::assets::{cards_csv, carrier, iccid, import_cards};
+use crate::helpers::{spawn_app, Resp, TestApp};
+
+struct Shop {
+    ch: Chain,
+    main: u64,
+    addon: u64,
+    /// Card ids by number: 1 in A's stock, 2..=4 in B's, 5 in platform stock,
+    /// 11..=110 in A's stock (for races).
+    cards: std::collections::HashMap<u64, u64>,
+}
+
+async fn card_id(app: &TestApp, sa: &str, n: u64) -> u64 {
+    app.get(&format!("/api/admin/iot-cards?iccid={}", iccid(n)), sa)
+        .await
+        .ok()["list"][0]["id"]
+        .as_u64()
+        .unwrap()
+}
+
+async fn allocate(app: &TestApp, token: &str, to: u64, ns: &[u64]) {
+    let list: Vec<String> = ns.iter().map(|n| iccid(*n)).collect();
+    let r = app
+        .post(
+            "/api/admin/iot-cards/allocate",
+            token,
+            json!({"to_shop_id": to, "iccids": list}),
+        )
+        .await;
+    assert_eq!(r.ok()["failed"], json!([]), "{:?}", r.body);
+}
+
+async fn setup(app: &TestApp, race_cards: u64) -> Shop {
+    let ch = chain(app).await;
+    let main = package(app, &ch.sa, "M", ch.series).await;
+    let mut addon_body = crate::catalog::package_body("Q", ch.series);
+    addon_body["package_type"] = json!("addon");
+    addon_body["suggested_retail_price"] = json!(3000);
+    addon_body["cost_price"] = json!(500);
+    let addon = app
+        .post("/api/admin/packages", &ch.sa, addon_body)
+        .await
+        .ok()["id"]
+        .as_u64()
+        .unwrap();
+    app.post(
+        "/api/admin/shop-series-grants",
+        &ch.sa,
+        grant_body(ch.a, ch.series, 0, &[(main, 8000), (addon, 1000)]),
+    )
+    .await
+    .ok();
+    app.post(
+        "/api/admin/shop-series-grants",
+        &ch.l1,
+        grant_body(ch.b, ch.series, 0, &[(main, 10000), (addon, 1500)]),
+    )
+    .await
+    .ok();
+    carrier(app, &ch.sa).await;
+    import_cards(app, &ch.sa, &cards_csv(1, 6), json!({})).await;
+    if race_cards > 0 {
+        import_cards(app, &ch.sa, &cards_csv(11, 11 + race_cards), json!({})).await;
+    }
+    let mut to_a: Vec<u64> = vec![1, 2, 3, 4];
+    to_a.extend(11..11 + race_cards);
+    allocate(app, &ch.sa, ch.a, &to_a).await;
+    allocate(app, &ch.l1, ch.b, &[2, 3, 4]).await;
+    let mut cards = std::collections::HashMap::new();
+    for n in [1, 2, 3, 4, 5].into_iter().chain(11..11 + race_cards) {
+        cards.insert(n, card_id(app, &ch.sa, n).await);
+    }
+    Shop {
+        ch,
+        main,
+        addon,
+        cards,
+    }
+}
+
+async fn top_up(app: &TestApp, shop: u64, amount: i64) {
+    let entry = LedgerEntry::new(
+        format!("test-topup:{shop}:{amount}"),
+        shop,
+        WalletKind::Main,
+        Movement::Credit(amount),
+        TxType::Recharge,
+        app.state.clock.now(),
+    );
+    app.state.store.ledger(&entry).await.unwrap();
+}
+
+async fn balance(app: &TestApp, shop: u64) -> i64 {
+    app.state
+        .store
+        .wallet(shop, WalletKind::Main)
+        .await
+        .unwrap()
+        .unwrap()
+        .balance
+}
+
+/// `POST /api/admin/orders` with an `Idempotency-Key`.
+async fn keyed_order(app: &TestApp, token: &str, key: &str, body: &Value) -> Resp {
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/admin/orders")
+        .header("authorization", format!("Bearer {token}"))
+        .header("idempotency-key", key)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    app.send(req).await
+}
+
+fn order_body(card: u64, packages: &[u64], method: &str) -> Value {
+    json!({"order_type": 1, "iot_card_id": card, "package_ids": packages, "payment_method": method})
+}
+
+#[tokio::test]
+async fn an_agent_buying_for_a_subordinate_pays_its_own_cost_and_keeps_the_difference() {
+    let app = spawn_app().await;
+    let s = setup(&app, 0).await;
+    top_up(&app, s.ch.a, 50_000).await;
+    // A (cost 80) buys for B's card (B's cost 100): total 10000, paid 8000.
+    let r = app
+        .post(
+            "/api/admin/orders",
+            &s.ch.l1,
+            order_body(s.cards[&2], &[s.main], "wallet"),
+        )
+        .await;
+    let o = r.ok().clone();
+    // Authentication, the asset, the business key, the packages, two allocations
+    // with their grants, two shop names, the usage head and usages, two id counters,
+    // the wallet and the one transaction.
+    println!("DynamoDB calls of the order: {}", r.ddb_calls());
+    assert!(r.ddb_calls() <= 16, "{} calls", r.ddb_calls());
+    assert_eq!(o["total_amount"], json!(10000));
+    assert_eq!(o["actual_paid_amount"], json!(8000));
+    assert_eq!(o["purchase_role"], json!("purchase_for_subordinate"));
+    assert_eq!(o["buyer_id"], json!(s.ch.b));
+    assert_eq!(o["operator_id"], json!(s.ch.a));
+    assert_eq!(o["payment_status"], json!(2));
+    assert_eq!(o["source"], json!("admin"));
+    assert_eq!(o["expires_at"], Value::Null);
+    assert_eq!(o["commission_status"], Value::Null);
+    assert!(o["order_no"].as_str().unwrap().starts_with("ORD"));
+    assert_eq!(balance(&app, s.ch.a).await, 42_000);
+    assert_eq!(balance(&app, s.ch.b).await, 0);
+    // The ledger line says why.
+    let line = app
+        .state
+        .store
+        .ledger_line(&format!("order:{}", o["id"]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        line.transaction_subtype.as_deref(),
+        Some("purchase_for_subordinate")
+    );
+    assert_eq!(line.related_shop_id, Some(s.ch.b));
+    assert_eq!(line.remark, "为下级代理【Shop B】购买套餐");
+    assert_eq!((line.balance_before, line.balance_after), (50_000, 42_000));
+    // B reads it as bought by its parent; the package is active on the card.
+    let id = o["id"].as_u64().unwrap();
+    let seen = app.get(&format!("/api/admin/orders/{id}"), &s.ch.l2).await;
+    assert_eq!(seen.ok()["purchase_role"], json!("purchased_by_parent"));
+    assert_eq!(seen.ok()["is_purchased_by_parent"], json!(true));
+    let current = app
+        .get(
+            &format!("/api/admin/assets/card/{}/current-package", s.cards[&2]),
+            &s.ch.l2,
+        )
+        .await;
+    assert_eq!(current.ok()["package_id"], json!(s.main));
+    // C (below B) and other shops do not see the order.
+    app.get(&format!("/api/admin/orders/{id}"), &s.ch.l3)
+        .await
+        .err(404, 1134);
+}
+
+#[tokio::test]
+async fn self_purchase_queues_a_second_main_and_binds_add_ons() {
+    let app = spawn_app().await;
+    let s = setup(&app, 0).await;
+    top_up(&app, s.ch.a, 100_000).await;
+    let card = s.cards[&1];
+    // An add-on first: no main package yet.
+    app.post(
+        "/api/admin/orders",
+        &s.ch.l1,
+        order_body(card, &[s.addon], "wallet"),
+    )
+    .await
+    .err(400, 1131);
+    // Main and add-on in one order: refused.
+    app.post(
+        "/api/admin/orders",
+        &s.ch.l1,
+        order_body(card, &[s.main, s.addon], "wallet"),
+    )
+    .await
+    .err(400, 1132);
+    let first = app
+        .post(
+            "/api/admin/orders",
+            &s.ch.l1,
+            order_body(card, &[s.main], "wallet"),
+        )
+        .await;
+    assert_eq!(first.ok()["purchase_role"], json!("self_purchase"));
+    assert_eq!(first.ok()["total_amount"], json!(8000));
+    assert_eq!(first.ok()["actual_paid_amount"], json!(8000));
+    // A second main is queued (a new business key: another package set).
+    let both = app
+        .post(
+            "/api/admin/orders",
+            &s.ch.l1,
+            json!({"order_type": 1, "iot_card_id": card, "package_ids": [s.main], "payment_method": "wallet"}),
+        )
+        .await;
+    // Same buyer, asset and packages within 3 minutes: the first order again.
+    assert_eq!(both.ok()["id"], first.ok()["id"]);
+    app.state.clock.advance(181);
+    let second = app
+        .post(
+            "/api/admin/orders",
+            &s.ch.l1,
+            order_body(card, &[s.main], "wallet"),
+        )
+        .await;
+    assert_ne!(second.ok()["id"], first.ok()["id"]);
+    let addon = app
+        .post(
+            "/api/admin/orders",
+            &s.ch.l1,
+            order_body(card, &[s.addon], "wallet"),
+        )
+        .await;
+    assert_eq!(addon.ok()["total_amount"], json!(1000));
+    let list = app
+        .get(&format!("/api/admin/assets/card/{card}/packages"), &s.ch.l1)
+        .await;
+    let usages = list.ok().as_array().unwrap().clone();
+    assert_eq!(usages.len(), 3);
+    // Newest first: the add-on (active, bound to the first main), the queued main.
+    assert_eq!(usages[0]["package_type"], json!("addon"));
+    assert_eq!(usages[0]["status"], json!(1));
+    assert_eq!(usages[0]["master_usage_id"], usages[2]["package_usage_id"]);
+    assert_eq!(usages[0]["expires_at"], usages[2]["expires_at"]);
+    assert_eq!(usages[1]["status"], json!(0));
+    assert_eq!(usages[1]["priority"], json!(2));
+    assert_eq!(usages[2]["status"], json!(1));
+    assert_eq!(balance(&app, s.ch.a).await, 100_000 - 8000 - 8000 - 1000);
+}
+
+#[tokio::test]
+async fn the_platform_pays_offline_and_marks_commission_due_for_shops() {
+    let app = spawn_app().await;
+    let s = setup(&app, 0).await;
+    let sa = &s.ch.sa;
+    // On behalf of B: B's cost, nothing paid, commission due.
+    let r = app
+        .post(
+            "/api/admin/orders",
+            sa,
+            order_body(s.cards[&3], &[s.main], "offline"),
+        )
+        .await;
+    assert_eq!(r.ok()["total_amount"], json!(10000));
+    assert_eq!(r.ok()["actual_paid_amount"], Value::Null);
+    assert_eq!(r.ok()["purchase_role"], json!("purchased_by_platform"));
+    assert_eq!(r.ok()["is_purchase_on_behalf"], json!(true));
+    assert_eq!(r.ok()["operator_type"], json!("platform"));
+    assert_eq!(r.ok()["commission_status"], json!("due"));
+    // Its own stock: suggested retail price, no commission.
+    let r = app
+        .post(
+            "/api/admin/orders",
+            sa,
+            order_body(s.cards[&5], &[s.main], "offline"),
+        )
+        .await;
+    assert_eq!(r.ok()["total_amount"], json!(15000));
+    assert_eq!(r.ok()["buyer_type"], json!("platform"));
+    assert_eq!(r.ok()["commission_status"], Value::Null);
+    // The platform never pays from a wallet; agents never offline; no online method.
+    app.post(
+        "/api/admin/orders",
+        sa,
+        order_body(s.cards[&4], &[s.main], "wallet"),
+    )
+    .await
+    .err(400, 1001);
+    app.post(
+        "/api/admin/orders",
+        &s.ch.l1,
+        order_body(s.cards[&4], &[s.main], "offline"),
+    )
+    .await
+    .err(403, 1005);
+    for m in ["wechat", "alipay", "cash", ""] {
+        app.post(
+            "/api/admin/orders",
+            sa,
+            order_body(s.cards[&4], &[s.main], m),
+        )
+        .await
+        .err(400, 1001);
+    }
+    // Not in the agent's tree (platform stock), unknown package, bad shapes.
+    app.post(
+        "/api/admin/orders",
+        &s.ch.l1,
+        order_body(s.cards[&5], &[s.main], "wallet"),
+    )
+    .await
+    .err(404, 1180);
+    app.post(
+        "/api/admin/orders",
+        sa,
+        order_body(s.cards[&4], &[999_999], "offline"),
+    )
+    .await
+    .err(404, 1002);
+    for body in [
+        json!({"order_type": 2, "iot_card_id": s.cards[&4], "package_ids": [s.main], "payment_method": "offline"}),
+        json!({"order_type": 1, "iot_card_id": s.cards[&4], "package_ids": [], "payment_method": "offline"}),
+        json!({"order_type": 1, "iot_card_id": s.cards[&4], "package_ids": [s.main, s.main], "payment_method": "offline"}),
+        json!({"order_type": 1, "iot_card_id": s.cards[&4], "device_id": 1, "package_ids": [s.main], "payment_method": "offline"}),
+    ] {
+        app.post("/api/admin/orders", sa, body).await.err(400, 1001);
+    }
+}
+
+#[tokio::test]
+async fn insufficient_balance_writes_nothing() {
+    let app = spawn_app().await;
+    let s = setup(&app, 0).await;
+    top_up(&app, s.ch.a, 7_999).await;
+    let before = app.table.entity_keys().await;
+    app.post(
+        "/api/admin/orders",
+        &s.ch.l1,
+        order_body(s.cards[&1], &[s.main], "wallet"),
+    )
+    .await
+    .err(400, 1123);
+    let after = app.table.entity_keys().await;
+    let new: Vec<_> = after.difference(&before).collect();
+    assert!(
+        new.iter().all(|(pk, _)| pk.starts_with("COUNTER#")),
+        "{new:?}"
+    );
+    assert_eq!(balance(&app, s.ch.a).await, 7_999);
+}
+
+#[tokio::test]
+async fn a_repeated_purchase_is_one_order_and_one_debit() {
+    let app = Arc::new(spawn_app().await);
+    let s = setup(&app, 0).await;
+    top_up(&app, s.ch.a, 50_000).await;
+    let body = order_body(s.cards[&2], &[s.main], "wallet");
+    let runs: Vec<_> = (0..10)
+        .map(|_| {
+            let (app, token, body) = (app.clone(), s.ch.l1.clone(), body.clone());
+            tokio::spawn(async move { app.post("/api/admin/orders", &token, body).await })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for r in runs {
+        let r = r.await.unwrap();
+        match r.code() {
+            0 => {
+                ids.insert(r.ok()["id"].as_u64().unwrap());
+            }
+            // Purchases racing on the asset's usage head answer 409.
+            code => assert_eq!(code, 1133, "{:?}", r.body),
+        }
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    // And sequential repeats with an Idempotency-Key.
+    for _ in 0..5 {
+        let r = keyed_order(&app, &s.ch.l1, "buy-once", &body).await;
+        assert_eq!(r.ok()["id"].as_u64(), ids.iter().next().copied());
+    }
+    assert_eq!(balance(&app, s.ch.a).await, 42_000);
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_orders_against_a_balance_for_ten() {
+    let app = Arc::new(spawn_app().await);
+    let s = setup(&app, 100).await;
+    top_up(&app, s.ch.a, 80_000).await;
+    let runs: Vec<_> = (11..111u64)
+        .map(|n| {
+            let (app, token) = (app.clone(), s.ch.l1.clone());
+            let body = order_body(s.cards[&n], &[s.main], "wallet");
+            tokio::spawn(async move { app.post("/api/admin/orders", &token, body).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for r in runs {
+        let r = r.await.unwrap();
+        match r.code() {
+            0 => ok += 1,
+            code => assert_eq!(code, 1123, "{:?}", r.body),
+        }
+    }
+    assert_eq!(ok, 10);
+    assert_eq!(balance(&app, s.ch.a).await, 0);
+    // Every order has its debit and every debit its order.
+    let lines = app
+        .state
+        .store
+        .wallet_lines(s.ch.a, WalletKind::Main)
+        .await
+        .unwrap();
+    let debits: Vec<_> = lines
+        .iter()
+        .filter(|l| l.transaction_type == TxType::OrderPayment)
+        .collect();
+    assert_eq!(debits.len(), 10);
+    for l in debits {
+        let order = app
+            .state
+            .store
+            .order(l.reference_id.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(order.unwrap().actual_paid_amount, Some(8000));
+    }
+    let net: i64 = lines
+        .iter()
+        .map(|l| l.balance_after - l.balance_before)
+        .sum();
+    assert_eq!(net, 0);
+}
