@@ -450,3 +450,157 @@ async fn a_hundred_concurrent_orders_against_a_balance_for_ten() {
         .sum();
     assert_eq!(net, 0);
 }
+
+mod matrix {
+    //! Permission matrix over the order and package-usage routes: super admin,
+    //! platform, an agent at L1 (A), an agent at L3 (C, below B), a sibling L1 agent
+    //! (D) and an enterprise account. The card belongs to shop B (under A).
+
+    use serde_json::{json, Value};
+
+    use crate::helpers::actors::Actors;
+    use crate::helpers::assets::{cards_csv, carrier, iccid, import_cards};
+    use crate::helpers::spawn_app;
+    use crate::matrix::{none, row_of, run, Allow, Code, Deny, Exp, Row};
+
+    fn row(
+        method: &'static str,
+        path: impl Fn(&F, usize) -> String + 'static,
+        body: impl Fn(&F, usize) -> Option<Value> + 'static,
+        expect: [Exp; 6],
+    ) -> Row<F> {
+        row_of(method, path, body, expect)
+    }
+
+    const ASSET_HIDDEN: Exp = Code(404, 1180);
+    const ORDER_HIDDEN: Exp = Code(404, 1134);
+    const BAD: Exp = Code(400, 1001);
+
+    struct F {
+        card: u64,
+        package: u64,
+        order: u64,
+        usage: u64,
+    }
+
+    fn body(f: &F, method: &str) -> Option<Value> {
+        Some(
+            json!({"order_type": 1, "iot_card_id": f.card, "package_ids": [f.package], "payment_method": method}),
+        )
+    }
+
+    fn rows() -> Vec<Row<F>> {
+        vec![
+            // Wallet: agents only, for assets in their tree.
+            row(
+                "POST",
+                |_, _| "/api/admin/orders".into(),
+                |f, _| body(f, "wallet"),
+                [BAD, BAD, Allow, ASSET_HIDDEN, ASSET_HIDDEN, Deny],
+            ),
+            // Offline: the platform only.
+            row(
+                "POST",
+                |_, _| "/api/admin/orders".into(),
+                |f, _| body(f, "offline"),
+                [Allow, Allow, Deny, ASSET_HIDDEN, ASSET_HIDDEN, Deny],
+            ),
+            // The order A placed for B: the platform and A (operator) see it.
+            row(
+                "GET",
+                |f, _| format!("/api/admin/orders/{}", f.order),
+                none,
+                [Allow, Allow, Allow, ORDER_HIDDEN, ORDER_HIDDEN, Deny],
+            ),
+            row(
+                "GET",
+                |f, _| format!("/api/admin/assets/card/{}/packages", f.card),
+                none,
+                [Allow, Allow, Allow, ASSET_HIDDEN, ASSET_HIDDEN, Deny],
+            ),
+            row(
+                "GET",
+                |f, _| format!("/api/admin/assets/card/{}/current-package", f.card),
+                none,
+                [Allow, Allow, Allow, ASSET_HIDDEN, ASSET_HIDDEN, Deny],
+            ),
+            row(
+                "GET",
+                |f, _| {
+                    format!(
+                        "/api/admin/package-usage/{}/daily-records?start_date=2026-01-01&end_date=2026-01-31",
+                        f.usage
+                    )
+                },
+                none,
+                [Allow, Allow, Allow, Code(404, 1130), Code(404, 1130), Deny],
+            ),
+        ]
+    }
+
+    #[tokio::test]
+    async fn every_order_route_for_every_kind_of_caller() {
+        let app = spawn_app().await;
+        let cast = Actors::new(&app).await;
+        let sa = cast.sa.clone();
+        let series = crate::catalog::series(
+            &app,
+            &sa,
+            json!({"series_name": "S", "series_code": "S", "commission_type": "fixed", "commission_amount": 0}),
+        )
+        .await;
+        let package = crate::catalog::package(&app, &sa, "M", series).await;
+        app.post(
+            "/api/admin/shop-series-grants",
+            &sa,
+            crate::catalog::grant_body(cast.a, series, 0, &[(package, 8000)]),
+        )
+        .await
+        .ok();
+        app.post(
+            "/api/admin/shop-series-grants",
+            &cast.l1,
+            crate::catalog::grant_body(cast.b, series, 0, &[(package, 10000)]),
+        )
+        .await
+        .ok();
+        carrier(&app, &sa).await;
+        import_cards(&app, &sa, &cards_csv(1, 2), json!({})).await;
+        for (token, to) in [(&sa, cast.a), (&cast.l1, cast.b)] {
+            app.post(
+                "/api/admin/iot-cards/allocate",
+                token,
+                json!({"to_shop_id": to, "iccids": [iccid(1)]}),
+            )
+            .await
+            .ok();
+        }
+        let card = super::card_id(&app, &sa, 1).await;
+        super::top_up(&app, cast.a, 100_000).await;
+        let placed = app
+            .post(
+                "/api/admin/orders",
+                &cast.l1,
+                json!({"order_type": 1, "iot_card_id": card, "package_ids": [package], "payment_method": "wallet"}),
+            )
+            .await;
+        let f = F {
+            card,
+            package,
+            order: placed.ok()["id"].as_u64().unwrap(),
+            usage: placed.ok()["package_usage_ids"][0].as_u64().unwrap(),
+        };
+        let failures = run(&app, &cast.tokens(), &f, &rows()).await;
+        assert!(
+            failures.is_empty(),
+            "{} mismatches:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+        for r in rows() {
+            app.call(r.method, &(r.path)(&f, 0), None, (r.body)(&f, 0))
+                .await
+                .err(401, 1004);
+        }
+    }
+}
