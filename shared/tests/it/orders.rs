@@ -406,6 +406,7 @@ async fn a_hundred_concurrent_orders_against_a_balance_for_ten() {
     let app = Arc::new(spawn_app().await);
     let s = setup(&app, 100).await;
     top_up(&app, s.ch.a, 80_000).await;
+    let started = std::time::Instant::now();
     let runs: Vec<_> = (11..111u64)
         .map(|n| {
             let (app, token) = (app.clone(), s.ch.l1.clone());
@@ -421,6 +422,7 @@ async fn a_hundred_concurrent_orders_against_a_balance_for_ten() {
             code => assert_eq!(code, 1123, "{:?}", r.body),
         }
     }
+    let elapsed = started.elapsed();
     assert_eq!(ok, 10);
     assert_eq!(balance(&app, s.ch.a).await, 0);
     // Every order has its debit and every debit its order.
@@ -449,6 +451,13 @@ async fn a_hundred_concurrent_orders_against_a_balance_for_ten() {
         .map(|l| l.balance_after - l.balance_before)
         .sum();
     assert_eq!(net, 0);
+    // The figures of scripts/bench-wallet-race.sh.
+    println!(
+        "100 concurrent wallet orders, balance for 10: {ok} succeeded, final balance {}, \
+         ledger lines sum to {net} (the 80000 top-up and 10 debits of 8000), {:.1} s",
+        balance(&app, s.ch.a).await,
+        elapsed.as_secs_f64()
+    );
 }
 
 mod matrix {
