@@ -302,6 +302,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/admin/agent-recharges/{id}/offline-pay",
         C("recharge:offline_pay"),
     ),
+    ("GET", "/api/admin/orders", C("order:view")),
     ("POST", "/api/admin/orders", C("order:create")),
     ("GET", "/api/admin/orders/{id}", C("order:view")),
 ];

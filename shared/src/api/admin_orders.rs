@@ -2,29 +2,46 @@
 //! one (api.md §16).
 
 use axum::extract::State;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 
 use super::envelope::{ApiResult, Data, Envelope};
-use super::extract::{Body, Id};
+use super::extract::{Body, Id, Query};
 use crate::app::AppState;
 use crate::codes::Code as C;
 use crate::domain::caller::Caller;
-use crate::services::orders::{self, CreateOrder, OrderView};
+use crate::paging::{CursorPage, PageQuery};
+use crate::services::orders::{self, CreateOrder, OrderFilter, OrderView};
 
 /// The tag of this group's operations in the OpenAPI document.
 const TAG: &str = "admin-orders";
 
 /// This group's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create, show))]
+#[openapi(paths(list, create, show))]
 pub struct Doc;
 
 /// Routes of the `admin-orders` function.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/admin/orders", post(create))
+        .route("/api/admin/orders", get(list).post(create))
         .route("/api/admin/orders/{id}", get(show))
+}
+
+/// Orders the caller sees, newest first: platform staff every order, an agent those
+/// its shop bought or placed.
+#[utoipa::path(get, path = "/api/admin/orders", operation_id = "list_orders", tag = TAG,
+    params(PageQuery, OrderFilter),
+    responses((status = 200, body = Envelope<CursorPage<OrderView>>)))]
+async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageQuery>,
+    Query(filter): Query<OrderFilter>,
+) -> ApiResult<CursorPage<OrderView>> {
+    Ok(Data(
+        orders::list_orders(&st, &caller, &filter, &page).await?,
+    ))
 }
 
 /// Buys packages for a card or device: agents pay from their main wallet

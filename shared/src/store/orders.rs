@@ -5,11 +5,14 @@
 //! that makes a repeated purchase return the first order for 3 minutes, and the
 //! per-asset usage head whose version serialises purchases of one asset.
 
+use super::cursor::{Cursor, Source};
 use super::keys;
+use super::lists::Filter;
 use super::tx::{Cond, Tx, Upd};
-use super::{n, s, to_item, Item, Store, StoreError};
+use super::{n, s, to_item, Item, On, SkCond, Store, StoreError};
 use crate::domain::assets::AssetType;
-use crate::domain::orders::Order;
+use crate::domain::orders::{Order, PaymentStatus};
+use crate::paging::CursorPage;
 
 /// How long a purchase's business key returns its first order (domain.md §5.2).
 pub const BUSINESS_KEY_SECONDS: i64 = 180;
@@ -84,7 +87,67 @@ pub fn new_order_ops(
     Ok(tx.update(HEAD_LABEL, &keys::usage_head(t, asset_id), upd, Some(cond)))
 }
 
+/// Filters of an order list page (stored values; the service maps what the reader
+/// asked for onto them).
+#[derive(Clone, Debug, Default)]
+pub struct OrderQuery {
+    /// Created at or after (epoch seconds).
+    pub from: Option<i64>,
+    /// Created at or before (epoch seconds).
+    pub to: Option<i64>,
+    pub payment_status: Option<PaymentStatus>,
+    pub payment_method: Option<&'static str>,
+    pub purchase_role: Option<&'static str>,
+    pub order_no: Option<String>,
+    pub source: Option<String>,
+    pub buyer_type: Option<String>,
+    pub buyer_id: Option<u64>,
+    pub operator_id: Option<u64>,
+    pub iot_card_id: Option<u64>,
+    pub device_id: Option<u64>,
+    /// `Some((true, now))`: pending orders whose payment time passed by `now`;
+    /// `Some((false, now))`: the others.
+    pub expired: Option<(bool, i64)>,
+}
+
 impl Store {
+    /// One page of orders, newest first: `shop`'s list (bought or placed by it) or,
+    /// for `None`, every order; filters in DynamoDB (the expiry after reading).
+    pub async fn order_page(
+        &self,
+        shop: Option<u64>,
+        q: &OrderQuery,
+        page_size: u32,
+        cursor: Cursor,
+    ) -> Result<CursorPage<Order>, StoreError> {
+        let (from, to) = keys::time_range(q.from.unwrap_or(0), q.to.unwrap_or(i64::MAX / 2));
+        let (on, partition) = match shop {
+            Some(shop) => (On::Gsi1, keys::shop_orders(shop)),
+            None => (On::Gsi2, keys::ORDERS_ALL.to_string()),
+        };
+        let source = Source::scope(on, partition, SkCond::Between(from, to)).backward();
+        let filter = Filter::new()
+            .eq("payment_status", q.payment_status.map(i64::from))
+            .eq_str("payment_method", q.payment_method)
+            .eq_str("purchase_role", q.purchase_role)
+            .eq_str("order_no", q.order_no.as_deref())
+            .eq_str("source", q.source.as_deref())
+            .eq_str("buyer_type", q.buyer_type.as_deref())
+            .eq_id("buyer_id", q.buyer_id)
+            .eq_id("operator_id", q.operator_id)
+            .eq_id("iot_card_id", q.iot_card_id)
+            .eq_id("device_id", q.device_id);
+        let expired = q.expired;
+        self.read_page(&source, filter.cond(), page_size, cursor, |o: &Order| {
+            expired.is_none_or(|(want, now)| {
+                let is =
+                    o.payment_status == PaymentStatus::Pending && o.pay_by.is_some_and(|t| now > t);
+                is == want
+            })
+        })
+        .await
+    }
+
     /// Order `id`.
     pub async fn order(&self, id: u64) -> Result<Option<Order>, StoreError> {
         self.get_as(&keys::order(id)).await

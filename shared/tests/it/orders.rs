@@ -191,6 +191,48 @@ async fn an_agent_buying_for_a_subordinate_pays_its_own_cost_and_keeps_the_diffe
     app.get(&format!("/api/admin/orders/{id}"), &s.ch.l3)
         .await
         .err(404, 1134);
+
+    // Lists: the operator and the buyer see it, each from its side.
+    let ids = |r: &Resp| -> Vec<u64> {
+        r.ok()["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_u64().unwrap())
+            .collect()
+    };
+    let list = |token: &str, query: &str| {
+        let (app, token, query) = (&app, token.to_string(), query.to_string());
+        async move { app.get(&format!("/api/admin/orders?{query}"), &token).await }
+    };
+    assert_eq!(ids(&list(&s.ch.l1, "").await), vec![id]);
+    assert_eq!(
+        ids(&list(&s.ch.l1, "purchase_role=purchase_for_subordinate").await),
+        vec![id]
+    );
+    assert!(ids(&list(&s.ch.l1, "purchase_role=purchased_by_parent").await).is_empty());
+    let b = list(&s.ch.l2, "purchase_role=purchased_by_parent").await;
+    assert_eq!(ids(&b), vec![id]);
+    assert_eq!(
+        b.ok()["list"][0]["purchase_role"],
+        json!("purchased_by_parent")
+    );
+    assert!(ids(&list(&s.ch.l3, "").await).is_empty());
+    assert_eq!(ids(&list(&s.ch.sa, "").await), vec![id]);
+    let no = o["order_no"].as_str().unwrap();
+    assert_eq!(
+        ids(&list(&s.ch.sa, &format!("order_no={no}")).await),
+        vec![id]
+    );
+    assert!(ids(&list(&s.ch.sa, "payment_method=offline").await).is_empty());
+    assert!(ids(&list(&s.ch.sa, "is_expired=true").await).is_empty());
+    assert_eq!(
+        ids(&list(&s.ch.sa, "is_expired=false&payment_status=2").await),
+        vec![id]
+    );
+    assert!(ids(&list(&s.ch.sa, "start_date=2000-01-01&end_date=2000-01-02").await).is_empty());
+    list(&s.ch.sa, "payment_status=3").await.err(400, 1001);
+    list(&s.ch.sa, "start_date=2026-13-01").await.err(400, 1001);
 }
 
 #[tokio::test]
@@ -513,6 +555,12 @@ mod matrix {
                 |_, _| "/api/admin/orders".into(),
                 |f, _| body(f, "offline"),
                 [Allow, Allow, Deny, ASSET_HIDDEN, ASSET_HIDDEN, Deny],
+            ),
+            row(
+                "GET",
+                |_, _| "/api/admin/orders".into(),
+                none,
+                [Allow, Allow, Allow, Allow, Allow, Deny],
             ),
             // The order A placed for B: the platform and A (operator) see it.
             row(
