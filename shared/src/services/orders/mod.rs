@@ -5,9 +5,15 @@
 //! order. A purchase repeated within 3 minutes (same buyer, asset and packages)
 //! answers the first order; purchases of one asset are serialised by its usage head.
 
+mod list;
+mod view;
+
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+
+pub use list::{list_orders, OrderFilter};
+pub use view::OrderView;
 
 use crate::app::AppState;
 use crate::codes::{BusinessError, Code};
@@ -16,18 +22,17 @@ use crate::domain::caller::Caller;
 use crate::domain::catalog::{Package, PackageType};
 use crate::domain::entities::Shop;
 use crate::domain::orders::{
-    ledger_remark, order_no, role_seen_by, scenario, Order, OrderItem, Orderer, PaymentMethod,
-    PaymentStatus, PurchaseRole, Scenario, ScenarioRefused,
+    ledger_remark, order_no, scenario, Order, OrderItem, Orderer, PaymentMethod, PaymentStatus,
+    PurchaseRole, Scenario, ScenarioRefused,
 };
 use crate::domain::org::UserType;
 use crate::domain::pricing::{unit_price, NotSellable, Sale};
 use crate::domain::usage::{asset_usages, start, PackageUsage, StartRefused, UsageStatus};
-use crate::domain::validate::{day_range, Invalid};
+use crate::domain::validate::Invalid;
 use crate::domain::wallet::{LedgerEntry, Movement, TxType, WalletKind};
-use crate::paging::{CursorPage, PageQuery};
 use crate::services::assets::{visible, Asset, AssetError};
 use crate::services::catalog::effective_allocation;
-use crate::store::orders::{new_order_ops, OrderQuery, HEAD_LABEL, KEY_LABEL};
+use crate::store::orders::{new_order_ops, HEAD_LABEL, KEY_LABEL};
 use crate::store::tx::{backoff, Tx, TxOutcome};
 use crate::store::usages::put_new_usage;
 use crate::store::wallets::{ledger_cancel, ledger_ops, LedgerCancel, LedgerError};
@@ -105,93 +110,6 @@ impl BusinessError for OrderError {
         match self {
             OrderError::Asset(e) => e.detail(),
             _ => None,
-        }
-    }
-}
-
-/// An order as the admin routes answer it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct OrderView {
-    pub id: u64,
-    pub order_no: String,
-    pub order_type: i64,
-    pub buyer_type: String,
-    pub buyer_id: Option<u64>,
-    pub iot_card_id: Option<u64>,
-    pub device_id: Option<u64>,
-    pub total_amount: i64,
-    pub actual_paid_amount: Option<i64>,
-    pub payment_method: PaymentMethod,
-    /// 1 pending, 2 paid, 5 cancelled.
-    #[schema(value_type = i64)]
-    pub payment_status: PaymentStatus,
-    pub operator_id: Option<u64>,
-    pub operator_type: String,
-    pub operator_name: String,
-    /// As the reader sees it (the buyer of a purchase by its parent reads
-    /// `purchased_by_parent`).
-    pub purchase_role: PurchaseRole,
-    pub is_purchased_by_parent: bool,
-    pub is_purchase_on_behalf: bool,
-    pub purchase_remark: Option<String>,
-    pub source: String,
-    pub generation: i64,
-    pub payment_config_id: Option<u64>,
-    pub expires_at: Option<String>,
-    pub is_expired: bool,
-    pub items: Vec<OrderItem>,
-    /// The package usages the order created.
-    pub package_usage_ids: Vec<u64>,
-    pub commission_status: Option<String>,
-    pub created_at: String,
-    pub paid_at: Option<String>,
-}
-
-impl OrderView {
-    /// `order` as `reader` sees it at `now`.
-    pub fn new(order: Order, reader: &Caller, now: i64) -> Self {
-        use crate::clock::rfc3339;
-        let reader_shop = match reader.user_type {
-            UserType::Agent => reader.shop_id,
-            _ => None,
-        };
-        let role = role_seen_by(order.purchase_role, order.buyer_id, reader_shop);
-        let remark = match (order.purchase_role, &order.buyer_name) {
-            (PurchaseRole::PurchaseForSubordinate, Some(name)) => {
-                Some(format!("为下级代理【{name}】购买"))
-            }
-            _ => None,
-        };
-        OrderView {
-            id: order.id,
-            order_no: order.order_no,
-            order_type: order.order_type,
-            buyer_type: order.buyer_type,
-            buyer_id: order.buyer_id,
-            iot_card_id: order.iot_card_id,
-            device_id: order.device_id,
-            total_amount: order.total_amount,
-            actual_paid_amount: order.actual_paid_amount,
-            payment_method: order.payment_method,
-            payment_status: order.payment_status,
-            operator_id: order.operator_id,
-            operator_type: order.operator_type,
-            operator_name: order.operator_name,
-            purchase_role: role,
-            is_purchased_by_parent: role == PurchaseRole::PurchasedByParent,
-            is_purchase_on_behalf: order.is_purchase_on_behalf,
-            purchase_remark: remark,
-            source: order.source,
-            generation: order.generation,
-            payment_config_id: order.payment_config_id,
-            expires_at: order.pay_by.map(rfc3339),
-            is_expired: order.payment_status == PaymentStatus::Pending
-                && order.pay_by.is_some_and(|t| now > t),
-            items: order.items,
-            package_usage_ids: order.usage_ids,
-            commission_status: order.commission_status,
-            created_at: rfc3339(order.created_at),
-            paid_at: order.paid_at.map(rfc3339),
         }
     }
 }
@@ -627,100 +545,4 @@ pub async fn order(state: &AppState, caller: &Caller, id: u64) -> Result<OrderVi
         return Err(OrderError::Forbidden);
     }
     shown(state, caller, id, state.clock.now()).await
-}
-
-/// Filters of `GET /api/admin/orders`.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct OrderFilter {
-    /// As the reader sees it: an agent's `purchased_by_parent` are the orders its
-    /// parent placed for it, `purchase_for_subordinate` those it placed for a
-    /// subordinate.
-    pub purchase_role: Option<PurchaseRole>,
-    /// Pending orders whose payment time passed (`true`), or the others.
-    pub is_expired: Option<bool>,
-    /// 1 pending, 2 paid, 5 cancelled.
-    #[param(value_type = Option<i64>)]
-    pub payment_status: Option<i64>,
-    pub payment_method: Option<PaymentMethod>,
-    /// Exactly this number.
-    pub order_no: Option<String>,
-    /// `admin` or `client`.
-    pub source: Option<String>,
-    /// `agent` or `platform`.
-    pub buyer_type: Option<String>,
-    pub iot_card_id: Option<u64>,
-    pub device_id: Option<u64>,
-    /// Created on or after this day (`YYYY-MM-DD`, Asia/Shanghai).
-    #[param(pattern = r"^\d{4}-\d{2}-\d{2}$")]
-    pub start_date: Option<String>,
-    /// Created on or before this day (`YYYY-MM-DD`, Asia/Shanghai).
-    #[param(pattern = r"^\d{4}-\d{2}-\d{2}$")]
-    pub end_date: Option<String>,
-}
-
-fn method_name(m: PaymentMethod) -> &'static str {
-    match m {
-        PaymentMethod::Wallet => "wallet",
-        PaymentMethod::Offline => "offline",
-        PaymentMethod::Wechat => "wechat",
-        PaymentMethod::Alipay => "alipay",
-        PaymentMethod::Mixed => "mixed",
-    }
-}
-
-/// One page of the orders the caller sees, newest first: platform staff every
-/// order, an agent those its shop bought or placed (one Query of its list).
-pub async fn list_orders(
-    state: &AppState,
-    caller: &Caller,
-    f: &OrderFilter,
-    page: &PageQuery,
-) -> Result<CursorPage<OrderView>, OrderError> {
-    let now = state.clock.now();
-    let (cursor, size) = page.parse()?;
-    let shop = match (caller.user_type, caller.shop_id) {
-        (UserType::SuperAdmin | UserType::Platform, _) => None,
-        (UserType::Agent, Some(own)) => Some(own),
-        _ => return Err(OrderError::Forbidden),
-    };
-    let (from, to) = day_range(f.start_date.as_deref(), f.end_date.as_deref())?;
-    let payment_status = f
-        .payment_status
-        .map(PaymentStatus::try_from)
-        .transpose()
-        .map_err(|_| {
-            Invalid::new(
-                "payment_status须为1、2或5",
-                "payment_status must be 1, 2 or 5",
-            )
-        })?;
-    let mut q = OrderQuery {
-        from,
-        to,
-        payment_status,
-        payment_method: f.payment_method.map(method_name),
-        order_no: f.order_no.as_ref().map(|n| n.trim().to_string()),
-        source: f.source.clone(),
-        buyer_type: f.buyer_type.clone(),
-        iot_card_id: f.iot_card_id,
-        device_id: f.device_id,
-        expired: f.is_expired.map(|e| (e, now)),
-        ..OrderQuery::default()
-    };
-    // Roles are stored from the operator's side.
-    q.purchase_role = f.purchase_role.map(|role| match role {
-        PurchaseRole::SelfPurchase => "self_purchase",
-        PurchaseRole::PurchasedByPlatform => "purchased_by_platform",
-        PurchaseRole::PurchasedByParent | PurchaseRole::PurchaseForSubordinate => {
-            "purchase_for_subordinate"
-        }
-    });
-    match (f.purchase_role, shop) {
-        (Some(PurchaseRole::PurchasedByParent), Some(own)) => q.buyer_id = Some(own),
-        (Some(PurchaseRole::PurchaseForSubordinate), Some(own)) => q.operator_id = Some(own),
-        _ => {}
-    }
-    let page = state.store.order_page(shop, &q, size, cursor).await?;
-    Ok(page.map(|o| OrderView::new(o, caller, now)))
 }
