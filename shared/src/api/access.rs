@@ -305,6 +305,11 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/admin/orders", C("order:view")),
     ("POST", "/api/admin/orders", C("order:create")),
     ("GET", "/api/admin/orders/{id}", C("order:view")),
+    (
+        "POST",
+        "/api/admin/orders/purchase-check",
+        C("order:create"),
+    ),
 ];
 
 /// What `method` on the route template `path` requires (`HEAD` as `GET`); `None`

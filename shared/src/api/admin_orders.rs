@@ -11,14 +11,16 @@ use crate::app::AppState;
 use crate::codes::Code as C;
 use crate::domain::caller::Caller;
 use crate::paging::{CursorPage, PageQuery};
-use crate::services::orders::{self, CreateOrder, OrderFilter, OrderView};
+use crate::services::orders::{
+    self, CreateOrder, OrderFilter, OrderView, PurchaseCheck, PurchaseCheckRequest,
+};
 
 /// The tag of this group's operations in the OpenAPI document.
 const TAG: &str = "admin-orders";
 
 /// This group's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list, create, show))]
+#[openapi(paths(list, create, show, purchase_check))]
 pub struct Doc;
 
 /// Routes of the `admin-orders` function.
@@ -26,6 +28,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/admin/orders", get(list).post(create))
         .route("/api/admin/orders/{id}", get(show))
+        .route(
+            "/api/admin/orders/purchase-check",
+            axum::routing::post(purchase_check),
+        )
 }
 
 /// Orders the caller sees, newest first: platform staff every order, an agent those
@@ -68,4 +74,18 @@ async fn create(
     extensions(("x-codes" = json!([C::ORDER_NOT_FOUND.0]))))]
 async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<OrderView> {
     Ok(Data(orders::order(&st, &caller, id).await?))
+}
+
+/// Whether a purchase would be accepted, its total and whether the series requires a
+/// forced recharge first; nothing is written.
+#[utoipa::path(post, path = "/api/admin/orders/purchase-check", operation_id = "order_purchase_check", tag = TAG,
+    request_body = PurchaseCheckRequest,
+    responses((status = 200, body = Envelope<PurchaseCheck>)),
+    extensions(("x-codes" = json!([C::ASSET_NOT_FOUND.0]))))]
+async fn purchase_check(
+    State(st): State<AppState>,
+    caller: Caller,
+    Body(req): Body<PurchaseCheckRequest>,
+) -> ApiResult<PurchaseCheck> {
+    Ok(Data(orders::purchase_check(&st, &caller, req).await?))
 }

@@ -390,6 +390,53 @@ async fn the_platform_pays_offline_and_marks_commission_due_for_shops() {
 }
 
 #[tokio::test]
+async fn purchase_check_prices_without_writing() {
+    let app = spawn_app().await;
+    let s = setup(&app, 0).await;
+    let check = |token: &str, body: Value| {
+        let (app, token) = (&app, token.to_string());
+        async move {
+            app.post("/api/admin/orders/purchase-check", &token, body)
+                .await
+        }
+    };
+    let before = app.table.entity_keys().await;
+    let r = check(
+        &s.ch.l1,
+        json!({"iot_card_id": s.cards[&2], "package_ids": [s.main]}),
+    )
+    .await;
+    assert_eq!(r.ok()["allowed"], json!(true));
+    assert_eq!(r.ok()["total_amount"], json!(10000));
+    assert_eq!(r.ok()["actual_paid_amount"], json!(8000));
+    assert_eq!(r.ok()["need_force_recharge"], json!(false));
+    let r = check(
+        &s.ch.sa,
+        json!({"iot_card_id": s.cards[&2], "package_ids": [s.main]}),
+    )
+    .await;
+    assert_eq!(r.ok()["total_amount"], json!(10000));
+    assert_eq!(r.ok()["actual_paid_amount"], Value::Null);
+    let mixed = check(
+        &s.ch.l1,
+        json!({"iot_card_id": s.cards[&2], "package_ids": [s.main, s.addon]}),
+    )
+    .await;
+    assert_eq!(mixed.ok()["allowed"], json!(false));
+    assert_eq!(mixed.ok()["reason_code"], json!(1132));
+    check(
+        &s.ch.l1,
+        json!({"iot_card_id": s.cards[&5], "package_ids": [s.main]}),
+    )
+    .await
+    .err(404, 1180);
+    check(&s.ch.l1, json!({"package_ids": [s.main]}))
+        .await
+        .err(400, 1001);
+    assert_eq!(app.table.entity_keys().await, before, "nothing written");
+}
+
+#[tokio::test]
 async fn insufficient_balance_writes_nothing() {
     let app = spawn_app().await;
     let s = setup(&app, 0).await;
@@ -561,6 +608,12 @@ mod matrix {
                 |_, _| "/api/admin/orders".into(),
                 none,
                 [Allow, Allow, Allow, Allow, Allow, Deny],
+            ),
+            row(
+                "POST",
+                |_, _| "/api/admin/orders/purchase-check".into(),
+                |f, _| Some(json!({"iot_card_id": f.card, "package_ids": [f.package]})),
+                [Allow, Allow, Allow, ASSET_HIDDEN, ASSET_HIDDEN, Deny],
             ),
             // The order A placed for B: the platform and A (operator) see it.
             row(

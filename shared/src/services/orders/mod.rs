@@ -5,6 +5,7 @@
 //! order. A purchase repeated within 3 minutes (same buyer, asset and packages)
 //! answers the first order; purchases of one asset are serialised by its usage head.
 
+mod check;
 mod list;
 mod view;
 
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+pub use check::{purchase_check, PurchaseCheck, PurchaseCheckRequest};
 pub use list::{list_orders, OrderFilter};
 pub use view::OrderView;
 
@@ -165,11 +167,17 @@ fn checked(req: &CreateOrder) -> Result<(AssetType, u64), Invalid> {
             ))
         }
     };
-    let mut ids = req.package_ids.clone();
+    checked_ids(&req.package_ids)?;
+    Ok(asset)
+}
+
+/// 1..=[`MAX_PACKAGES`] distinct, positive package ids.
+fn checked_ids(package_ids: &[u64]) -> Result<(), Invalid> {
+    let mut ids = package_ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
     if ids.is_empty()
-        || ids.len() != req.package_ids.len()
+        || ids.len() != package_ids.len()
         || ids.len() > MAX_PACKAGES
         || ids.contains(&0)
     {
@@ -178,7 +186,7 @@ fn checked(req: &CreateOrder) -> Result<(AssetType, u64), Invalid> {
             format!("package_ids must be 1 to {MAX_PACKAGES} distinct package ids"),
         ));
     }
-    Ok(asset)
+    Ok(())
 }
 
 /// The packages of the order, in the request's order: live, all formal or all add-ons.
@@ -249,6 +257,36 @@ async fn prices(
     Ok(out)
 }
 
+/// Who places an order: platform staff or an agent of a shop.
+fn orderer_of(caller: &Caller) -> Result<Orderer, OrderError> {
+    match (caller.user_type, caller.shop_id, &caller.shop_path) {
+        (UserType::SuperAdmin | UserType::Platform, _, _) => Ok(Orderer::Platform),
+        (UserType::Agent, Some(shop), Some(path)) => Ok(Orderer::Agent {
+            shop,
+            path: path.clone(),
+        }),
+        _ => Err(OrderError::Forbidden),
+    }
+}
+
+/// The §5.2 scenario, its refusals as the routes answer them.
+fn scenario_for(
+    orderer: &Orderer,
+    target: &Target,
+    method: PaymentMethod,
+) -> Result<Scenario, OrderError> {
+    scenario(orderer, &target.owner, method).map_err(|e| match e {
+        ScenarioRefused::MethodNotAllowed | ScenarioRefused::PlatformWallet => {
+            OrderError::from(Invalid::new(
+                "请求参数解析失败:管理端订单仅支持wallet(代理)或offline(平台)",
+                format!("{e}: admin orders are paid by wallet (agents) or offline (platform)"),
+            ))
+        }
+        ScenarioRefused::AgentOffline => OrderError::Forbidden,
+        ScenarioRefused::OutOfScope => OrderError::Asset(AssetError::AssetNotFound),
+    })
+}
+
 /// Places an admin order: paid at once (wallet or offline) and its packages started.
 pub async fn create_order(
     state: &AppState,
@@ -258,25 +296,9 @@ pub async fn create_order(
     let now = state.clock.now();
     let store = &state.store;
     let (t, asset_id) = checked(&req)?;
-    let orderer = match (caller.user_type, caller.shop_id, &caller.shop_path) {
-        (UserType::SuperAdmin | UserType::Platform, _, _) => Orderer::Platform,
-        (UserType::Agent, Some(shop), Some(path)) => Orderer::Agent {
-            shop,
-            path: path.clone(),
-        },
-        _ => return Err(OrderError::Forbidden),
-    };
+    let orderer = orderer_of(caller)?;
     let target = target(state, caller, t, asset_id).await?;
-    let sc = scenario(&orderer, &target.owner, req.payment_method).map_err(|e| match e {
-        ScenarioRefused::MethodNotAllowed | ScenarioRefused::PlatformWallet => {
-            OrderError::from(Invalid::new(
-                "请求参数解析失败:管理端订单仅支持wallet(代理)或offline(平台)",
-                format!("{e}: admin orders are paid by wallet (agents) or offline (platform)"),
-            ))
-        }
-        ScenarioRefused::AgentOffline => OrderError::Forbidden,
-        ScenarioRefused::OutOfScope => OrderError::Asset(AssetError::AssetNotFound),
-    })?;
+    let sc = scenario_for(&orderer, &target, req.payment_method)?;
     let mut ids = req.package_ids.clone();
     ids.sort_unstable();
     let business_key = format!(
