@@ -299,6 +299,8 @@ codes! {
     PACKAGE_ACTIVATION_CONFLICT = 1133, CONFLICT, "套餐正在激活中,请稍后重试", "package activation in progress, retry shortly";
     /// The order does not exist or is outside the caller's scope.
     ORDER_NOT_FOUND = 1134, NOT_FOUND, "订单不存在", "order not found";
+    /// Only a pending order can be cancelled (it was paid or cancelled already).
+    ORDER_NOT_PENDING = 1135, CONFLICT, "订单不是待支付状态,无法取消", "only a pending order can be cancelled";
     /// `CodeNoPaymentConfig`: no active payment configuration, online payment refused.
     NO_PAYMENT_CONFIG = 1175, BAD_REQUEST, "当前无可用的支付配置", "no payment config available";
     /// `CodeAssetNotFound`.

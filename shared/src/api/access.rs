@@ -305,6 +305,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/admin/orders", C("order:view")),
     ("POST", "/api/admin/orders", C("order:create")),
     ("GET", "/api/admin/orders/{id}", C("order:view")),
+    ("POST", "/api/admin/orders/{id}/cancel", C("order:cancel")),
     (
         "POST",
         "/api/admin/orders/purchase-check",

@@ -20,7 +20,7 @@ const TAG: &str = "admin-orders";
 
 /// This group's operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list, create, show, purchase_check))]
+#[openapi(paths(list, create, show, cancel, purchase_check))]
 pub struct Doc;
 
 /// Routes of the `admin-orders` function.
@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/admin/orders", get(list).post(create))
         .route("/api/admin/orders/{id}", get(show))
+        .route("/api/admin/orders/{id}/cancel", axum::routing::post(cancel))
         .route(
             "/api/admin/orders/purchase-check",
             axum::routing::post(purchase_check),
@@ -88,4 +89,14 @@ async fn purchase_check(
     Body(req): Body<PurchaseCheckRequest>,
 ) -> ApiResult<PurchaseCheck> {
     Ok(Data(orders::purchase_check(&st, &caller, req).await?))
+}
+
+/// Cancels a pending order and releases the wallet money it froze (`1135` for any
+/// other order: admin orders are paid when created).
+#[utoipa::path(post, path = "/api/admin/orders/{id}/cancel", operation_id = "cancel_order", tag = TAG,
+    params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = Envelope<OrderView>)),
+    extensions(("x-codes" = json!([C::ORDER_NOT_FOUND.0, C::ORDER_NOT_PENDING.0]))))]
+async fn cancel(State(st): State<AppState>, caller: Caller, Id(id): Id) -> ApiResult<OrderView> {
+    Ok(Data(orders::cancel_order(&st, &caller, id).await?))
 }

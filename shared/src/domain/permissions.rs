@@ -143,6 +143,7 @@ pub const CATALOGUE: &[PermDef] = &[
     platform("finance", "recharge:offline_pay", "确认线下充值到账"),
     all("finance", "order:view", "查看订单"),
     all("finance", "order:create", "下单购买套餐"),
+    all("finance", "order:cancel", "取消待支付订单"),
     menu("system", "系统管理"),
     all("system", "permission:view", "查看权限"),
     platform("system", "permission:manage", "管理权限"),

@@ -110,6 +110,27 @@ pub struct OrderQuery {
     pub expired: Option<(bool, i64)>,
 }
 
+/// Label of the cancelled order's status change.
+pub const STATUS_LABEL: &str = "order_status";
+
+/// Adds the cancellation of `order` (as read) to `tx`: the order becomes `cancelled`
+/// on condition that it is still pending at the version read; its list copies follow.
+pub fn cancel_ops(tx: Tx, order: &Order, cancelled: &Order) -> Result<Tx, StoreError> {
+    let cond = Cond::version(order.version).and(
+        Cond::new("payment_status = :pending")
+            .value(":pending", n(i64::from(PaymentStatus::Pending))),
+    );
+    let mut tx = tx.put(STATUS_LABEL, order_item(cancelled)?, Some(cond));
+    for shop in list_shops(cancelled) {
+        tx = tx.put(
+            "order_copy",
+            shop_copy(cancelled, shop)?,
+            Some(Cond::new("attribute_exists(pk)")),
+        );
+    }
+    Ok(tx)
+}
+
 impl Store {
     /// One page of orders, newest first: `shop`'s list (bought or placed by it) or,
     /// for `None`, every order; filters in DynamoDB (the expiry after reading).

@@ -609,6 +609,20 @@ mod matrix {
                 none,
                 [Allow, Allow, Allow, Allow, Allow, Deny],
             ),
+            // Admin orders are paid: a cancel in scope answers 1135.
+            row(
+                "POST",
+                |f, _| format!("/api/admin/orders/{}/cancel", f.order),
+                |_, _| Some(json!({})),
+                [
+                    Code(409, 1135),
+                    Code(409, 1135),
+                    Code(409, 1135),
+                    ORDER_HIDDEN,
+                    ORDER_HIDDEN,
+                    Deny,
+                ],
+            ),
             row(
                 "POST",
                 |_, _| "/api/admin/orders/purchase-check".into(),
@@ -713,4 +727,127 @@ mod matrix {
                 .err(401, 1004);
         }
     }
+}
+
+/// A pending wallet order of shop A for `card` whose 8000 are frozen, written the way
+/// online orders will be (admin orders are never pending).
+async fn pending_order(app: &TestApp, s: &Shop, card: u64) -> u64 {
+    use shared::domain::orders::{Order, OrderItem, PaymentMethod, PaymentStatus, PurchaseRole};
+    let store = &app.state.store;
+    let now = app.state.clock.now();
+    let id = store.next_id("order").await.unwrap();
+    let order = Order {
+        id,
+        order_no: shared::domain::orders::order_no(id, now),
+        order_type: 1,
+        buyer_type: "agent".into(),
+        buyer_id: Some(s.ch.a),
+        iot_card_id: Some(card),
+        device_id: None,
+        seller_shop_id: Some(s.ch.a),
+        total_amount: 8000,
+        actual_paid_amount: Some(8000),
+        payment_method: PaymentMethod::Wallet,
+        payment_status: PaymentStatus::Pending,
+        payment_config_id: None,
+        paid_at: None,
+        pay_by: Some(now + 1800),
+        source: "client".into(),
+        generation: 1,
+        operator_id: Some(s.ch.a),
+        operator_account_id: 0,
+        operator_type: "agent".into(),
+        operator_name: "Shop A".into(),
+        purchase_role: PurchaseRole::SelfPurchase,
+        is_purchase_on_behalf: false,
+        buyer_name: None,
+        frozen_amount: 8000,
+        items: vec![OrderItem {
+            package_id: s.main,
+            package_name: "M".into(),
+            unit_price: 8000,
+            quantity: 1,
+            amount: 8000,
+        }],
+        usage_ids: vec![],
+        commission_status: None,
+        created_at: now,
+        version: 1,
+    };
+    let tx = shared::store::orders::new_order_ops(
+        shared::store::tx::Tx::new(),
+        &order,
+        &format!("pending-{id}"),
+        (shared::domain::assets::AssetType::Card, card, 0),
+        now,
+    )
+    .unwrap();
+    store.transact(tx).await.unwrap();
+    let freeze = LedgerEntry::new(
+        format!("order-freeze:{id}"),
+        s.ch.a,
+        WalletKind::Main,
+        Movement::Freeze(8000),
+        TxType::Freeze,
+        now,
+    );
+    store.ledger(&freeze).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn cancelling_a_pending_order_releases_its_frozen_money_once() {
+    let app = Arc::new(spawn_app().await);
+    let s = setup(&app, 0).await;
+    top_up(&app, s.ch.a, 20_000).await;
+    let first = pending_order(&app, &s, s.cards[&1]).await;
+    let wallet = |app: Arc<TestApp>, shop| async move {
+        app.state
+            .store
+            .wallet(shop, WalletKind::Main)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(wallet(app.clone(), s.ch.a).await.frozen_balance, 8000);
+    let path = |id: u64| format!("/api/admin/orders/{id}/cancel");
+    // Out of scope: shops below and beside.
+    app.post(&path(first), &s.ch.l3, json!({}))
+        .await
+        .err(404, 1134);
+    let r = app.post(&path(first), &s.ch.l1, json!({})).await;
+    assert_eq!(r.ok()["payment_status"], json!(5));
+    assert_eq!(r.ok()["expires_at"], Value::Null);
+    let w = wallet(app.clone(), s.ch.a).await;
+    assert_eq!((w.balance, w.frozen_balance), (20_000, 0));
+    // Again: nothing more is released.
+    app.post(&path(first), &s.ch.l1, json!({}))
+        .await
+        .err(409, 1135);
+    // Concurrent cancels of another pending order release its money once.
+    let second = pending_order(&app, &s, s.cards[&2]).await;
+    let runs: Vec<_> = (0..5)
+        .map(|_| {
+            let (app, token, p) = (app.clone(), s.ch.l1.clone(), path(second));
+            tokio::spawn(async move { app.post(&p, &token, json!({})).await.code() })
+        })
+        .collect();
+    for r in runs {
+        let code = r.await.unwrap();
+        assert!(code == 0 || code == 1135, "{code}");
+    }
+    let w = wallet(app.clone(), s.ch.a).await;
+    assert_eq!((w.balance, w.frozen_balance), (20_000, 0));
+    // A paid admin order cannot be cancelled.
+    let paid = app
+        .post(
+            "/api/admin/orders",
+            &s.ch.l1,
+            order_body(s.cards[&3], &[s.main], "wallet"),
+        )
+        .await;
+    let paid = paid.ok()["id"].as_u64().unwrap();
+    app.post(&path(paid), &s.ch.l1, json!({}))
+        .await
+        .err(409, 1135);
 }

@@ -34,7 +34,7 @@ use crate::domain::validate::Invalid;
 use crate::domain::wallet::{LedgerEntry, Movement, TxType, WalletKind};
 use crate::services::assets::{visible, Asset, AssetError};
 use crate::services::catalog::effective_allocation;
-use crate::store::orders::{new_order_ops, HEAD_LABEL, KEY_LABEL};
+use crate::store::orders::{cancel_ops, new_order_ops, HEAD_LABEL};
 use crate::store::tx::{backoff, Tx, TxOutcome};
 use crate::store::usages::put_new_usage;
 use crate::store::wallets::{ledger_cancel, ledger_ops, LedgerCancel, LedgerError};
@@ -80,6 +80,8 @@ pub enum OrderError {
     ActivationConflict,
     #[error("order not found")]
     NotFound,
+    #[error("only a pending order can be cancelled")]
+    NotPending,
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -103,6 +105,7 @@ impl BusinessError for OrderError {
             OrderError::Mixed => Code::MIXED_ORDER_FORBIDDEN,
             OrderError::ActivationConflict => Code::PACKAGE_ACTIVATION_CONFLICT,
             OrderError::NotFound => Code::ORDER_NOT_FOUND,
+            OrderError::NotPending => Code::ORDER_NOT_PENDING,
             OrderError::Ledger(e) => e.code(),
             OrderError::Store(e) => e.code(),
         }
@@ -458,7 +461,10 @@ pub async fn create_order(
         }),
         _ => None,
     };
-    if !write(state, base, entry.as_ref()).await? {
+    if let Outcome::Refused(label) = write(state, base, entry.as_ref()).await? {
+        if label == HEAD_LABEL {
+            return Err(OrderError::ActivationConflict);
+        }
         // The same purchase was placed meanwhile: answer that order.
         let first = store
             .order_of_key(&business_key, now)
@@ -470,14 +476,20 @@ pub async fn create_order(
     Ok(OrderView::new(order, caller, now))
 }
 
-/// Writes the order's transaction, with the wallet debit when `entry` is given,
-/// retrying while only the wallet changed. `false`: the business key was taken by
-/// the same purchase meanwhile (nothing written).
+/// How an order's transaction ended.
+enum Outcome {
+    Written,
+    /// One of the order's own conditions failed (its label); nothing was written.
+    Refused(&'static str),
+}
+
+/// Writes an order's transaction, with the wallet movement when `entry` is given,
+/// retrying while only the wallet changed.
 async fn write(
     state: &AppState,
     base: Tx,
     entry: Option<&LedgerEntry>,
-) -> Result<bool, OrderError> {
+) -> Result<Outcome, OrderError> {
     let store = &state.store;
     let mut wallet = match entry {
         Some(e) => Some(
@@ -494,15 +506,9 @@ async fn write(
             _ => base.clone(),
         };
         let failed = match store.transact_each(tx).await? {
-            TxOutcome::Written => return Ok(true),
+            TxOutcome::Written => return Ok(Outcome::Written),
             TxOutcome::Cancelled(failed) => failed,
         };
-        if failed.iter().any(|f| f.label == KEY_LABEL) {
-            return Ok(false);
-        }
-        if failed.iter().any(|f| f.label == HEAD_LABEL) {
-            return Err(OrderError::ActivationConflict);
-        }
         match entry.map(|e| ledger_cancel(e, &failed)).transpose()? {
             Some(LedgerCancel::WalletChanged(now_wallet)) => {
                 wallet = match now_wallet {
@@ -515,13 +521,12 @@ async fn write(
                 };
                 tokio::time::sleep(backoff(attempt.min(3))).await;
             }
-            Some(LedgerCancel::Replayed(_)) => return Ok(true),
+            Some(LedgerCancel::Replayed(_)) => return Ok(Outcome::Written),
             _ => {
-                return Err(StoreError::Dynamo(format!(
-                    "order transaction cancelled: {:?}",
-                    failed.iter().map(|f| f.label).collect::<Vec<_>>()
-                ))
-                .into())
+                return match failed.first() {
+                    Some(f) => Ok(Outcome::Refused(f.label)),
+                    None => Err(StoreError::Dynamo("order transaction cancelled".into()).into()),
+                }
             }
         }
     }
@@ -531,6 +536,72 @@ async fn write(
     .into())
 }
 
+/// Cancels a pending order (domain.md §5.4): `payment_status` 1 → 5 and, for an
+/// agent's wallet order, its frozen money released, in one transaction; anything
+/// but a pending order answers `1135`, so a repeat releases nothing twice.
+pub async fn cancel_order(
+    state: &AppState,
+    caller: &Caller,
+    id: u64,
+) -> Result<OrderView, OrderError> {
+    let now = state.clock.now();
+    let order = visible_order(state, caller, id).await?;
+    if order.payment_status != PaymentStatus::Pending {
+        return Err(OrderError::NotPending);
+    }
+    let entry = match (
+        order.payment_method,
+        order.buyer_type.as_str(),
+        order.operator_id,
+    ) {
+        (PaymentMethod::Wallet, "agent", Some(payer)) if order.frozen_amount > 0 => {
+            Some(LedgerEntry {
+                reference_type: Some("order".into()),
+                reference_id: Some(order.id),
+                reference_no: Some(order.order_no.clone()),
+                remark: "取消订单,解冻".into(),
+                operator_id: Some(caller.account_id),
+                ..LedgerEntry::new(
+                    format!("order-cancel:{}", order.id),
+                    payer,
+                    WalletKind::Main,
+                    Movement::Unfreeze(order.frozen_amount),
+                    TxType::Unfreeze,
+                    now,
+                )
+            })
+        }
+        _ => None,
+    };
+    let mut cancelled = order.clone();
+    cancelled.payment_status = PaymentStatus::Cancelled;
+    cancelled.pay_by = None;
+    cancelled.version = order.version + 1;
+    let base = cancel_ops(Tx::new(), &order, &cancelled)?;
+    match write(state, base, entry.as_ref()).await? {
+        Outcome::Written => {
+            tracing::info!(order_id = id, "order cancelled");
+            Ok(OrderView::new(cancelled, caller, now))
+        }
+        Outcome::Refused(_) => Err(OrderError::NotPending),
+    }
+}
+
+/// The order `id` if `caller` may see it.
+async fn visible_order(state: &AppState, caller: &Caller, id: u64) -> Result<Order, OrderError> {
+    if !matches!(
+        caller.user_type,
+        UserType::SuperAdmin | UserType::Platform | UserType::Agent
+    ) {
+        return Err(OrderError::Forbidden);
+    }
+    let order = state.store.order(id).await?.ok_or(OrderError::NotFound)?;
+    if !sees(caller, &order) {
+        return Err(OrderError::NotFound);
+    }
+    Ok(order)
+}
+
 /// The order `id` as `caller` may see it.
 async fn shown(
     state: &AppState,
@@ -538,10 +609,7 @@ async fn shown(
     id: u64,
     now: i64,
 ) -> Result<OrderView, OrderError> {
-    let order = state.store.order(id).await?.ok_or(OrderError::NotFound)?;
-    if !sees(caller, &order) {
-        return Err(OrderError::NotFound);
-    }
+    let order = visible_order(state, caller, id).await?;
     Ok(OrderView::new(order, caller, now))
 }
 
@@ -560,11 +628,5 @@ fn sees(caller: &Caller, order: &Order) -> bool {
 /// One order (`1134` when it does not exist or the caller may not see it;
 /// enterprise accounts are refused until their authorised assets are modelled).
 pub async fn order(state: &AppState, caller: &Caller, id: u64) -> Result<OrderView, OrderError> {
-    if !matches!(
-        caller.user_type,
-        UserType::SuperAdmin | UserType::Platform | UserType::Agent
-    ) {
-        return Err(OrderError::Forbidden);
-    }
     shown(state, caller, id, state.clock.now()).await
 }
