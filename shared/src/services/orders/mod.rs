@@ -5,6 +5,7 @@
 //! order. A purchase repeated within 3 minutes (same buyer, asset and packages)
 //! answers the first order; purchases of one asset are serialised by its usage head.
 
+mod cancel;
 mod check;
 mod list;
 mod view;
@@ -13,6 +14,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+pub use cancel::cancel_order;
 pub use check::{purchase_check, PurchaseCheck, PurchaseCheckRequest};
 pub use list::{list_orders, OrderFilter};
 pub use view::OrderView;
@@ -34,7 +36,7 @@ use crate::domain::validate::Invalid;
 use crate::domain::wallet::{LedgerEntry, Movement, TxType, WalletKind};
 use crate::services::assets::{visible, Asset, AssetError};
 use crate::services::catalog::effective_allocation;
-use crate::store::orders::{cancel_ops, new_order_ops, HEAD_LABEL};
+use crate::store::orders::{new_order_ops, HEAD_LABEL};
 use crate::store::tx::{backoff, Tx, TxOutcome};
 use crate::store::usages::put_new_usage;
 use crate::store::wallets::{ledger_cancel, ledger_ops, LedgerCancel, LedgerError};
@@ -534,57 +536,6 @@ async fn write(
         attempts: WALLET_ATTEMPTS,
     }
     .into())
-}
-
-/// Cancels a pending order (domain.md §5.4): `payment_status` 1 → 5 and, for an
-/// agent's wallet order, its frozen money released, in one transaction; anything
-/// but a pending order answers `1135`, so a repeat releases nothing twice.
-pub async fn cancel_order(
-    state: &AppState,
-    caller: &Caller,
-    id: u64,
-) -> Result<OrderView, OrderError> {
-    let now = state.clock.now();
-    let order = visible_order(state, caller, id).await?;
-    if order.payment_status != PaymentStatus::Pending {
-        return Err(OrderError::NotPending);
-    }
-    let entry = match (
-        order.payment_method,
-        order.buyer_type.as_str(),
-        order.operator_id,
-    ) {
-        (PaymentMethod::Wallet, "agent", Some(payer)) if order.frozen_amount > 0 => {
-            Some(LedgerEntry {
-                reference_type: Some("order".into()),
-                reference_id: Some(order.id),
-                reference_no: Some(order.order_no.clone()),
-                remark: "取消订单,解冻".into(),
-                operator_id: Some(caller.account_id),
-                ..LedgerEntry::new(
-                    format!("order-cancel:{}", order.id),
-                    payer,
-                    WalletKind::Main,
-                    Movement::Unfreeze(order.frozen_amount),
-                    TxType::Unfreeze,
-                    now,
-                )
-            })
-        }
-        _ => None,
-    };
-    let mut cancelled = order.clone();
-    cancelled.payment_status = PaymentStatus::Cancelled;
-    cancelled.pay_by = None;
-    cancelled.version = order.version + 1;
-    let base = cancel_ops(Tx::new(), &order, &cancelled)?;
-    match write(state, base, entry.as_ref()).await? {
-        Outcome::Written => {
-            tracing::info!(order_id = id, "order cancelled");
-            Ok(OrderView::new(cancelled, caller, now))
-        }
-        Outcome::Refused(_) => Err(OrderError::NotPending),
-    }
 }
 
 /// The order `id` if `caller` may see it.
