@@ -7,6 +7,7 @@ use crate::domain::orders::{PaymentMethod, PaymentStatus};
 use crate::domain::wallet::{LedgerEntry, Movement, TxType, WalletKind};
 use crate::store::orders::cancel_ops;
 use crate::store::tx::Tx;
+use crate::store::wallets::LedgerError;
 
 /// Cancels a pending order (domain.md §5.4): `payment_status` 1 → 5 and, for an
 /// agent's wallet order, its frozen money released, in one transaction; anything
@@ -50,7 +51,18 @@ pub async fn cancel_order(
     cancelled.pay_by = None;
     cancelled.version = order.version + 1;
     let base = cancel_ops(Tx::new(), &order, &cancelled)?;
-    match write(state, base, entry.as_ref()).await? {
+    let written = match write(state, base, entry.as_ref()).await {
+        // The money is no longer frozen: a concurrent cancel released it first.
+        Err(e @ OrderError::Ledger(LedgerError::Refused(_))) => {
+            let now_order = state.store.order(id).await?;
+            if now_order.is_some_and(|o| o.payment_status != PaymentStatus::Pending) {
+                return Err(OrderError::NotPending);
+            }
+            return Err(e);
+        }
+        other => other?,
+    };
+    match written {
         Outcome::Written => {
             tracing::info!(order_id = id, "order cancelled");
             Ok(OrderView::new(cancelled, caller, now))
