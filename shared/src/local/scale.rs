@@ -396,7 +396,9 @@ pub const PAGES: &[Page] = &[
     Page {
         reader: Reader::TopAgent,
         path: "/api/admin/assets/resolve/{iccid}",
-        budget: 3,
+        // Authentication with the identifier lookups, the card, its shop and device
+        // beside its package usages.
+        budget: 4,
     },
     Page {
         reader: Reader::Platform,

@@ -16,6 +16,7 @@ use crate::domain::assets::{
 };
 use crate::domain::caller::{Caller, Scope};
 use crate::domain::entities::Shop;
+use crate::domain::usage::{virtual_view, PackageUsage};
 use crate::domain::validate::Invalid;
 use crate::store::assets::{identifier_keys, protect_keys, protect_status_in};
 use crate::store::prefetch::Prefetched;
@@ -69,7 +70,7 @@ pub struct Resolved {
     pub series_name: Option<String>,
     pub real_name_status: i64,
     pub network_status: i64,
-    /// Name of the active main package; `""` until packages exist.
+    /// Name of the active main package; `""` when none is active.
     pub current_package: String,
     pub package_total_mb: i64,
     #[serde(with = "rust_decimal::serde::float_option")]
@@ -242,14 +243,17 @@ async fn card(store: &Store, caller: &Caller, id: u64, now: i64) -> Result<Resol
         wanted.push(keys::device(d));
         wanted.extend(protect_keys(d));
     }
-    let items = store.get_many(&wanted).await?;
+    let (items, usages) = tokio::try_join!(
+        store.get_many(&wanted),
+        store.asset_usages(AssetType::Card, id)
+    )?;
     let shop: Option<Shop> = c.shop_id.and_then(|s| take(&items, &keys::shop(s)));
     // A card bound to a soft-deleted device counts as standalone.
     let device: Option<Device> = c
         .bound_device_id
         .and_then(|d| take::<Device>(&items, &keys::device(d)))
         .filter(|d| d.deleted_at.is_none());
-    Ok(Resolved {
+    let resolved = Resolved {
         virtual_no: c.virtual_no.clone(),
         status: c.status,
         batch_no: c.batch_no.clone(),
@@ -284,7 +288,32 @@ async fn card(store: &Store, caller: &Caller, id: u64, now: i64) -> Result<Resol
         activation_status: c.activation_status,
         enable_polling: c.enable_polling,
         ..Resolved::blank(AssetType::Card, c.id, c.asset_status)
-    })
+    };
+    Ok(with_package(resolved, &usages, c.generation))
+}
+
+/// `resolved` with its active main package of generation `generation` (name, real
+/// total, stop threshold when virtual data is on, used and remaining as shown).
+fn with_package(mut resolved: Resolved, usages: &[PackageUsage], generation: i64) -> Resolved {
+    let current = usages
+        .iter()
+        .find(|u| u.generation == generation && u.is_current_main());
+    if let Some(u) = current {
+        let view = virtual_view(
+            u.data_limit_mb,
+            u.virtual_data_mb,
+            u.enable_virtual_data,
+            u.data_usage_mb,
+        );
+        resolved.current_package = u.package_name.clone();
+        resolved.package_total_mb = u.data_limit_mb;
+        resolved.package_virtual_mb = u
+            .enable_virtual_data
+            .then(|| Decimal::from(view.stop_threshold_mb));
+        resolved.package_used_mb = Decimal::from(view.virtual_used_mb);
+        resolved.package_remain_mb = Decimal::from(view.virtual_remain_mb);
+    }
+    resolved
 }
 
 async fn device(store: &Store, caller: &Caller, id: u64, now: i64) -> Result<Resolved, AssetError> {
@@ -304,7 +333,10 @@ async fn device(store: &Store, caller: &Caller, id: u64, now: i64) -> Result<Res
         wanted.push(keys::shop(s));
     }
     wanted.extend(protect_keys(id));
-    let items = store.get_many(&wanted).await?;
+    let (items, usages) = tokio::try_join!(
+        store.get_many(&wanted),
+        store.asset_usages(AssetType::Device, id)
+    )?;
     let shop: Option<Shop> = d.shop_id.and_then(|s| take(&items, &keys::shop(s)));
     let cards = bindings
         .iter()
@@ -315,7 +347,7 @@ async fn device(store: &Store, caller: &Caller, id: u64, now: i64) -> Result<Res
             ))
         })
         .collect::<Vec<_>>();
-    Ok(Resolved {
+    let resolved = Resolved {
         virtual_no: Some(d.virtual_no.clone()),
         status: d.status,
         batch_no: d.batch_no.clone(),
@@ -336,5 +368,6 @@ async fn device(store: &Store, caller: &Caller, id: u64, now: i64) -> Result<Res
         max_sim_slots: d.max_sim_slots,
         manufacturer: d.manufacturer.clone().unwrap_or_default(),
         ..Resolved::blank(AssetType::Device, d.id, d.asset_status)
-    })
+    };
+    Ok(with_package(resolved, &usages, d.generation))
 }

@@ -288,8 +288,8 @@ async fn resolve_prefers_devices_and_stays_within_budget() {
     assert_eq!(r.data()["cards"][0]["iccid"], iccid(2));
     assert_eq!(
         r.ddb_calls(),
-        4,
-        "device: auth with the lookups, device, bindings, cards+shop"
+        5,
+        "device: auth with the lookups, device, bindings, cards+shop beside its usages"
     );
     assert!(r.ddb_read_units() > 0.0, "reads report their capacity");
     for ident in ["490154203237518", "SN-9"] {
@@ -307,8 +307,8 @@ async fn resolve_prefers_devices_and_stays_within_budget() {
     assert_eq!(r.data()["bound_device_no"], "SHARED");
     assert_eq!(
         r.ddb_calls(),
-        3,
-        "card: auth with the lookups, card, shop+device"
+        4,
+        "card: auth with the lookups, card, shop+device beside its usages"
     );
     let r = app
         .get(
@@ -317,7 +317,7 @@ async fn resolve_prefers_devices_and_stays_within_budget() {
         )
         .await;
     assert_eq!(r.ok()["iccid"], iccid(3), "by msisdn");
-    assert!(r.ddb_calls() <= 3);
+    assert!(r.ddb_calls() <= 4);
     app.get("/api/admin/assets/resolve/NOTHING", &t.admin)
         .await
         .err(404, 1180);

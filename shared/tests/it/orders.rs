@@ -187,6 +187,14 @@ async fn an_agent_buying_for_a_subordinate_pays_its_own_cost_and_keeps_the_diffe
         )
         .await;
     assert_eq!(current.ok()["package_id"], json!(s.main));
+    // Resolve shows it too (10 G with an 8000 MB threshold, nothing used yet).
+    let resolved = app
+        .get(&format!("/api/admin/assets/resolve/{}", iccid(2)), &s.ch.l2)
+        .await;
+    assert_eq!(resolved.ok()["current_package"], json!("Package M"));
+    assert_eq!(resolved.ok()["package_total_mb"], json!(10240));
+    assert_eq!(resolved.ok()["package_virtual_mb"], json!(8000.0));
+    assert_eq!(resolved.ok()["package_remain_mb"], json!(10240.0));
     // C (below B) and other shops do not see the order.
     app.get(&format!("/api/admin/orders/{id}"), &s.ch.l3)
         .await
