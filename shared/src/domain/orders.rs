@@ -17,30 +17,12 @@ pub enum PaymentMethod {
     Mixed,
 }
 
-/// `payment_status` (§6.1): 1 pending, 2 paid, 5 cancelled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
-pub enum PaymentStatus {
-    Pending = 1,
-    Paid = 2,
-    Cancelled = 5,
-}
-
-impl From<PaymentStatus> for i64 {
-    fn from(s: PaymentStatus) -> i64 {
-        s as i64
-    }
-}
-
-impl TryFrom<i64> for PaymentStatus {
-    type Error = String;
-    fn try_from(v: i64) -> Result<Self, String> {
-        match v {
-            1 => Ok(PaymentStatus::Pending),
-            2 => Ok(PaymentStatus::Paid),
-            5 => Ok(PaymentStatus::Cancelled),
-            other => Err(format!("unknown payment status {other}")),
-        }
+crate::int_enum! {
+    /// `payment_status` (§6.1): 1 pending, 2 paid, 5 cancelled.
+    PaymentStatus {
+        Pending = 1,
+        Paid = 2,
+        Cancelled = 5,
     }
 }
 

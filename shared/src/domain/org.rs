@@ -1,36 +1,5 @@
 //! Organisation value types: user types, statuses, role types.
-
-use serde::{Deserialize, Serialize};
-
-macro_rules! int_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $value:expr),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "i64", into = "i64")]
-        pub enum $name { $($(#[$vdoc])* $variant = $value),* }
-
-        impl TryFrom<i64> for $name {
-            type Error = String;
-            fn try_from(v: i64) -> Result<Self, String> {
-                match v {
-                    $($value => Ok(Self::$variant),)*
-                    _ => Err(format!("invalid {} value {v}", stringify!($name))),
-                }
-            }
-        }
-
-        impl From<$name> for i64 {
-            fn from(v: $name) -> i64 { v as i64 }
-        }
-
-        $crate::wire_schema!($name, integer_enum(
-            &[$($value),*],
-            concat!($(stringify!($value), " = ", stringify!($variant), "; "),*),
-        ));
-    };
-}
-
-int_enum! {
+crate::int_enum! {
     /// Kind of admin account (domain.md §2.1).
     UserType {
         /// Super administrator: sees everything; created once at bootstrap.
@@ -44,7 +13,7 @@ int_enum! {
     }
 }
 
-int_enum! {
+crate::int_enum! {
     /// Enabled/disabled status of shops, accounts, enterprises, roles (decision A16).
     Status {
         /// Disabled.
@@ -54,7 +23,7 @@ int_enum! {
     }
 }
 
-int_enum! {
+crate::int_enum! {
     /// Kind of role (decisions.md "Roles").
     RoleType {
         /// Role for platform accounts.
@@ -64,7 +33,7 @@ int_enum! {
     }
 }
 
-int_enum! {
+crate::int_enum! {
     /// Kind of permission entry.
     PermType {
         /// A menu entry.
@@ -74,7 +43,7 @@ int_enum! {
     }
 }
 
-int_enum! {
+crate::int_enum! {
     /// The two agent wallets every shop has.
     WalletKind {
         /// Pre-paid main wallet.

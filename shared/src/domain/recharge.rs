@@ -46,40 +46,17 @@ pub enum PaymentChannel {
     Offline,
 }
 
-/// State of a recharge (§6.3): 1 pending, 2 completed, 3 cancelled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
-pub enum RechargeStatus {
-    /// Waiting for the payment.
-    Pending = 1,
-    /// Paid and credited.
-    Completed = 2,
-    /// Given up.
-    Cancelled = 3,
-}
-
-impl TryFrom<i64> for RechargeStatus {
-    type Error = String;
-    fn try_from(v: i64) -> Result<Self, String> {
-        match v {
-            1 => Ok(RechargeStatus::Pending),
-            2 => Ok(RechargeStatus::Completed),
-            3 => Ok(RechargeStatus::Cancelled),
-            _ => Err(format!("invalid recharge status {v}")),
-        }
+crate::int_enum! {
+    /// State of a recharge (§6.3): 1 pending, 2 completed, 3 cancelled.
+    RechargeStatus {
+        /// Waiting for the payment.
+        Pending = 1,
+        /// Paid and credited.
+        Completed = 2,
+        /// Given up.
+        Cancelled = 3,
     }
 }
-
-impl From<RechargeStatus> for i64 {
-    fn from(v: RechargeStatus) -> i64 {
-        v as i64
-    }
-}
-
-crate::wire_schema!(
-    RechargeStatus,
-    integer_enum(&[1, 2, 3], "1 = pending; 2 = completed; 3 = cancelled")
-);
 
 /// An agent recharge as stored and answered.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]

@@ -9,18 +9,18 @@ use super::assets::AssetType;
 use super::catalog::{CalendarType, Package, PackageType, ResetCycle};
 use crate::clock::{cst, rfc3339};
 
-/// Status of a package usage (§6.2), stored and answered as its number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
-pub enum UsageStatus {
-    /// Queued behind the active main, or waiting for real-name verification.
-    Pending = 0,
-    Active = 1,
-    /// Usage reached the stop threshold.
-    UsedUp = 2,
-    Expired = 3,
-    /// An add-on whose main package expired.
-    Invalidated = 4,
+crate::int_enum! {
+    /// Status of a package usage (§6.2), stored and answered as its number.
+    UsageStatus {
+        /// Queued behind the active main, or waiting for real-name verification.
+        Pending = 0,
+        Active = 1,
+        /// Usage reached the stop threshold.
+        UsedUp = 2,
+        Expired = 3,
+        /// An add-on whose main package expired.
+        Invalidated = 4,
+    }
 }
 
 impl UsageStatus {
@@ -38,26 +38,6 @@ impl UsageStatus {
     /// Still counts for the asset (active or used up, not ended).
     pub fn is_live(self) -> bool {
         matches!(self, UsageStatus::Active | UsageStatus::UsedUp)
-    }
-}
-
-impl From<UsageStatus> for i64 {
-    fn from(s: UsageStatus) -> i64 {
-        s as i64
-    }
-}
-
-impl TryFrom<i64> for UsageStatus {
-    type Error = String;
-    fn try_from(v: i64) -> Result<Self, String> {
-        Ok(match v {
-            0 => UsageStatus::Pending,
-            1 => UsageStatus::Active,
-            2 => UsageStatus::UsedUp,
-            3 => UsageStatus::Expired,
-            4 => UsageStatus::Invalidated,
-            other => return Err(format!("unknown package usage status {other}")),
-        })
     }
 }
 

@@ -57,3 +57,34 @@ macro_rules! wire_schema {
         impl utoipa::ToSchema for $ty {}
     };
 }
+
+/// An enum carried as an integer: serde through `i64`, `TryFrom<i64>`, `From<_> for
+/// i64`, and its OpenAPI schema (the values with their names).
+#[macro_export]
+macro_rules! int_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $value:expr),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "i64", into = "i64")]
+        pub enum $name { $($(#[$vdoc])* $variant = $value),* }
+
+        impl TryFrom<i64> for $name {
+            type Error = String;
+            fn try_from(v: i64) -> Result<Self, String> {
+                match v {
+                    $($value => Ok(Self::$variant),)*
+                    _ => Err(format!("invalid {} value {v}", stringify!($name))),
+                }
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(v: $name) -> i64 { v as i64 }
+        }
+
+        $crate::wire_schema!($name, integer_enum(
+            &[$($value),*],
+            concat!($(stringify!($value), " = ", stringify!($variant), "; "),*),
+        ));
+    };
+}
