@@ -17,6 +17,19 @@ pub enum PaymentMethod {
     Mixed,
 }
 
+impl PaymentMethod {
+    /// The stored (and answered) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::Wallet => "wallet",
+            PaymentMethod::Offline => "offline",
+            PaymentMethod::Wechat => "wechat",
+            PaymentMethod::Alipay => "alipay",
+            PaymentMethod::Mixed => "mixed",
+        }
+    }
+}
+
 crate::int_enum! {
     /// `payment_status` (§6.1): 1 pending, 2 paid, 5 cancelled.
     PaymentStatus {
@@ -38,6 +51,20 @@ pub enum PurchaseRole {
     PurchasedByPlatform,
     /// The operator's view of a purchase for a subordinate shop's asset.
     PurchaseForSubordinate,
+}
+
+impl PurchaseRole {
+    /// The stored name. A purchase for a subordinate is stored from the operator's
+    /// side (`purchase_for_subordinate`); `purchased_by_parent` is only ever read.
+    pub fn stored(self) -> &'static str {
+        match self {
+            PurchaseRole::SelfPurchase => "self_purchase",
+            PurchaseRole::PurchasedByPlatform => "purchased_by_platform",
+            PurchaseRole::PurchasedByParent | PurchaseRole::PurchaseForSubordinate => {
+                "purchase_for_subordinate"
+            }
+        }
+    }
 }
 
 /// Who an admin order is placed by.

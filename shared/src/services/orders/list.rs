@@ -41,16 +41,6 @@ pub struct OrderFilter {
     pub end_date: Option<String>,
 }
 
-fn method_name(m: PaymentMethod) -> &'static str {
-    match m {
-        PaymentMethod::Wallet => "wallet",
-        PaymentMethod::Offline => "offline",
-        PaymentMethod::Wechat => "wechat",
-        PaymentMethod::Alipay => "alipay",
-        PaymentMethod::Mixed => "mixed",
-    }
-}
-
 /// One page of the orders the caller sees, newest first: platform staff every
 /// order, an agent those its shop bought or placed (one Query of its list).
 pub async fn list_orders(
@@ -81,7 +71,7 @@ pub async fn list_orders(
         from,
         to,
         payment_status,
-        payment_method: f.payment_method.map(method_name),
+        payment_method: f.payment_method.map(PaymentMethod::as_str),
         order_no: f.order_no.as_ref().map(|n| n.trim().to_string()),
         source: f.source.clone(),
         buyer_type: f.buyer_type.clone(),
@@ -90,14 +80,7 @@ pub async fn list_orders(
         expired: f.is_expired.map(|e| (e, now)),
         ..OrderQuery::default()
     };
-    // Roles are stored from the operator's side.
-    q.purchase_role = f.purchase_role.map(|role| match role {
-        PurchaseRole::SelfPurchase => "self_purchase",
-        PurchaseRole::PurchasedByPlatform => "purchased_by_platform",
-        PurchaseRole::PurchasedByParent | PurchaseRole::PurchaseForSubordinate => {
-            "purchase_for_subordinate"
-        }
-    });
+    q.purchase_role = f.purchase_role.map(PurchaseRole::stored);
     match (f.purchase_role, shop) {
         (Some(PurchaseRole::PurchasedByParent), Some(own)) => q.buyer_id = Some(own),
         (Some(PurchaseRole::PurchaseForSubordinate), Some(own)) => q.operator_id = Some(own),

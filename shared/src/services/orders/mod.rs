@@ -437,13 +437,7 @@ pub async fn create_order(
     }
     let entry = match (sc.debit_shop, paid) {
         (Some(shop), Some(amount)) => Some(LedgerEntry {
-            subtype: Some(
-                match sc.purchase_role {
-                    PurchaseRole::PurchaseForSubordinate => "purchase_for_subordinate",
-                    _ => "self_purchase",
-                }
-                .into(),
-            ),
+            subtype: Some(sc.purchase_role.stored().into()),
             related_shop_id: (sc.buyer_shop != Some(shop))
                 .then_some(sc.buyer_shop)
                 .flatten(),
