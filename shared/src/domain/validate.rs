@@ -158,6 +158,19 @@ pub fn int_in(
     }
 }
 
+/// A calendar date written exactly `YYYY-MM-DD` (the pattern the document states).
+pub fn date(field: &str, raw: &str) -> Result<chrono::NaiveDate, Invalid> {
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .filter(|_| raw.len() == 10)
+        .ok_or_else(|| {
+            Invalid::new(
+                format!("{field}须为YYYY-MM-DD格式的日期"),
+                format!("{field} must be a date YYYY-MM-DD"),
+            )
+        })
+}
+
 /// The epoch-second bounds of the days from `start` to `end` (`YYYY-MM-DD`, both
 /// included, Asia/Shanghai days); either may be absent. A malformed date or an end
 /// before the start is refused.
@@ -165,19 +178,13 @@ pub fn day_range(
     start: Option<&str>,
     end: Option<&str>,
 ) -> Result<(Option<i64>, Option<i64>), Invalid> {
-    use chrono::{NaiveDate, TimeZone};
+    use chrono::TimeZone;
     let day = |field: &str, v: &str| -> Result<i64, Invalid> {
-        NaiveDate::parse_from_str(v, "%Y-%m-%d")
-            .ok()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
+        let midnight = date(field, v)?.and_hms_opt(0, 0, 0);
+        midnight
             .and_then(|t| crate::clock::cst().from_local_datetime(&t).single())
             .map(|t| t.timestamp())
-            .ok_or_else(|| {
-                Invalid::new(
-                    format!("{field}须为YYYY-MM-DD格式的日期"),
-                    format!("{field} must be a date YYYY-MM-DD"),
-                )
-            })
+            .ok_or_else(|| Invalid::new(format!("{field}无效"), format!("invalid {field}")))
     };
     let from = start.map(|v| day("start_date", v)).transpose()?;
     let to = end

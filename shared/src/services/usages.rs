@@ -1,14 +1,13 @@
 //! Reading package usages: an asset's packages and its current main package
 //! (api.md §18) and a usage's daily records (§14), scoped like the asset.
 
-use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::codes::{BusinessError, Code};
 use crate::domain::assets::{AssetType, Device, IotCard};
 use crate::domain::caller::Caller;
 use crate::domain::usage::{PackageUsage, UsageView};
-use crate::domain::validate::Invalid;
+use crate::domain::validate::{date, Invalid};
 use crate::services::assets::{require_asset_admin, visible, AssetError};
 use crate::store::usages::DailyRecord;
 use crate::store::{Store, StoreError};
@@ -117,19 +116,6 @@ pub struct DailyRecords {
     pub records: Vec<DailyRecord>,
     /// Sum of `daily_usage_mb` over the range.
     pub total_usage_mb: i64,
-}
-
-/// A `YYYY-MM-DD` date.
-fn date(field: &str, raw: &str) -> Result<NaiveDate, Invalid> {
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .ok()
-        .filter(|_| raw.len() == 10)
-        .ok_or_else(|| {
-            Invalid::new(
-                format!("{field}格式错误,应为YYYY-MM-DD"),
-                format!("{field} must be a date YYYY-MM-DD"),
-            )
-        })
 }
 
 /// The daily records of usage `id` from `start` to `end` (inclusive, at most
