@@ -369,7 +369,7 @@ impl PackageUsage {
 }
 
 /// What the asset's live usages mean for a new one (see [`start`]).
-pub fn asset_usages<'a>(usages: impl IntoIterator<Item = &'a PackageUsage>) -> AssetUsages {
+pub fn usage_summary<'a>(usages: impl IntoIterator<Item = &'a PackageUsage>) -> AssetUsages {
     let mut out = AssetUsages::default();
     for u in usages {
         let open = u.status.is_live() || u.status == UsageStatus::Pending;

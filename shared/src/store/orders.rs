@@ -5,6 +5,8 @@
 //! that makes a repeated purchase return the first order for 3 minutes, and the
 //! per-asset usage head whose version serialises purchases of one asset.
 
+use std::collections::HashMap;
+
 use super::cursor::{Cursor, Source};
 use super::keys;
 use super::lists::Filter;
@@ -186,12 +188,31 @@ impl Store {
             .map(|v| v as u64))
     }
 
-    /// The version of an asset's usage head (0 when it has none yet).
-    pub async fn usage_head(&self, t: AssetType, asset_id: u64) -> Result<i64, StoreError> {
-        Ok(self
-            .get(&keys::usage_head(t, asset_id))
-            .await?
-            .and_then(|item| super::num_attr(&item, "version"))
-            .unwrap_or(0))
+    /// The version of an asset's usage head (0 when it has none yet) and the names
+    /// of `shops`, in one batch read.
+    pub async fn usage_head_and_shop_names(
+        &self,
+        t: AssetType,
+        asset_id: u64,
+        shops: &[u64],
+    ) -> Result<(i64, HashMap<u64, String>), StoreError> {
+        let head = keys::usage_head(t, asset_id);
+        let mut wanted = vec![head.clone()];
+        wanted.extend(shops.iter().map(|id| keys::shop(*id)));
+        let items = self.get_many(&wanted).await?;
+        let version = items
+            .iter()
+            .find(|i| head.matches(i))
+            .and_then(|i| super::num_attr(i, "version"))
+            .unwrap_or(0);
+        let names = shops
+            .iter()
+            .filter_map(|id| {
+                let key = keys::shop(*id);
+                let item = items.iter().find(|i| key.matches(i))?;
+                Some((*id, super::str_attr(item, "shop_name")?.to_string()))
+            })
+            .collect();
+        Ok((version, names))
     }
 }

@@ -24,14 +24,13 @@ use crate::codes::{BusinessError, Code};
 use crate::domain::assets::{AssetType, Device, IotCard};
 use crate::domain::caller::Caller;
 use crate::domain::catalog::{Package, PackageType};
-use crate::domain::entities::Shop;
 use crate::domain::orders::{
     ledger_remark, order_no, scenario, Order, OrderItem, Orderer, PaymentMethod, PaymentStatus,
     PurchaseRole, Scenario, ScenarioRefused,
 };
 use crate::domain::org::UserType;
 use crate::domain::pricing::{unit_price, NotSellable, Sale};
-use crate::domain::usage::{asset_usages, start, PackageUsage, StartRefused, UsageStatus};
+use crate::domain::usage::{start, usage_summary, PackageUsage, StartRefused, UsageStatus};
 use crate::domain::validate::Invalid;
 use crate::domain::wallet::{LedgerEntry, Movement, TxType, WalletKind};
 use crate::services::assets::{visible, Asset, AssetError};
@@ -329,29 +328,26 @@ pub async fn create_order(
         .debit_shop
         .map(|_| prices.iter().filter_map(|(_, p)| *p).sum());
 
-    // Names shown with the order.
-    let shop_name = |id: u64| async move {
-        let shop: Option<Shop> = store.get_as(&keys::shop(id)).await?;
-        Ok::<_, StoreError>(shop.map(|s| s.shop_name))
-    };
-    let buyer_name = match (sc.purchase_role, sc.buyer_shop) {
-        (PurchaseRole::PurchaseForSubordinate, Some(b)) => shop_name(b).await?,
+    // The asset's usage head (its version guards the usages read next) and the
+    // names shown with the order, in one read.
+    let buyer_named = match (sc.purchase_role, sc.buyer_shop) {
+        (PurchaseRole::PurchaseForSubordinate, Some(b)) => Some(b),
         _ => None,
     };
+    let named: Vec<u64> = buyer_named.into_iter().chain(sc.operator_shop).collect();
+    let (head, names) = store.usage_head_and_shop_names(t, asset_id, &named).await?;
+    let buyer_name = buyer_named.and_then(|b| names.get(&b).cloned());
     let operator_name = match sc.operator_shop {
-        Some(shop) => shop_name(shop).await?.unwrap_or_default(),
+        Some(shop) => names.get(&shop).cloned().unwrap_or_default(),
         None => caller.username.clone(),
     };
-
-    // Usages of the asset now; the head's version guards them.
-    let head = store.usage_head(t, asset_id).await?;
     let existing: Vec<PackageUsage> = store
         .asset_usages(t, asset_id)
         .await?
         .into_iter()
         .filter(|u| u.generation == target.generation)
         .collect();
-    let mut state_now = asset_usages(&existing);
+    let mut state_now = usage_summary(&existing);
     let first_usage = store.next_ids("package_usage", list.len() as u64).await?;
     let order_id = store.next_id("order").await?;
     let mut usages = Vec::with_capacity(list.len());
