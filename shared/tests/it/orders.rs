@@ -337,6 +337,7 @@ async fn the_platform_pays_offline_and_marks_commission_due_for_shops() {
     assert_eq!(r.ok()["is_purchase_on_behalf"], json!(true));
     assert_eq!(r.ok()["operator_type"], json!("platform"));
     assert_eq!(r.ok()["commission_status"], json!("due"));
+    let on_behalf = r.ok()["id"].as_u64().unwrap();
     // Its own stock: suggested retail price, no commission.
     let r = app
         .post(
@@ -348,6 +349,22 @@ async fn the_platform_pays_offline_and_marks_commission_due_for_shops() {
     assert_eq!(r.ok()["total_amount"], json!(15000));
     assert_eq!(r.ok()["buyer_type"], json!("platform"));
     assert_eq!(r.ok()["commission_status"], Value::Null);
+    // Only the order on behalf of a shop waits on the commission job's sparse index.
+    let due: Vec<u64> = app
+        .state
+        .store
+        .query_prefix(
+            shared::store::On::Gsi3,
+            shared::store::keys::ORDERS_COMMISSION_DUE,
+            "",
+        )
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|i| shared::store::num_attr(i, "id"))
+        .map(|id| id as u64)
+        .collect();
+    assert_eq!(due, vec![on_behalf]);
     // The platform never pays from a wallet; agents never offline; no online method.
     app.post(
         "/api/admin/orders",
