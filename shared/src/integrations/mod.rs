@@ -5,6 +5,7 @@ pub mod bulk_queue;
 pub mod fifo;
 pub mod gateway;
 pub mod import_queue;
+pub mod pay_keys;
 pub mod s3_events;
 pub mod secrets;
 
