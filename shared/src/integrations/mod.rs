@@ -8,6 +8,7 @@ pub mod import_queue;
 pub mod pay_keys;
 pub mod s3_events;
 pub mod secrets;
+pub mod wechat_pay;
 
 /// Installs the rustls crypto provider (aws-lc, the one the AWS SDK already uses)
 /// for every HTTP client of the process; call before building one. Idempotent.
