@@ -476,3 +476,18 @@ async fn pay_posts_the_notification_to_notify_url() {
     assert_eq!(answer_success(), (200, String::new()));
     assert_eq!(answer_failure_with(401, "bad").0, 401);
 }
+
+#[tokio::test]
+async fn a_fake_started_with_its_own_key_and_merchant_debug_hide_secrets() {
+    let fake = FakeWechatPay::start(0).await.unwrap();
+    let id = fake.platform_key_id();
+    assert!(id.starts_with("PUB_KEY_ID_01") && id.len() == 39, "{id}");
+    let public = parse_public_key(fake.platform_public_key_pem()).unwrap();
+    assert_eq!(public, fake.platform_private_key().to_public_key());
+    let shown = format!("{:?}", merchant(&fake, 0, "https://e.com/n"));
+    assert!(shown.contains(MCH) && !shown.contains(V3_KEY), "{shown}");
+    assert!(
+        !shown.contains("BoxedUint") && !shown.contains("primes"),
+        "{shown}"
+    );
+}
