@@ -13,12 +13,16 @@
 //!   in GBK; Base64. We sign with the merchant's private key; Fuiou signs with its own,
 //!   which we verify with `fy_public_key`.
 
+pub mod client;
+pub mod notify;
 pub mod sign;
 pub mod xml;
 
 #[cfg(test)]
 mod tests;
 
+pub use client::{FuiouClient, Merchant, QueryResult, SdkParams, TradeType};
+pub use notify::{answer_failure, answer_success, parse_notify, verify_notify, Notify};
 pub use sign::{sign, sign_string, verify};
 
 /// Fields of one message by name (sorted, as the signature wants them).
