@@ -14,6 +14,7 @@
 //!   which we verify with `fy_public_key`.
 
 pub mod client;
+pub mod fake;
 pub mod notify;
 pub mod sign;
 pub mod xml;
