@@ -3,6 +3,7 @@
 pub mod aws_tls;
 pub mod bulk_queue;
 pub mod fifo;
+pub mod fuiou;
 pub mod gateway;
 pub mod import_queue;
 pub mod pay_keys;
