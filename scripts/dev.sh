@@ -24,6 +24,7 @@ fi
 export CMP_SUPER_ADMIN_PASSWORD CMP_JWT_SECRET
 # The dev server reports DynamoDB calls per request in `x-ddb-calls` (never on AWS).
 export CMP_EXPOSE_DDB_CALLS=1
+export CMP_DEV_DIR="$ROOT/.dev"
 export CMP_SUPER_ADMIN_USERNAME="${CMP_SUPER_ADMIN_USERNAME:-admin}"
 export CMP_TABLE="${CMP_TABLE:-cmp-local}"
 export CMP_PORT="${CMP_PORT:-8080}"
@@ -40,6 +41,8 @@ cat >&2 <<MSG
   API:          http://127.0.0.1:$CMP_PORT   (try: curl http://127.0.0.1:$CMP_PORT/health)
   Super admin:  $CMP_SUPER_ADMIN_USERNAME / $CMP_SUPER_ADMIN_PASSWORD
                 (set CMP_SUPER_ADMIN_PASSWORD to choose it; otherwise kept in .dev/super-admin-password)
+  Payments:     fake WeChat Pay and Fuiou; config bodies and the fakes' keys in
+                .dev/payment-fakes.json (written at start)
   Ctrl-C stops the server and the emulator.
 
 MSG

@@ -18,12 +18,14 @@ use crate::config::{
     Config, ConfigError, SdkTimeoutsMs, GATEWAY_MAX_RETRIES, LOCAL_SDK_TIMEOUTS_MS,
     MIN_JWT_SECRET_BYTES, SDK_TIMEOUTS_MS,
 };
+use crate::domain::payment_config::ConfigSecrets;
 use crate::integrations::aws_tls;
 use crate::integrations::bulk_queue::BulkQueue;
 use crate::integrations::fifo::SqsQueue;
 use crate::integrations::gateway::client::{GatewayClient, GatewayConfig};
 use crate::integrations::gateway::crypto::AesEcbMd5;
 use crate::integrations::import_queue::ImportQueue;
+use crate::integrations::kms::Envelope;
 use crate::integrations::secrets::Secrets;
 use crate::store::Store;
 
@@ -184,7 +186,15 @@ struct LazyClients {
     import_queue: OnceLock<ImportQueue>,
     import_events: OnceLock<SqsQueue>,
     bulk_queue: OnceLock<BulkQueue>,
+    envelope: OnceLock<Envelope>,
+    audit_queue: OnceLock<SqsQueue>,
+    opened: OpenedConfigs,
 }
+
+/// Secrets of payment configurations opened by this process, by configuration id,
+/// with the nonce of the seal they came from (a re-sealed configuration opens again).
+pub type OpenedConfigs =
+    Arc<std::sync::Mutex<std::collections::HashMap<u64, (String, Arc<ConfigSecrets>)>>>;
 
 impl AppState {
     /// Loads the AWS configuration from the environment and builds the table handle;
@@ -405,6 +415,36 @@ impl AppState {
 
     /// The carrier gateway, when this function uses it and it is configured (built on
     /// first use, its app secret read then).
+    /// The envelope sealing payment configurations' secrets (KMS key
+    /// `CMP_PAYMENT_KMS_KEY`), built on first use.
+    pub fn envelope(&self) -> &Envelope {
+        self.lazy.envelope.get_or_init(|| {
+            Envelope::new(
+                aws_sdk_kms::Client::new(&self.sdk),
+                &self.cfg.payment_kms_key,
+            )
+        })
+    }
+
+    /// The payment configurations' secrets this process has opened.
+    pub fn opened_configs(&self) -> &OpenedConfigs {
+        &self.lazy.opened
+    }
+
+    /// The audit-log queue (`CMP_AUDIT_QUEUE_URL`), built on first use.
+    pub fn audit_queue(&self) -> &SqsQueue {
+        self.lazy
+            .audit_queue
+            .get_or_init(|| SqsQueue::new(self.sqs().clone(), &self.cfg.audit_queue_url))
+    }
+
+    /// This state with the audit-log queue at `url` (tests and the local stack).
+    pub fn with_audit_queue_url(mut self, url: &str) -> Self {
+        Arc::make_mut(&mut self.cfg).audit_queue_url = url.to_string();
+        self.lazy = Arc::new(self.lazy.without_queues());
+        self
+    }
+
     pub async fn gateway(&self) -> Result<Option<&GatewayClient>, KeysUnavailable> {
         if !self.clients.gateway || self.cfg.gateway_url.is_none() {
             return Ok(None);
@@ -440,6 +480,9 @@ impl LazyClients {
             import_queue: OnceLock::new(),
             import_events: OnceLock::new(),
             bulk_queue: OnceLock::new(),
+            envelope: kept(&self.envelope),
+            audit_queue: OnceLock::new(),
+            opened: self.opened.clone(),
         }
     }
 }

@@ -49,3 +49,10 @@ pub fn rfc3339(epoch: i64) -> String {
         .unwrap_or_else(|| cst().timestamp_opt(0, 0).unwrap());
     at.to_rfc3339()
 }
+
+/// Epoch seconds of an RFC 3339 timestamp; `None` for anything else.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.timestamp())
+}

@@ -301,6 +301,16 @@ codes! {
     ORDER_NOT_FOUND = 1134, NOT_FOUND, "订单不存在", "order not found";
     /// Only a pending order can be cancelled (it was paid or cancelled already).
     ORDER_NOT_PENDING = 1135, CONFLICT, "订单不是待支付状态,无法取消", "only a pending order can be cancelled";
+    /// `CodeWechatConfigNotFound`: no such payment configuration (or deleted).
+    PAYMENT_CONFIG_NOT_FOUND = 1170, NOT_FOUND, "微信支付配置不存在", "payment config not found";
+    /// `CodeWechatConfigActive`: the active configuration cannot be deleted.
+    PAYMENT_CONFIG_ACTIVE = 1171, CONFLICT, "不能删除当前生效的支付配置,请先停用", "cannot delete the active payment config, deactivate it first";
+    /// `CodeWechatConfigHasPendingOrders`: pending payments reference the configuration.
+    PAYMENT_CONFIG_IN_USE = 1172, CONFLICT, "该配置存在未完成的支付订单,暂时无法删除", "the payment config has unfinished payments";
+    /// `CodeFuiouPayFailed` (also any payment provider's refusal or outage).
+    PAYMENT_PROVIDER_FAILED = 1173, BAD_GATEWAY, "支付渠道下单失败", "the payment provider failed";
+    /// `CodeFuiouCallbackInvalid`: a notification that does not verify.
+    PAYMENT_CALLBACK_INVALID = 1174, BAD_REQUEST, "支付回调验签失败", "payment notification signature invalid";
     /// `CodeNoPaymentConfig`: no active payment configuration, online payment refused.
     NO_PAYMENT_CONFIG = 1175, BAD_REQUEST, "当前无可用的支付配置", "no payment config available";
     /// `CodeAssetNotFound`.

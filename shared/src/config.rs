@@ -150,7 +150,17 @@ pub struct Config {
     /// [`DEFAULT_GATEWAY_TIMEOUT_MS`]: three attempts plus back-off stay well inside
     /// API Gateway's 29 s).
     pub gateway_timeout_ms: i64,
+    /// KMS key sealing payment configurations' secrets (`CMP_PAYMENT_KMS_KEY`: id,
+    /// ARN or `alias/…`).
+    pub payment_kms_key: String,
+    /// WeChat Pay's API (`CMP_WECHAT_PAY_URL`; production by default, the fake locally).
+    pub wechat_pay_url: String,
+    /// The audit-log queue (`CMP_AUDIT_QUEUE_URL`).
+    pub audit_queue_url: String,
 }
+
+/// WeChat Pay's production API.
+pub const WECHAT_PAY_PRODUCTION_URL: &str = "https://api.mch.weixin.qq.com";
 
 /// A missing or malformed environment variable or secret.
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +204,10 @@ impl Config {
             gateway_app_secret: optional("CMP_GATEWAY_APP_SECRET").unwrap_or_default(),
             gateway_secret_id: optional("CMP_GATEWAY_SECRET_ID"),
             gateway_timeout_ms: number("CMP_GATEWAY_TIMEOUT_MS", DEFAULT_GATEWAY_TIMEOUT_MS)?,
+            payment_kms_key: optional("CMP_PAYMENT_KMS_KEY").unwrap_or_default(),
+            wechat_pay_url: optional("CMP_WECHAT_PAY_URL")
+                .unwrap_or_else(|| WECHAT_PAY_PRODUCTION_URL.into()),
+            audit_queue_url: optional("CMP_AUDIT_QUEUE_URL").unwrap_or_default(),
         })
     }
 
@@ -232,6 +246,9 @@ impl Config {
             gateway_app_secret: String::new(),
             gateway_secret_id: None,
             gateway_timeout_ms: DEFAULT_GATEWAY_TIMEOUT_MS,
+            payment_kms_key: String::new(),
+            wechat_pay_url: WECHAT_PAY_PRODUCTION_URL.into(),
+            audit_queue_url: String::new(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! and the bucket's notification of `ObjectCreated` under `imports/` to it, on the
 //! emulator, and returns the finished state. On AWS the SAM template creates them.
 
+pub mod payment_fakes;
 pub mod scale;
 
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -57,7 +58,12 @@ pub async fn seed_secrets(
 /// import events queue (`-events` instead of `.fifo`, notified by the bucket of
 /// every object created under `imports/`) created if missing.
 pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<AppState, LocalError> {
+    let mut cfg = cfg;
+    if cfg.payment_kms_key.is_empty() {
+        cfg.payment_kms_key = LOCAL_PAYMENT_KEY.into();
+    }
     let state = AppState::connect_local(cfg, endpoint, Clients::ALL)?;
+    ensure_kms_key(state.envelope().client(), &state.cfg.payment_kms_key).await?;
     schema::create_table(state.store.client(), state.store.table()).await?;
     let s3 = state.s3().map_err(StoreError::dynamo)?;
     let bucket = &state.cfg.bucket;
@@ -73,11 +79,47 @@ pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<App
     let import_url = queue_with_dlq(sqs, base, Kind::Fifo).await?;
     let bulk_url = queue_with_dlq(sqs, &format!("{base}-bulk"), Kind::Fifo).await?;
     let events_url = queue_with_dlq(sqs, &format!("{base}-events"), Kind::Standard).await?;
+    let audit_url = queue_with_dlq(sqs, &format!("{base}-audit"), Kind::Standard).await?;
     notify_imports(s3, bucket, &queue_arn(sqs, &events_url).await?).await?;
     Ok(state
+        .with_audit_queue_url(&audit_url)
         .with_import_queue_url(&import_url)
         .with_import_events_queue_url(&events_url)
         .with_bulk_queue_url(&bulk_url))
+}
+
+/// The KMS key alias sealing payment secrets on the local stack (the template's
+/// alias on AWS).
+pub const LOCAL_PAYMENT_KEY: &str = "alias/cmp-payments";
+
+/// Creates KMS key `alias` (a symmetric key behind that alias) if it does not exist.
+async fn ensure_kms_key(kms: &aws_sdk_kms::Client, alias: &str) -> Result<(), LocalError> {
+    if kms.describe_key().key_id(alias).send().await.is_ok() {
+        return Ok(());
+    }
+    let key = kms
+        .create_key()
+        .description("CMP payment configuration secrets (local)")
+        .send()
+        .await
+        .map_err(StoreError::dynamo)?;
+    let id = key
+        .key_metadata()
+        .map(|m| m.key_id().to_string())
+        .ok_or("KMS CreateKey answered no key id")?;
+    let created = kms
+        .create_alias()
+        .alias_name(alias)
+        .target_key_id(id)
+        .send()
+        .await;
+    // Another process may have created the alias meanwhile: then it is there.
+    if let Err(e) = created {
+        if kms.describe_key().key_id(alias).send().await.is_err() {
+            return Err(StoreError::dynamo(e).into());
+        }
+    }
+    Ok(())
 }
 
 /// Has `bucket` notify the queue `queue_arn` of every object created under
@@ -193,6 +235,14 @@ pub async fn pump_import_events(state: &AppState, wait_seconds: i32) -> Result<u
     let queue = state.import_events_queue().map_err(StoreError::dynamo)?;
     pump(queue, wait_seconds, |event| {
         crate::jobs::import::handle(state, event)
+    })
+    .await
+}
+
+/// Like [`pump_import_queue`], for the audit-log queue and its writer.
+pub async fn pump_audit_queue(state: &AppState, wait_seconds: i32) -> Result<usize, StoreError> {
+    pump(state.audit_queue(), wait_seconds, |event| {
+        crate::jobs::audit_writer::handle(state, event)
     })
     .await
 }

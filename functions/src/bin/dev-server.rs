@@ -47,6 +47,26 @@ async fn main() -> Result<(), shared::local::LocalError> {
         tracing::info!(url = %fake.url, "fake carrier gateway listening");
         cfg.gateway_url = Some(fake.url.clone());
     }
+    // The local stack's payment providers: fakes speaking the real protocols,
+    // described (config bodies, the fakes' keys) in .dev/payment-fakes.json.
+    let env_port = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    };
+    let fakes = shared::local::payment_fakes::start(
+        &format!("http://127.0.0.1:{port}"),
+        env_port("CMP_FAKE_WECHAT_PAY_PORT"),
+        env_port("CMP_FAKE_FUIOU_PORT"),
+    )
+    .await?;
+    cfg.wechat_pay_url = fakes.wechat.url.clone();
+    let dev_dir = std::env::var("CMP_DEV_DIR").unwrap_or_else(|_| ".dev".into());
+    let info_path = std::path::Path::new(&dev_dir).join("payment-fakes.json");
+    std::fs::create_dir_all(&dev_dir)?;
+    std::fs::write(&info_path, serde_json::to_string_pretty(&fakes.info)?)?;
+    tracing::info!(wechat = %fakes.wechat.url, fuiou = %fakes.fuiou.url, info = %info_path.display(), "fake payment providers listening");
     let endpoint = cfg
         .aws_endpoint
         .clone()
@@ -58,6 +78,8 @@ async fn main() -> Result<(), shared::local::LocalError> {
     tokio::spawn(import_events_consumer(state.clone()));
     tokio::spawn(bulk_consumer(state.clone()));
     tokio::spawn(grant_sweeper(state.clone()));
+    tokio::spawn(audit_consumer(state.clone()));
+    tokio::spawn(payment_expiry(state.clone()));
     if let Some(id) = shared::services::auth::bootstrap(&state).await? {
         tracing::info!(account_id = id, "seeded super admin");
     }
@@ -102,6 +124,27 @@ async fn import_events_consumer(state: AppState) {
         if let Err(e) = shared::local::pump_import_events(&state, 5).await {
             tracing::warn!(error = %e, "import events queue poll failed");
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
+}
+
+/// Feeds the audit-log queue to its writer, as Lambda's SQS trigger would.
+async fn audit_consumer(state: AppState) {
+    loop {
+        if let Err(e) = shared::local::pump_audit_queue(&state, 5).await {
+            tracing::warn!(error = %e, "audit queue poll failed");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
+}
+
+/// Runs the payment expiry job every minute, as its EventBridge schedule would.
+async fn payment_expiry(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        if let Err(e) = shared::jobs::payment_expiry::run(&state).await {
+            tracing::warn!(error = %e, "payment expiry run failed");
         }
     }
 }

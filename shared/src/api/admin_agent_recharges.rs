@@ -12,7 +12,9 @@ use crate::app::AppState;
 use crate::codes::Code as C;
 use crate::domain::caller::Caller;
 use crate::paging::{CursorPage, PageQuery};
-use crate::services::recharges::{self, CreateRecharge, OfflinePay, RechargeFilter, RechargeView};
+use crate::services::recharges::{
+    self, CreateRecharge, CreatedRecharge, OfflinePay, RechargeFilter, RechargeView,
+};
 
 /// The tag of this group's operations in the OpenAPI document.
 const TAG: &str = "admin-agent-recharges";
@@ -48,19 +50,18 @@ async fn list(
     ))
 }
 
-/// Creates a pending recharge of a shop's main wallet.
+/// Creates a pending recharge of a shop's main wallet; an online one answers the QR
+/// code to pay it with (valid 30 minutes).
 #[utoipa::path(post, path = "/api/admin/agent-recharges", operation_id = "create_agent_recharge", tag = TAG,
     request_body = CreateRecharge,
-    responses((status = 200, body = Envelope<RechargeView>)),
-    extensions(("x-codes" = json!([C::MAIN_WALLET_MISSING.0, C::NO_PAYMENT_CONFIG.0]))))]
+    responses((status = 200, body = Envelope<CreatedRecharge>)),
+    extensions(("x-codes" = json!([C::MAIN_WALLET_MISSING.0, C::NO_PAYMENT_CONFIG.0, C::PAYMENT_PROVIDER_FAILED.0]))))]
 async fn create(
     State(st): State<AppState>,
     caller: Caller,
     Body(req): Body<CreateRecharge>,
-) -> ApiResult<RechargeView> {
-    Ok(Data(
-        recharges::create(&st.store, &caller, st.clock.now(), req).await?,
-    ))
+) -> ApiResult<CreatedRecharge> {
+    Ok(Data(recharges::create(&st, &caller, req).await?))
 }
 
 /// One recharge.

@@ -20,11 +20,13 @@ pub mod admin_shop_series_grants;
 pub mod admin_shops;
 pub mod admin_storage;
 pub mod admin_wallets;
+pub mod admin_wechat_configs;
 pub mod envelope;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod openapi;
+pub mod payment_callbacks;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue};
@@ -91,6 +93,8 @@ pub fn app(state: AppState) -> Router {
         .merge(admin_package_usage::routes())
         .merge(admin_shop_series_grants::routes())
         .merge(admin_agent_recharges::routes())
+        .merge(admin_wechat_configs::routes())
+        .merge(payment_callbacks::routes())
         .merge(admin_orders::routes());
     group(routes, state)
 }

@@ -63,6 +63,8 @@ pub const X_CODES: &str = "x-codes";
         (name = "admin-shop-series-grants", description = "Series grants down the shop tree"),
         (name = "admin-wallets", description = "Agent wallets and their ledger, scoped like the shop"),
         (name = "admin-agent-recharges", description = "Recharges of agents' main wallets; offline confirmation"),
+        (name = "payment-callbacks", description = "Payment providers' notifications (WeChat Pay v3, Fuiou), answered in the providers' formats"),
+        (name = "admin-wechat-configs", description = "Payment configurations (WeChat Pay direct or Fuiou), the single active one; the operation audit log"),
     )
 )]
 struct ApiDoc;
@@ -94,6 +96,8 @@ fn build() -> Document {
         super::admin_shop_series_grants::Doc::openapi(),
         super::admin_wallets::Doc::openapi(),
         super::admin_agent_recharges::Doc::openapi(),
+        super::admin_wechat_configs::Doc::openapi(),
+        super::payment_callbacks::Doc::openapi(),
     ] {
         doc.merge(group);
     }

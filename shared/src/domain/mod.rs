@@ -10,6 +10,7 @@ pub mod identifiers;
 pub mod orders;
 pub mod org;
 pub mod password;
+pub mod payment_config;
 pub mod permissions;
 pub mod pricing;
 pub mod recharge;

@@ -144,9 +144,12 @@ pub const CATALOGUE: &[PermDef] = &[
     all("finance", "order:view", "查看订单"),
     all("finance", "order:create", "下单购买套餐"),
     all("finance", "order:cancel", "取消待支付订单"),
+    platform("finance", "payment_config:view", "查看支付配置"),
+    platform("finance", "payment_config:manage", "管理支付配置"),
     menu("system", "系统管理"),
     all("system", "permission:view", "查看权限"),
     platform("system", "permission:manage", "管理权限"),
+    platform("system", "audit:view", "查看操作审计"),
 ];
 
 /// Whether `code` is in the catalogue.

@@ -75,6 +75,9 @@ pub struct AgentRecharge {
     /// The payment configuration active at creation (online payments).
     pub payment_config_id: Option<u64>,
     pub status: RechargeStatus,
+    /// When an unpaid online recharge is cancelled (30 minutes after creation).
+    #[serde(default)]
+    pub expires_at: Option<String>,
     pub paid_at: Option<String>,
     pub completed_at: Option<String>,
     /// The creating account.
@@ -83,6 +86,9 @@ pub struct AgentRecharge {
     pub updated_at: String,
     pub version: i64,
 }
+
+/// How long an online recharge waits for its payment (A28): 30 minutes.
+pub const PAYMENT_WINDOW_SECS: i64 = 30 * 60;
 
 /// Refuses an amount outside [`MIN_RECHARGE`]..=[`MAX_RECHARGE`].
 pub fn check_amount(amount: i64) -> Result<i64, Invalid> {

@@ -84,6 +84,19 @@ impl SqsQueue {
         Self::new(self.client, url)
     }
 
+    /// Sends `body` as JSON (a standard queue).
+    pub async fn send(&self, body: &impl Serialize) -> Result<(), QueueError> {
+        let body = serde_json::to_string(body).map_err(|e| QueueError(e.to_string()))?;
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(queue_error)?;
+        Ok(())
+    }
+
     /// The SQS client (the local stack creates queues with it).
     pub fn client(&self) -> &aws_sdk_sqs::Client {
         &self.client

@@ -6,6 +6,7 @@ pub mod fifo;
 pub mod fuiou;
 pub mod gateway;
 pub mod import_queue;
+pub mod kms;
 pub mod pay_keys;
 pub mod s3_events;
 pub mod secrets;

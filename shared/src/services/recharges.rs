@@ -20,8 +20,9 @@ use crate::domain::recharge::{
 use crate::domain::validate::{day_range, Invalid};
 use crate::domain::wallet::{wallet_id, LedgerEntry, Movement, TxType, WalletKind};
 use crate::paging::{CursorPage, PageQuery};
+use crate::store::audit::audit_ops;
 use crate::store::keys;
-use crate::store::recharges::{audit_ops, complete_ops, RechargeQuery, RECHARGE_LABEL};
+use crate::store::recharges::{complete_ops, RechargeQuery, RECHARGE_LABEL};
 use crate::store::tx::{backoff, Tx, TxOutcome};
 use crate::store::wallets::{
     ledger_cancel, ledger_ops, LedgerCancel, LedgerError, LEDGER_ATTEMPTS,
@@ -44,7 +45,7 @@ pub enum RechargeError {
     ShopNotFound,
     #[error("the target shop's main wallet does not exist")]
     MainWalletMissing,
-    /// Online payment needs an active payment configuration (none exists yet).
+    /// Online payment needs an active payment configuration.
     #[error("no payment config available")]
     NoPaymentConfig,
     #[error("wrong operation password")]
@@ -59,6 +60,10 @@ pub enum RechargeError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Auth(AuthError),
+    #[error(transparent)]
+    Payment(#[from] super::payments::PaymentError),
+    #[error(transparent)]
+    Config(#[from] super::payment_configs::ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -90,6 +95,8 @@ impl BusinessError for RechargeError {
             NotOffline => Code::RECHARGE_NOT_OFFLINE,
             Ledger(e) => e.code(),
             Auth(e) => e.code(),
+            Payment(e) => e.code(),
+            Config(e) => e.code(),
             Store(e) => e.code(),
         }
     }
@@ -159,16 +166,27 @@ pub struct Settled {
     pub credited: bool,
 }
 
+/// A created recharge, with what the payer needs for an online one.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CreatedRecharge {
+    #[serde(flatten)]
+    pub view: RechargeView,
+    /// The QR code to pay an online recharge with (absent for offline ones).
+    pub payment: Option<super::payments::PaymentParams>,
+}
+
 /// Creates a pending recharge (§6.3). Checks, in the spec's order: who may recharge
 /// what (agents: their own shop, `wechat` only), the amount, the target's main
-/// wallet, and for `wechat` an active payment configuration (none exists until
-/// payment configurations are built: `1175`).
+/// wallet, and for `wechat` the active payment configuration (none: `1175`); an
+/// online recharge then starts its payment with that configuration's provider
+/// ([`super::recharge_payments::create_online`]).
 pub async fn create(
-    store: &Store,
+    state: &AppState,
     caller: &Caller,
-    now: i64,
     req: CreateRecharge,
-) -> Result<RechargeView, RechargeError> {
+) -> Result<CreatedRecharge, RechargeError> {
+    let store = &state.store;
+    let now = state.clock.now();
     caller.require(SA_PL_AG)?;
     if !caller.is_platform() {
         if caller.shop_id != Some(req.shop_id) {
@@ -190,31 +208,11 @@ pub async fn create(
     if store.wallet(shop.id, WalletKind::Main).await?.is_none() {
         return Err(RechargeError::MainWalletMissing);
     }
-    let channel = match req.payment_method {
-        PaymentMethod::Offline => PaymentChannel::Offline,
-        // The payment configurations arrive with the payments issue; until then no
-        // configuration is ever active.
-        PaymentMethod::Wechat => return Err(RechargeError::NoPaymentConfig),
-    };
+    if req.payment_method == PaymentMethod::Wechat {
+        return super::recharge_payments::create_online(state, caller, shop, amount).await;
+    }
     let id = store.next_id("agent_recharge").await?;
-    let at = rfc3339(now);
-    let recharge = AgentRecharge {
-        id,
-        recharge_no: recharge_no(id, now),
-        shop_id: shop.id,
-        agent_wallet_id: wallet_id(shop.id, WalletKind::Main),
-        amount,
-        payment_method: req.payment_method,
-        payment_channel: channel,
-        payment_config_id: None,
-        status: RechargeStatus::Pending,
-        paid_at: None,
-        completed_at: None,
-        creator: caller.account_id,
-        created_at: at.clone(),
-        updated_at: at,
-        version: 1,
-    };
+    let recharge = new_recharge(id, &shop, amount, caller, now, None);
     store.create_recharge(&recharge, now).await?;
     tracing::info!(
         recharge_id = id,
@@ -222,10 +220,48 @@ pub async fn create(
         amount,
         "agent recharge created"
     );
-    Ok(RechargeView {
-        recharge,
-        shop_name: Some(shop.shop_name),
+    Ok(CreatedRecharge {
+        view: RechargeView {
+            recharge,
+            shop_name: Some(shop.shop_name),
+        },
+        payment: None,
     })
+}
+
+/// A new pending recharge `id` of `shop`'s main wallet: offline, or online under
+/// payment configuration `online` = (id, channel, expires at).
+pub fn new_recharge(
+    id: u64,
+    shop: &Shop,
+    amount: i64,
+    caller: &Caller,
+    now: i64,
+    online: Option<(u64, PaymentChannel, i64)>,
+) -> AgentRecharge {
+    let at = rfc3339(now);
+    AgentRecharge {
+        id,
+        recharge_no: recharge_no(id, now),
+        shop_id: shop.id,
+        agent_wallet_id: wallet_id(shop.id, WalletKind::Main),
+        amount,
+        payment_method: if online.is_some() {
+            PaymentMethod::Wechat
+        } else {
+            PaymentMethod::Offline
+        },
+        payment_channel: online.map_or(PaymentChannel::Offline, |(_, c, _)| c),
+        payment_config_id: online.map(|(id, _, _)| id),
+        status: RechargeStatus::Pending,
+        expires_at: online.map(|(_, _, e)| rfc3339(e)),
+        paid_at: None,
+        completed_at: None,
+        creator: caller.account_id,
+        created_at: at.clone(),
+        updated_at: at,
+        version: 1,
+    }
 }
 
 /// Loads a recharge the caller may see: platform staff every one, an agent its own
@@ -303,7 +339,7 @@ pub async fn list(
     Ok(page.with_list(list))
 }
 
-async fn with_shop_names(
+pub(super) async fn with_shop_names(
     store: &Store,
     records: Vec<AgentRecharge>,
 ) -> Result<Vec<RechargeView>, StoreError> {

@@ -44,6 +44,11 @@ pub fn login_ip_scope(ip: &str) -> String {
     format!("login#ip#{ip}")
 }
 
+/// Rate-limit scope of payment notifications from client IP `ip`.
+pub fn callback_ip_scope(ip: &str) -> String {
+    format!("callback#ip#{ip}")
+}
+
 /// Rate-limit scope of failed logins for one username from all IPs.
 pub fn login_user_scope(username: &str) -> String {
     format!("login#user#{username}")
@@ -423,6 +428,16 @@ pub fn recharge(id: u64) -> Key {
 
 /// Platform-index partition (`gsi2pk`) of every agent recharge.
 pub const RECHARGES: &str = "RECHARGES";
+
+/// Sparse due-index partition (`gsi3pk`) of the online payments still waiting:
+/// sort keys `<expires_at:012>#<kind>#<id>`, removed when the payment completes or is
+/// cancelled.
+pub const PAYMENTS_DUE: &str = "PAYMENTS#DUE";
+
+/// Sort key of a pending payment of `kind` (`ARCH`) in [`PAYMENTS_DUE`].
+pub fn payment_due_sort(expires_at: i64, kind: &str, id: u64) -> String {
+    format!("{:012}#{kind}#{id:020}", expires_at.max(0))
+}
 
 /// Scope-index partition (`gsi1pk`) of one shop's recharges.
 pub fn shop_recharges(shop_id: u64) -> String {

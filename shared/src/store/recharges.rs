@@ -10,11 +10,11 @@
 use super::cursor::{Cursor, Source};
 use super::keys;
 use super::lists::Filter;
+use super::payment_configs::{reference_ops, release_ops};
 use super::tx::{Cond, Tx, Upd};
 use super::{n, s, to_item, Item, On, SkCond, Store, StoreError};
 use crate::clock::rfc3339;
-use crate::domain::entities::OperationAudit;
-use crate::domain::recharge::{AgentRecharge, PaymentMethod, RechargeStatus};
+use crate::domain::recharge::{AgentRecharge, PaymentMethod, RechargeStatus, RECHARGE_NO_PREFIX};
 use crate::paging::CursorPage;
 
 /// Label of the recharge's completion in its transaction.
@@ -33,9 +33,22 @@ pub struct RechargeQuery {
     pub to: Option<i64>,
 }
 
-/// The item of recharge `r`, created at `created` (epoch seconds), in both lists.
-pub fn recharge_item(r: &AgentRecharge, created: i64) -> Result<Item, StoreError> {
+/// The item of recharge `r`, created at `created` (epoch seconds), in both lists,
+/// and in the due index until `expires` (epoch seconds) when it waits for an online
+/// payment.
+pub fn recharge_item(
+    r: &AgentRecharge,
+    created: i64,
+    expires: Option<i64>,
+) -> Result<Item, StoreError> {
     let mut item = to_item(r, &keys::recharge(r.id))?;
+    if let Some(at) = expires {
+        item.insert("gsi3pk".into(), s(keys::PAYMENTS_DUE));
+        item.insert(
+            "gsi3sk".into(),
+            s(keys::payment_due_sort(at, RECHARGE_NO_PREFIX, r.id)),
+        );
+    }
     let sort = keys::recharge_sort(created, r.id);
     item.insert("gsi1pk".into(), s(keys::shop_recharges(r.shop_id)));
     item.insert("gsi1sk".into(), s(sort.clone()));
@@ -45,11 +58,12 @@ pub fn recharge_item(r: &AgentRecharge, created: i64) -> Result<Item, StoreError
 }
 
 /// Adds to `tx` the completion of recharge `r` at `at`: status 1 → 2, `paid_at`,
-/// `completed_at`, `version + 1`, on condition that it is still pending.
+/// `completed_at`, `version + 1`, out of the due index, on condition that it is
+/// still pending; and one pending payment less for its payment configuration.
 pub fn complete_ops(tx: Tx, r: &AgentRecharge, at: i64) -> Tx {
     let when = s(rfc3339(at));
     let upd = Upd::new(
-        "SET #status = :completed, paid_at = :at, completed_at = :at, updated_at = :at ADD version :one",
+        "SET #status = :completed, paid_at = :at, completed_at = :at, updated_at = :at REMOVE gsi3pk, gsi3sk, expires_at ADD version :one",
     )
     .value(":completed", n(i64::from(RechargeStatus::Completed)))
     .value(":at", when)
@@ -57,20 +71,81 @@ pub fn complete_ops(tx: Tx, r: &AgentRecharge, at: i64) -> Tx {
     let cond = Cond::new("#status = :pending")
         .name("#status", "status")
         .value(":pending", n(i64::from(RechargeStatus::Pending)));
-    tx.update(RECHARGE_LABEL, &keys::recharge(r.id), upd, Some(cond))
+    let tx = tx.update(RECHARGE_LABEL, &keys::recharge(r.id), upd, Some(cond));
+    match r.payment_config_id {
+        Some(config) => release_ops(tx, config),
+        None => tx,
+    }
 }
 
-/// Adds to `tx` the creation of audit entry `entry`, written at wall-clock `nanos`.
-pub fn audit_ops(tx: Tx, entry: &OperationAudit, nanos: u128) -> Result<Tx, StoreError> {
-    let key = keys::operation_audit(&entry.target_type, entry.target_id, nanos, &entry.id);
-    Ok(tx.put_new("audit", to_item(entry, &key)?))
+/// Adds to `tx` the cancellation of recharge `r` at `at`: status 1 → 3, out of the
+/// due index, on condition that it is still pending; and one pending payment less
+/// for its payment configuration.
+pub fn cancel_ops(tx: Tx, r: &AgentRecharge, at: i64) -> Tx {
+    let upd = Upd::new(
+        "SET #status = :cancelled, updated_at = :at REMOVE gsi3pk, gsi3sk, expires_at ADD version :one",
+    )
+    .value(":cancelled", n(i64::from(RechargeStatus::Cancelled)))
+    .value(":at", s(rfc3339(at)))
+    .value(":one", n(1));
+    let cond = Cond::new("#status = :pending")
+        .name("#status", "status")
+        .value(":pending", n(i64::from(RechargeStatus::Pending)));
+    let tx = tx.update(RECHARGE_LABEL, &keys::recharge(r.id), upd, Some(cond));
+    match r.payment_config_id {
+        Some(config) => release_ops(tx, config),
+        None => tx,
+    }
+}
+
+/// Creation of online recharge `r` (waiting until `expires`) in one transaction with
+/// one more pending payment for its payment configuration, on condition that the
+/// configuration is still live and active.
+pub fn create_online_ops(
+    r: &AgentRecharge,
+    created: i64,
+    expires: i64,
+    config: u64,
+) -> Result<Tx, StoreError> {
+    let tx = Tx::new().put_new(RECHARGE_LABEL, recharge_item(r, created, Some(expires))?);
+    Ok(reference_ops(tx, config))
 }
 
 impl Store {
     /// Creates recharge `r` (its id is new, so the key cannot exist).
     pub async fn create_recharge(&self, r: &AgentRecharge, created: i64) -> Result<(), StoreError> {
-        self.put_new(RECHARGE_LABEL, recharge_item(r, created)?)
+        self.put_new(RECHARGE_LABEL, recharge_item(r, created, None)?)
             .await
+    }
+
+    /// Up to `limit` pending online payments whose `expires_at` is at or before `now`,
+    /// earliest first, as (kind, id) (the due index holds only pending ones).
+    pub async fn payments_due(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let q = super::Query {
+            on: On::Gsi3,
+            pk: keys::PAYMENTS_DUE.to_string(),
+            sk: SkCond::Between(format!("{:012}#", 0), format!("{:012}#~", now.max(0))),
+            filter: None,
+            limit: Some(i32::try_from(limit).unwrap_or(100)),
+            start: None,
+            backward: false,
+        };
+        let (items, _) = self.query(&q).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let sk = super::str_attr(item, "gsi3sk")?;
+                let mut parts = sk.split('#');
+                let _due = parts.next()?;
+                let kind = parts.next()?.to_string();
+                let id = parts.next()?.parse().ok()?;
+                Some((kind, id))
+            })
+            .collect())
     }
 
     /// Recharge `id`.

@@ -33,6 +33,7 @@ mod matrix;
 mod money_matrix;
 mod orders;
 mod org;
+mod payments;
 mod permissions;
 mod races;
 mod recharges;

@@ -282,7 +282,7 @@ async fn payment_succeeded_completes_and_credits_once() {
     cancelled.id = 9_001;
     cancelled.status = RechargeStatus::Cancelled;
     store
-        .put(recharge_item(&cancelled, 0).unwrap())
+        .put(recharge_item(&cancelled, 0, None).unwrap())
         .await
         .unwrap();
     let e = recharge_paid(&app.state, 9_001, 0).await.unwrap_err();

@@ -1,0 +1,22 @@
+//! Lambda `payment-expiry`: every minute (EventBridge Scheduler), cancels online
+//! payments still pending past their `expires_at` (`shared::jobs::payment_expiry`).
+
+#![recursion_limit = "256"]
+use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
+use shared::app::Clients;
+use shared::jobs::payment_expiry;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let state = functions::start(Clients::TABLE).await?;
+    lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| {
+        let state = state.clone();
+        async move {
+            let report = payment_expiry::run(&state)
+                .await
+                .map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
+            Ok::<serde_json::Value, lambda_runtime::Error>(serde_json::json!(report))
+        }
+    }))
+    .await
+}
