@@ -39,7 +39,7 @@ async fn local_state() -> Result<AppState, LocalError> {
     let table = format!("bench-pay-{unique}");
     let mut cfg = Config::for_local(&table, &endpoint);
     cfg.bucket = table.clone();
-    Ok(shared::local::ensure(cfg, &endpoint, &format!("{table}.fifo")).await?)
+    shared::local::ensure(cfg, &endpoint, &format!("{table}.fifo")).await
 }
 
 fn recharge(id: u64, shop: u64, now: i64, expires: i64, config: u64) -> AgentRecharge {
@@ -73,7 +73,11 @@ async fn expiry() -> Result<(), LocalError> {
     let mut items = Vec::new();
     for id in 1..=pending + due {
         let expires = if id <= pending { now + 1800 } else { now - 60 };
-        items.push(recharge_item(&recharge(id, 1, now, expires, 1), now, Some(expires))?);
+        items.push(recharge_item(
+            &recharge(id, 1, now, expires, 1),
+            now,
+            Some(expires),
+        )?);
         if items.len() == 2500 {
             state.store.put_all(std::mem::take(&mut items)).await?;
         }
@@ -105,8 +109,17 @@ async fn callbacks() -> Result<(), LocalError> {
     let state = local_state().await?;
     let (merchant_key, _) = generate_key_pair()?;
     let fake = FakeWechatPay::start(0).await?;
-    let (mch, serial, v3) = ("1900000109", "BENCHSERIAL0001", "0123456789abcdefghijABCDEFGHIJ01");
-    fake.register_merchant(mch, serial, parse_private_key(&merchant_key)?.to_public_key(), v3);
+    let (mch, serial, v3) = (
+        "1900000109",
+        "BENCHSERIAL0001",
+        "0123456789abcdefghijABCDEFGHIJ01",
+    );
+    fake.register_merchant(
+        mch,
+        serial,
+        parse_private_key(&merchant_key)?.to_public_key(),
+        v3,
+    );
     // The configuration, sealed as the API would.
     let content: ConfigContent = ConfigInput {
         name: Some("bench".into()),
@@ -157,11 +170,17 @@ async fn callbacks() -> Result<(), LocalError> {
         ledger_at: 0,
     };
     let key = shared::store::keys::agent_wallet(7, "main");
-    state.store.put(shared::store::to_item(&wallet, &key)?).await?;
+    state
+        .store
+        .put(shared::store::to_item(&wallet, &key)?)
+        .await?;
     let mut notes = Vec::new();
     for id in 1..=n {
         let r = recharge(id, 7, now, now + 1800, 1);
-        state.store.put(recharge_item(&r, now, Some(now + 1800))?).await?;
+        state
+            .store
+            .put(recharge_item(&r, now, Some(now + 1800))?)
+            .await?;
         let tweak = Tweak {
             out_trade_no: Some(r.recharge_no.clone()),
             amount: Some(r.amount),

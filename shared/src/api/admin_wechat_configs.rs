@@ -160,7 +160,8 @@ async fn deactivate(
     Ok(Data(configs::deactivate(&st, &caller, &ip.0, id).await?))
 }
 
-/// Operation audit entries, newest first (platform staff).
+/// Operation audit entries, newest first: platform staff all, agents those about
+/// their subtree's shops.
 #[utoipa::path(get, path = "/api/admin/audit-logs", operation_id = "list_audit_logs", tag = TAG,
     params(PageQuery, AuditFilter),
     responses((status = 200, body = Envelope<CursorPage<OperationAudit>>)))]

@@ -218,6 +218,10 @@ pub struct OperationAudit {
     /// The operator's client IP.
     pub ip: String,
     pub created_at: String,
+    /// Path of the shop the object belongs to (an agent recharge's shop): agents
+    /// see the entries of their subtree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop_path: Option<String>,
 }
 
 /// An entry of an account's operation log (domain.md §4.1 AccountOperationLog).

@@ -149,7 +149,7 @@ pub const CATALOGUE: &[PermDef] = &[
     menu("system", "系统管理"),
     all("system", "permission:view", "查看权限"),
     platform("system", "permission:manage", "管理权限"),
-    platform("system", "audit:view", "查看操作审计"),
+    all("system", "audit:view", "查看操作审计"),
 ];
 
 /// Whether `code` is in the catalogue.

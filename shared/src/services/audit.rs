@@ -75,6 +75,7 @@ pub async fn audit<T: serde::Serialize>(
         after_data: snapshot(after),
         ip: who.ip,
         created_at: rfc3339(state.clock.now()),
+        shop_path: None,
     };
     let message = AuditMessage {
         nanos: wall_nanos(),

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use crate::codes::{BusinessError, Code, Text};
-use crate::domain::caller::{Caller, NotAllowed, SA_PL};
+use crate::domain::caller::{Caller, NotAllowed, Scope, SA_PL, SA_PL_AG};
 use crate::domain::entities::OperationAudit;
 use crate::domain::validate::{day_range, Invalid};
 use crate::paging::{CursorPage, PageQuery};
@@ -64,17 +64,24 @@ pub struct AuditFilter {
     pub end_date: Option<String>,
 }
 
-/// One page of audit entries, newest first.
+/// One page of audit entries, newest first: the platform's all, an agent's those
+/// about its subtree's shops (ordered by shop, newest first within one).
 pub async fn list(
     store: &Store,
     caller: &Caller,
     f: AuditFilter,
     page: &PageQuery,
 ) -> Result<CursorPage<OperationAudit>, AuditLogError> {
-    caller.require(SA_PL)?;
+    caller.require(SA_PL_AG)?;
     let (cursor, size) = page.parse()?;
     let (from, to) = day_range(f.start_date.as_deref(), f.end_date.as_deref())?;
+    let subtree = match caller.scope() {
+        Scope::All => None,
+        Scope::Subtree(path) => Some(path.as_str().to_string()),
+        Scope::Enterprise(_) => return Ok(CursorPage::empty(size)),
+    };
     let q = AuditQuery {
+        subtree,
         operator_id: f.operator_id,
         target_type: f.target_type.filter(|t| !t.is_empty()),
         target_id: f.target_id,

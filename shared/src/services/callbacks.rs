@@ -22,6 +22,10 @@ use crate::integrations::pay_keys::parse_public_key;
 use crate::integrations::wechat_pay::{self, NotifyHeaders};
 use crate::store::refunds::ManualRefund;
 
+/// What the provider is told when a notification could not be applied now (the
+/// cause is logged, never answered).
+const RETRY_MESSAGE: &str = "temporarily unable to process, retry later";
+
 /// An HTTP answer to the provider.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
@@ -66,7 +70,7 @@ pub async fn wechat(
     let (status, text) = match &outcome {
         Outcome::Done => wechat_pay::answer_success(),
         Outcome::Refused(m) => wechat_pay::answer_failure_with(400, m),
-        Outcome::Retry(m) => wechat_pay::answer_failure(m),
+        Outcome::Retry(_) => wechat_pay::answer_failure(RETRY_MESSAGE),
     };
     log(&outcome, "wechat");
     Answer {
@@ -144,7 +148,8 @@ pub async fn fuiou(state: &AppState, body: &[u8]) -> Answer {
     let outcome = fuiou_outcome(state, body).await;
     let (status, bytes) = match &outcome {
         Outcome::Done => fuiou::answer_success(),
-        Outcome::Refused(m) | Outcome::Retry(m) => fuiou::answer_failure(m),
+        Outcome::Refused(m) => fuiou::answer_failure(m),
+        Outcome::Retry(_) => fuiou::answer_failure(RETRY_MESSAGE),
     };
     log(&outcome, "fuiou");
     Answer {

@@ -388,9 +388,11 @@ pub async fn offline_pay(
         return Err(RechargeError::NotPending);
     }
     verify_own_password(state, caller, ip, &req.operation_password).await?;
+    let shop: Option<Shop> = store.live_entity(&keys::shop(r.shop_id)).await?;
     let audit = Audit {
         operator_id: caller.account_id,
         ip: ip.to_string(),
+        shop_path: shop.map(|s| s.path.as_str().to_string()),
     };
     let settled = settle(
         store,
@@ -442,6 +444,7 @@ pub async fn recharge_paid(
 struct Audit {
     operator_id: u64,
     ip: String,
+    shop_path: Option<String>,
 }
 
 /// The ledger entry crediting recharge `r`.
@@ -498,6 +501,7 @@ async fn settle(
                 after_data: Some(snapshot(RechargeStatus::Completed, line.balance_after)),
                 ip: a.ip.clone(),
                 created_at: rfc3339(at),
+                shop_path: a.shop_path.clone(),
             };
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

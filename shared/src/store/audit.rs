@@ -13,6 +13,9 @@ use crate::domain::entities::OperationAudit;
 use crate::paging::CursorPage;
 
 const AUDITS: &str = "AUDITS";
+/// Tree-index partition (`gsi3pk`) of the entries about a shop's objects, sorted by
+/// the shop's path, then time.
+const AUDIT_TREE: &str = "AUDITS#TREE";
 
 fn actor_partition(account_id: u64) -> String {
     format!("AUDIT#ACTOR#{account_id}")
@@ -30,6 +33,13 @@ pub fn audit_item(entry: &OperationAudit, nanos: u128) -> Result<Item, StoreErro
     item.insert("gsi1sk".into(), s(sort(nanos, &entry.id)));
     item.insert("gsi2pk".into(), s(AUDITS));
     item.insert("gsi2sk".into(), s(sort(nanos, &entry.id)));
+    if let Some(path) = &entry.shop_path {
+        item.insert("gsi3pk".into(), s(AUDIT_TREE));
+        item.insert(
+            "gsi3sk".into(),
+            s(format!("{path}{}", sort(nanos, &entry.id))),
+        );
+    }
     Ok(item)
 }
 
@@ -41,6 +51,9 @@ pub fn audit_ops(tx: Tx, entry: &OperationAudit, nanos: u128) -> Result<Tx, Stor
 /// Filters of the audit list.
 #[derive(Clone, Debug, Default)]
 pub struct AuditQuery {
+    /// Only entries about objects of the shops under this path (agents), read from
+    /// the tree index: ordered by shop path, newest first within a shop.
+    pub subtree: Option<String>,
     /// Only this operator's entries (read from the operator's index).
     pub operator_id: Option<u64>,
     /// Only about objects of this kind …
@@ -76,6 +89,11 @@ impl Store {
         let from = sort(nanos(q.from.unwrap_or(0)), "");
         let to = sort(nanos(q.to.unwrap_or(i64::MAX / 4_000_000_000) + 1), "");
         let source = match (&q.target_type, q.target_id, q.operator_id) {
+            _ if q.subtree.is_some() => Source::scope(
+                On::Gsi3,
+                AUDIT_TREE.to_string(),
+                SkCond::Prefix(q.subtree.clone().unwrap_or_default()),
+            ),
             (Some(t), Some(id), _) => {
                 let pk = keys::operation_audit(t, id, 0, "").pk;
                 Source::scope(On::Table, pk, SkCond::Between(from, to))

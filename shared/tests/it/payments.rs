@@ -533,10 +533,9 @@ async fn configuration_changes_are_audited_through_the_queue() {
     // Snapshots are masked.
     let text = serde_json::to_string(&list).unwrap();
     assert!(!text.contains(V3_KEY) && text.contains("0123***IJ01"));
-    w.app
-        .get("/api/admin/audit-logs", &w.cast.l1)
-        .await
-        .err(403, 1005);
+    // Agents see no payment-configuration entries (platform objects).
+    let mine = w.app.get(&path, &w.cast.l1).await;
+    assert!(mine.ok()["list"].as_array().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -593,4 +592,60 @@ async fn a_fuiou_payment_credits_once_and_bad_notifications_are_refused() {
         assert!(success(&answer));
     }
     assert_eq!(balance(&w.app.state.store, w.cast.a).await, before + 12_300);
+}
+
+#[tokio::test]
+async fn agents_see_the_audit_entries_of_their_subtree_only() {
+    let w = world().await;
+    // Offline recharges of shop C (under A, B) and shop D, confirmed by the platform.
+    for shop in [w.cast.c, w.cast.d] {
+        let r = w
+            .app
+            .post(
+                RECHARGES,
+                &w.cast.sa,
+                json!({"shop_id": shop, "amount": 10_000, "payment_method": "offline"}),
+            )
+            .await;
+        let id = r.ok()["id"].as_u64().unwrap();
+        w.app
+            .post(
+                &format!("{RECHARGES}/{id}/offline-pay"),
+                &w.cast.sa,
+                json!({"operation_password": crate::helpers::ADMIN_PASSWORD}),
+            )
+            .await
+            .ok();
+    }
+    assert_eq!(seen(&w, &w.cast.platform).await.len(), 2);
+    let l1 = seen(&w, &w.cast.l1).await;
+    assert_eq!(l1.len(), 1);
+    assert!(l1[0].ends_with(&format!("/{}/", w.cast.c)));
+    assert_eq!(seen(&w, &w.cast.l3).await, l1);
+    let sibling = seen(&w, &w.cast.sibling).await;
+    assert_eq!(sibling.len(), 1);
+    assert!(sibling[0].ends_with(&format!("/{}/", w.cast.d)));
+    w.app
+        .get("/api/admin/audit-logs", &w.cast.enterprise)
+        .await
+        .err(403, 1005);
+}
+
+/// The shop paths of the offline-recharge audit entries `token` sees, sorted.
+async fn seen(w: &World, token: &str) -> Vec<String> {
+    let r = w
+        .app
+        .get(
+            "/api/admin/audit-logs?operation_type=offline_recharge",
+            token,
+        )
+        .await;
+    let mut shops: Vec<String> = r.ok()["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["shop_path"].as_str().unwrap().to_string())
+        .collect();
+    shops.sort();
+    shops
 }
