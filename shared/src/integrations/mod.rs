@@ -21,6 +21,17 @@ pub fn install_tls_provider() {
     });
 }
 
+/// Serves `app` on 127.0.0.1:`port` (0: any free port) in the background and
+/// answers its base URL (the fake providers, tests).
+pub async fn serve_local(app: axum::Router, port: u16) -> std::io::Result<String> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(url)
+}
+
 /// A plain HTTP client with the process's TLS provider installed.
 pub fn http_client() -> reqwest::Client {
     install_tls_provider();

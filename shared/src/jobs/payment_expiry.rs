@@ -5,10 +5,16 @@
 //! join the same index when client payments arrive. Overlapping runs are harmless:
 //! every cancellation is conditional on the record still being pending.
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+
 use super::sqs::JobError;
 use crate::app::AppState;
-use crate::domain::recharge::RECHARGE_NO_PREFIX;
+use crate::domain::recharge::{AgentRecharge, RECHARGE_NO_PREFIX};
+use crate::services::payment_configs::{open, OpenConfig};
+use crate::services::payments;
 use crate::services::recharge_payments::expire;
+use crate::store::from_item;
 
 /// Most records cancelled per run (the source's `OrderExpireBatchSize`).
 pub const BATCH: u32 = 100;
@@ -32,11 +38,19 @@ pub async fn run(state: &AppState) -> Result<ExpiryReport, JobError> {
         due: due.len(),
         ..Default::default()
     };
-    for (kind, id) in due {
+    // The index projects whole items: the records need no second read; each
+    // configuration is read and opened once per run.
+    let mut configs: HashMap<u64, Option<OpenConfig>> = HashMap::new();
+    for (kind, id, item) in due {
         let result = match kind.as_str() {
-            RECHARGE_NO_PREFIX => match state.store.recharge(id).await {
-                Ok(Some(r)) => expire(state, &r, now).await.map_err(|e| e.to_string()),
-                Ok(None) => Ok(false),
+            RECHARGE_NO_PREFIX => match from_item::<AgentRecharge>(item) {
+                Ok(r) => match expire(state, &r, now).await {
+                    Ok(true) => {
+                        close(state, &mut configs, r.payment_config_id, &r.recharge_no).await;
+                        Ok(true)
+                    }
+                    other => other.map_err(|e| e.to_string()),
+                },
                 Err(e) => Err(e.to_string()),
             },
             other => Err(format!("unknown payment kind {other}")),
@@ -65,4 +79,34 @@ pub async fn run(state: &AppState) -> Result<ExpiryReport, JobError> {
         )));
     }
     Ok(report)
+}
+
+/// Closes `out_trade_no` at the provider of configuration `config_id` (best effort:
+/// an unreadable configuration or a refusal is logged), opening each configuration
+/// once per run.
+async fn close(
+    state: &AppState,
+    configs: &mut HashMap<u64, Option<OpenConfig>>,
+    config_id: Option<u64>,
+    out_trade_no: &str,
+) {
+    let Some(id) = config_id else { return };
+    let config = match configs.entry(id) {
+        Entry::Occupied(e) => e.into_mut(),
+        Entry::Vacant(e) => {
+            let opened = match state.store.payment_config(id).await {
+                Ok(Some(record)) => open(state, record).await.ok(),
+                _ => None,
+            };
+            e.insert(opened)
+        }
+    };
+    match config {
+        Some(config) => payments::close(state, config, out_trade_no).await,
+        None => tracing::warn!(
+            config_id = id,
+            out_trade_no,
+            "payment config unreadable; provider order left to time out"
+        ),
+    }
 }

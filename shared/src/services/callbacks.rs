@@ -98,47 +98,78 @@ async fn wechat_outcome(
         Err(e) => return Outcome::Retry(e.to_string()),
     };
     let mut refusal = "notification signed with an unknown key".to_string();
+    // The first configuration of the key that verifies and decrypts tells the order
+    // number; the record then names its own configuration, which must hold the same
+    // key, and is the one the payment is checked against.
+    let mut opened = None;
     for record in candidates {
-        let Ok(key) = parse_public_key(&record.fields.wx_pay_public_key) else {
-            continue;
-        };
-        let key_id = record.fields.wx_pay_public_key_id.clone();
-        if let Err(e) = wechat_pay::verify_notification(&headers, body, &key_id, &key, wall_now()) {
-            refusal = e.to_string();
-            continue;
+        match open_wechat(state, &headers, body, &note.resource, record).await {
+            Ok(found) => {
+                opened = Some(found);
+                break;
+            }
+            Err(Outcome::Refused(m)) => refusal = m,
+            Err(other) => return other,
         }
-        let config = match open(state, record).await {
-            Ok(c) => c,
+    }
+    let Some((mut config, mut txn)) = opened else {
+        return Outcome::Refused(refusal);
+    };
+    let owner = match record_config(state, &txn.out_trade_no).await {
+        Ok(id) => id,
+        Err(o) => return o,
+    };
+    if owner != config.record.id {
+        let record = match state.store.payment_config(owner).await {
+            Ok(Some(r)) if r.fields.wx_pay_public_key_id == headers.serial => r,
+            Ok(_) => return Outcome::Refused("the record was not paid through this key".into()),
             Err(e) => return Outcome::Retry(e.to_string()),
         };
-        let txn =
-            match wechat_pay::decrypt_transaction(&note.resource, &config.secrets.wx_api_v3_key) {
-                Ok(t) => t,
-                Err(e) => {
-                    refusal = e.to_string();
-                    continue;
-                }
-            };
-        if txn.mchid != config.record.fields.wx_mch_id {
-            return Outcome::Refused("merchant does not match the configuration".into());
-        }
-        if txn.trade_state != "SUCCESS" {
-            // Not a payment (closed, refunded, …): nothing to apply.
-            return Outcome::Done;
-        }
-        if txn.amount.currency != "CNY" {
-            return Outcome::Refused("currency is not CNY".into());
-        }
-        let paid = Paid {
-            config: &config,
-            provider: ProviderType::Wechat,
-            out_trade_no: txn.out_trade_no.clone(),
-            transaction_id: txn.transaction_id.clone().unwrap_or_default(),
-            amount: txn.amount.total,
+        (config, txn) = match open_wechat(state, &headers, body, &note.resource, record).await {
+            Ok(found) => found,
+            Err(o) => return o,
         };
-        return apply(state, paid).await;
     }
-    Outcome::Refused(refusal)
+    if txn.mchid != config.record.fields.wx_mch_id {
+        return Outcome::Refused("merchant does not match the configuration".into());
+    }
+    if txn.trade_state != "SUCCESS" {
+        // Not a payment (closed, refunded, …): nothing to apply.
+        return Outcome::Done;
+    }
+    if txn.amount.currency != "CNY" {
+        return Outcome::Refused("currency is not CNY".into());
+    }
+    let paid = Paid {
+        config: &config,
+        provider: ProviderType::Wechat,
+        out_trade_no: txn.out_trade_no.clone(),
+        transaction_id: txn.transaction_id.clone().unwrap_or_default(),
+        amount: txn.amount.total,
+    };
+    apply(state, paid).await
+}
+
+/// Verifies a WeChat Pay notification with configuration `record`'s public key and
+/// decrypts its transaction with the configuration's API v3 key.
+async fn open_wechat(
+    state: &AppState,
+    headers: &NotifyHeaders,
+    body: &[u8],
+    resource: &wechat_pay::Resource,
+    record: crate::store::payment_configs::ConfigRecord,
+) -> Result<(OpenConfig, wechat_pay::Transaction), Outcome> {
+    let key = parse_public_key(&record.fields.wx_pay_public_key)
+        .map_err(|_| Outcome::Refused("the configuration's public key does not parse".into()))?;
+    let key_id = record.fields.wx_pay_public_key_id.clone();
+    wechat_pay::verify_notification(headers, body, &key_id, &key, wall_now())
+        .map_err(|e| Outcome::Refused(e.to_string()))?;
+    let config = open(state, record)
+        .await
+        .map_err(|e| Outcome::Retry(e.to_string()))?;
+    let txn = wechat_pay::decrypt_transaction(resource, &config.secrets.wx_api_v3_key)
+        .map_err(|e| Outcome::Refused(e.to_string()))?;
+    Ok((config, txn))
 }
 
 /// Handles a Fuiou notification: the order number is read before verification, the

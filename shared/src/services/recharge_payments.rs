@@ -3,7 +3,7 @@
 //! the expiry job ([`expire`]). The payment itself is settled by the callback
 //! ([`super::recharges::recharge_paid`]).
 
-use super::payment_configs::{self, open};
+use super::payment_configs;
 use super::payments::{self, PaymentParams};
 use super::recharges::{new_recharge, CreatedRecharge, RechargeError, RechargeView};
 use crate::app::AppState;
@@ -89,9 +89,9 @@ pub async fn create_online(
 }
 
 /// Cancels online recharge `r` when it is still pending and its `expires_at` is at or
-/// before `now`: status 1 → 3 on condition, out of the due index, and the
-/// provider's order closed (best effort). Returns whether this call cancelled it; a
-/// recharge paid or cancelled meanwhile is left alone.
+/// before `now`: status 1 → 3 on condition, out of the due index. Returns whether
+/// this call cancelled it; a recharge paid or cancelled meanwhile is left alone.
+/// The caller then closes the provider's order ([`payments::close`]).
 pub async fn expire(state: &AppState, r: &AgentRecharge, now: i64) -> Result<bool, RechargeError> {
     let due = r.expires_at.as_deref().and_then(parse_rfc3339);
     if r.status != RechargeStatus::Pending || due.is_none_or(|d| d > now) {
@@ -105,13 +105,6 @@ pub async fn expire(state: &AppState, r: &AgentRecharge, now: i64) -> Result<boo
         TxOutcome::Cancelled(_) => Ok(false),
         TxOutcome::Written => {
             tracing::info!(recharge_id = r.id, "unpaid online recharge cancelled");
-            if let Some(id) = r.payment_config_id {
-                if let Some(record) = state.store.payment_config(id).await? {
-                    if let Ok(config) = open(state, record).await {
-                        payments::close(state, &config, &r.recharge_no).await;
-                    }
-                }
-            }
             Ok(true)
         }
     }

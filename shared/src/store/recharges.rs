@@ -119,12 +119,13 @@ impl Store {
     }
 
     /// Up to `limit` pending online payments whose `expires_at` is at or before `now`,
-    /// earliest first, as (kind, id) (the due index holds only pending ones).
+    /// earliest first, as (kind, id, item) (the due index holds only pending ones and
+    /// projects the whole item).
     pub async fn payments_due(
         &self,
         now: i64,
         limit: u32,
-    ) -> Result<Vec<(String, u64)>, StoreError> {
+    ) -> Result<Vec<(String, u64, Item)>, StoreError> {
         let q = super::Query {
             on: On::Gsi3,
             pk: keys::PAYMENTS_DUE.to_string(),
@@ -136,14 +137,14 @@ impl Store {
         };
         let (items, _) = self.query(&q).await?;
         Ok(items
-            .iter()
+            .into_iter()
             .filter_map(|item| {
-                let sk = super::str_attr(item, "gsi3sk")?;
+                let sk = super::str_attr(&item, "gsi3sk")?;
                 let mut parts = sk.split('#');
                 let _due = parts.next()?;
                 let kind = parts.next()?.to_string();
                 let id = parts.next()?.parse().ok()?;
-                Some((kind, id))
+                Some((kind, id, item))
             })
             .collect())
     }

@@ -57,10 +57,9 @@ async fn world() -> World {
     fuiou.register_merchant(FUIOU.0, FUIOU.1, FUIOU.2, merchant);
     let fake_url = wechat.url.clone();
     let app = spawn_app_with(|cfg| cfg.wechat_pay_url = fake_url).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = app.router.clone();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let url = shared::integrations::serve_local(app.router.clone(), 0)
+        .await
+        .unwrap();
     let cast = Actors::new(&app).await;
     World {
         app,
@@ -328,6 +327,10 @@ async fn a_wechat_payment_credits_once_whatever_is_replayed() {
     activate(&w, id).await;
     let before = balance(&w.app.state.store, w.cast.a).await;
     let (rid, no) = online_recharge(&w, 25_000).await;
+    // A second configuration of the same merchant and key becomes the active one:
+    // the payment is still checked against the configuration the record names.
+    let backup = create_config(&w, "备用").await;
+    activate(&w, backup).await;
     // Refused notifications: nothing credited, a failure answered.
     let spoiled = [
         Tweak {

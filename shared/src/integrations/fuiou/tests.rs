@@ -48,10 +48,8 @@ async fn notify_server(key: PublicKey) -> String {
     let app = Router::new()
         .route("/notify", post(receive))
         .with_state(key);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/notify", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    let base = crate::integrations::serve_local(app, 0).await.unwrap();
+    format!("{base}/notify")
 }
 
 /// A fake with the merchant registered, and a client of that merchant.

@@ -194,11 +194,7 @@ impl FakeWechatPay {
         let app = Router::new()
             .fallback(api::handle)
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let url = crate::integrations::serve_local(app, port).await?;
         Ok(Self {
             url,
             key_id,
