@@ -28,6 +28,11 @@ pub const BEARER: &str = "bearer";
 /// Extension of an operation listing the business codes it can answer.
 pub const X_CODES: &str = "x-codes";
 
+/// Extension marking an operation that answers in another party's format (the
+/// payment providers' callbacks), not in the envelope: it gets no envelope error
+/// responses.
+pub const X_PROVIDER_FORMAT: &str = "x-provider-format";
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -201,7 +206,13 @@ impl Modify for Completion {
                     .iter()
                     .find(|(m, p, _)| *m == method && *p == path.as_str())
                     .map(|(_, _, a)| *a);
-                complete(op, method, access, path.contains('{'));
+                let foreign = op
+                    .extensions
+                    .as_ref()
+                    .is_some_and(|e| e.contains_key(X_PROVIDER_FORMAT));
+                if !foreign {
+                    complete(op, method, access, path.contains('{'));
+                }
             }
         }
     }

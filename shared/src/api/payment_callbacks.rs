@@ -69,7 +69,8 @@ async fn admitted(st: &AppState, ip: &str) -> bool {
         (status = 200, description = "Accepted (empty body)"),
         (status = 400, description = "Refused: does not verify or match", content_type = "application/json"),
         (status = 429, description = "Too many notifications from this address"),
-        (status = 500, description = "Not applied now; WeChat Pay redelivers", content_type = "application/json")))]
+        (status = 500, description = "Not applied now; WeChat Pay redelivers", content_type = "application/json")),
+    extensions(("x-codes" = json!([])), ("x-provider-format" = json!(true))))]
 async fn wechat_pay(
     State(st): State<AppState>,
     ip: ClientIp,
@@ -98,13 +99,16 @@ async fn wechat_pay(
 #[utoipa::path(post, path = "/api/callback/fuiou-pay", operation_id = "fuiou_pay_callback", tag = TAG,
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Fuiou notification"),
     responses(
-        (status = 200, description = "GBK XML acknowledgement: result_code 000000 accepted, otherwise refused", content_type = "text/xml"),
-        (status = 429, description = "Too many notifications from this address")))]
+        (status = 200, description = "Accepted: GBK XML acknowledgement with result_code 000000", content_type = "text/xml"),
+        (status = 400, description = "Refused (does not parse, verify or match): GBK XML with a failing result_code", content_type = "text/xml"),
+        (status = 429, description = "Too many notifications from this address"),
+        (status = 500, description = "Not applied now; Fuiou notifies again", content_type = "text/xml")),
+    extensions(("x-codes" = json!([])), ("x-provider-format" = json!(true))))]
 async fn fuiou_pay(State(st): State<AppState>, ip: ClientIp, body: Bytes) -> Response {
     if !admitted(&st, &ip.0).await {
-        let (status, bytes) = crate::integrations::fuiou::answer_failure("too many notifications");
+        let (_, bytes) = crate::integrations::fuiou::answer_failure("too many notifications");
         return respond(Answer {
-            status: if status == 200 { 429 } else { status },
+            status: 429,
             content_type: "text/xml; charset=GBK",
             body: bytes,
         });

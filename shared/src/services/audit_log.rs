@@ -120,7 +120,7 @@ pub async fn refunds(
     caller.require(SA_PL)?;
     let (cursor, size) = page.parse()?;
     let status = match f.status.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(s @ ("open" | "closed")) => Some(s),
         Some(_) => {
             return Err(

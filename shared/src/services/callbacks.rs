@@ -177,10 +177,12 @@ async fn open_wechat(
 /// verifies the signature (`1174` in the logs when it does not).
 pub async fn fuiou(state: &AppState, body: &[u8]) -> Answer {
     let outcome = fuiou_outcome(state, body).await;
+    // Fuiou reads the acknowledgement's `result_code`; the HTTP status says the same
+    // to everyone else: 400 refused, 500 not applied now.
     let (status, bytes) = match &outcome {
         Outcome::Done => fuiou::answer_success(),
-        Outcome::Refused(m) => fuiou::answer_failure(m),
-        Outcome::Retry(_) => fuiou::answer_failure(RETRY_MESSAGE),
+        Outcome::Refused(m) => (400, fuiou::answer_failure(m).1),
+        Outcome::Retry(_) => (500, fuiou::answer_failure(RETRY_MESSAGE).1),
     };
     log(&outcome, "fuiou");
     Answer {

@@ -583,8 +583,9 @@ async fn a_fuiou_payment_credits_once_and_bad_notifications_are_refused() {
         },
     ] {
         let body = w.fuiou.notification(&no, &tweak);
-        let (_, answer) = w.fuiou.deliver(&url, body).await.unwrap();
+        let (status, answer) = w.fuiou.deliver(&url, body).await.unwrap();
         assert!(!success(&answer), "{tweak:?}");
+        assert_eq!(status, 400, "{tweak:?}");
     }
     assert_eq!(balance(&w.app.state.store, w.cast.a).await, before);
     let (_, answer) = w.fuiou.pay(&no).await.unwrap();
