@@ -15,7 +15,7 @@ use crate::auth::TokenKeys;
 use crate::clock::Clock;
 use crate::codes::{BusinessError, Code};
 use crate::config::{
-    Config, ConfigError, SdkTimeoutsMs, GATEWAY_MAX_RETRIES, LOCAL_SDK_TIMEOUTS_MS,
+    Config, ConfigError, JobQueue, SdkTimeoutsMs, GATEWAY_MAX_RETRIES, LOCAL_SDK_TIMEOUTS_MS,
     MIN_JWT_SECRET_BYTES, SDK_TIMEOUTS_MS,
 };
 use crate::domain::payment_config::ConfigSecrets;
@@ -436,6 +436,25 @@ impl AppState {
         self.lazy
             .audit_queue
             .get_or_init(|| SqsQueue::new(self.sqs().clone(), &self.cfg.audit_queue_url))
+    }
+
+    /// Job queue `q` (its URL from `CMP_<NAME>_QUEUE_URL`; empty when not configured,
+    /// so a send fails with the SDK's error).
+    pub fn job_queue(&self, q: JobQueue) -> SqsQueue {
+        let url = self
+            .cfg
+            .job_queue_urls
+            .get(q.name())
+            .map_or("", String::as_str);
+        SqsQueue::new(self.sqs().clone(), url)
+    }
+
+    /// This state with job queue `q` at `url` (tests and the local stack).
+    pub fn with_job_queue_url(mut self, q: JobQueue, url: &str) -> Self {
+        Arc::make_mut(&mut self.cfg)
+            .job_queue_urls
+            .insert(q.name(), url.to_string());
+        self
     }
 
     /// This state with the audit-log queue at `url` (tests and the local stack).

@@ -157,6 +157,63 @@ pub struct Config {
     pub wechat_pay_url: String,
     /// The audit-log queue (`CMP_AUDIT_QUEUE_URL`).
     pub audit_queue_url: String,
+    /// The standard queues of the background jobs, by [`JobQueue`] name
+    /// (`CMP_<NAME>_QUEUE_URL`, e.g. `CMP_POLLING_CARDDATA_QUEUE_URL`).
+    pub job_queue_urls: std::collections::BTreeMap<&'static str, String>,
+}
+
+/// A standard SQS queue feeding a background job (polling, package lifecycle,
+/// notifications, run-now tasks); each has its dead-letter queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum JobQueue {
+    /// Real-name checks (J5).
+    PollingRealname,
+    /// Card data checks (J6).
+    PollingCarddata,
+    /// Package checks (J7).
+    PollingPackage,
+    /// Protect consistency checks (J8).
+    PollingProtect,
+    /// Queued main-package and first activations (J11, J12).
+    PackageActivation,
+    /// Alert notification deliveries (signed webhooks).
+    AlertWebhooks,
+    /// Run-now requests of scheduled work (data cleanup, data reset).
+    Tasks,
+}
+
+impl JobQueue {
+    /// Every job queue.
+    pub const ALL: [JobQueue; 7] = [
+        JobQueue::PollingRealname,
+        JobQueue::PollingCarddata,
+        JobQueue::PollingPackage,
+        JobQueue::PollingProtect,
+        JobQueue::PackageActivation,
+        JobQueue::AlertWebhooks,
+        JobQueue::Tasks,
+    ];
+
+    /// The queue's name (the template's and the local stack's suffix).
+    pub fn name(self) -> &'static str {
+        match self {
+            JobQueue::PollingRealname => "polling-realname",
+            JobQueue::PollingCarddata => "polling-carddata",
+            JobQueue::PollingPackage => "polling-package",
+            JobQueue::PollingProtect => "polling-protect",
+            JobQueue::PackageActivation => "package-activation",
+            JobQueue::AlertWebhooks => "alert-webhooks",
+            JobQueue::Tasks => "tasks",
+        }
+    }
+
+    /// The environment variable holding the queue's URL.
+    pub fn env_var(self) -> String {
+        format!(
+            "CMP_{}_QUEUE_URL",
+            self.name().replace('-', "_").to_ascii_uppercase()
+        )
+    }
 }
 
 /// WeChat Pay's production API.
@@ -208,6 +265,10 @@ impl Config {
             wechat_pay_url: optional("CMP_WECHAT_PAY_URL")
                 .unwrap_or_else(|| WECHAT_PAY_PRODUCTION_URL.into()),
             audit_queue_url: optional("CMP_AUDIT_QUEUE_URL").unwrap_or_default(),
+            job_queue_urls: JobQueue::ALL
+                .iter()
+                .filter_map(|q| optional(&q.env_var()).map(|url| (q.name(), url)))
+                .collect(),
         })
     }
 
@@ -249,6 +310,7 @@ impl Config {
             payment_kms_key: String::new(),
             wechat_pay_url: WECHAT_PAY_PRODUCTION_URL.into(),
             audit_queue_url: String::new(),
+            job_queue_urls: Default::default(),
         }
     }
 }

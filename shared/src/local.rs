@@ -10,7 +10,7 @@ pub mod scale;
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::app::{AppState, Clients};
-use crate::config::Config;
+use crate::config::{Config, JobQueue};
 use crate::domain::assets::IMPORT_OBJECT_PREFIX;
 use crate::integrations::fifo::SqsQueue;
 use crate::store::{schema, StoreError};
@@ -81,6 +81,14 @@ pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<App
     let events_url = queue_with_dlq(sqs, &format!("{base}-events"), Kind::Standard).await?;
     let audit_url = queue_with_dlq(sqs, &format!("{base}-audit"), Kind::Standard).await?;
     notify_imports(s3, bucket, &queue_arn(sqs, &events_url).await?).await?;
+    let mut job_urls = Vec::new();
+    for q in JobQueue::ALL {
+        let url = queue_with_dlq(sqs, &format!("{base}-{}", q.name()), Kind::Standard).await?;
+        job_urls.push((q, url));
+    }
+    let state = job_urls
+        .iter()
+        .fold(state.clone(), |s, (q, url)| s.with_job_queue_url(*q, url));
     Ok(state
         .with_audit_queue_url(&audit_url)
         .with_import_queue_url(&import_url)
@@ -245,6 +253,20 @@ pub async fn pump_audit_queue(state: &AppState, wait_seconds: i32) -> Result<usi
         crate::jobs::audit_writer::handle(state, event)
     })
     .await
+}
+
+/// Like [`pump_import_queue`], for job queue `q` and its `handler`.
+pub async fn pump_job_queue<F, Fut>(
+    state: &AppState,
+    q: JobQueue,
+    wait_seconds: i32,
+    handler: F,
+) -> Result<usize, StoreError>
+where
+    F: FnOnce(aws_lambda_events::event::sqs::SqsEvent) -> Fut,
+    Fut: std::future::Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse>,
+{
+    pump(&state.job_queue(q), wait_seconds, handler).await
 }
 
 /// Like [`pump_import_queue`], for the bulk-move queue and its worker.

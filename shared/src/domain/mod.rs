@@ -12,6 +12,7 @@ pub mod org;
 pub mod password;
 pub mod payment_config;
 pub mod permissions;
+pub mod polling;
 pub mod pricing;
 pub mod recharge;
 pub mod shop_path;

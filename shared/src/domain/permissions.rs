@@ -150,6 +150,8 @@ pub const CATALOGUE: &[PermDef] = &[
     all("system", "permission:view", "查看权限"),
     platform("system", "permission:manage", "管理权限"),
     all("system", "audit:view", "查看操作审计"),
+    platform("system", "polling:view", "查看轮询与监控"),
+    platform("system", "polling:manage", "管理轮询、告警与数据清理"),
 ];
 
 /// Whether `code` is in the catalogue.

@@ -1,0 +1,232 @@
+//! Carrier polling rules (jobs.md J4–J9, api.md §23): the four task types, their
+//! configurable intervals and filters, the concurrency limit protecting the carrier
+//! gateway, and the cohorts that schedule cards.
+//!
+//! Cards are scheduled in **cohorts**: a cohort is one item holding many card ids,
+//! due at one minute. The dispatcher claims a due cohort, moves it whole to its next
+//! minute and sends its cards in batched messages, so scheduling costs a few writes
+//! per cohort, not one per card check.
+
+use serde::{Deserialize, Serialize};
+
+use super::assets::IotCard;
+use crate::config::JobQueue;
+
+/// A polling task type.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskType {
+    /// Real-name status (J5).
+    Realname,
+    /// Data usage and deduction (J6).
+    Carddata,
+    /// Package exhaustion and expiry → stop/resume (J7).
+    Package,
+    /// Device protect-period consistency (J8).
+    Protect,
+}
+
+impl TaskType {
+    /// Every task type.
+    pub const ALL: [TaskType; 4] = [
+        TaskType::Realname,
+        TaskType::Carddata,
+        TaskType::Package,
+        TaskType::Protect,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskType::Realname => "realname",
+            TaskType::Carddata => "carddata",
+            TaskType::Package => "package",
+            TaskType::Protect => "protect",
+        }
+    }
+
+    /// The task type named `s`.
+    pub fn parse(s: &str) -> Option<TaskType> {
+        TaskType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The default interval (jobs.md appendix: real-name 5 min, the others 10 min).
+    pub fn default_interval_secs(self) -> i64 {
+        match self {
+            TaskType::Realname => 300,
+            _ => 600,
+        }
+    }
+
+    /// The queue its checks go to.
+    pub fn queue(self) -> JobQueue {
+        match self {
+            TaskType::Realname => JobQueue::PollingRealname,
+            TaskType::Carddata => JobQueue::PollingCarddata,
+            TaskType::Package => JobQueue::PollingPackage,
+            TaskType::Protect => JobQueue::PollingProtect,
+        }
+    }
+}
+
+/// Default concurrent gateway checks per task type (jobs.md J4).
+pub const DEFAULT_MAX_CONCURRENCY: i64 = 50;
+/// Highest accepted concurrency per task type.
+pub const MAX_CONCURRENCY_LIMIT: i64 = 1000;
+/// Shortest accepted interval: the dispatcher runs once a minute.
+pub const MIN_INTERVAL_SECS: i64 = 60;
+/// Longest accepted interval (one day).
+pub const MAX_INTERVAL_SECS: i64 = 86_400;
+/// Cohorts per minute and task type: a card joins cohort `id % COHORT_SHARDS`. At
+/// 1 million cards and a 10-minute interval a cohort holds ~6 250 ids (~60 KB).
+pub const COHORT_SHARDS: u64 = 16;
+/// Cards per check message (10 messages per `SendMessageBatch`).
+pub const CARDS_PER_MESSAGE: usize = 25;
+
+/// Which cards a task type checks, beyond `enable_polling` and not deleted. An empty
+/// list means "any".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PollFilters {
+    /// Only cards of these carriers.
+    #[serde(default)]
+    pub carrier_ids: Vec<u64>,
+    /// Only cards of these categories.
+    #[serde(default)]
+    pub card_categories: Vec<String>,
+}
+
+impl PollFilters {
+    /// Whether `card` passes the filters.
+    pub fn matches(&self, card: &IotCard) -> bool {
+        (self.carrier_ids.is_empty() || self.carrier_ids.contains(&card.carrier_id))
+            && (self.card_categories.is_empty()
+                || card
+                    .card_category
+                    .as_ref()
+                    .is_some_and(|c| self.card_categories.contains(c)))
+    }
+}
+
+/// A task type's polling configuration (at most one per task type; a task type
+/// without one polls with its defaults).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PollingConfig {
+    pub id: u64,
+    pub task_type: TaskType,
+    pub interval_seconds: i64,
+    pub enabled: bool,
+    #[serde(default)]
+    pub filters: PollFilters,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: i64,
+}
+
+/// What a task type does now: its configuration, or the defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Effective {
+    pub interval_secs: i64,
+    pub enabled: bool,
+    pub filters: PollFilters,
+}
+
+impl Effective {
+    /// The effective settings of `task` under `config`.
+    pub fn of(task: TaskType, config: Option<&PollingConfig>) -> Self {
+        match config {
+            Some(c) => Effective {
+                interval_secs: c
+                    .interval_seconds
+                    .clamp(MIN_INTERVAL_SECS, MAX_INTERVAL_SECS),
+                enabled: c.enabled,
+                filters: c.filters.clone(),
+            },
+            None => Effective {
+                interval_secs: task.default_interval_secs(),
+                enabled: true,
+                filters: PollFilters::default(),
+            },
+        }
+    }
+}
+
+/// The minute (epoch seconds / 60) of `epoch`.
+pub fn minute(epoch: i64) -> i64 {
+    epoch.div_euclid(60)
+}
+
+/// The cohort shard of card `id`.
+pub fn shard(id: u64) -> u64 {
+    id % COHORT_SHARDS
+}
+
+/// The first check minute of the `index`-th of `count` cards joining at `now`,
+/// spread evenly over `interval_secs` (imports and backfills avoid a thundering herd).
+pub fn spread_minute(now: i64, interval_secs: i64, index: u64, count: u64) -> i64 {
+    let span = (interval_secs / 60).max(1);
+    let offset = if count == 0 {
+        0
+    } else {
+        (index as i128 * span as i128 / count as i128) as i64
+    };
+    minute(now) + offset
+}
+
+/// Whether a card is polled at all (`enable_polling`, not deleted).
+pub fn polled(card: &IotCard) -> bool {
+    card.enable_polling && card.deleted_at.is_none()
+}
+
+/// The task types a card joins when it is created or backfilled: real-name until it
+/// is verified, card data and package checks always (J7 stops a started card without
+/// an active package). Protect checks join when a device protect period starts.
+pub fn initial_tasks(card: &IotCard) -> Vec<TaskType> {
+    let mut out = Vec::with_capacity(3);
+    if !card.is_verified() {
+        out.push(TaskType::Realname);
+    }
+    out.extend([TaskType::Carddata, TaskType::Package]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_covers_the_interval() {
+        let now = 600 * 100;
+        let firsts: Vec<i64> = (0..20).map(|i| spread_minute(now, 600, i, 20)).collect();
+        assert_eq!(firsts[0], minute(now));
+        assert_eq!(*firsts.last().unwrap(), minute(now) + 9);
+        assert!(firsts.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn task_names_round_trip() {
+        for t in TaskType::ALL {
+            assert_eq!(TaskType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(TaskType::parse("x"), None);
+    }
+
+    #[test]
+    fn defaults_without_config() {
+        let e = Effective::of(TaskType::Realname, None);
+        assert_eq!(e.interval_secs, 300);
+        assert!(e.enabled);
+        assert_eq!(Effective::of(TaskType::Protect, None).interval_secs, 600);
+    }
+}
