@@ -80,6 +80,10 @@ async fn main() -> Result<(), shared::local::LocalError> {
     tokio::spawn(grant_sweeper(state.clone()));
     tokio::spawn(audit_consumer(state.clone()));
     tokio::spawn(payment_expiry(state.clone()));
+    tokio::spawn(polling_dispatcher(state.clone()));
+    for q in shared::domain::polling::TaskType::ALL {
+        tokio::spawn(polling_consumer(state.clone(), q.queue()));
+    }
     if let Some(id) = shared::services::auth::bootstrap(&state).await? {
         tracing::info!(account_id = id, "seeded super admin");
     }
@@ -145,6 +149,31 @@ async fn payment_expiry(state: AppState) {
         every.tick().await;
         if let Err(e) = shared::jobs::payment_expiry::run(&state).await {
             tracing::warn!(error = %e, "payment expiry run failed");
+        }
+    }
+}
+
+/// Runs the polling dispatcher every minute, as its EventBridge schedule would.
+async fn polling_dispatcher(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        if let Err(e) = shared::jobs::polling::dispatch(&state).await {
+            tracing::warn!(error = %e, "polling dispatch failed");
+        }
+    }
+}
+
+/// Feeds a polling queue to the check handler, as Lambda's SQS trigger would.
+async fn polling_consumer(state: AppState, q: shared::config::JobQueue) {
+    loop {
+        let pumped = shared::local::pump_job_queue(&state, q, 5, |event| {
+            shared::jobs::polling::handle(&state, event)
+        })
+        .await;
+        if let Err(e) = pumped {
+            tracing::warn!(error = %e, queue = q.name(), "polling queue poll failed");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }
     }
 }

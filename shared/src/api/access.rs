@@ -339,6 +339,33 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         C("payment_config:manage"),
     ),
     ("GET", "/api/admin/audit-logs", C("audit:view")),
+    // ---- admin-polling: concurrency, monitoring, manual triggers
+    ("GET", "/api/admin/polling-concurrency", C("polling:view")),
+    (
+        "PUT",
+        "/api/admin/polling-concurrency/{task_type}",
+        C("polling:manage"),
+    ),
+    (
+        "GET",
+        "/api/admin/polling-monitoring/overview",
+        C("polling:view"),
+    ),
+    (
+        "GET",
+        "/api/admin/polling-monitoring/queues/{task_type}",
+        C("polling:view"),
+    ),
+    (
+        "POST",
+        "/api/admin/polling-manual-trigger",
+        C("polling:manage"),
+    ),
+    (
+        "GET",
+        "/api/admin/polling-manual-trigger/logs",
+        C("polling:view"),
+    ),
     ("GET", "/api/admin/manual-refunds", C("payment_config:view")),
     (
         "POST",

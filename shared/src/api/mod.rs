@@ -15,6 +15,7 @@ pub mod admin_orders;
 pub mod admin_package_series;
 pub mod admin_package_usage;
 pub mod admin_packages;
+pub mod admin_polling_ops;
 pub mod admin_roles;
 pub mod admin_shop_series_grants;
 pub mod admin_shops;
@@ -94,6 +95,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin_shop_series_grants::routes())
         .merge(admin_agent_recharges::routes())
         .merge(admin_wechat_configs::routes())
+        .merge(admin_polling_ops::routes())
         .merge(payment_callbacks::routes())
         .merge(admin_orders::routes());
     group(routes, state)

@@ -70,6 +70,7 @@ pub const X_PROVIDER_FORMAT: &str = "x-provider-format";
         (name = "admin-agent-recharges", description = "Recharges of agents' main wallets; offline confirmation"),
         (name = "payment-callbacks", description = "Payment providers' notifications (WeChat Pay v3, Fuiou), answered in the providers' formats"),
         (name = "admin-wechat-configs", description = "Payment configurations (WeChat Pay direct or Fuiou), the single active one; the operation audit log"),
+        (name = "admin-polling", description = "Carrier polling: configurations, concurrency limits, monitoring, alert rules, data cleanup, manual triggers"),
     )
 )]
 struct ApiDoc;
@@ -102,6 +103,7 @@ fn build() -> Document {
         super::admin_wallets::Doc::openapi(),
         super::admin_agent_recharges::Doc::openapi(),
         super::admin_wechat_configs::Doc::openapi(),
+        super::admin_polling_ops::Doc::openapi(),
         super::payment_callbacks::Doc::openapi(),
     ] {
         doc.merge(group);

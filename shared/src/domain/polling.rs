@@ -201,9 +201,42 @@ pub fn initial_tasks(card: &IotCard) -> Vec<TaskType> {
     out
 }
 
+/// The stop reason of a card stopped because its data ran out.
+pub const STOP_EXHAUSTED: &str = "流量耗尽";
+
+/// Whole MB newly used between two readings of a card's monthly usage (`old`
+/// stored, `new` from the gateway): the growth of the whole-MB counter, or all of
+/// `new` when it fell (a new billing period began). Fractions carry over to the next
+/// reading, so the sum of deltas equals the month's whole MB.
+pub fn usage_delta(old: rust_decimal::Decimal, new: rust_decimal::Decimal) -> i64 {
+    use rust_decimal::prelude::ToPrimitive;
+    let whole = |d: rust_decimal::Decimal| {
+        d.max(rust_decimal::Decimal::ZERO)
+            .floor()
+            .to_i64()
+            .unwrap_or(0)
+    };
+    if new < old {
+        whole(new)
+    } else {
+        whole(new) - whole(old)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal::Decimal;
+
+    #[test]
+    fn deltas_carry_fractions_and_restart_with_the_period() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(usage_delta(d("10.5"), d("11.2")), 1);
+        assert_eq!(usage_delta(d("11.2"), d("11.9")), 0);
+        assert_eq!(usage_delta(d("11.9"), d("12.0")), 1);
+        assert_eq!(usage_delta(d("500"), d("3.7")), 3);
+        assert_eq!(usage_delta(d("5"), d("5")), 0);
+    }
 
     #[test]
     fn spread_covers_the_interval() {

@@ -97,6 +97,64 @@ impl SqsQueue {
         Ok(())
     }
 
+    /// Sends `bodies` (JSON, each with its delay in seconds, 0–900) in batches of 10
+    /// (`SendMessageBatch`); fails if any message was refused.
+    pub async fn send_batch<T: Serialize>(&self, bodies: &[(T, i32)]) -> Result<(), QueueError> {
+        for (chunk_no, chunk) in bodies.chunks(10).enumerate() {
+            let mut entries = Vec::with_capacity(chunk.len());
+            for (i, (body, delay)) in chunk.iter().enumerate() {
+                let body = serde_json::to_string(body).map_err(|e| QueueError(e.to_string()))?;
+                let entry = aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(format!("m{chunk_no}-{i}"))
+                    .message_body(body)
+                    .delay_seconds((*delay).clamp(0, 900))
+                    .build()
+                    .map_err(|e| QueueError(e.to_string()))?;
+                entries.push(entry);
+            }
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(queue_error)?;
+            if let Some(f) = out.failed().first() {
+                return Err(QueueError(format!(
+                    "message {} refused: {}",
+                    f.id(),
+                    f.message().unwrap_or_default()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Approximate visible and in-flight messages of the queue.
+    pub async fn depth(&self) -> Result<(i64, i64), QueueError> {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(queue_error)?;
+        let get = |a: A| {
+            out.attributes()
+                .and_then(|m| m.get(&a))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok((
+            get(A::ApproximateNumberOfMessages),
+            get(A::ApproximateNumberOfMessagesNotVisible),
+        ))
+    }
+
     /// The SQS client (the local stack creates queues with it).
     pub fn client(&self) -> &aws_sdk_sqs::Client {
         &self.client

@@ -8,4 +8,5 @@ pub mod grant_sweeper;
 pub mod import;
 pub mod import_sweeper;
 pub mod payment_expiry;
+pub mod polling;
 pub mod sqs;

@@ -16,6 +16,7 @@ use crate::domain::assets::{
 };
 use crate::domain::caller::Caller;
 use crate::domain::identifiers::Iccid;
+use crate::domain::polling::TaskType;
 use crate::domain::stamp::Stamped;
 use crate::domain::validate::Invalid;
 use crate::integrations::gateway::client::{GatewayClient, GatewayError};
@@ -425,10 +426,14 @@ pub async fn device_switch(
         let mut skipped_count = 0;
         let mut failed_cards = Vec::new();
         let mut last_error = None;
+        let cards = device_cards(store, d.id).await?;
+        // The protect consistency checks (J8) watch the cards while the period runs.
+        let ids: Vec<u64> = cards.iter().map(|(_, c)| c.id).collect();
+        crate::services::polling::schedule_now(store, TaskType::Protect, &ids, now).await?;
         // The cards are switched one by one within one gateway call's worst case: a
         // card whose turn comes (or whose call runs) past it fails as a timeout.
         let deadline = tokio::time::Instant::now() + gw.worst_case();
-        for (_, card) in device_cards(store, d.id).await? {
+        for (_, card) in cards {
             if !card.is_verified() {
                 skipped_count += 1;
                 continue;

@@ -457,3 +457,59 @@ pub fn operation_audit(target_type: &str, target_id: u64, nanos: u128, entry_id:
         format!("{nanos:024}#{entry_id}"),
     )
 }
+
+// ---- polling
+
+/// Partition of the cohorts of polling task `task`.
+pub fn cohorts_pk(task: crate::domain::polling::TaskType) -> String {
+    format!("POLLQ#{}", task.as_str())
+}
+
+/// Cohort `shard` of `task` due at `minute` (epoch minutes).
+pub fn cohort(task: crate::domain::polling::TaskType, minute: i64, shard: u64) -> Key {
+    Key::new(
+        cohorts_pk(task),
+        format!("{:012}#{shard:02}", minute.max(0)),
+    )
+}
+
+/// The highest cohort sort key of `minute` (every shard of it sorts below).
+pub fn cohort_sk_end(minute: i64) -> String {
+    format!("{:012}#~", minute.max(0))
+}
+
+/// The concurrency semaphore of polling task `task`.
+pub fn poll_semaphore(task: crate::domain::polling::TaskType) -> Key {
+    Key::new(format!("POLLSEM#{}", task.as_str()), ENTITY)
+}
+
+/// Running counters of polling task `task`.
+pub fn poll_stats(task: crate::domain::polling::TaskType) -> Key {
+    Key::new(format!("POLLSTAT#{}", task.as_str()), ENTITY)
+}
+
+/// Counters of polling task `task` in `minute`.
+pub fn poll_stats_minute(task: crate::domain::polling::TaskType, minute: i64) -> Key {
+    Key::new(
+        format!("POLLSTAT#{}", task.as_str()),
+        format!("MIN#{:012}", minute.max(0)),
+    )
+}
+
+/// A card's data usage on `date` (`YYYY-MM-DD`, Asia/Shanghai), in its partition.
+pub fn card_daily(card_id: u64, date: &str) -> Key {
+    Key::new(card(card_id).pk, format!("DAY#{date}"))
+}
+
+/// The polling configuration of task type `task` (at most one per type).
+pub fn polling_config(task: crate::domain::polling::TaskType) -> Key {
+    Key::new(format!("POLLCFG#{}", task.as_str()), ENTITY)
+}
+
+/// Manual polling trigger log `id`.
+pub fn poll_trigger(id: u64) -> Key {
+    Key::new(format!("POLLTRIG#{id}"), ENTITY)
+}
+
+/// The `gsi2` partition listing manual polling trigger logs.
+pub const POLL_TRIGGERS: &str = "POLLTRIGS";

@@ -20,6 +20,9 @@ pub mod orders;
 pub mod org;
 pub mod payment_configs;
 pub mod permissions;
+pub mod polling;
+pub mod polling_configs;
+pub mod polling_triggers;
 pub mod prefetch;
 mod queued;
 pub mod rate_limit;
@@ -31,6 +34,7 @@ pub mod steps;
 pub mod tally;
 pub mod ttl;
 pub mod tx;
+pub mod usage_checks;
 pub mod usages;
 pub mod wallets;
 

@@ -35,6 +35,7 @@ mod orders;
 mod org;
 mod payments;
 mod permissions;
+mod polling;
 mod races;
 mod recharges;
 mod scale;

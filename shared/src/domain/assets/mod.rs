@@ -337,6 +337,38 @@ impl IotCard {
         self.last_sync_time = Some(at);
     }
 
+    /// Records the carrier's real-name verification, observed at `at`.
+    pub fn mark_verified(&mut self, at: String) {
+        self.real_name_status = REAL_NAME_VERIFIED;
+        self.last_sync_time = Some(at);
+    }
+
+    /// Whether the card was stopped because its data ran out (polling resumes it
+    /// when data is available again).
+    pub fn stopped_for_exhaustion(&self) -> bool {
+        self.network_status == NETWORK_STOPPED
+            && self.stop_reason.as_deref() == Some(crate::domain::polling::STOP_EXHAUSTED)
+    }
+
+    /// Records a stop because the card's data ran out, at `at`.
+    pub fn stop_exhausted(&mut self, at: String) {
+        self.network_status = NETWORK_STOPPED;
+        self.stopped_at = Some(at);
+        self.stop_reason = Some(crate::domain::polling::STOP_EXHAUSTED.into());
+    }
+
+    /// Records a resume at `at` (clears the stop reason).
+    pub fn resume(&mut self, at: String) {
+        self.network_status = NETWORK_STARTED;
+        self.resumed_at = Some(at);
+        self.stop_reason = None;
+    }
+
+    /// Whether the network is started.
+    pub fn is_started(&self) -> bool {
+        self.network_status == NETWORK_STARTED
+    }
+
     /// Records a manual stop or start at `at`.
     pub fn switch(&mut self, dir: Direction, at: String) {
         match dir {

@@ -112,7 +112,11 @@ pub async fn import(
             r.card.id = id;
         }
     }
+    // New cards join their polling cohorts (a card whose row then fails is dropped
+    // from its cohort by its first check; joining twice is harmless).
+    let scheduled: Vec<_> = todo.iter().map(|r| r.card.clone()).collect();
     let written = group::write_all(store, task, todo).await?;
+    crate::services::polling::schedule_cards(store, &scheduled, state.clock.now()).await?;
     out.success += written.success;
     out.failed.extend(written.failed);
     Ok(out)

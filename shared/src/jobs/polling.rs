@@ -1,0 +1,53 @@
+//! Polling jobs: the dispatcher (EventBridge, every minute) and the check handlers
+//! (SQS, one queue per task type; `shared::services::polling`).
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+
+use crate::app::AppState;
+use crate::services::polling::checks::{self, CheckError};
+use crate::services::polling::dispatch::{self, DispatchError, TaskDispatch};
+use crate::services::polling::CheckMessage;
+
+/// One dispatcher run now.
+pub async fn dispatch(state: &AppState) -> Result<Vec<TaskDispatch>, DispatchError> {
+    dispatch::run(state, state.clock.now()).await
+}
+
+/// Handles a batch of check messages (any task types). Undecodable messages fail
+/// (to the dead-letter queue after the receive limit); a batch whose task type has
+/// no free permit for a while fails whole and is retried after its visibility
+/// timeout. Cards whose check failed were re-sent on their own, so the others'
+/// messages are acknowledged.
+pub async fn handle(state: &AppState, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    let mut by_task: std::collections::BTreeMap<_, Vec<(String, CheckMessage)>> =
+        Default::default();
+    for m in event.records {
+        let id = m.message_id.clone().unwrap_or_default();
+        match serde_json::from_str::<CheckMessage>(m.body.as_deref().unwrap_or_default()) {
+            Ok(msg) => by_task.entry(msg.task).or_default().push((id, msg)),
+            Err(e) => {
+                tracing::error!(message_id = %id, error = %e, "undecodable check message");
+                response.batch_item_failures.push(failure(id));
+            }
+        }
+    }
+    for (task, msgs) in by_task {
+        let ids: Vec<String> = msgs.iter().map(|(id, _)| id.clone()).collect();
+        let res: Result<_, CheckError> =
+            checks::handle(state, task, msgs.into_iter().map(|(_, m)| m).collect()).await;
+        if let Err(e) = res {
+            tracing::warn!(task = task.as_str(), error = %e, "check batch failed");
+            response
+                .batch_item_failures
+                .extend(ids.into_iter().map(failure));
+        }
+    }
+    response
+}
+
+fn failure(id: String) -> BatchItemFailure {
+    let mut f = BatchItemFailure::default();
+    f.item_identifier = id;
+    f
+}

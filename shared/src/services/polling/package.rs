@@ -1,0 +1,76 @@
+//! Package check (jobs.md J7) and protect consistency check (J8): a verified card
+//! with no active usage left is stopped, one stopped for exhaustion that has data
+//! again is resumed, and a device's live protect period wins over both.
+
+use super::carddata::absorbing_usages;
+use super::checks::{Done, Fail};
+use super::network::{enforce_protect, resume_exhausted, stop_exhausted};
+use crate::app::AppState;
+use crate::domain::assets::{Direction, IotCard, ProtectStatus};
+use crate::domain::polling::TaskType;
+use crate::domain::usage::UsageStatus;
+
+/// The live protect direction of `card`'s device, if any.
+async fn protect(state: &AppState, card: &IotCard) -> Result<ProtectStatus, Fail> {
+    Ok(match card.bound_device_id {
+        Some(d) => {
+            state
+                .store
+                .device_protect_status(d, state.clock.now())
+                .await?
+        }
+        None => ProtectStatus::None,
+    })
+}
+
+/// Checks whether `card` must be stopped or resumed for its packages.
+pub(crate) async fn check(state: &AppState, card: &IotCard) -> Result<Done, Fail> {
+    if !card.is_verified() {
+        // Unverified cards stay stopped; nothing to decide.
+        return Ok(Done::Skipped);
+    }
+    let usages = absorbing_usages(state, card).await?;
+    let active = usages.iter().any(|u| u.status == UsageStatus::Active);
+    let started = std::time::Instant::now();
+    let acted = if !active && card.is_started() {
+        // A start protect period keeps the card started until it ends (A22).
+        protect(state, card).await? != ProtectStatus::Start && stop_exhausted(state, card).await?
+    } else if active && card.stopped_for_exhaustion() {
+        protect(state, card).await? != ProtectStatus::Stop && resume_exhausted(state, card).await?
+    } else {
+        false
+    };
+    Ok(Done::Checked(if acted {
+        started.elapsed().as_millis() as i64
+    } else {
+        0
+    }))
+}
+
+/// Checks `card` against its device's protect period; a card whose device has no
+/// live protect period leaves the protect checks.
+pub(crate) async fn check_protect(
+    state: &AppState,
+    card: &IotCard,
+    cohort: Option<&str>,
+) -> Result<Done, Fail> {
+    let dir = match protect(state, card).await? {
+        ProtectStatus::Stop => Direction::Stop,
+        ProtectStatus::Start => Direction::Start,
+        ProtectStatus::None => {
+            if let Some(sk) = cohort {
+                state
+                    .store
+                    .leave_cohort(TaskType::Protect, sk, card.id)
+                    .await?;
+            }
+            return Ok(Done::Skipped);
+        }
+    };
+    if !card.is_verified() {
+        return Ok(Done::Skipped);
+    }
+    let started = std::time::Instant::now();
+    enforce_protect(state, card, dir == Direction::Stop).await?;
+    Ok(Done::Checked(started.elapsed().as_millis() as i64))
+}

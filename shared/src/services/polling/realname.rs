@@ -1,0 +1,88 @@
+//! Real-name check (jobs.md J5): the carrier's verification status; a card verified
+//! for the first time gets its waiting packages activated (J12) and leaves the
+//! real-name checks.
+
+use serde::Serialize;
+
+use super::checks::{timed, Done, Fail};
+use super::network::SYSTEM;
+use crate::app::AppState;
+use crate::clock::rfc3339;
+use crate::config::JobQueue;
+use crate::domain::assets::{AssetType, IotCard};
+use crate::domain::polling::TaskType;
+use crate::domain::stamp::Stamped;
+use crate::store::assets::card_item;
+
+/// A first-activation request (J12) for an asset just verified.
+#[derive(Debug, Serialize)]
+struct FirstActivation {
+    kind: &'static str,
+    asset_type: AssetType,
+    asset_id: u64,
+}
+
+/// Asks the activation worker to start the packages of `asset` that waited for
+/// real-name verification.
+pub async fn request_first_activation(
+    state: &AppState,
+    asset_type: AssetType,
+    asset_id: u64,
+) -> Result<(), crate::integrations::fifo::QueueError> {
+    state
+        .job_queue(JobQueue::PackageActivation)
+        .send(&FirstActivation {
+            kind: "first_activation",
+            asset_type,
+            asset_id,
+        })
+        .await
+}
+
+/// Checks `card`'s real-name status.
+pub(crate) async fn check(
+    state: &AppState,
+    card: &IotCard,
+    cohort: Option<&str>,
+) -> Result<Done, Fail> {
+    let leave = || async {
+        match cohort {
+            Some(sk) => {
+                state
+                    .store
+                    .leave_cohort(TaskType::Realname, sk, card.id)
+                    .await
+            }
+            None => Ok(()),
+        }
+    };
+    if card.is_verified() {
+        leave().await?;
+        return Ok(Done::Skipped);
+    }
+    let gw = state
+        .gateway()
+        .await
+        .map_err(|e| Fail::Other(e.to_string()))?
+        .ok_or_else(|| Fail::Other("no carrier gateway configured".into()))?;
+    let (res, ms) = timed(gw.realname(&card.iccid)).await;
+    if !res?.real_status {
+        return Ok(Done::Checked(ms));
+    }
+    // The activation requests go first: if storing the status then fails, the
+    // retried check asks again (activation is idempotent), and no request is lost.
+    request_first_activation(state, AssetType::Card, card.id).await?;
+    if let Some(device) = card.bound_device_id {
+        request_first_activation(state, AssetType::Device, device).await?;
+    }
+    let now = state.clock.now();
+    let mut c = card.clone();
+    c.mark_verified(rfc3339(now));
+    c.touch(SYSTEM, now);
+    state
+        .store
+        .save_asset(card_item(&c)?, card.version, c.id, &[])
+        .await?;
+    leave().await?;
+    Ok(Done::Checked(ms))
+}
