@@ -1,7 +1,7 @@
 //! `admin-polling` (api.md §23): carrier polling and its housekeeping, platform
 //! staff only. Each part of the group is its own module with its routes and its
 //! OpenAPI `Doc`; this one merges them. A new part adds a `.merge(part::routes())`
-//! line to [`routes`] and a `part::Doc::openapi()` entry to [`Doc`].
+//! line to [`routes`] and a `doc.merge(part::Doc::openapi())` line to [`Doc`].
 
 use axum::Router;
 use utoipa::OpenApi;
@@ -25,9 +25,7 @@ pub struct Doc;
 impl OpenApi for Doc {
     fn openapi() -> utoipa::openapi::OpenApi {
         let mut doc = admin_polling_configs::Doc::openapi();
-        for part in [admin_data_cleanup::Doc::openapi()] {
-            doc.merge(part);
-        }
+        doc.merge(admin_data_cleanup::Doc::openapi());
         doc
     }
 }
