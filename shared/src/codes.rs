@@ -315,6 +315,15 @@ codes! {
     NO_PAYMENT_CONFIG = 1175, BAD_REQUEST, "当前无可用的支付配置", "no payment config available";
     /// `CodeAssetNotFound`.
     ASSET_NOT_FOUND = 1180, NOT_FOUND, "资产不存在", "asset not found";
+    // ---- admin-polling (1200-1209)
+    /// No such polling configuration (deleted, or never created: defaults apply).
+    POLLING_CONFIG_NOT_FOUND = 1200, NOT_FOUND, "轮询配置不存在", "polling config not found";
+    /// The task type already has its polling configuration (one per task type).
+    POLLING_CONFIG_EXISTS = 1201, CONFLICT, "该任务类型已存在轮询配置", "the task type already has a polling config";
+    /// No such data cleanup configuration.
+    CLEANUP_CONFIG_NOT_FOUND = 1202, NOT_FOUND, "数据清理配置不存在", "data cleanup config not found";
+    /// The data kind already has its cleanup configuration (one per target).
+    CLEANUP_CONFIG_EXISTS = 1203, CONFLICT, "该数据类型已存在清理配置", "the data kind already has a cleanup config";
     /// `CodeInternalError`.
     INTERNAL = 2001, INTERNAL_SERVER_ERROR, "服务器内部错误", "internal server error";
     /// `CodeDatabaseError`.

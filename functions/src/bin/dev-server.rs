@@ -84,6 +84,9 @@ async fn main() -> Result<(), shared::local::LocalError> {
     for q in shared::domain::polling::TaskType::ALL {
         tokio::spawn(polling_consumer(state.clone(), q.queue()));
     }
+    // ---- admin-polling: run-now tasks (data cleanup); no daily cleanup timer locally
+    // (POST /api/admin/data-cleanup/run runs it through this consumer).
+    tokio::spawn(tasks_consumer(state.clone()));
     if let Some(id) = shared::services::auth::bootstrap(&state).await? {
         tracing::info!(account_id = id, "seeded super admin");
     }
@@ -206,6 +209,22 @@ async fn grant_sweeper(state: AppState) {
         }
         if let Err(e) = shared::jobs::bulk_sweeper::sweep(&state, state.clock.now()).await {
             tracing::warn!(error = %e, "pending bulk task sweep failed");
+        }
+    }
+}
+
+/// Feeds the tasks queue (run-now requests: data cleanup) to its consumer, as
+/// Lambda's SQS trigger would.
+async fn tasks_consumer(state: AppState) {
+    loop {
+        let pumped =
+            shared::local::pump_job_queue(&state, shared::config::JobQueue::Tasks, 5, |event| {
+                shared::jobs::tasks::handle(&state, event)
+            })
+            .await;
+        if let Err(e) = pumped {
+            tracing::warn!(error = %e, "tasks queue poll failed");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }
     }
 }

@@ -383,6 +383,43 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/admin/orders/purchase-check",
         C("order:create"),
     ),
+    // ---- admin-polling
+    ("GET", "/api/admin/polling-configs", C("polling:view")),
+    ("POST", "/api/admin/polling-configs", C("polling:manage")),
+    ("GET", "/api/admin/polling-configs/{id}", C("polling:view")),
+    (
+        "PUT",
+        "/api/admin/polling-configs/{id}",
+        C("polling:manage"),
+    ),
+    (
+        "DELETE",
+        "/api/admin/polling-configs/{id}",
+        C("polling:manage"),
+    ),
+    (
+        "PUT",
+        "/api/admin/polling-configs/{id}/status",
+        C("polling:manage"),
+    ),
+    ("GET", "/api/admin/data-cleanup-configs", C("polling:view")),
+    (
+        "POST",
+        "/api/admin/data-cleanup-configs",
+        C("polling:manage"),
+    ),
+    (
+        "PUT",
+        "/api/admin/data-cleanup-configs/{id}",
+        C("polling:manage"),
+    ),
+    (
+        "DELETE",
+        "/api/admin/data-cleanup-configs/{id}",
+        C("polling:manage"),
+    ),
+    ("GET", "/api/admin/data-cleanup-logs", C("polling:view")),
+    ("POST", "/api/admin/data-cleanup/run", C("polling:manage")),
 ];
 
 /// What `method` on the route template `path` requires (`HEAD` as `GET`); `None`

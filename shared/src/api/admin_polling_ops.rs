@@ -15,8 +15,7 @@ use crate::services::polling::admin::{
 };
 use crate::store::polling_triggers::TriggerLog;
 
-/// The tag of this group's operations in the OpenAPI document.
-const TAG: &str = "admin-polling";
+use super::admin_polling::TAG;
 
 /// These operations in the OpenAPI document.
 #[derive(utoipa::OpenApi)]

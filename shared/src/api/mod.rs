@@ -8,6 +8,7 @@ pub mod admin_asset_allocations;
 pub mod admin_assets;
 pub mod admin_auth;
 pub mod admin_carriers;
+pub mod admin_data_cleanup;
 pub mod admin_devices;
 pub mod admin_enterprises;
 pub mod admin_iot_cards;
@@ -15,6 +16,8 @@ pub mod admin_orders;
 pub mod admin_package_series;
 pub mod admin_package_usage;
 pub mod admin_packages;
+pub mod admin_polling;
+pub mod admin_polling_configs;
 pub mod admin_polling_ops;
 pub mod admin_roles;
 pub mod admin_shop_series_grants;
@@ -95,9 +98,9 @@ pub fn app(state: AppState) -> Router {
         .merge(admin_shop_series_grants::routes())
         .merge(admin_agent_recharges::routes())
         .merge(admin_wechat_configs::routes())
-        .merge(admin_polling_ops::routes())
         .merge(payment_callbacks::routes())
-        .merge(admin_orders::routes());
+        .merge(admin_orders::routes())
+        .merge(admin_polling::routes());
     group(routes, state)
 }
 

@@ -103,8 +103,8 @@ fn build() -> Document {
         super::admin_wallets::Doc::openapi(),
         super::admin_agent_recharges::Doc::openapi(),
         super::admin_wechat_configs::Doc::openapi(),
-        super::admin_polling_ops::Doc::openapi(),
         super::payment_callbacks::Doc::openapi(),
+        super::admin_polling::Doc::openapi(),
     ] {
         doc.merge(group);
     }

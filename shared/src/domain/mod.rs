@@ -4,6 +4,7 @@ pub mod assets;
 pub mod bulk;
 pub mod caller;
 pub mod catalog;
+pub mod data_cleanup;
 pub mod entities;
 pub mod grants;
 pub mod identifiers;

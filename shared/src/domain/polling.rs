@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::assets::IotCard;
+use super::validate::{int_in, text, Invalid};
 use crate::config::JobQueue;
 
 /// A polling task type.
@@ -162,6 +163,65 @@ impl Effective {
     }
 }
 
+/// Most carriers a filter names.
+pub const MAX_FILTER_CARRIERS: usize = 100;
+/// Most card categories a filter names.
+pub const MAX_FILTER_CATEGORIES: usize = 20;
+
+/// The task type named `raw`, or `1001` naming the accepted ones.
+pub fn parse_task_type(raw: &str) -> Result<TaskType, Invalid> {
+    TaskType::parse(raw.trim()).ok_or_else(|| {
+        let names: Vec<&str> = TaskType::ALL.iter().map(|t| t.as_str()).collect();
+        Invalid::new(
+            format!("未知的任务类型 {raw},可选:{}", names.join(", ")),
+            format!(
+                "unknown task_type {raw:?}: expected one of {}",
+                names.join(", ")
+            ),
+        )
+    })
+}
+
+/// A polling interval within [`MIN_INTERVAL_SECS`]..=[`MAX_INTERVAL_SECS`].
+pub fn check_interval(secs: i64) -> Result<i64, Invalid> {
+    int_in(
+        "interval_seconds",
+        secs,
+        MIN_INTERVAL_SECS..=MAX_INTERVAL_SECS,
+    )
+}
+
+/// Filters cleaned: ids deduplicated, categories trimmed, non-empty and unique,
+/// both lists bounded.
+pub fn check_filters(f: PollFilters) -> Result<PollFilters, Invalid> {
+    let mut carrier_ids = f.carrier_ids;
+    carrier_ids.sort_unstable();
+    carrier_ids.dedup();
+    if carrier_ids.len() > MAX_FILTER_CARRIERS || carrier_ids.contains(&0) {
+        return Err(Invalid::new(
+            format!("filters.carrier_ids最多{MAX_FILTER_CARRIERS}个正整数"),
+            format!("filters.carrier_ids takes at most {MAX_FILTER_CARRIERS} positive ids"),
+        ));
+    }
+    let mut card_categories = Vec::with_capacity(f.card_categories.len());
+    for c in &f.card_categories {
+        let c = text("filters.card_categories", c, 32)?;
+        if !card_categories.contains(&c) {
+            card_categories.push(c);
+        }
+    }
+    if card_categories.len() > MAX_FILTER_CATEGORIES {
+        return Err(Invalid::new(
+            format!("filters.card_categories最多{MAX_FILTER_CATEGORIES}个"),
+            format!("filters.card_categories takes at most {MAX_FILTER_CATEGORIES} values"),
+        ));
+    }
+    Ok(PollFilters {
+        carrier_ids,
+        card_categories,
+    })
+}
+
 /// The minute (epoch seconds / 60) of `epoch`.
 pub fn minute(epoch: i64) -> i64 {
     epoch.div_euclid(60)
@@ -253,6 +313,31 @@ mod tests {
             assert_eq!(TaskType::parse(t.as_str()), Some(t));
         }
         assert_eq!(TaskType::parse("x"), None);
+        assert!(parse_task_type("x")
+            .unwrap_err()
+            .to_string()
+            .contains("realname"));
+        assert_eq!(parse_task_type(" package"), Ok(TaskType::Package));
+    }
+
+    #[test]
+    fn intervals_and_filters_are_checked() {
+        assert!(check_interval(59).is_err() && check_interval(86_401).is_err());
+        assert_eq!(check_interval(60), Ok(60));
+        let f = check_filters(PollFilters {
+            carrier_ids: vec![3, 1, 3],
+            card_categories: vec![" iot ".into(), "iot".into()],
+        })
+        .unwrap();
+        assert_eq!(
+            (f.carrier_ids, f.card_categories),
+            (vec![1, 3], vec!["iot".into()])
+        );
+        assert!(check_filters(PollFilters {
+            carrier_ids: vec![0],
+            card_categories: vec![],
+        })
+        .is_err());
     }
 
     #[test]

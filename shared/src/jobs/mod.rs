@@ -4,9 +4,11 @@
 pub mod audit_writer;
 pub mod bulk;
 pub mod bulk_sweeper;
+pub mod data_cleanup;
 pub mod grant_sweeper;
 pub mod import;
 pub mod import_sweeper;
 pub mod payment_expiry;
 pub mod polling;
 pub mod sqs;
+pub mod tasks;

@@ -501,7 +501,11 @@ pub fn card_daily(card_id: u64, date: &str) -> Key {
     Key::new(card(card_id).pk, format!("DAY#{date}"))
 }
 
-/// The polling configuration of task type `task` (at most one per type).
+// ---- polling configurations, data cleanup (admin-polling; docs/data-model.md
+// "Data cleanup")
+
+/// The polling configuration of task type `task` (at most one per task type; the
+/// dispatcher reads it with one GetItem).
 pub fn polling_config(task: crate::domain::polling::TaskType) -> Key {
     Key::new(format!("POLLCFG#{}", task.as_str()), ENTITY)
 }
@@ -513,3 +517,85 @@ pub fn poll_trigger(id: u64) -> Key {
 
 /// The `gsi2` partition listing manual polling trigger logs.
 pub const POLL_TRIGGERS: &str = "POLLTRIGS";
+
+/// The pointer of polling configuration `id` to its task type (`task_type`).
+pub fn polling_config_id(id: u64) -> Key {
+    Key::new(format!("POLLCFGID#{id}"), ENTITY)
+}
+
+/// The cleanup configuration of `target` (at most one per target).
+pub fn cleanup_config(target: CleanupTarget) -> Key {
+    Key::new(format!("CLEANCFG#{}", target.as_str()), ENTITY)
+}
+
+/// The pointer of cleanup configuration `id` to its target (`target`).
+pub fn cleanup_config_id(id: u64) -> Key {
+    Key::new(format!("CLEANCFGID#{id}"), ENTITY)
+}
+
+/// Cleanup log `id`.
+pub fn cleanup_log(id: u64) -> Key {
+    Key::new(format!("CLEANLOG#{id}"), ENTITY)
+}
+
+/// `gsi2` partition of every cleanup log; sort key `<started:012>#<id:020>`.
+pub const CLEANUP_LOGS: &str = "CLEANLOGS";
+
+/// The cleanup job's run lock (a TTL item, one hour).
+pub fn cleanup_lock() -> Key {
+    Key::new("LOCK#data_cleanup", ENTITY)
+}
+
+use crate::domain::data_cleanup::CleanupTarget;
+
+/// The cleanup index: every item of a cleanable kind carries `gsi4pk`/`gsi4sk` from
+/// [`cleanup_index`] and `expires_at` = [`CleanupTarget::expires_at`] (TTL). `gsi4`
+/// is otherwise used only by card and device items (identifier ranges), which are
+/// never cleaned, so the kinds' own lists keep `gsi1`–`gsi3` free.
+pub const CLEANUP_INDEX: super::On = super::On::Gsi4;
+/// Attribute holding an item's cleanup partition.
+pub const CLEANUP_PK_ATTR: &str = "gsi4pk";
+/// Attribute holding an item's cleanup sort key.
+pub const CLEANUP_SK_ATTR: &str = "gsi4sk";
+/// Partitions per kind: a kind written a million times a day (daily records) spreads
+/// its index writes over 16 partitions.
+pub const CLEANUP_SHARDS: u32 = 16;
+
+/// The cleanup shard of `tiebreak` (FNV-1a, stable across builds).
+pub fn cleanup_shard(tiebreak: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in tiebreak.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h % CLEANUP_SHARDS
+}
+
+/// Cleanup partition `shard` of `kind`: `CLEAN#<kind>#<shard>`.
+pub fn cleanup_partition(kind: CleanupTarget, shard: u32) -> String {
+    format!("CLEAN#{}#{shard}", kind.as_str())
+}
+
+/// The cleanup index key (`gsi4pk`, `gsi4sk`) of an item of `kind` written at `at`
+/// (epoch seconds; the time it ages from, never changed afterwards) and told apart
+/// from others of the same second by `tiebreak` (its id, or its `pk#sk`):
+/// `CLEAN#<kind>#<fnv1a(tiebreak) % 16>`, `<at:012>#<tiebreak>`.
+pub fn cleanup_index(kind: CleanupTarget, at: i64, tiebreak: &str) -> (String, String) {
+    (
+        cleanup_partition(kind, cleanup_shard(tiebreak)),
+        format!("{:012}#{tiebreak}", at.max(0)),
+    )
+}
+
+/// The highest cleanup sort key below which items were written before `cutoff`.
+pub fn cleanup_cutoff_sort(cutoff: i64) -> String {
+    format!("{:012}#", cutoff.max(0))
+}
+
+/// Marks `item` cleanable: its cleanup index key and its default expiry (`expires_at`).
+pub fn mark_cleanable(item: &mut super::Item, kind: CleanupTarget, at: i64, tiebreak: &str) {
+    let (pk, sk) = cleanup_index(kind, at, tiebreak);
+    item.insert(CLEANUP_PK_ATTR.into(), super::s(pk));
+    item.insert(CLEANUP_SK_ATTR.into(), super::s(sk));
+    item.insert("expires_at".into(), super::n(kind.expires_at(at)));
+}

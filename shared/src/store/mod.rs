@@ -10,6 +10,7 @@ pub mod bulk;
 pub mod calls;
 pub mod catalog;
 pub mod cursor;
+pub mod data_cleanup;
 pub mod idempotency;
 pub mod ids;
 pub mod imports;

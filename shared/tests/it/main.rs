@@ -36,6 +36,7 @@ mod org;
 mod payments;
 mod permissions;
 mod polling;
+mod polling_admin;
 mod races;
 mod recharges;
 mod scale;
