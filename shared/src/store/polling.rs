@@ -42,6 +42,8 @@ pub struct Semaphore {
     /// Permits held by live holders.
     pub in_flight: i64,
     version: i64,
+    /// Whether the item holds the `holders` map yet.
+    has_map: bool,
     /// Live holders: id → permits.
     live: Vec<(String, i64)>,
     expired: Vec<String>,
@@ -288,6 +290,7 @@ impl Store {
             ..Default::default()
         };
         if let Some(AttributeValue::M(holders)) = item.get("holders") {
+            sem.has_map = true;
             for (id, h) in holders {
                 let AttributeValue::M(h) = h else { continue };
                 let permits = num_attr(h, "n").unwrap_or(0);
@@ -326,17 +329,23 @@ impl Store {
                 m.insert("until".to_string(), n(until));
                 AttributeValue::M(m)
             };
-            let (upd, cond) = if sem.version == 0 {
-                // A fresh item needs its map before a nested path can be set.
+            let (upd, cond) = if !sem.has_map {
+                // An item without its map needs the map before a nested path can be
+                // set (a new item, or one that only holds the limit).
                 let mut holders = HashMap::new();
                 if take > 0 {
                     holders.insert(holder.to_string(), mine());
                 }
+                let cond = if sem.version == 0 {
+                    Cond::new("attribute_not_exists(version)")
+                } else {
+                    Cond::version(sem.version)
+                };
                 (
                     Upd::new("SET version = :next, holders = :holders")
-                        .value(":next", n(1))
+                        .value(":next", n(sem.version + 1))
                         .value(":holders", AttributeValue::M(holders)),
-                    Cond::new("attribute_not_exists(version)"),
+                    cond,
                 )
             } else {
                 let mut expr = String::from("SET version = :next");

@@ -335,3 +335,74 @@ async fn a_deleted_or_unpolled_card_leaves_its_cohort() {
         Some(1)
     );
 }
+
+#[tokio::test]
+async fn the_concurrency_limit_holds_under_a_burst() {
+    let (app, fake, admin) = setup(40).await;
+    fake.set_latency(std::time::Duration::from_millis(40));
+    let limited = app
+        .put(
+            "/api/admin/polling-concurrency/carddata",
+            &admin,
+            json!({"max_concurrency": 4}),
+        )
+        .await;
+    assert_eq!(limited.ok()["max_concurrency"], json!(4));
+    let mut ids = Vec::new();
+    for n in 1..=40 {
+        ids.push(card_id(&app, n).await);
+    }
+    // Manual trigger (J9): 40 cards, 2 messages; four consumers at once, as Lambda
+    // would run them.
+    let r = app
+        .post(
+            "/api/admin/polling-manual-trigger",
+            &admin,
+            json!({"task_type": "carddata", "iot_card_ids": ids}),
+        )
+        .await;
+    assert_eq!(r.ok()["card_count"], json!(40));
+    fake.reset_max_in_flight();
+    let consumers: Vec<_> = (0..4)
+        .map(|_| {
+            let state = app.state.clone();
+            tokio::spawn(async move {
+                loop {
+                    let n =
+                        shared::local::pump_job_queue(&state, JobQueue::PollingCarddata, 1, |e| {
+                            polling::handle(&state, e)
+                        })
+                        .await
+                        .unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+    for c in consumers {
+        c.await.unwrap();
+    }
+    assert_eq!(fake.count("/flow-card/flow"), 40, "every card checked once");
+    assert!(
+        fake.max_in_flight() <= 4,
+        "the gateway saw {} checks at once",
+        fake.max_in_flight()
+    );
+    assert!(fake.max_in_flight() >= 2, "checks ran concurrently");
+    let logs = app
+        .get("/api/admin/polling-manual-trigger/logs", &admin)
+        .await;
+    assert_eq!(logs.ok()["list"][0]["card_count"], json!(40));
+    let monitor = app
+        .get("/api/admin/polling-monitoring/queues/carddata", &admin)
+        .await;
+    assert_eq!(monitor.ok()["checks_last_hour"], json!(40));
+    assert_eq!(monitor.ok()["max_concurrency"], json!(4));
+    // Agents do not see polling administration.
+    let agent = app.agent("PA1").await;
+    app.get("/api/admin/polling-monitoring/overview", &agent)
+        .await
+        .err(403, 1005);
+}

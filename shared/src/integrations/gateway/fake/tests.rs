@@ -245,7 +245,10 @@ async fn fifty_calls_with_latency_run_at_once() {
     // A lock held across the sleep would show 1; a loaded CI machine may spread a
     // burst, so any clear overlap passes (50 on an idle machine).
     let most = seen.iter().copied().max().unwrap_or(0);
-    assert!((20..=50).contains(&most), "most in flight per burst: {seen:?}");
+    assert!(
+        (20..=50).contains(&most),
+        "most in flight per burst: {seen:?}"
+    );
     assert_eq!(fake.in_flight(), 0);
     assert_eq!(fake.count("/flow-card/flow"), 50);
     assert_eq!(fake.requests(), 50);
