@@ -356,6 +356,12 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/admin/orders/purchase-check",
         C("order:create"),
     ),
+    // Package lifecycle (admin-polling group).
+    (
+        "POST",
+        "/api/admin/internal/trigger-data-reset",
+        C("polling:manage"),
+    ),
 ];
 
 /// What `method` on the route template `path` requires (`HEAD` as `GET`); `None`

@@ -8,6 +8,7 @@ pub mod admin_asset_allocations;
 pub mod admin_assets;
 pub mod admin_auth;
 pub mod admin_carriers;
+pub mod admin_data_reset;
 pub mod admin_devices;
 pub mod admin_enterprises;
 pub mod admin_iot_cards;
@@ -95,7 +96,8 @@ pub fn app(state: AppState) -> Router {
         .merge(admin_agent_recharges::routes())
         .merge(admin_wechat_configs::routes())
         .merge(payment_callbacks::routes())
-        .merge(admin_orders::routes());
+        .merge(admin_orders::routes())
+        .merge(admin_data_reset::routes());
     group(routes, state)
 }
 

@@ -103,6 +103,7 @@ fn build() -> Document {
         super::admin_agent_recharges::Doc::openapi(),
         super::admin_wechat_configs::Doc::openapi(),
         super::payment_callbacks::Doc::openapi(),
+        super::admin_data_reset::Doc::openapi(),
     ] {
         doc.merge(group);
     }

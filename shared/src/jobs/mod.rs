@@ -4,8 +4,12 @@
 pub mod audit_writer;
 pub mod bulk;
 pub mod bulk_sweeper;
+pub mod data_reset;
 pub mod grant_sweeper;
 pub mod import;
 pub mod import_sweeper;
+pub mod package_activation;
+pub mod package_activation_check;
+pub mod passes;
 pub mod payment_expiry;
 pub mod sqs;

@@ -31,6 +31,7 @@ pub mod steps;
 pub mod tally;
 pub mod ttl;
 pub mod tx;
+pub mod usage_lifecycle;
 pub mod usages;
 pub mod wallets;
 
