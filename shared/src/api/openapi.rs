@@ -70,6 +70,7 @@ pub const X_PROVIDER_FORMAT: &str = "x-provider-format";
         (name = "admin-agent-recharges", description = "Recharges of agents' main wallets; offline confirmation"),
         (name = "payment-callbacks", description = "Payment providers' notifications (WeChat Pay v3, Fuiou), answered in the providers' formats"),
         (name = "admin-wechat-configs", description = "Payment configurations (WeChat Pay direct or Fuiou), the single active one; the operation audit log"),
+        (name = "admin-polling", description = "Polling, alerts and scheduled package work: the manual data reset"),
     )
 )]
 struct ApiDoc;
