@@ -87,6 +87,9 @@ async fn main() -> Result<(), shared::local::LocalError> {
     // ---- admin-polling: run-now tasks (data cleanup); no daily cleanup timer locally
     // (POST /api/admin/data-cleanup/run runs it through this consumer).
     tokio::spawn(tasks_consumer(state.clone()));
+    // Package lifecycle: J10 and J13 every 10 s, the J11/J12 consumer.
+    tokio::spawn(package_lifecycle(state.clone()));
+    tokio::spawn(package_activation_consumer(state.clone()));
     if let Some(id) = shared::services::auth::bootstrap(&state).await? {
         tracing::info!(account_id = id, "seeded super admin");
     }
@@ -224,6 +227,41 @@ async fn tasks_consumer(state: AppState) {
             .await;
         if let Err(e) = pumped {
             tracing::warn!(error = %e, "tasks queue poll failed");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
+}
+
+// ---- package lifecycle (jobs.md J10–J13)
+
+/// Runs the package activation check (J10) and the data reset (J13) every 10 s, as
+/// their per-minute schedules' inner passes would.
+async fn package_lifecycle(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
+    loop {
+        every.tick().await;
+        let now = state.clock.now();
+        if let Err(e) = shared::jobs::package_activation_check::run_pass(&state, now).await {
+            tracing::warn!(error = %e, "package activation check failed");
+        }
+        let batch = shared::jobs::data_reset::BATCH;
+        if let Err(e) = shared::jobs::data_reset::run_pass(&state, now, batch).await {
+            tracing::warn!(error = %e, "data reset pass failed");
+        }
+    }
+}
+
+/// Feeds the package-activation queue (J11, J12) to its handler, as Lambda's SQS
+/// trigger would.
+async fn package_activation_consumer(state: AppState) {
+    use shared::config::JobQueue;
+    loop {
+        let pumped = shared::local::pump_job_queue(&state, JobQueue::PackageActivation, 5, |e| {
+            shared::jobs::package_activation::handle(&state, e)
+        })
+        .await;
+        if let Err(e) = pumped {
+            tracing::warn!(error = %e, "package activation queue poll failed");
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }
     }

@@ -420,6 +420,12 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ),
     ("GET", "/api/admin/data-cleanup-logs", C("polling:view")),
     ("POST", "/api/admin/data-cleanup/run", C("polling:manage")),
+    // Package lifecycle (admin-polling group).
+    (
+        "POST",
+        "/api/admin/internal/trigger-data-reset",
+        C("polling:manage"),
+    ),
 ];
 
 /// What `method` on the route template `path` requires (`HEAD` as `GET`); `None`

@@ -6,7 +6,7 @@
 use axum::Router;
 use utoipa::OpenApi;
 
-use super::{admin_data_cleanup, admin_polling_configs, admin_polling_ops};
+use super::{admin_data_cleanup, admin_data_reset, admin_polling_configs, admin_polling_ops};
 use crate::app::AppState;
 
 /// The tag of this group's operations in the OpenAPI document.
@@ -18,6 +18,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin_polling_configs::routes())
         .merge(admin_data_cleanup::routes())
         .merge(admin_polling_ops::routes())
+        .merge(admin_data_reset::routes())
 }
 
 /// This group's operations in the OpenAPI document (every part's `Doc` merged).
@@ -28,6 +29,7 @@ impl OpenApi for Doc {
         let mut doc = admin_polling_configs::Doc::openapi();
         doc.merge(admin_data_cleanup::Doc::openapi());
         doc.merge(admin_polling_ops::Doc::openapi());
+        doc.merge(admin_data_reset::Doc::openapi());
         doc
     }
 }

@@ -9,6 +9,7 @@ pub mod admin_assets;
 pub mod admin_auth;
 pub mod admin_carriers;
 pub mod admin_data_cleanup;
+pub mod admin_data_reset;
 pub mod admin_devices;
 pub mod admin_enterprises;
 pub mod admin_iot_cards;

@@ -453,5 +453,7 @@ impl From<&PackageUsage> for UsageView {
     }
 }
 
+pub mod lifecycle;
+
 #[cfg(test)]
 mod tests;

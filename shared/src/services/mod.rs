@@ -9,6 +9,7 @@ pub mod audit;
 pub mod audit_log;
 pub mod auth;
 pub mod callbacks;
+pub mod card_network;
 pub mod cards;
 pub mod carriers;
 pub mod catalog;

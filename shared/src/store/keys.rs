@@ -296,6 +296,28 @@ pub fn usage_head(t: AssetType, asset_id: u64) -> Key {
     Key::new(asset(t, asset_id).pk, "USAGEHEAD")
 }
 
+// ---- package lifecycle due indexes (jobs.md J10, J13)
+
+/// Shards of each usage due index: a usage's shard is its id modulo this.
+pub const USAGE_DUE_SHARDS: u64 = 64;
+
+/// Expiry due-index partition (`gsi3pk`) of shard `shard`: live mains and live
+/// add-ons with their own validity, sorted by `valid_until`.
+pub fn usage_expiry_due(shard: u64) -> String {
+    format!("USAGES#EXPIRY#{shard}")
+}
+
+/// Reset due-index partition (`gsi4pk`) of shard `shard`: live usages with a reset
+/// cycle, sorted by `next_reset_at`.
+pub fn usage_reset_due(shard: u64) -> String {
+    format!("USAGES#RESET#{shard}")
+}
+
+/// Sort key of usage `id` due at `at` in a usage due index.
+pub fn usage_due_sort(at: i64, id: u64) -> String {
+    format!("{:012}#{id:020}", at.max(0))
+}
+
 /// Order `id`.
 pub fn order(id: u64) -> Key {
     Key::new(format!("ORDER#{id}"), ENTITY)

@@ -36,6 +36,7 @@ pub mod tally;
 pub mod ttl;
 pub mod tx;
 pub mod usage_checks;
+pub mod usage_lifecycle;
 pub mod usages;
 pub mod wallets;
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{self, daily_record, usage, usage_pointer};
 use super::tx::Tx;
-use super::{from_item, to_item, Item, On, Store, StoreError};
+use super::{from_item, s, to_item, Item, On, Store, StoreError};
 use crate::domain::assets::AssetType;
 use crate::domain::usage::PackageUsage;
 
@@ -27,9 +27,22 @@ pub struct DailyRecord {
     pub cumulative_usage_mb: i64,
 }
 
-/// The stored item of `u`.
+/// The stored item of `u`, with its due-index entries derived from it (so every
+/// writer keeps them true): the expiry index (`gsi3`) while [`PackageUsage::expiry_due_at`]
+/// says so, the reset index (`gsi4`) while [`PackageUsage::reset_due_at`] does;
+/// both sharded by usage id.
 pub fn usage_item(u: &PackageUsage) -> Result<Item, StoreError> {
-    to_item(u, &usage(u.asset_type, u.asset_id, u.id))
+    let mut item = to_item(u, &usage(u.asset_type, u.asset_id, u.id))?;
+    let shard = u.id % keys::USAGE_DUE_SHARDS;
+    if let Some(at) = u.expiry_due_at() {
+        item.insert("gsi3pk".into(), s(keys::usage_expiry_due(shard)));
+        item.insert("gsi3sk".into(), s(keys::usage_due_sort(at, u.id)));
+    }
+    if let Some(at) = u.reset_due_at() {
+        item.insert("gsi4pk".into(), s(keys::usage_reset_due(shard)));
+        item.insert("gsi4sk".into(), s(keys::usage_due_sort(at, u.id)));
+    }
+    Ok(item)
 }
 
 /// Adds a new usage and its pointer to `tx` (both must not exist).

@@ -28,6 +28,7 @@ mod import_arrivals;
 mod import_groups;
 mod import_recovery;
 mod imports;
+mod lifecycle;
 mod lists;
 mod matrix;
 mod money_matrix;

@@ -1,0 +1,75 @@
+//! Automatic stop and resume of cards for data exhaustion (domain.md §5.7.7, §6.6):
+//! the package check stops a verified card whose usages are all used up; a new
+//! package, a data reset or a queued activation resumes it. Unverified cards never
+//! take part; a device protect period in the opposite direction leaves the card as
+//! it is (the protect check owns it then). Each change is stored conditioned on the
+//! card's version read (and on the protect period still not running).
+
+use super::asset_ops::OpsError;
+use crate::app::AppState;
+use crate::domain::assets::{Direction, IotCard};
+use crate::domain::usage::lifecycle::{resume, stop_for_exhaustion, stopped_for_exhaustion};
+use crate::store::assets::card_item;
+
+/// Stops `card` for data exhaustion: gateway stop, `network_status = 0`,
+/// `stopped_at`, `stop_reason = 流量耗尽`. `Ok(false)` when it is left as is
+/// (unverified, already stopped, deleted, or its device is in a start protect
+/// period).
+pub async fn stop_exhausted(state: &AppState, card: &IotCard) -> Result<bool, OpsError> {
+    if !card.is_verified() || card.network_status == 0 || card.deleted_at.is_some() {
+        return Ok(false);
+    }
+    switch(state, card, Direction::Stop).await
+}
+
+/// Resumes `card` if it was stopped for data exhaustion: gateway start,
+/// `network_status = 1`, `resumed_at`, no stop reason. `Ok(false)` when it is left
+/// as is (not stopped for exhaustion, unverified, deleted, or its device is in a
+/// stop protect period).
+pub async fn resume_exhausted(state: &AppState, card: &IotCard) -> Result<bool, OpsError> {
+    if !stopped_for_exhaustion(card) || !card.is_verified() || card.deleted_at.is_some() {
+        return Ok(false);
+    }
+    switch(state, card, Direction::Start).await
+}
+
+async fn switch(state: &AppState, card: &IotCard, dir: Direction) -> Result<bool, OpsError> {
+    let store = &state.store;
+    let now = state.clock.now();
+    if let Some(device) = card.bound_device_id {
+        if store
+            .device_protect_live(device, dir.opposite(), now)
+            .await?
+        {
+            tracing::info!(
+                card_id = card.id,
+                direction = dir.as_str(),
+                "card left to its device's protect period"
+            );
+            return Ok(false);
+        }
+    }
+    let gateway = state.gateway().await?.ok_or(OpsError::NoGateway)?;
+    gateway
+        .switch_card_network(&card.iccid, dir == Direction::Stop)
+        .await?;
+    let changed = match dir {
+        Direction::Stop => stop_for_exhaustion(card, now),
+        Direction::Start => resume(card, now),
+    };
+    store
+        .save_switched_card(
+            card_item(&changed)?,
+            card.version,
+            card.bound_device_id,
+            dir,
+            now,
+        )
+        .await?;
+    tracing::info!(
+        card_id = card.id,
+        direction = dir.as_str(),
+        "card switched for data exhaustion"
+    );
+    Ok(true)
+}
