@@ -315,6 +315,8 @@ codes! {
     NO_PAYMENT_CONFIG = 1175, BAD_REQUEST, "当前无可用的支付配置", "no payment config available";
     /// `CodeAssetNotFound`.
     ASSET_NOT_FOUND = 1180, NOT_FOUND, "资产不存在", "asset not found";
+    /// No such polling alert rule.
+    POLLING_ALERT_RULE_NOT_FOUND = 1210, NOT_FOUND, "告警规则不存在", "polling alert rule not found";
     /// `CodeInternalError`.
     INTERNAL = 2001, INTERNAL_SERVER_ERROR, "服务器内部错误", "internal server error";
     /// `CodeDatabaseError`.

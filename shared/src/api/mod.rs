@@ -21,6 +21,8 @@ pub mod admin_shops;
 pub mod admin_storage;
 pub mod admin_wallets;
 pub mod admin_wechat_configs;
+// Polling alerts (merged into the admin-polling group by its router).
+pub mod admin_polling_alerts;
 pub mod envelope;
 pub mod extract;
 pub mod health;
@@ -95,7 +97,9 @@ pub fn app(state: AppState) -> Router {
         .merge(admin_agent_recharges::routes())
         .merge(admin_wechat_configs::routes())
         .merge(payment_callbacks::routes())
-        .merge(admin_orders::routes());
+        .merge(admin_orders::routes())
+        // Polling alerts (until the admin-polling group router merges them).
+        .merge(admin_polling_alerts::routes());
     group(routes, state)
 }
 

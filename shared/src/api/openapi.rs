@@ -70,6 +70,7 @@ pub const X_PROVIDER_FORMAT: &str = "x-provider-format";
         (name = "admin-agent-recharges", description = "Recharges of agents' main wallets; offline confirmation"),
         (name = "payment-callbacks", description = "Payment providers' notifications (WeChat Pay v3, Fuiou), answered in the providers' formats"),
         (name = "admin-wechat-configs", description = "Payment configurations (WeChat Pay direct or Fuiou), the single active one; the operation audit log"),
+        (name = "admin-polling", description = "Polling configuration, monitoring, alert rules and their signed webhooks, data cleanup"),
     )
 )]
 struct ApiDoc;
@@ -103,6 +104,8 @@ fn build() -> Document {
         super::admin_agent_recharges::Doc::openapi(),
         super::admin_wechat_configs::Doc::openapi(),
         super::payment_callbacks::Doc::openapi(),
+        // Polling alerts (part of admin-polling).
+        super::admin_polling_alerts::Doc::openapi(),
     ] {
         doc.merge(group);
     }

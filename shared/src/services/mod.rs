@@ -20,6 +20,7 @@ pub mod orders;
 pub mod org;
 pub mod payment_configs;
 pub mod payments;
+pub mod polling_alerts;
 pub mod recharge_payments;
 pub mod recharges;
 pub mod resolve;

@@ -20,6 +20,7 @@ pub mod orders;
 pub mod org;
 pub mod payment_configs;
 pub mod permissions;
+pub mod polling_alerts;
 pub mod prefetch;
 mod queued;
 pub mod rate_limit;

@@ -35,6 +35,7 @@ mod orders;
 mod org;
 mod payments;
 mod permissions;
+mod polling_alerts;
 mod races;
 mod recharges;
 mod scale;
