@@ -80,6 +80,8 @@ async fn main() -> Result<(), shared::local::LocalError> {
     tokio::spawn(grant_sweeper(state.clone()));
     tokio::spawn(audit_consumer(state.clone()));
     tokio::spawn(payment_expiry(state.clone()));
+    // Polling alert notifications.
+    tokio::spawn(alert_webhooks_consumer(state.clone()));
     if let Some(id) = shared::services::auth::bootstrap(&state).await? {
         tracing::info!(account_id = id, "seeded super admin");
     }
@@ -145,6 +147,22 @@ async fn payment_expiry(state: AppState) {
         every.tick().await;
         if let Err(e) = shared::jobs::payment_expiry::run(&state).await {
             tracing::warn!(error = %e, "payment expiry run failed");
+        }
+    }
+}
+
+/// Feeds the alert webhook queue to its deliverer, as Lambda's SQS trigger would
+/// (a failed delivery comes back after its back-off).
+async fn alert_webhooks_consumer(state: AppState) {
+    use shared::config::JobQueue;
+    loop {
+        let handled = shared::local::pump_job_queue(&state, JobQueue::AlertWebhooks, 5, |e| {
+            shared::jobs::alert_webhooks::handle(&state, e)
+        })
+        .await;
+        if let Err(e) = handled {
+            tracing::warn!(error = %e, "alert webhook queue poll failed");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }
     }
 }

@@ -63,8 +63,9 @@ pub fn retry_delay(attempt: i64) -> i32 {
     let i = usize::try_from(attempt.saturating_sub(1)).unwrap_or(0);
     RETRY_SECS
         .get(i)
+        .or(RETRY_SECS.last())
         .copied()
-        .unwrap_or(RETRY_SECS[RETRY_SECS.len() - 1])
+        .unwrap_or(600)
 }
 
 fn http() -> &'static reqwest::Client {
