@@ -313,6 +313,8 @@ codes! {
     PAYMENT_CALLBACK_INVALID = 1174, BAD_REQUEST, "支付回调验签失败", "payment notification signature invalid";
     /// `CodeNoPaymentConfig`: no active payment configuration, online payment refused.
     NO_PAYMENT_CONFIG = 1175, BAD_REQUEST, "当前无可用的支付配置", "no payment config available";
+    /// No such polling alert rule.
+    POLLING_ALERT_RULE_NOT_FOUND = 1210, NOT_FOUND, "告警规则不存在", "polling alert rule not found";
     /// `CodeAssetNotFound`.
     ASSET_NOT_FOUND = 1180, NOT_FOUND, "资产不存在", "asset not found";
     // ---- admin-polling (1200-1209)

@@ -6,6 +6,7 @@
 
 pub mod payment_fakes;
 pub mod scale;
+pub mod webhook_receiver;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 

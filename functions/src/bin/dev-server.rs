@@ -80,7 +80,10 @@ async fn main() -> Result<(), shared::local::LocalError> {
     tokio::spawn(grant_sweeper(state.clone()));
     tokio::spawn(audit_consumer(state.clone()));
     tokio::spawn(payment_expiry(state.clone()));
+    // Polling alert notifications.
+    tokio::spawn(alert_webhooks_consumer(state.clone()));
     tokio::spawn(polling_dispatcher(state.clone()));
+    tokio::spawn(polling_alert_check(state.clone()));
     for q in shared::domain::polling::TaskType::ALL {
         tokio::spawn(polling_consumer(state.clone(), q.queue()));
     }
@@ -263,6 +266,41 @@ async fn package_activation_consumer(state: AppState) {
         if let Err(e) = pumped {
             tracing::warn!(error = %e, "package activation queue poll failed");
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
+}
+
+/// Feeds the alert webhook queue to its deliverer, as Lambda's SQS trigger would
+/// (a failed delivery comes back after its back-off).
+async fn alert_webhooks_consumer(state: AppState) {
+    use shared::config::JobQueue;
+    loop {
+        let handled = shared::local::pump_job_queue(&state, JobQueue::AlertWebhooks, 5, |e| {
+            shared::jobs::alert_webhooks::handle(&state, e)
+        })
+        .await;
+        if let Err(e) = handled {
+            tracing::warn!(error = %e, "alert webhook queue poll failed");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
+}
+
+/// Evaluates the polling alert rules every minute (J2), as its schedule would.
+async fn polling_alert_check(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        let snapshot = match shared::services::polling::admin::metrics_snapshot(&state).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "polling metrics unavailable");
+                continue;
+            }
+        };
+        let now = state.clock.now();
+        if let Err(e) = shared::jobs::polling_alerts::run(&state, now, &snapshot).await {
+            tracing::warn!(error = %e, "polling alert check failed");
         }
     }
 }

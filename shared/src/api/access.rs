@@ -426,6 +426,29 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/admin/internal/trigger-data-reset",
         C("polling:manage"),
     ),
+    // Polling alerts.
+    ("GET", "/api/admin/polling-alert-rules", C("polling:view")),
+    (
+        "POST",
+        "/api/admin/polling-alert-rules",
+        C("polling:manage"),
+    ),
+    (
+        "PUT",
+        "/api/admin/polling-alert-rules/{id}",
+        C("polling:manage"),
+    ),
+    (
+        "DELETE",
+        "/api/admin/polling-alert-rules/{id}",
+        C("polling:manage"),
+    ),
+    (
+        "GET",
+        "/api/admin/polling-alert-rules/{id}/deliveries",
+        C("polling:view"),
+    ),
+    ("GET", "/api/admin/polling-alert-history", C("polling:view")),
 ];
 
 /// What `method` on the route template `path` requires (`HEAD` as `GET`); `None`

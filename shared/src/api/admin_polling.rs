@@ -6,7 +6,10 @@
 use axum::Router;
 use utoipa::OpenApi;
 
-use super::{admin_data_cleanup, admin_data_reset, admin_polling_configs, admin_polling_ops};
+use super::{
+    admin_data_cleanup, admin_data_reset, admin_polling_alerts, admin_polling_configs,
+    admin_polling_ops,
+};
 use crate::app::AppState;
 
 /// The tag of this group's operations in the OpenAPI document.
@@ -19,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin_data_cleanup::routes())
         .merge(admin_polling_ops::routes())
         .merge(admin_data_reset::routes())
+        .merge(admin_polling_alerts::routes())
 }
 
 /// This group's operations in the OpenAPI document (every part's `Doc` merged).
@@ -30,6 +34,7 @@ impl OpenApi for Doc {
         doc.merge(admin_data_cleanup::Doc::openapi());
         doc.merge(admin_polling_ops::Doc::openapi());
         doc.merge(admin_data_reset::Doc::openapi());
+        doc.merge(admin_polling_alerts::Doc::openapi());
         doc
     }
 }

@@ -18,6 +18,7 @@ pub mod admin_package_series;
 pub mod admin_package_usage;
 pub mod admin_packages;
 pub mod admin_polling;
+pub mod admin_polling_alerts;
 pub mod admin_polling_configs;
 pub mod admin_polling_ops;
 pub mod admin_roles;

@@ -14,6 +14,7 @@ pub mod password;
 pub mod payment_config;
 pub mod permissions;
 pub mod polling;
+pub mod polling_alerts;
 pub mod pricing;
 pub mod recharge;
 pub mod shop_path;

@@ -10,6 +10,7 @@ pub mod kms;
 pub mod pay_keys;
 pub mod s3_events;
 pub mod secrets;
+pub mod webhooks;
 pub mod wechat_pay;
 
 /// Installs the rustls crypto provider (aws-lc, the one the AWS SDK already uses)

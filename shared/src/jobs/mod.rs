@@ -1,6 +1,7 @@
 //! Background job handlers (SQS, schedules): imports, bulk moves, sweeps. Each is invoked by its Lambda binary
 //! and, locally, by the dev server.
 
+pub mod alert_webhooks;
 pub mod audit_writer;
 pub mod bulk;
 pub mod bulk_sweeper;
@@ -14,5 +15,6 @@ pub mod package_activation_check;
 pub mod passes;
 pub mod payment_expiry;
 pub mod polling;
+pub mod polling_alerts;
 pub mod sqs;
 pub mod tasks;

@@ -23,6 +23,7 @@ pub mod org;
 pub mod payment_configs;
 pub mod payments;
 pub mod polling;
+pub mod polling_alerts;
 pub mod polling_configs;
 pub mod recharge_payments;
 pub mod recharges;

@@ -38,6 +38,7 @@ mod payments;
 mod permissions;
 mod polling;
 mod polling_admin;
+mod polling_alerts;
 mod races;
 mod recharges;
 mod scale;

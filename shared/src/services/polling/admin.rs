@@ -303,3 +303,32 @@ pub async fn trigger_logs(
     let (cursor, size) = page.parse()?;
     Ok(state.store.trigger_logs(size, cursor).await?)
 }
+
+/// The polling metrics the alert rules (J2) are evaluated on, from the monitoring
+/// views (counters of the last hour, due cohorts, queue depths). The dead-letter
+/// queues' depths are not read yet (their URLs are not configured): 0.
+pub async fn metrics_snapshot(
+    state: &AppState,
+) -> Result<crate::domain::polling_alerts::MetricsSnapshot, PollingAdminError> {
+    use crate::domain::polling_alerts::{MetricsSnapshot, TaskMetrics};
+    let mut by_task = std::collections::BTreeMap::new();
+    for t in TaskType::ALL {
+        let q = queue(state, t).await?;
+        let queued =
+            (q.queued_messages.max(0) as u64) * crate::domain::polling::CARDS_PER_MESSAGE as u64;
+        by_task.insert(
+            t,
+            TaskMetrics {
+                backlog: q.due_cards.unwrap_or(u64::MAX / 2) + queued,
+                failure_rate_pct: q.failure_rate_pct.unwrap_or(0.0),
+                gateway_errors: q.gateway_errors_last_hour.max(0) as u64,
+                avg_latency_ms: q.avg_latency_ms.unwrap_or(0.0),
+                dlq_depth: 0,
+            },
+        );
+    }
+    Ok(MetricsSnapshot {
+        at: state.clock.now(),
+        by_task,
+    })
+}
