@@ -1,4 +1,5 @@
-//! Every key of the table, in one place. See `docs/data-model.md`.
+//! Every key of the table, in one place (long because it is that one place; split
+//! by entity if it keeps growing). See `docs/data-model.md`.
 
 use super::Key;
 

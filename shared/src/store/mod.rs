@@ -1,6 +1,7 @@
 //! DynamoDB access: one table (`infra/table.json`), key builders, conditional writes,
 //! optimistic locking, transactions, TTL items, idempotency records and the
-//! repositories of each aggregate.
+//! repositories of each aggregate (long because it holds the shared read/write
+//! primitives; the module list itself grew past the limit).
 
 pub mod asset_index;
 pub mod asset_lists;

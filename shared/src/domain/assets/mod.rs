@@ -1,5 +1,6 @@
 //! Asset entities: IoT cards, devices, SIM-slot bindings, allocation records and
-//! import tasks (domain.md §4.2), and their status values.
+//! import tasks (domain.md §4.2), and their status values (long because the card
+//! holds its network and real-name transitions; a `card` submodule is due).
 
 use std::fmt;
 
