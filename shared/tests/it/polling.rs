@@ -155,7 +155,7 @@ mod polling_report {
 #[tokio::test]
 async fn a_card_s_life_under_polling() {
     let (app, fake, _admin) = setup(1).await;
-    let c = card(&app, 1).await;
+    card(&app, 1).await;
     // Imported: scheduled for real-name, data and package checks within the interval.
     let due = |t| {
         let store = app.state.store.clone();
