@@ -401,8 +401,17 @@ async fn the_concurrency_limit_holds_under_a_burst() {
     assert_eq!(monitor.ok()["checks_last_hour"], json!(40));
     assert_eq!(monitor.ok()["max_concurrency"], json!(4));
     // Agents do not see polling administration.
-    let agent = app.agent("PA1").await;
-    app.get("/api/admin/polling-monitoring/overview", &agent)
+    let cast = crate::helpers::actors::Actors::new(&app).await;
+    for token in [&cast.l1, &cast.l3, &cast.enterprise] {
+        app.get("/api/admin/polling-monitoring/overview", token)
+            .await
+            .err(403, 1005);
+        app.post(
+            "/api/admin/polling-manual-trigger",
+            token,
+            json!({"task_type": "carddata", "iot_card_ids": [ids[0]]}),
+        )
         .await
         .err(403, 1005);
+    }
 }
