@@ -8,7 +8,7 @@
 use super::asset_ops::OpsError;
 use crate::app::AppState;
 use crate::domain::assets::{Direction, IotCard};
-use crate::domain::usage::lifecycle::{resume, stop_for_exhaustion, stopped_for_exhaustion};
+use crate::domain::stamp::Stamped;
 use crate::store::assets::card_item;
 
 /// Stops `card` for data exhaustion: gateway stop, `network_status = 0`,
@@ -27,7 +27,7 @@ pub async fn stop_exhausted(state: &AppState, card: &IotCard) -> Result<bool, Op
 /// as is (not stopped for exhaustion, unverified, deleted, or its device is in a
 /// stop protect period).
 pub async fn resume_exhausted(state: &AppState, card: &IotCard) -> Result<bool, OpsError> {
-    if !stopped_for_exhaustion(card) || !card.is_verified() || card.deleted_at.is_some() {
+    if !card.stopped_for_exhaustion() || !card.is_verified() || card.deleted_at.is_some() {
         return Ok(false);
     }
     switch(state, card, Direction::Start).await
@@ -53,10 +53,12 @@ async fn switch(state: &AppState, card: &IotCard, dir: Direction) -> Result<bool
     gateway
         .switch_card_network(&card.iccid, dir == Direction::Stop)
         .await?;
-    let changed = match dir {
-        Direction::Stop => stop_for_exhaustion(card, now),
-        Direction::Start => resume(card, now),
-    };
+    let mut changed = card.clone();
+    match dir {
+        Direction::Stop => changed.stop_exhausted(crate::clock::rfc3339(now)),
+        Direction::Start => changed.resume(crate::clock::rfc3339(now)),
+    }
+    changed.touch(crate::services::polling::network::SYSTEM, now);
     store
         .save_switched_card(
             card_item(&changed)?,

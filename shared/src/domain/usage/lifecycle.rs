@@ -1,14 +1,9 @@
 //! Package lifecycle rules (domain.md §5.7.1–§5.7.5, §6.2; jobs.md J10–J13): when a
 //! usage is due for expiry or reset, what expiry, activation and reset make of it,
-//! and how a card is stopped for exhaustion and resumed. Pure functions.
+//! Pure functions. (A card's stop for exhaustion and resume are `IotCard` methods.)
 
 use super::{expiry, next_reset, PackageUsage, UsageStatus};
-use crate::clock::rfc3339;
-use crate::domain::assets::IotCard;
 use crate::domain::catalog::{PackageType, ResetCycle};
-
-/// `stop_reason` of a card stopped because every active usage is used up.
-pub const STOP_REASON_EXHAUSTED: &str = "流量耗尽";
 
 /// Most reset moments a single reset skips over (a job down for a year of daily
 /// resets still ends on the latest moment).
@@ -197,34 +192,4 @@ pub fn invalidated_addons(usages: &[PackageUsage], main: u64) -> Vec<PackageUsag
         .filter(|u| u.status == UsageStatus::Pending || u.status.is_live())
         .map(|u| u.ended(UsageStatus::Invalidated))
         .collect()
-}
-
-/// Whether `card` was stopped because its data ran out.
-pub fn stopped_for_exhaustion(card: &IotCard) -> bool {
-    card.network_status == 0 && card.stop_reason.as_deref() == Some(STOP_REASON_EXHAUSTED)
-}
-
-/// `card` stopped for exhaustion at `at` (epoch seconds), version moved.
-pub fn stop_for_exhaustion(card: &IotCard, at: i64) -> IotCard {
-    IotCard {
-        network_status: 0,
-        stopped_at: Some(rfc3339(at)),
-        stop_reason: Some(STOP_REASON_EXHAUSTED.into()),
-        updated_at: rfc3339(at),
-        version: card.version + 1,
-        ..card.clone()
-    }
-}
-
-/// `card` resumed at `at` (epoch seconds): started, `resumed_at`, no stop reason,
-/// version moved.
-pub fn resume(card: &IotCard, at: i64) -> IotCard {
-    IotCard {
-        network_status: 1,
-        resumed_at: Some(rfc3339(at)),
-        stop_reason: None,
-        updated_at: rfc3339(at),
-        version: card.version + 1,
-        ..card.clone()
-    }
 }

@@ -56,6 +56,8 @@ pub(crate) enum Fail {
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] crate::integrations::fifo::QueueError),
+    #[error(transparent)]
+    Job(#[from] crate::jobs::sqs::JobError),
     #[error("{0}")]
     Other(String),
 }
@@ -70,12 +72,23 @@ impl From<NetworkError> for Fail {
     }
 }
 
+impl From<crate::services::asset_ops::OpsError> for Fail {
+    fn from(e: crate::services::asset_ops::OpsError) -> Self {
+        use crate::services::asset_ops::OpsError;
+        match e {
+            OpsError::Gateway(g) => Fail::Gateway(g),
+            OpsError::Store(s) => Fail::Store(s),
+            other => Fail::Other(other.to_string()),
+        }
+    }
+}
+
 impl Fail {
     /// Whether another attempt may succeed.
     fn retryable(&self) -> bool {
         match self {
             Fail::Gateway(g) => g.retryable(),
-            Fail::Store(_) | Fail::Queue(_) => true,
+            Fail::Store(_) | Fail::Queue(_) | Fail::Job(_) => true,
             Fail::Other(_) => false,
         }
     }

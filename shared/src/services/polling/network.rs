@@ -1,6 +1,6 @@
-//! Stopping and starting a card at the carrier for data reasons (exhaustion,
-//! resume) and for protect consistency, recorded on the card conditioned on the
-//! version read.
+//! Stopping and starting a card at the carrier for protect consistency (J8),
+//! recorded on the card conditioned on the version read. Stops and resumes for data
+//! exhaustion are `services::card_network`'s.
 
 use crate::app::AppState;
 use crate::clock::rfc3339;
@@ -47,26 +47,6 @@ async fn switch(
         .save_asset(card_item(&c)?, card.version, c.id, &[])
         .await?;
     Ok(c)
-}
-
-/// Stops a verified, started card whose data ran out (`stop_reason` 流量耗尽);
-/// answers whether it stopped it.
-pub async fn stop_exhausted(state: &AppState, card: &IotCard) -> Result<bool, NetworkError> {
-    if !card.is_verified() || !card.is_started() {
-        return Ok(false);
-    }
-    switch(state, card, true, |c, at| c.stop_exhausted(at)).await?;
-    Ok(true)
-}
-
-/// Resumes a verified card stopped because its data ran out; answers whether it
-/// resumed it.
-pub async fn resume_exhausted(state: &AppState, card: &IotCard) -> Result<bool, NetworkError> {
-    if !card.is_verified() || !card.stopped_for_exhaustion() {
-        return Ok(false);
-    }
-    switch(state, card, false, |c, at| c.resume(at)).await?;
-    Ok(true)
 }
 
 /// Stops (`stop`) or starts a verified card to match its device's protect period.

@@ -4,11 +4,12 @@
 
 use super::carddata::absorbing_usages;
 use super::checks::{Done, Fail};
-use super::network::{enforce_protect, resume_exhausted, stop_exhausted};
+use super::network::enforce_protect;
 use crate::app::AppState;
 use crate::domain::assets::{Direction, IotCard, ProtectStatus};
 use crate::domain::polling::TaskType;
 use crate::domain::usage::UsageStatus;
+use crate::services::card_network::{resume_exhausted, stop_exhausted};
 
 /// The live protect direction of `card`'s device, if any.
 async fn protect(state: &AppState, card: &IotCard) -> Result<ProtectStatus, Fail> {
@@ -32,11 +33,12 @@ pub(crate) async fn check(state: &AppState, card: &IotCard) -> Result<Done, Fail
     let usages = absorbing_usages(state, card).await?;
     let active = usages.iter().any(|u| u.status == UsageStatus::Active);
     let started = std::time::Instant::now();
+    // A protect period in the opposite direction leaves the card as it is (A22;
+    // `card_network` checks it inside).
     let acted = if !active && card.is_started() {
-        // A start protect period keeps the card started until it ends (A22).
-        protect(state, card).await? != ProtectStatus::Start && stop_exhausted(state, card).await?
+        stop_exhausted(state, card).await?
     } else if active && card.stopped_for_exhaustion() {
-        protect(state, card).await? != ProtectStatus::Stop && resume_exhausted(state, card).await?
+        resume_exhausted(state, card).await?
     } else {
         false
     };

@@ -2,42 +2,15 @@
 //! for the first time gets its waiting packages activated (J12) and leaves the
 //! real-name checks.
 
-use serde::Serialize;
-
 use super::checks::{timed, Done, Fail};
 use super::network::SYSTEM;
 use crate::app::AppState;
 use crate::clock::rfc3339;
-use crate::config::JobQueue;
 use crate::domain::assets::{AssetType, IotCard};
 use crate::domain::polling::TaskType;
 use crate::domain::stamp::Stamped;
+use crate::jobs::package_activation::request_first_activation;
 use crate::store::assets::card_item;
-
-/// A first-activation request (J12) for an asset just verified.
-#[derive(Debug, Serialize)]
-struct FirstActivation {
-    kind: &'static str,
-    asset_type: AssetType,
-    asset_id: u64,
-}
-
-/// Asks the activation worker to start the packages of `asset` that waited for
-/// real-name verification.
-pub async fn request_first_activation(
-    state: &AppState,
-    asset_type: AssetType,
-    asset_id: u64,
-) -> Result<(), crate::integrations::fifo::QueueError> {
-    state
-        .job_queue(JobQueue::PackageActivation)
-        .send(&FirstActivation {
-            kind: "first_activation",
-            asset_type,
-            asset_id,
-        })
-        .await
-}
 
 /// Checks `card`'s real-name status.
 pub(crate) async fn check(
