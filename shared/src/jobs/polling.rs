@@ -8,6 +8,9 @@ use crate::services::polling::checks::{self, CheckError};
 use crate::services::polling::dispatch::{self, DispatchError, TaskDispatch};
 use crate::services::polling::CheckMessage;
 
+/// Delay before a batch that found no free permit is tried again.
+const BUSY_DELAY_SECS: i32 = 2;
+
 /// One dispatcher run now.
 pub async fn dispatch(state: &AppState) -> Result<Vec<TaskDispatch>, DispatchError> {
     dispatch::run(state, state.clock.now()).await
@@ -15,8 +18,7 @@ pub async fn dispatch(state: &AppState) -> Result<Vec<TaskDispatch>, DispatchErr
 
 /// Handles a batch of check messages (any task types). Undecodable messages fail
 /// (to the dead-letter queue after the receive limit); a batch whose task type has
-/// no free permit for a while fails whole and is retried after its visibility
-/// timeout. Cards whose check failed were re-sent on their own, so the others'
+/// no free permit for a while is sent again with a short delay. Cards whose check failed were re-sent on their own, so the others'
 /// messages are acknowledged.
 pub async fn handle(state: &AppState, event: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
@@ -34,10 +36,27 @@ pub async fn handle(state: &AppState, event: SqsEvent) -> SqsBatchResponse {
     }
     for (task, msgs) in by_task {
         let ids: Vec<String> = msgs.iter().map(|(id, _)| id.clone()).collect();
-        let res: Result<_, CheckError> =
-            checks::handle(state, task, msgs.into_iter().map(|(_, m)| m).collect()).await;
-        if let Err(e) = res {
-            tracing::warn!(task = task.as_str(), error = %e, "check batch failed");
+        let msgs: Vec<CheckMessage> = msgs.into_iter().map(|(_, m)| m).collect();
+        let res: Result<_, CheckError> = checks::handle(state, task, msgs.clone()).await;
+        let failed = match res {
+            Ok(_) => false,
+            // Every permit is taken: the cards come back in a few seconds instead of
+            // after the visibility timeout.
+            Err(CheckError::Busy(_)) => {
+                let later: Vec<(CheckMessage, i32)> =
+                    msgs.into_iter().map(|m| (m, BUSY_DELAY_SECS)).collect();
+                state
+                    .job_queue(task.queue())
+                    .send_batch(&later)
+                    .await
+                    .is_err()
+            }
+            Err(e) => {
+                tracing::warn!(task = task.as_str(), error = %e, "check batch failed");
+                true
+            }
+        };
+        if failed {
             response
                 .batch_item_failures
                 .extend(ids.into_iter().map(failure));

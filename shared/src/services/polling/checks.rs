@@ -23,7 +23,7 @@ use crate::store::StoreError;
 /// Attempts of a card's check before it waits for its next scheduled check.
 pub const MAX_ATTEMPTS: u32 = 4;
 /// How long an invocation waits for a free permit before giving its messages back.
-const PERMIT_WAIT_MS: u64 = 20_000;
+const PERMIT_WAIT_MS: u64 = 3_000;
 /// How long permits are held at most (a dead invocation's are freed after this).
 pub const PERMIT_LEASE_SECS: i64 = 120;
 
@@ -207,7 +207,7 @@ async fn acquire(
         if started.elapsed().as_millis() as u64 > PERMIT_WAIT_MS {
             return Err(CheckError::Busy(task));
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
 
