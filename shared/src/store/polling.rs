@@ -115,6 +115,24 @@ impl Store {
         Ok(())
     }
 
+    /// Adds `cards` to cohort `shard` of `task` at `minute`, whatever their own
+    /// shards (one write; the cohort's first move sorts them into their shards).
+    pub async fn join_cohort(
+        &self,
+        task: TaskType,
+        minute: i64,
+        shard: u64,
+        cards: &[u64],
+    ) -> Result<(), StoreError> {
+        self.update_if(
+            "cohort",
+            &keys::cohort(task, minute, shard),
+            Upd::new("ADD cards :ids").value(":ids", ns(cards)),
+            Cond::new("attribute_exists(pk) OR attribute_not_exists(pk)"),
+        )
+        .await
+    }
+
     /// Removes card `id` from cohort `sk` of `task` (a card no longer polled).
     pub async fn leave_cohort(&self, task: TaskType, sk: &str, id: u64) -> Result<(), StoreError> {
         let key = Key::new(keys::cohorts_pk(task), sk);

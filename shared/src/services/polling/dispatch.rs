@@ -12,7 +12,9 @@ use serde::Serialize;
 
 use super::{effective, CheckMessage};
 use crate::app::AppState;
-use crate::domain::polling::{minute, TaskType, CARDS_PER_MESSAGE, COHORT_SHARDS};
+use crate::domain::polling::{
+    minute, shard as card_shard, TaskType, CARDS_PER_MESSAGE, COHORT_SHARDS,
+};
 use crate::store::polling::Cohort;
 use crate::store::StoreError;
 
@@ -89,12 +91,17 @@ pub async fn dispatch_task(
             } else {
                 0
             };
-            let next_sk = crate::store::keys::cohort(task, next_minute, shard).sk;
-            let bodies: Vec<(CheckMessage, i32)> = leased
-                .cards
-                .chunks(CARDS_PER_MESSAGE)
-                .map(|chunk| {
-                    (
+            // Each card's next cohort is its own shard's (a batch joined by import
+            // shares one cohort until this first move sorts it).
+            let mut by_shard: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
+            for &id in &leased.cards {
+                by_shard.entry(card_shard(id)).or_default().push(id);
+            }
+            let mut bodies: Vec<(CheckMessage, i32)> = Vec::new();
+            for (sh, ids) in by_shard {
+                let next_sk = crate::store::keys::cohort(task, next_minute, sh).sk;
+                for chunk in ids.chunks(CARDS_PER_MESSAGE) {
+                    bodies.push((
                         CheckMessage {
                             task,
                             cards: chunk.to_vec(),
@@ -102,9 +109,9 @@ pub async fn dispatch_task(
                             attempt: 0,
                         },
                         delay,
-                    )
-                })
-                .collect();
+                    ));
+                }
+            }
             state.job_queue(task.queue()).send_batch(&bodies).await?;
             move_leased(state, task, leased.clone(), until, next_minute).await?;
             report.cohorts += 1;

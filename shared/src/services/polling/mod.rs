@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppState;
 use crate::domain::assets::IotCard;
 use crate::domain::polling::{
-    initial_tasks, minute, polled, spread_minute, Effective, TaskType, CARDS_PER_MESSAGE,
+    initial_tasks, minute, polled, shard, spread_minute, Effective, TaskType, CARDS_PER_MESSAGE,
 };
 use crate::integrations::fifo::QueueError;
 use crate::store::{Store, StoreError};
@@ -43,28 +43,27 @@ pub async fn effective(store: &Store, task: TaskType) -> Result<Effective, Store
     ))
 }
 
-/// Schedules new (imported) or backfilled `cards` for their task types, spread over
-/// each interval so a large batch does not fall due at once. Adding a card that is
-/// already scheduled only adds a check. Cost: one write per cohort touched.
+/// Schedules new (imported) or backfilled `cards` for their task types. A batch
+/// joins one cohort per task type, at a minute within the interval chosen by its
+/// first card (so batches spread over the interval and a replayed batch joins the
+/// same cohort); the first dispatch spreads its cards into their own shards. Cost:
+/// one read of the configurations and one write per task type.
 pub async fn schedule_cards(store: &Store, cards: &[IotCard], now: i64) -> Result<(), StoreError> {
+    let configs = store.polling_configs().await?;
     for task in [TaskType::Realname, TaskType::Carddata, TaskType::Package] {
-        let interval = effective(store, task).await?.interval_secs;
         let ids: Vec<u64> = cards
             .iter()
             .filter(|c| polled(c) && initial_tasks(c).contains(&task))
             .map(|c| c.id)
             .collect();
-        let count = ids.len() as u64;
-        let mut by_minute: std::collections::BTreeMap<i64, Vec<u64>> = Default::default();
-        for (i, id) in ids.into_iter().enumerate() {
-            by_minute
-                .entry(spread_minute(now, interval, i as u64, count))
-                .or_default()
-                .push(id);
-        }
-        for (m, ids) in by_minute {
-            store.join_cohorts(task, m, &ids).await?;
-        }
+        let Some(&first) = ids.first() else {
+            continue;
+        };
+        let interval =
+            Effective::of(task, configs.iter().find(|c| c.task_type == task)).interval_secs;
+        let span = (interval / 60).max(1) as u64;
+        let at = spread_minute(now, interval, first % span, span);
+        store.join_cohort(task, at, shard(first), &ids).await?;
     }
     Ok(())
 }

@@ -402,7 +402,8 @@ impl FakeWechatPay {
     }
 
     /// POSTs a notification to `url` (with the process's HTTP client); records and
-    /// returns our endpoint's status and body.
+    /// returns our endpoint's status and body. The generous timeout is for loaded
+    /// test machines (a debug build verifies RSA-3072 slowly), not WeChat's.
     pub async fn deliver(
         &self,
         url: &str,
@@ -411,7 +412,7 @@ impl FakeWechatPay {
     ) -> Result<(u16, String), FakeError> {
         let mut request = crate::integrations::http_client()
             .post(url)
-            .timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
             .body(body.to_vec());
         for (name, value) in headers {
             request = request.header(name.as_str(), value.as_str());
