@@ -255,8 +255,14 @@ pub async fn trigger(
             .collect();
         store.entities(&keys_).await?
     } else {
+        // Only well-formed ICCIDs are looked up (others are simply not found).
+        let wellformed: Vec<String> = named
+            .iter()
+            .filter_map(|s| crate::domain::identifiers::Iccid::parse(s).ok())
+            .map(|i| i.to_string())
+            .collect();
         let mut found = Vec::new();
-        for chunk in named.chunks(100) {
+        for chunk in wellformed.chunks(100) {
             found.extend(
                 store
                     .assets_by_identifier::<IotCard>(IdentifierKind::Iccid, chunk)
