@@ -1,5 +1,7 @@
-//! Automatic stop and resume of cards for data exhaustion (domain.md §5.7.7, §6.6):
-//! the package check stops a verified card whose usages are all used up; a new
+//! Automatic stop and start of cards by the system: for data exhaustion (domain.md
+//! §5.7.7, §6.6) and to match a device's protect period (J8).
+//!
+//! The package check stops a verified card whose usages are all used up; a new
 //! package, a data reset or a queued activation resumes it. Unverified cards never
 //! take part; a device protect period in the opposite direction leaves the card as
 //! it is (the protect check owns it then). Each change is stored conditioned on the
@@ -7,9 +9,13 @@
 
 use super::asset_ops::OpsError;
 use crate::app::AppState;
+use crate::clock::rfc3339;
 use crate::domain::assets::{Direction, IotCard};
 use crate::domain::stamp::Stamped;
 use crate::store::assets::card_item;
+
+/// Account id recorded on changes made by the system (polling, jobs).
+pub const SYSTEM: u64 = 0;
 
 /// Stops `card` for data exhaustion: gateway stop, `network_status = 0`,
 /// `stopped_at`, `stop_reason = 流量耗尽`. `Ok(false)` when it is left as is
@@ -19,7 +25,7 @@ pub async fn stop_exhausted(state: &AppState, card: &IotCard) -> Result<bool, Op
     if !card.is_verified() || card.network_status == 0 || card.deleted_at.is_some() {
         return Ok(false);
     }
-    switch(state, card, Direction::Stop).await
+    switch(state, card, Direction::Stop, |c, at| c.stop_exhausted(at)).await
 }
 
 /// Resumes `card` if it was stopped for data exhaustion: gateway start,
@@ -30,10 +36,31 @@ pub async fn resume_exhausted(state: &AppState, card: &IotCard) -> Result<bool, 
     if !card.stopped_for_exhaustion() || !card.is_verified() || card.deleted_at.is_some() {
         return Ok(false);
     }
-    switch(state, card, Direction::Start).await
+    switch(state, card, Direction::Start, |c, at| c.resume(at)).await
 }
 
-async fn switch(state: &AppState, card: &IotCard, dir: Direction) -> Result<bool, OpsError> {
+/// Stops (`Direction::Stop`) or starts a verified card to match its device's
+/// protect period (J8); `Ok(false)` when it already matches.
+pub async fn enforce_protect(
+    state: &AppState,
+    card: &IotCard,
+    dir: Direction,
+) -> Result<bool, OpsError> {
+    if !card.is_verified() || card.is_started() == (dir == Direction::Start) {
+        return Ok(false);
+    }
+    switch(state, card, dir, |c, at| c.switch(dir, at)).await
+}
+
+/// Switches `card` at the gateway, then stores `change` of it conditioned on the
+/// version read; leaves it as is while its device's protect period runs the other
+/// way.
+async fn switch(
+    state: &AppState,
+    card: &IotCard,
+    dir: Direction,
+    change: impl FnOnce(&mut IotCard, String),
+) -> Result<bool, OpsError> {
     let store = &state.store;
     let now = state.clock.now();
     if let Some(device) = card.bound_device_id {
@@ -54,11 +81,8 @@ async fn switch(state: &AppState, card: &IotCard, dir: Direction) -> Result<bool
         .switch_card_network(&card.iccid, dir == Direction::Stop)
         .await?;
     let mut changed = card.clone();
-    match dir {
-        Direction::Stop => changed.stop_exhausted(crate::clock::rfc3339(now)),
-        Direction::Start => changed.resume(crate::clock::rfc3339(now)),
-    }
-    changed.touch(crate::services::polling::network::SYSTEM, now);
+    change(&mut changed, rfc3339(now));
+    changed.touch(SYSTEM, now);
     store
         .save_switched_card(
             card_item(&changed)?,
@@ -71,7 +95,7 @@ async fn switch(state: &AppState, card: &IotCard, dir: Direction) -> Result<bool
     tracing::info!(
         card_id = card.id,
         direction = dir.as_str(),
-        "card switched for data exhaustion"
+        "card switched by the system"
     );
     Ok(true)
 }

@@ -44,8 +44,6 @@ pub struct Semaphore {
     version: i64,
     /// Whether the item holds the `holders` map yet.
     has_map: bool,
-    /// Live holders: id → permits.
-    live: Vec<(String, i64)>,
     expired: Vec<String>,
 }
 
@@ -79,6 +77,12 @@ pub struct Totals {
     pub last_dispatch_at: Option<i64>,
 }
 
+/// The condition of a write that creates or updates its item alike (counters,
+/// set unions): always true, so `update_if` can serve it.
+fn upsert() -> Cond {
+    Cond::new("attribute_exists(pk) OR attribute_not_exists(pk)")
+}
+
 fn ns(ids: &[u64]) -> AttributeValue {
     AttributeValue::Ns(ids.iter().map(u64::to_string).collect())
 }
@@ -108,7 +112,7 @@ impl Store {
                 "cohort",
                 &keys::cohort(task, minute, sh),
                 Upd::new("ADD cards :ids").value(":ids", ns(&ids)),
-                Cond::new("attribute_exists(pk) OR attribute_not_exists(pk)"),
+                upsert(),
             )
             .await?;
         }
@@ -128,7 +132,7 @@ impl Store {
             "cohort",
             &keys::cohort(task, minute, shard),
             Upd::new("ADD cards :ids").value(":ids", ns(cards)),
-            Cond::new("attribute_exists(pk) OR attribute_not_exists(pk)"),
+            upsert(),
         )
         .await
     }
@@ -314,7 +318,6 @@ impl Store {
                 let permits = num_attr(h, "n").unwrap_or(0);
                 if num_attr(h, "until").unwrap_or(0) > now {
                     sem.in_flight += permits;
-                    sem.live.push((id.clone(), permits));
                 } else {
                     sem.expired.push(id.clone());
                 }
@@ -428,7 +431,7 @@ impl Store {
                 .value(":max", n(max))
                 .value(":t", s(task.as_str()))
                 .value(":one", n(1)),
-            Cond::new("attribute_exists(pk) OR attribute_not_exists(pk)"),
+            upsert(),
         )
         .await
     }
@@ -450,15 +453,14 @@ impl Store {
                 .value(":g", n(c.gateway_errors))
                 .value(":l", n(c.latency_ms))
         };
-        let any = || Cond::new("attribute_exists(pk) OR attribute_not_exists(pk)");
         self.update_if(
             "stats",
             &keys::poll_stats_minute(task, minute),
             upd(" SET expires_at = :ttl").value(":ttl", n(now + STATS_RETENTION_SECS)),
-            any(),
+            upsert(),
         )
         .await?;
-        self.update_if("stats", &keys::poll_stats(task), upd(""), any())
+        self.update_if("stats", &keys::poll_stats(task), upd(""), upsert())
             .await
     }
 
@@ -470,14 +472,13 @@ impl Store {
         cards: i64,
     ) -> Result<(), StoreError> {
         let minute = crate::domain::polling::minute(now);
-        let any = || Cond::new("attribute_exists(pk) OR attribute_not_exists(pk)");
         self.update_if(
             "stats",
             &keys::poll_stats_minute(task, minute),
             Upd::new("ADD dispatched :d SET expires_at = :ttl")
                 .value(":d", n(cards))
                 .value(":ttl", n(now + STATS_RETENTION_SECS)),
-            any(),
+            upsert(),
         )
         .await?;
         self.update_if(
@@ -486,7 +487,7 @@ impl Store {
             Upd::new("ADD dispatched :d SET last_dispatch_at = :now")
                 .value(":d", n(cards))
                 .value(":now", n(now)),
-            any(),
+            upsert(),
         )
         .await
     }

@@ -129,9 +129,9 @@ async fn usages(app: &TestApp, card: u64) -> Vec<PackageUsage> {
 /// Advances the clock by `secs` and a minute (so the cohorts are overdue and sent
 /// without the in-minute spreading delay), runs the dispatcher and the checks it
 /// queued.
-async fn tick(app: &TestApp, secs: i64) -> Vec<polling_report::Row> {
+async fn tick(app: &TestApp, secs: i64) {
     app.state.clock.advance(secs + 60);
-    let report = polling::dispatch(&app.state).await.unwrap();
+    polling::dispatch(&app.state).await.unwrap();
     for q in [
         JobQueue::PollingRealname,
         JobQueue::PollingCarddata,
@@ -142,14 +142,6 @@ async fn tick(app: &TestApp, secs: i64) -> Vec<polling_report::Row> {
     }
     // Follow-up package checks queued by card data checks.
     pump(app, JobQueue::PollingPackage).await;
-    report
-        .into_iter()
-        .map(|r| (r.task_type.unwrap(), r.cards))
-        .collect()
-}
-
-mod polling_report {
-    pub type Row = (shared::domain::polling::TaskType, usize);
 }
 
 #[tokio::test]

@@ -7,8 +7,7 @@
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
 
-use super::checks::{timed, Done, Fail};
-use super::network::SYSTEM;
+use super::checks::{gateway, timed, Done, Fail};
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::domain::assets::{AssetType, Device, IotCard};
@@ -16,6 +15,7 @@ use crate::domain::catalog::PackageType;
 use crate::domain::polling::{usage_delta, TaskType};
 use crate::domain::stamp::Stamped;
 use crate::domain::usage::{deduct, virtual_view, Deductible, PackageUsage, UsageStatus};
+use crate::services::card_network::SYSTEM;
 use crate::store::assets::card_item;
 use crate::store::usage_checks::{DailyAdd, UsageCheck};
 use crate::store::{keys, StoreError};
@@ -93,11 +93,7 @@ fn deducted(usages: &[PackageUsage], delta: i64) -> Vec<(PackageUsage, i64)> {
 
 /// Checks `card`'s data usage.
 pub(crate) async fn check(state: &AppState, card: &IotCard) -> Result<Done, Fail> {
-    let gw = state
-        .gateway()
-        .await
-        .map_err(|e| Fail::Other(e.to_string()))?
-        .ok_or_else(|| Fail::Other("no carrier gateway configured".into()))?;
+    let gw = gateway(state).await?;
     let (res, ms) = timed(gw.flow(&card.iccid)).await;
     let flow = res?;
     let used = Decimal::from_f64(flow.used)

@@ -10,12 +10,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::network::NetworkError;
 use super::{effective, CheckMessage};
 use crate::app::AppState;
 use crate::domain::assets::IotCard;
 use crate::domain::polling::{polled, PollFilters, TaskType};
-use crate::integrations::gateway::client::GatewayError;
+use crate::integrations::gateway::client::{GatewayClient, GatewayError};
 use crate::store::keys;
 use crate::store::polling::CheckCounts;
 use crate::store::StoreError;
@@ -60,16 +59,6 @@ pub(crate) enum Fail {
     Job(#[from] crate::jobs::sqs::JobError),
     #[error("{0}")]
     Other(String),
-}
-
-impl From<NetworkError> for Fail {
-    fn from(e: NetworkError) -> Self {
-        match e {
-            NetworkError::Gateway(g) => Fail::Gateway(g),
-            NetworkError::Store(s) => Fail::Store(s),
-            NetworkError::NoGateway => Fail::Other("no carrier gateway configured".into()),
-        }
-    }
 }
 
 impl From<crate::services::asset_ops::OpsError> for Fail {
@@ -238,6 +227,15 @@ async fn check_card(
         TaskType::Package => super::package::check(state, &card).await,
         TaskType::Protect => super::package::check_protect(state, &card, cohort).await,
     }
+}
+
+/// The carrier gateway (a check without one cannot succeed: not retried).
+pub(crate) async fn gateway(state: &AppState) -> Result<&GatewayClient, Fail> {
+    state
+        .gateway()
+        .await
+        .map_err(|e| Fail::Other(e.to_string()))?
+        .ok_or_else(|| Fail::Other("no carrier gateway configured".into()))
 }
 
 /// Times a gateway call.

@@ -6,7 +6,6 @@ pub mod admin;
 pub mod carddata;
 pub mod checks;
 pub mod dispatch;
-pub mod network;
 mod package;
 pub mod realname;
 

@@ -4,12 +4,11 @@
 
 use super::carddata::absorbing_usages;
 use super::checks::{Done, Fail};
-use super::network::enforce_protect;
 use crate::app::AppState;
 use crate::domain::assets::{Direction, IotCard, ProtectStatus};
 use crate::domain::polling::TaskType;
 use crate::domain::usage::UsageStatus;
-use crate::services::card_network::{resume_exhausted, stop_exhausted};
+use crate::services::card_network::{enforce_protect, resume_exhausted, stop_exhausted};
 
 /// The live protect direction of `card`'s device, if any.
 async fn protect(state: &AppState, card: &IotCard) -> Result<ProtectStatus, Fail> {
@@ -73,6 +72,6 @@ pub(crate) async fn check_protect(
         return Ok(Done::Skipped);
     }
     let started = std::time::Instant::now();
-    enforce_protect(state, card, dir == Direction::Stop).await?;
+    enforce_protect(state, card, dir).await?;
     Ok(Done::Checked(started.elapsed().as_millis() as i64))
 }

@@ -2,14 +2,14 @@
 //! for the first time gets its waiting packages activated (J12) and leaves the
 //! real-name checks.
 
-use super::checks::{timed, Done, Fail};
-use super::network::SYSTEM;
+use super::checks::{gateway, timed, Done, Fail};
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::domain::assets::{AssetType, IotCard};
 use crate::domain::polling::TaskType;
 use crate::domain::stamp::Stamped;
 use crate::jobs::package_activation::request_first_activation;
+use crate::services::card_network::SYSTEM;
 use crate::store::assets::card_item;
 
 /// Checks `card`'s real-name status.
@@ -33,11 +33,7 @@ pub(crate) async fn check(
         leave().await?;
         return Ok(Done::Skipped);
     }
-    let gw = state
-        .gateway()
-        .await
-        .map_err(|e| Fail::Other(e.to_string()))?
-        .ok_or_else(|| Fail::Other("no carrier gateway configured".into()))?;
+    let gw = gateway(state).await?;
     let (res, ms) = timed(gw.realname(&card.iccid)).await;
     if !res?.real_status {
         return Ok(Done::Checked(ms));
