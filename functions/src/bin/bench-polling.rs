@@ -4,7 +4,8 @@
 //! (50) and CONSUMERS (8) concurrent handler invocations (as Lambda would run them).
 //! One dispatcher run sends the due cohorts; the consumers drain the queue. Prints
 //! checks per second, the most concurrent requests the fake saw, and DynamoDB and
-//! SQS operations per check.
+//! SQS operations per check. GROWTH (MB per hour per card, default 3 600) set to 0
+//! measures unchanged readings (no writes), the common case between usage changes.
 
 #![recursion_limit = "256"]
 
@@ -54,6 +55,7 @@ async fn main() -> Result<(), LocalError> {
     let latency = env_number("LATENCY_MS", 50);
     let limit = env_number("CONCURRENCY", 50);
     let consumers = env_number("CONSUMERS", 8);
+    let growth = env_number("GROWTH", 3_600) as f64;
     let crypto: Arc<dyn GatewayCrypto> = Arc::new(AesEcbMd5::new(SECRET)?);
     let fake = FakeGateway::start("cmp", crypto, 0).await?;
     let state = local_state(&fake.url).await?;
@@ -75,8 +77,8 @@ async fn main() -> Result<(), LocalError> {
     seed_tenant(store, now, "PB", size, role, &carrier).await?;
     let next = store.next_ids("card", 1).await?;
     let ids: Vec<u64> = (next - cards as u64..next).collect();
-    // Started, verified cards using 1 MB a second: every check finds new usage and
-    // writes it (the card, its daily usage), the costly case.
+    // Started, verified cards using GROWTH MB an hour (by default 1 MB a second:
+    // every check finds new usage and writes it, the costly case).
     for &id in &ids {
         let iccid = format!("8986{:016}", 7_000_000_000_000 + id);
         fake.set_card(
@@ -87,7 +89,7 @@ async fn main() -> Result<(), LocalError> {
                 used_mb: 0.0,
             },
         );
-        fake.set_growth(&iccid, 3_600.0);
+        fake.set_growth(&iccid, growth);
     }
     for chunk in ids.chunks(5_000) {
         store
