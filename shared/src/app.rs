@@ -449,6 +449,22 @@ impl AppState {
         SqsQueue::new(self.sqs().clone(), url)
     }
 
+    /// Job queue `q`'s dead-letter queue, when its URL is configured (the monitoring
+    /// and the alert check read its depth).
+    pub fn job_dlq(&self, q: JobQueue) -> Option<SqsQueue> {
+        let url = self.cfg.job_dlq_urls.get(q.name())?;
+        Some(SqsQueue::new(self.sqs().clone(), url))
+    }
+
+    /// This state with job queue `q`'s dead-letter queue at `url` (tests and the local
+    /// stack).
+    pub fn with_job_dlq_url(mut self, q: JobQueue, url: &str) -> Self {
+        Arc::make_mut(&mut self.cfg)
+            .job_dlq_urls
+            .insert(q.name(), url.to_string());
+        self
+    }
+
     /// This state with job queue `q` at `url` (tests and the local stack).
     pub fn with_job_queue_url(mut self, q: JobQueue, url: &str) -> Self {
         Arc::make_mut(&mut self.cfg)

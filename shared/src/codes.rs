@@ -315,6 +315,10 @@ codes! {
     NO_PAYMENT_CONFIG = 1175, BAD_REQUEST, "当前无可用的支付配置", "no payment config available";
     /// No such polling alert rule.
     POLLING_ALERT_RULE_NOT_FOUND = 1210, NOT_FOUND, "告警规则不存在", "polling alert rule not found";
+    /// No such usage rule, or it is outside the caller's scope.
+    USAGE_RULE_NOT_FOUND = 1211, NOT_FOUND, "用量规则不存在", "usage rule not found";
+    /// The shop (or the platform) already holds the most usage rules allowed.
+    USAGE_RULES_FULL = 1212, CONFLICT, "该范围的用量规则已达上限", "the scope holds the most usage rules allowed";
     /// `CodeAssetNotFound`.
     ASSET_NOT_FOUND = 1180, NOT_FOUND, "资产不存在", "asset not found";
     // ---- admin-polling (1200-1209)

@@ -160,6 +160,9 @@ pub struct Config {
     /// The standard queues of the background jobs, by [`JobQueue`] name
     /// (`CMP_<NAME>_QUEUE_URL`, e.g. `CMP_POLLING_CARDDATA_QUEUE_URL`).
     pub job_queue_urls: std::collections::BTreeMap<&'static str, String>,
+    /// Their dead-letter queues, where the monitoring reads them
+    /// (`CMP_<NAME>_DLQ_URL`, e.g. `CMP_POLLING_CARDDATA_DLQ_URL`).
+    pub job_dlq_urls: std::collections::BTreeMap<&'static str, String>,
 }
 
 /// A standard SQS queue feeding a background job (polling, package lifecycle,
@@ -211,6 +214,14 @@ impl JobQueue {
     pub fn env_var(self) -> String {
         format!(
             "CMP_{}_QUEUE_URL",
+            self.name().replace('-', "_").to_ascii_uppercase()
+        )
+    }
+
+    /// The environment variable holding its dead-letter queue's URL.
+    pub fn dlq_env_var(self) -> String {
+        format!(
+            "CMP_{}_DLQ_URL",
             self.name().replace('-', "_").to_ascii_uppercase()
         )
     }
@@ -269,6 +280,10 @@ impl Config {
                 .iter()
                 .filter_map(|q| optional(&q.env_var()).map(|url| (q.name(), url)))
                 .collect(),
+            job_dlq_urls: JobQueue::ALL
+                .iter()
+                .filter_map(|q| optional(&q.dlq_env_var()).map(|url| (q.name(), url)))
+                .collect(),
         })
     }
 
@@ -311,6 +326,7 @@ impl Config {
             wechat_pay_url: WECHAT_PAY_PRODUCTION_URL.into(),
             audit_queue_url: String::new(),
             job_queue_urls: Default::default(),
+            job_dlq_urls: Default::default(),
         }
     }
 }

@@ -84,12 +84,12 @@ pub async fn ensure(cfg: Config, endpoint: &str, queue_name: &str) -> Result<App
     notify_imports(s3, bucket, &queue_arn(sqs, &events_url).await?).await?;
     let mut job_urls = Vec::new();
     for q in JobQueue::ALL {
-        let url = queue_with_dlq(sqs, &format!("{base}-{}", q.name()), Kind::Standard).await?;
-        job_urls.push((q, url));
+        let urls = queues_with_dlq(sqs, &format!("{base}-{}", q.name()), Kind::Standard).await?;
+        job_urls.push((q, urls));
     }
-    let state = job_urls
-        .iter()
-        .fold(state.clone(), |s, (q, url)| s.with_job_queue_url(*q, url));
+    let state = job_urls.iter().fold(state.clone(), |s, (q, (url, dlq))| {
+        s.with_job_queue_url(*q, url).with_job_dlq_url(*q, dlq)
+    });
     Ok(state
         .with_audit_queue_url(&audit_url)
         .with_import_queue_url(&import_url)
@@ -198,6 +198,15 @@ async fn queue_with_dlq(
     name: &str,
     kind: Kind,
 ) -> Result<String, LocalError> {
+    Ok(queues_with_dlq(sqs, name, kind).await?.0)
+}
+
+/// [`queue_with_dlq`], answering the dead-letter queue's URL too.
+async fn queues_with_dlq(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    kind: Kind,
+) -> Result<(String, String), LocalError> {
     let suffix = match kind {
         Kind::Standard => "",
         Kind::Fifo => ".fifo",
@@ -214,7 +223,8 @@ async fn queue_with_dlq(
         .send()
         .await
         .map_err(StoreError::dynamo)?;
-    let dlq_arn = queue_arn(sqs, &dlq.queue_url.unwrap_or_default()).await?;
+    let dlq_url = dlq.queue_url.unwrap_or_default();
+    let dlq_arn = queue_arn(sqs, &dlq_url).await?;
     let redrive =
         format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{MAX_RECEIVE_COUNT}"}}"#);
     let queue = create(format!("{name}{suffix}"))
@@ -223,7 +233,7 @@ async fn queue_with_dlq(
         .send()
         .await
         .map_err(StoreError::dynamo)?;
-    Ok(queue.queue_url.unwrap_or_default())
+    Ok((queue.queue_url.unwrap_or_default(), dlq_url))
 }
 
 /// Receives up to 10 messages from the import queue, hands them to the import

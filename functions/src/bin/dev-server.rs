@@ -302,5 +302,8 @@ async fn polling_alert_check(state: AppState) {
         if let Err(e) = shared::jobs::polling_alerts::run(&state, now, &snapshot).await {
             tracing::warn!(error = %e, "polling alert check failed");
         }
+        if let Err(e) = shared::services::usage_rules::fire::sweep(&state).await {
+            tracing::warn!(error = %e, "usage rule sweep failed");
+        }
     }
 }

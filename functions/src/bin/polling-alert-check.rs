@@ -1,5 +1,6 @@
 //! Lambda `polling-alert-check`: every minute (EventBridge Scheduler), evaluates the
-//! polling alert rules on the polling metrics and notifies (jobs.md J2).
+//! polling alert rules on the polling metrics and notifies (jobs.md J2), then takes
+//! up the usage-rule firings whose check died before acting.
 
 #![recursion_limit = "256"]
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
@@ -7,7 +8,7 @@ use shared::app::Clients;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let state = functions::start(Clients::TABLE).await?;
+    let state = functions::start(Clients::TABLE.gateway()).await?;
     lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| {
         let state = state.clone();
         async move {
@@ -18,7 +19,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             let report = shared::jobs::polling_alerts::run(&state, state.clock.now(), &snapshot)
                 .await
                 .map_err(|e| err(e.to_string()))?;
-            Ok::<serde_json::Value, lambda_runtime::Error>(serde_json::json!(report))
+            let swept = shared::services::usage_rules::fire::sweep(&state)
+                .await
+                .map_err(|e| err(e.to_string()))?;
+            Ok::<serde_json::Value, lambda_runtime::Error>(
+                serde_json::json!({ "alerts": report, "usage_firings": swept }),
+            )
         }
     }))
     .await

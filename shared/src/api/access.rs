@@ -3,7 +3,8 @@
 //! routing, authenticates the bearer token (one batch read that also yields the
 //! caller's codes), refuses a missing code with `1005`/403, and hands the caller to
 //! the handler. A route missing from the table is refused for everyone, so a new
-//! route cannot go live unguarded.
+//! route cannot go live unguarded. (It is long because the table lists every route,
+//! one line or tuple each.)
 
 use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::Method;
@@ -449,6 +450,21 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         C("polling:view"),
     ),
     ("GET", "/api/admin/polling-alert-history", C("polling:view")),
+    // Usage automation rules.
+    ("GET", "/api/admin/usage-rules", C("usage_rule:view")),
+    ("POST", "/api/admin/usage-rules", C("usage_rule:manage")),
+    ("GET", "/api/admin/usage-rules/{id}", C("usage_rule:view")),
+    ("PUT", "/api/admin/usage-rules/{id}", C("usage_rule:manage")),
+    (
+        "DELETE",
+        "/api/admin/usage-rules/{id}",
+        C("usage_rule:manage"),
+    ),
+    (
+        "GET",
+        "/api/admin/usage-rules/{id}/firings",
+        C("usage_rule:view"),
+    ),
 ];
 
 /// What `method` on the route template `path` requires (`HEAD` as `GET`); `None`

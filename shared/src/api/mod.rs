@@ -25,6 +25,7 @@ pub mod admin_roles;
 pub mod admin_shop_series_grants;
 pub mod admin_shops;
 pub mod admin_storage;
+pub mod admin_usage_rules;
 pub mod admin_wallets;
 pub mod admin_wechat_configs;
 pub mod envelope;

@@ -20,6 +20,7 @@ pub mod recharge;
 pub mod shop_path;
 pub mod stamp;
 pub mod usage;
+pub mod usage_rules;
 pub mod validate;
 pub mod wallet;
 pub mod wire;

@@ -152,6 +152,8 @@ pub const CATALOGUE: &[PermDef] = &[
     all("system", "audit:view", "查看操作审计"),
     platform("system", "polling:view", "查看轮询与监控"),
     platform("system", "polling:manage", "管理轮询、告警与数据清理"),
+    all("assets", "usage_rule:view", "查看用量规则"),
+    all("assets", "usage_rule:manage", "管理用量规则"),
 ];
 
 /// Whether `code` is in the catalogue.

@@ -225,7 +225,7 @@ pub struct RuleInput {
 }
 
 /// Tells a field given as `null` (`Some(None)`) from an omitted one (`None`).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

@@ -1,8 +1,10 @@
-//! Alert notification deliveries (`alert-webhooks` queue): each message asks for one
-//! signed POST of an alert event to its rule's webhook (`docs/webhooks.md`). A
+//! Webhook deliveries (`alert-webhooks` queue): each message asks for one signed POST
+//! of an alert event, or of a usage rule's firing, to its rule's webhook
+//! (`docs/webhooks.md`). A
 //! failed attempt is retried over SQS after 30 s, 2 min and 10 min (the message's
 //! visibility is changed by its receive count); the last attempt's failure marks the
-//! delivery failed and acknowledges the message. Every attempt is logged per rule.
+//! delivery failed and acknowledges the message. Every attempt is logged (per alert
+//! rule; on the firing for usage rules).
 
 use std::sync::OnceLock;
 
@@ -16,7 +18,10 @@ use crate::config::JobQueue;
 use crate::domain::polling_alerts::{AlertEvent, AlertHistory};
 use crate::integrations::webhooks;
 use crate::services::polling_alerts::open_secret;
+use crate::services::usage_rules::fire::{UsageDelivery, EVENT as USAGE_EVENT};
+use crate::services::webhook_targets;
 use crate::store::polling_alerts::{DeliveryAttempt, DeliveryStatus};
+use crate::store::usage_rules::{secret_context as usage_secret_context, Firing};
 
 /// Attempts of one delivery (the queue's dead-letter limit is higher: a delivery
 /// ends here, never in the dead-letter queue, unless the job itself keeps failing).
@@ -50,6 +55,25 @@ pub struct WebhookBody {
     pub alert: AlertHistory,
 }
 
+/// A message of the queue: an alert's delivery or a usage rule firing's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum WebhookJob {
+    Alert(AlertDelivery),
+    Usage(UsageDelivery),
+}
+
+/// The JSON body POSTed for a usage rule's firing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UsageWebhookBody {
+    /// The delivery id.
+    pub id: String,
+    /// `usage.threshold_crossed`.
+    pub event: String,
+    /// The firing as it is now (its action's outcome included).
+    pub firing: Firing,
+}
+
 /// Queues the delivery of `event` for alert `history_id` of rule `rule_id`.
 pub async fn enqueue(state: &AppState, delivery: &AlertDelivery) -> Result<(), JobError> {
     Ok(state
@@ -81,9 +105,12 @@ pub async fn handle(state: &AppState, event: SqsEvent) -> SqsBatchResponse {
         let span = tracing::info_span!("message", message_id = %id);
         let result = async {
             let body = record.body.as_deref().unwrap_or_default();
-            let delivery: AlertDelivery = serde_json::from_str(body)
+            let job: WebhookJob = serde_json::from_str(body)
                 .map_err(|e| JobError(format!("undecodable message: {e}")))?;
-            deliver(state, &delivery, receive_count(record)).await
+            match job {
+                WebhookJob::Alert(d) => deliver(state, &d, receive_count(record)).await,
+                WebhookJob::Usage(d) => deliver_usage(state, &d, receive_count(record)).await,
+            }
         }
         .instrument(span.clone())
         .await;
@@ -185,8 +212,88 @@ async fn deliver(state: &AppState, d: &AlertDelivery, attempt: i64) -> Result<()
     Err(JobError(error))
 }
 
+/// Makes attempt `attempt` of usage delivery `d`: `Err` when it should be retried.
+async fn deliver_usage(state: &AppState, d: &UsageDelivery, attempt: i64) -> Result<(), JobError> {
+    let store = &state.store;
+    let n = u32::try_from(attempt).unwrap_or(u32::MAX);
+    let Some(firing) = store.firing(d.firing_id).await? else {
+        tracing::error!(firing_id = d.firing_id, "firing missing; delivery dropped");
+        return Ok(());
+    };
+    let target = store
+        .usage_rule(firing.rule_id)
+        .await?
+        .and_then(|r| r.notify.map(|n| (r.id, n)));
+    let Some((rule_id, notify)) = target else {
+        store
+            .record_firing_delivery(
+                firing.id,
+                n,
+                "failed",
+                None,
+                Some("rule deleted or webhook removed"),
+            )
+            .await?;
+        return Ok(());
+    };
+    let secret = webhook_targets::open(state, &notify, &usage_secret_context(rule_id))
+        .await
+        .map_err(|e| JobError(e.to_string()))?;
+    let body = UsageWebhookBody {
+        id: d.id(),
+        event: USAGE_EVENT.to_string(),
+        firing,
+    };
+    let bytes = serde_json::to_vec(&body).map_err(|e| JobError(e.to_string()))?;
+    let now = state.clock.now();
+    let outcome = webhooks::post(
+        http(),
+        &notify.webhook_url,
+        &secret,
+        now,
+        USAGE_EVENT,
+        &d.id(),
+        bytes,
+    )
+    .await;
+    let Some(error) = outcome.error else {
+        store
+            .record_firing_delivery(d.firing_id, n, "delivered", outcome.http_status, None)
+            .await?;
+        return Ok(());
+    };
+    let status = if attempt >= MAX_ATTEMPTS {
+        "failed"
+    } else {
+        "retrying"
+    };
+    store
+        .record_firing_delivery(d.firing_id, n, status, outcome.http_status, Some(&error))
+        .await?;
+    if attempt >= MAX_ATTEMPTS {
+        tracing::error!(delivery = %d.id(), attempt, error, "usage webhook failed; given up");
+        return Ok(());
+    }
+    Err(JobError(error))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn messages_of_both_kinds_decode() {
+        use super::WebhookJob;
+        let alert = r#"{"rule_id":1,"history_id":2,"event":"alert.opened"}"#;
+        assert!(matches!(
+            serde_json::from_str(alert),
+            Ok(WebhookJob::Alert(_))
+        ));
+        let usage = r#"{"firing_id":7}"#;
+        assert!(matches!(
+            serde_json::from_str(usage),
+            Ok(WebhookJob::Usage(_))
+        ));
+    }
+
     #[test]
     fn retries_back_off() {
         let got: Vec<i32> = (1..=5).map(super::retry_delay).collect();

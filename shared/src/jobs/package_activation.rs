@@ -2,8 +2,8 @@
 //! J11, J12), from the `package-activation` queue. Each message names an asset; the
 //! asset's usage head serialises the activation with purchases and expiries (the
 //! transaction moves it from the version read with the usages: a purchase placed
-//! meanwhile makes it read again). Then cards stopped for data exhaustion are
-//! resumed while the asset has an active usage. A redelivered message finds the
+//! meanwhile makes it read again). Then cards stopped for data exhaustion (or by a
+//! usage rule that resumes on renewal) are resumed when the usages give them data. A redelivered message finds the
 //! main active and the card running: it changes nothing.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -15,7 +15,7 @@ use crate::config::JobQueue;
 use crate::domain::assets::{AssetType, Device, IotCard};
 use crate::domain::usage::lifecycle::activation;
 use crate::domain::usage::{PackageUsage, UsageStatus};
-use crate::services::card_network::resume_exhausted;
+use crate::services::card_network::resume_with_data;
 use crate::store::keys;
 use crate::store::tx::{Tx, MAX_TX_ITEMS};
 use crate::store::usage_lifecycle::{head_move_ops, usage_change_ops};
@@ -209,7 +209,7 @@ pub async fn activate(
     };
     if usages.iter().any(|u| u.status == UsageStatus::Active) {
         for card in &asset.cards {
-            if resume_exhausted(state, card)
+            if resume_with_data(state, card, &usages)
                 .await
                 .map_err(|e| JobError(format!("resume of card {}: {e}", card.id)))?
             {

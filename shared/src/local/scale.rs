@@ -246,6 +246,7 @@ fn card(id: u64, n: usize, prefix: &str, owner: &Shop, carrier: &Carrier, at: &s
         stopped_at: None,
         resumed_at: None,
         stop_reason: None,
+        rule_stop: None,
         remark: None,
         import_task_id: None,
         created_at: at.to_string(),

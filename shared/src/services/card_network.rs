@@ -1,8 +1,9 @@
 //! Automatic stop and start of cards by the system: for data exhaustion (domain.md
 //! §5.7.7, §6.6) and to match a device's protect period (J8).
 //!
-//! The package check stops a verified card whose usages are all used up; a new
-//! package, a data reset or a queued activation resumes it. Unverified cards never
+//! The package check stops a verified card whose usages are all used up, and a
+//! usage rule may stop one earlier; a new package, a data reset or a queued
+//! activation resumes it (a rule's stop only if the rule resumes on renewal). Unverified cards never
 //! take part; a device protect period in the opposite direction leaves the card as
 //! it is (the protect check owns it then). Each change is stored conditioned on the
 //! card's version read (and on the protect period still not running).
@@ -12,6 +13,8 @@ use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::domain::assets::{Direction, IotCard};
 use crate::domain::stamp::Stamped;
+use crate::domain::usage::PackageUsage;
+use crate::domain::usage_rules::RuleStop;
 use crate::store::assets::card_item;
 
 /// Account id recorded on changes made by the system (polling, jobs).
@@ -28,12 +31,34 @@ pub async fn stop_exhausted(state: &AppState, card: &IotCard) -> Result<bool, Op
     switch(state, card, Direction::Stop, |c, at| c.stop_exhausted(at)).await
 }
 
-/// Resumes `card` if it was stopped for data exhaustion: gateway start,
-/// `network_status = 1`, `resumed_at`, no stop reason. `Ok(false)` when it is left
-/// as is (not stopped for exhaustion, unverified, deleted, or its device is in a
-/// stop protect period).
-pub async fn resume_exhausted(state: &AppState, card: &IotCard) -> Result<bool, OpsError> {
-    if !card.stopped_for_exhaustion() || !card.is_verified() || card.deleted_at.is_some() {
+/// Stops `card` for usage rule `stop` (`stop_reason = 用量规则停机`, the rule kept
+/// on the card). `Ok(false)` when it is left as is (unverified, already stopped,
+/// deleted, or its device is in a start protect period).
+pub async fn stop_by_rule(
+    state: &AppState,
+    card: &IotCard,
+    stop: RuleStop,
+) -> Result<bool, OpsError> {
+    if !card.is_verified() || card.network_status == 0 || card.deleted_at.is_some() {
+        return Ok(false);
+    }
+    switch(state, card, Direction::Stop, |c, at| {
+        c.stop_by_rule(stop, at)
+    })
+    .await
+}
+
+/// Resumes `card` if the system stopped it (for exhaustion, or by a usage rule that
+/// resumes on renewal) and `usages`, its absorbing live usages, give it data again:
+/// gateway start, `network_status = 1`, `resumed_at`, no stop reason. `Ok(false)`
+/// when it is left as is (not such a stop, no fresh data, unverified, deleted, or
+/// its device is in a stop protect period).
+pub async fn resume_with_data(
+    state: &AppState,
+    card: &IotCard,
+    usages: &[PackageUsage],
+) -> Result<bool, OpsError> {
+    if !card.resumable(usages) || !card.is_verified() || card.deleted_at.is_some() {
         return Ok(false);
     }
     switch(state, card, Direction::Start, |c, at| c.resume(at)).await

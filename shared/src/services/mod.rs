@@ -31,5 +31,7 @@ pub mod resolve;
 pub mod roles;
 pub mod shops;
 pub mod storage;
+pub mod usage_rules;
 pub mod usages;
 pub mod wallets;
+pub mod webhook_targets;

@@ -1,20 +1,16 @@
 //! Polling alert rules and their alerts (api.md §23, jobs.md J2): platform staff
-//! define rules and read the alerts and webhook deliveries. The secret signing a
-//! rule's webhooks is sealed with KMS, answered in full once (by the request that
-//! generated it) and masked afterwards.
+//! define rules and read the alerts and webhook deliveries. The webhook targets are
+//! kept by `webhook_targets`.
 
 use serde::Deserialize;
 
 use super::audit::{audit, Audited};
+use super::webhook_targets::{answered, open, target, TargetError};
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::codes::{BusinessError, Code, Text};
 use crate::domain::caller::{Caller, NotAllowed, SA_PL};
-use crate::domain::payment_config::mask;
-use crate::domain::polling_alerts::{
-    new_secret, webhook_secret, webhook_url, AlertHistory, AlertStatus, NotifyView, RuleInput,
-    RuleView,
-};
+use crate::domain::polling_alerts::{AlertHistory, AlertStatus, RuleInput, RuleView};
 use crate::domain::validate::{day_range, Invalid};
 use crate::integrations::kms::SealError;
 use crate::paging::{CursorPage, PageQuery};
@@ -60,6 +56,15 @@ impl BusinessError for AlertRuleError {
     }
 }
 
+impl From<TargetError> for AlertRuleError {
+    fn from(e: TargetError) -> Self {
+        match e {
+            TargetError::Invalid(i) => AlertRuleError::Invalid(i),
+            TargetError::Seal(s) => AlertRuleError::Seal(s),
+        }
+    }
+}
+
 impl From<RuleRefusal> for AlertRuleError {
     fn from(r: RuleRefusal) -> Self {
         match r {
@@ -93,10 +98,7 @@ pub fn view(r: &RuleRecord, revealed: Option<&str>) -> RuleView {
         threshold: r.fields.threshold,
         duration: r.fields.duration,
         enabled: r.fields.enabled,
-        notify: r.notify.as_ref().map(|n| NotifyView {
-            webhook_url: n.webhook_url.clone(),
-            secret: revealed.map_or_else(|| n.secret_mask.clone(), str::to_string),
-        }),
+        notify: r.notify.as_ref().map(|n| answered(n, revealed)),
         creator: r.creator,
         updater: r.updater,
         created_at: r.created_at.clone(),
@@ -107,32 +109,10 @@ pub fn view(r: &RuleRecord, revealed: Option<&str>) -> RuleView {
 
 /// Opens rule `r`'s webhook secret (the delivery job).
 pub async fn open_secret(state: &AppState, r: &RuleRecord) -> Result<Option<String>, SealError> {
-    let Some(notify) = &r.notify else {
-        return Ok(None);
-    };
-    let plain = state
-        .envelope()
-        .open(&notify.sealed, &secret_context(r.id))
-        .await?;
-    String::from_utf8(plain)
-        .map(Some)
-        .map_err(|_| SealError::Corrupt)
-}
-
-async fn stored_notify(
-    state: &AppState,
-    id: u64,
-    url: &str,
-    secret: &str,
-) -> Result<StoredNotify, AlertRuleError> {
-    Ok(StoredNotify {
-        webhook_url: webhook_url(url)?,
-        secret_mask: mask(secret),
-        sealed: state
-            .envelope()
-            .seal(secret.as_bytes(), &secret_context(id))
-            .await?,
-    })
+    match &r.notify {
+        Some(notify) => open(state, notify, &secret_context(r.id)).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The webhook of a rule after `input` (`before`: the stored one on update) and the
@@ -144,30 +124,7 @@ async fn notify_of(
     before: Option<&RuleRecord>,
 ) -> Result<(Option<StoredNotify>, Option<String>), AlertRuleError> {
     let kept = before.and_then(|b| b.notify.clone());
-    let Some(given) = &input.notify else {
-        return Ok((kept, None));
-    };
-    let Some(given) = given else {
-        return Ok((None, None));
-    };
-    let url = webhook_url(&given.webhook_url)?;
-    match (webhook_secret(given.secret.as_deref())?, kept) {
-        (Some(secret), _) => Ok((
-            Some(stored_notify(state, id, &url, &secret).await?),
-            Some(secret),
-        )),
-        (None, Some(mut kept)) => {
-            kept.webhook_url = url;
-            Ok((Some(kept), None))
-        }
-        (None, None) => {
-            let secret = new_secret();
-            Ok((
-                Some(stored_notify(state, id, &url, &secret).await?),
-                Some(secret),
-            ))
-        }
-    }
+    Ok(target(state, &secret_context(id), input.notify.as_ref(), kept).await?)
 }
 
 fn audited(caller: &Caller, ip: &str, action: &'static str, id: u64) -> Audited {

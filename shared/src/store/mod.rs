@@ -39,6 +39,7 @@ pub mod ttl;
 pub mod tx;
 pub mod usage_checks;
 pub mod usage_lifecycle;
+pub mod usage_rules;
 pub mod usages;
 pub mod wallets;
 

@@ -1,7 +1,8 @@
 //! The writes of a card data check (jobs.md J6): the card's new monthly usage, the
 //! usages that absorbed the new data, their daily records and the card's daily
-//! usage, in one transaction conditioned on the versions read, so a duplicate or
-//! racing check of the same card fails instead of deducting twice.
+//! usage, and the usage-rule firings, in one transaction conditioned on the
+//! versions read, so a duplicate or racing check of the same card fails instead of
+//! deducting (or firing) twice.
 
 use rust_decimal::Decimal;
 
@@ -38,13 +39,15 @@ pub struct UsageCheck<'a> {
     pub days: &'a [DailyAdd],
     /// The card's data on `date` grows by this much (MB).
     pub card_day: Option<(&'a str, Decimal)>,
+    /// Usage-rule firings of this deduction (new items).
+    pub firings: Vec<Item>,
     pub now: i64,
 }
 
 impl Store {
-    /// Writes a card data check (at most 2 + 2 × usages operations; a card holds a
-    /// handful of live usages, far below the transaction limit, and more is refused
-    /// by the transaction builder with an error).
+    /// Writes a card data check (at most 2 + 2 × usages + firings operations; a card
+    /// holds a handful of live usages and a scope at most 20 rules per scope on its
+    /// path, and more than 100 is refused by the transaction builder with an error).
     pub async fn record_usage_check(&self, c: UsageCheck<'_>) -> Result<(), StoreError> {
         let (card_item, card_version) = c.card;
         let mut tx = Tx::new().put(
@@ -83,6 +86,9 @@ impl Store {
                     .value(":ttl", n(ttl)),
                 None,
             );
+        }
+        for f in c.firings {
+            tx = tx.put_new(super::usage_rules::FIRING_LABEL, f);
         }
         self.transact(tx).await
     }

@@ -47,5 +47,6 @@ mod security;
 mod selections;
 mod store;
 mod uploads;
+mod usage_rules;
 mod usages;
 mod wallets;

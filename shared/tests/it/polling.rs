@@ -24,7 +24,7 @@ use crate::helpers::{spawn_app_with, TestApp};
 
 const SECRET: &str = "0123456789abcdef";
 
-async fn setup(cards: u64) -> (TestApp, FakeGateway, String) {
+pub(crate) async fn setup(cards: u64) -> (TestApp, FakeGateway, String) {
     let crypto: Arc<dyn GatewayCrypto> = Arc::new(AesEcbMd5::new(SECRET).unwrap());
     let fake = FakeGateway::start("cmp", crypto, 0).await.unwrap();
     let url = fake.url.clone();
@@ -50,7 +50,7 @@ async fn setup(cards: u64) -> (TestApp, FakeGateway, String) {
 }
 
 /// Hands every queued message of `q` to the check handler until the queue is empty.
-async fn pump(app: &TestApp, q: JobQueue) -> usize {
+pub(crate) async fn pump(app: &TestApp, q: JobQueue) -> usize {
     let mut total = 0;
     loop {
         let n = shared::local::pump_job_queue(&app.state, q, 0, |e| polling::handle(&app.state, e))
@@ -63,7 +63,7 @@ async fn pump(app: &TestApp, q: JobQueue) -> usize {
     }
 }
 
-async fn card(app: &TestApp, n: u64) -> IotCard {
+pub(crate) async fn card(app: &TestApp, n: u64) -> IotCard {
     let id = card_id(app, n).await;
     app.state
         .store
@@ -73,7 +73,7 @@ async fn card(app: &TestApp, n: u64) -> IotCard {
         .unwrap()
 }
 
-async fn card_id(app: &TestApp, n: u64) -> u64 {
+pub(crate) async fn card_id(app: &TestApp, n: u64) -> u64 {
     let admin = app.admin().await;
     let page = app
         .get(&format!("/api/admin/iot-cards?iccid={}", iccid(n)), &admin)
@@ -81,7 +81,13 @@ async fn card_id(app: &TestApp, n: u64) -> u64 {
     page.ok()["list"][0]["id"].as_u64().unwrap()
 }
 
-fn usage(id: u64, card: &IotCard, kind: PackageType, limit: i64, priority: i64) -> PackageUsage {
+pub(crate) fn usage(
+    id: u64,
+    card: &IotCard,
+    kind: PackageType,
+    limit: i64,
+    priority: i64,
+) -> PackageUsage {
     PackageUsage {
         id,
         asset_type: AssetType::Card,
@@ -113,12 +119,12 @@ fn usage(id: u64, card: &IotCard, kind: PackageType, limit: i64, priority: i64) 
     }
 }
 
-async fn put(app: &TestApp, u: &PackageUsage) {
+pub(crate) async fn put(app: &TestApp, u: &PackageUsage) {
     let tx = put_new_usage(Tx::new(), u).unwrap();
     app.state.store.transact(tx).await.unwrap();
 }
 
-async fn usages(app: &TestApp, card: u64) -> Vec<PackageUsage> {
+pub(crate) async fn usages(app: &TestApp, card: u64) -> Vec<PackageUsage> {
     app.state
         .store
         .asset_usages(AssetType::Card, card)
@@ -129,7 +135,7 @@ async fn usages(app: &TestApp, card: u64) -> Vec<PackageUsage> {
 /// Advances the clock by `secs` and a minute (so the cohorts are overdue and sent
 /// without the in-minute spreading delay), runs the dispatcher and the checks it
 /// queued.
-async fn tick(app: &TestApp, secs: i64) {
+pub(crate) async fn tick(app: &TestApp, secs: i64) {
     app.state.clock.advance(secs + 60);
     polling::dispatch(&app.state).await.unwrap();
     for q in [

@@ -44,7 +44,7 @@ fn rule(duration: i64, url: &str) -> Value {
 
 /// Hands the queued deliveries to the consumer once (a failed one is made visible
 /// again at once instead of after its back-off); returns how many it handled.
-async fn deliver(app: &TestApp) -> usize {
+pub(crate) async fn deliver(app: &TestApp) -> usize {
     let q = app.state.job_queue(JobQueue::AlertWebhooks);
     let messages = q.receive(1).await.unwrap();
     let response = alert_webhooks::handle(&app.state, shared::local::sqs_event(&messages)).await;
@@ -300,4 +300,38 @@ async fn a_receiver_that_always_fails_ends_in_a_failed_delivery() {
     assert_eq!(list.len(), 4);
     assert_eq!(list[3], ("failed".to_string(), 4));
     assert!(list[..3].iter().all(|(s, _)| s == "retrying"));
+}
+
+#[tokio::test]
+async fn a_dead_letter_queue_s_depth_reaches_monitoring_and_rules() {
+    let app = spawn_app().await;
+    let sa = app.admin().await;
+    let queue = "/api/admin/polling-monitoring/queues/carddata";
+    assert_eq!(
+        app.get(queue, &sa).await.ok()["dead_letter_messages"],
+        json!(0)
+    );
+    let rule = json!({
+        "rule_name": "dead letters", "metric": "dlq_depth", "task_type": "carddata",
+        "operator": "gt", "threshold": 0, "enabled": true
+    });
+    app.post(RULES, &sa, rule).await.ok();
+    // A check message that failed its 4 attempts lands in the dead-letter queue.
+    let dlq = app.state.job_dlq(JobQueue::PollingCarddata).unwrap();
+    dlq.send(&json!({"task": "carddata", "cards": [1]}))
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get(queue, &sa).await.ok()["dead_letter_messages"],
+        json!(1)
+    );
+    let snapshot = shared::services::polling::admin::metrics_snapshot(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(snapshot.by_task[&TaskType::Carddata].dlq_depth, 1);
+    assert_eq!(snapshot.by_task[&TaskType::Realname].dlq_depth, 0);
+    let report = polling_alerts::run(&app.state, T0, &snapshot)
+        .await
+        .unwrap();
+    assert_eq!(report.opened, 1);
 }

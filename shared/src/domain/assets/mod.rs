@@ -1,6 +1,6 @@
 //! Asset entities: IoT cards, devices, SIM-slot bindings, allocation records and
-//! import tasks (domain.md §4.2), and their status values (long because the card
-//! holds its network and real-name transitions; a `card` submodule is due).
+//! import tasks (domain.md §4.2), and their status values (the card's transitions
+//! are in `card`).
 
 use std::fmt;
 
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::shop_path::ShopPath;
 
+mod card;
 pub mod ranges;
 
 /// `asset_status` (domain.md §5.9); numeric on the wire.
@@ -301,6 +302,9 @@ pub struct IotCard {
     pub stopped_at: Option<String>,
     pub resumed_at: Option<String>,
     pub stop_reason: Option<String>,
+    /// The usage rule that stopped the card, while it is stopped by one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_stop: Option<crate::domain::usage_rules::RuleStop>,
     pub remark: Option<String>,
     /// Import task that created the card, if any.
     pub import_task_id: Option<u64>,
@@ -311,79 +315,6 @@ pub struct IotCard {
     pub creator: u64,
     pub updater: u64,
     pub version: i64,
-}
-
-impl IotCard {
-    /// Whether the card passed real-name verification (only such cards are stopped
-    /// or started).
-    pub fn is_verified(&self) -> bool {
-        self.real_name_status == REAL_NAME_VERIFIED
-    }
-
-    /// Records the carrier's view of the card, synchronised at `at`.
-    pub fn set_carrier_view(
-        &mut self,
-        network_status: i64,
-        verified: bool,
-        used_mb: Decimal,
-        at: String,
-    ) {
-        self.network_status = network_status;
-        self.real_name_status = if verified {
-            REAL_NAME_VERIFIED
-        } else {
-            REAL_NAME_NONE
-        };
-        self.current_month_usage_mb = used_mb;
-        self.last_sync_time = Some(at);
-    }
-
-    /// Records the carrier's real-name verification, observed at `at`.
-    pub fn mark_verified(&mut self, at: String) {
-        self.real_name_status = REAL_NAME_VERIFIED;
-        self.last_sync_time = Some(at);
-    }
-
-    /// Whether the card was stopped because its data ran out (polling resumes it
-    /// when data is available again).
-    pub fn stopped_for_exhaustion(&self) -> bool {
-        self.network_status == NETWORK_STOPPED
-            && self.stop_reason.as_deref() == Some(crate::domain::polling::STOP_EXHAUSTED)
-    }
-
-    /// Records a stop because the card's data ran out, at `at`.
-    pub fn stop_exhausted(&mut self, at: String) {
-        self.network_status = NETWORK_STOPPED;
-        self.stopped_at = Some(at);
-        self.stop_reason = Some(crate::domain::polling::STOP_EXHAUSTED.into());
-    }
-
-    /// Records a resume at `at` (clears the stop reason).
-    pub fn resume(&mut self, at: String) {
-        self.network_status = NETWORK_STARTED;
-        self.resumed_at = Some(at);
-        self.stop_reason = None;
-    }
-
-    /// Whether the network is started.
-    pub fn is_started(&self) -> bool {
-        self.network_status == NETWORK_STARTED
-    }
-
-    /// Records a manual stop or start at `at`.
-    pub fn switch(&mut self, dir: Direction, at: String) {
-        match dir {
-            Direction::Stop => {
-                self.network_status = NETWORK_STOPPED;
-                self.stopped_at = Some(at);
-                self.stop_reason = Some("manual".into());
-            }
-            Direction::Start => {
-                self.network_status = NETWORK_STARTED;
-                self.resumed_at = Some(at);
-            }
-        }
-    }
 }
 
 /// A device with SIM slots.

@@ -10,6 +10,18 @@ use crate::domain::catalog::{PackageType, ResetCycle};
 const MAX_MISSED_RESETS: usize = 400;
 
 impl PackageUsage {
+    /// The data (MB) at which the usage is used up: its virtual total when virtual
+    /// data is on, else its real total (§5.7.8).
+    pub fn stop_threshold_mb(&self) -> i64 {
+        super::virtual_view(
+            self.data_limit_mb,
+            self.virtual_data_mb,
+            self.enable_virtual_data,
+            self.data_usage_mb,
+        )
+        .stop_threshold_mb
+    }
+
     /// A main package (not an add-on).
     pub fn is_main(&self) -> bool {
         self.package_type == PackageType::Formal

@@ -163,6 +163,7 @@ pub fn card_from_row(
         stopped_at: None,
         resumed_at: None,
         stop_reason: None,
+        rule_stop: None,
         remark: None,
         import_task_id: Some(task.id),
         created_at: now.to_string(),

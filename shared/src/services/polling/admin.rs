@@ -131,6 +131,9 @@ pub struct QueueView {
     pub queued_messages: i64,
     /// Check messages being handled.
     pub in_flight_messages: i64,
+    /// Messages in the queue's dead-letter queue (`null` where its URL is not
+    /// configured).
+    pub dead_letter_messages: Option<i64>,
     /// Gateway permits held now (concurrent checks).
     pub in_flight_checks: i64,
     pub max_concurrency: i64,
@@ -167,6 +170,14 @@ pub async fn queue(state: &AppState, task: TaskType) -> Result<QueueView, Pollin
         .depth()
         .await
         .unwrap_or((0, 0));
+    let dead = match state.job_dlq(task.queue()) {
+        Some(q) => q
+            .depth()
+            .await
+            .ok()
+            .map(|(visible, in_flight)| visible + in_flight),
+        None => None,
+    };
     Ok(QueueView {
         task_type: task,
         enabled: settings.enabled,
@@ -176,6 +187,7 @@ pub async fn queue(state: &AppState, task: TaskType) -> Result<QueueView, Pollin
             .await?,
         queued_messages: queued,
         in_flight_messages: in_flight,
+        dead_letter_messages: dead,
         in_flight_checks: sem.in_flight,
         max_concurrency: sem.max_concurrency,
         dispatched_last_hour: sum(|m| m.dispatched),
@@ -311,8 +323,8 @@ pub async fn trigger_logs(
 }
 
 /// The polling metrics the alert rules (J2) are evaluated on, from the monitoring
-/// views (counters of the last hour, due cohorts, queue depths). The dead-letter
-/// queues' depths are not read yet (their URLs are not configured): 0.
+/// views (counters of the last hour, due cohorts, queue and dead-letter queue
+/// depths; a dead-letter queue whose URL is not configured counts 0).
 pub async fn metrics_snapshot(
     state: &AppState,
 ) -> Result<crate::domain::polling_alerts::MetricsSnapshot, PollingAdminError> {
@@ -329,7 +341,7 @@ pub async fn metrics_snapshot(
                 failure_rate_pct: q.failure_rate_pct.unwrap_or(0.0),
                 gateway_errors: q.gateway_errors_last_hour.max(0) as u64,
                 avg_latency_ms: q.avg_latency_ms.unwrap_or(0.0),
-                dlq_depth: 0,
+                dlq_depth: q.dead_letter_messages.unwrap_or(0).max(0) as u64,
             },
         );
     }

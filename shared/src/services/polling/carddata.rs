@@ -1,8 +1,9 @@
 //! Card data check (jobs.md J6): the month's usage from the gateway; the whole MB
 //! newly used are deducted from the asset's live usages in the §5.7.6 order
 //! (device-level usages when the card's device has them), recorded day by day, and a
-//! usage reaching its stop threshold is used up. A reading equal to the stored one
-//! writes nothing.
+//! usage reaching its stop threshold is used up. Usage rules whose threshold the
+//! deduction crosses fire in the same transaction. A reading equal to the stored
+//! one writes nothing.
 
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
@@ -14,10 +15,12 @@ use crate::domain::assets::{AssetType, Device, IotCard};
 use crate::domain::catalog::PackageType;
 use crate::domain::polling::{usage_delta, TaskType};
 use crate::domain::stamp::Stamped;
-use crate::domain::usage::{deduct, virtual_view, Deductible, PackageUsage, UsageStatus};
+use crate::domain::usage::{deduct, Deductible, PackageUsage, UsageStatus};
 use crate::services::card_network::SYSTEM;
+use crate::services::usage_rules::fire::{self, RuleBook};
 use crate::store::assets::card_item;
 use crate::store::usage_checks::{DailyAdd, UsageCheck};
+use crate::store::usage_rules::Firing;
 use crate::store::{keys, StoreError};
 
 /// The live usages that absorb `card`'s data: its device's when the device has
@@ -48,17 +51,6 @@ pub async fn absorbing_usages(
         .collect())
 }
 
-/// The stop threshold of a usage (MB).
-fn threshold(u: &PackageUsage) -> i64 {
-    virtual_view(
-        u.data_limit_mb,
-        u.virtual_data_mb,
-        u.enable_virtual_data,
-        u.data_usage_mb,
-    )
-    .stop_threshold_mb
-}
-
 /// The usages changed by deducting `delta` MB, with what each absorbed.
 fn deducted(usages: &[PackageUsage], delta: i64) -> Vec<(PackageUsage, i64)> {
     let ds: Vec<Deductible> = usages
@@ -67,7 +59,7 @@ fn deducted(usages: &[PackageUsage], delta: i64) -> Vec<(PackageUsage, i64)> {
             id: u.id,
             is_addon: u.package_type == PackageType::Addon,
             priority: u.priority,
-            limit_mb: threshold(u),
+            limit_mb: u.stop_threshold_mb(),
             used_mb: u.data_usage_mb,
         })
         .collect();
@@ -82,7 +74,7 @@ fn deducted(usages: &[PackageUsage], delta: i64) -> Vec<(PackageUsage, i64)> {
         let mut changed = u.clone();
         let took = used - u.data_usage_mb;
         changed.data_usage_mb = used;
-        if used >= threshold(u) && changed.status == UsageStatus::Active {
+        if used >= u.stop_threshold_mb() && changed.status == UsageStatus::Active {
             changed.status = UsageStatus::UsedUp;
         }
         changed.version += 1;
@@ -91,8 +83,8 @@ fn deducted(usages: &[PackageUsage], delta: i64) -> Vec<(PackageUsage, i64)> {
     out
 }
 
-/// Checks `card`'s data usage.
-pub(crate) async fn check(state: &AppState, card: &IotCard) -> Result<Done, Fail> {
+/// Checks `card`'s data usage; the usage rules of `book` fire on its deduction.
+pub(crate) async fn check(state: &AppState, card: &IotCard, book: &RuleBook) -> Result<Done, Fail> {
     let gw = gateway(state).await?;
     let (res, ms) = timed(gw.flow(&card.iccid)).await;
     let flow = res?;
@@ -106,8 +98,9 @@ pub(crate) async fn check(state: &AppState, card: &IotCard) -> Result<Done, Fail
         if used == card.current_month_usage_mb {
             return Ok(Done::Checked(ms));
         }
-        match record(state, &card, used).await {
-            Ok(exhausted) => {
+        match record(state, &card, used, book).await {
+            Ok((exhausted, firings)) => {
+                fire::act_now(state, &firings).await;
                 if exhausted {
                     super::enqueue_checks(state, TaskType::Package, &[card.id]).await?;
                 }
@@ -125,9 +118,15 @@ pub(crate) async fn check(state: &AppState, card: &IotCard) -> Result<Done, Fail
     Ok(Done::Checked(ms))
 }
 
-/// Stores `card`'s new usage `used` and deducts it; answers whether the deduction
-/// used up the last active usage.
-async fn record(state: &AppState, card: &IotCard, used: Decimal) -> Result<bool, StoreError> {
+/// Stores `card`'s new usage `used` and deducts it, with the firings of `book`'s
+/// rules; answers whether the deduction used up the last active usage, and the
+/// firings written.
+async fn record(
+    state: &AppState,
+    card: &IotCard,
+    used: Decimal,
+    book: &RuleBook,
+) -> Result<(bool, Vec<Firing>), StoreError> {
     let now = state.clock.now();
     let at = rfc3339(now);
     let date = at.get(..10).unwrap_or_default().to_string();
@@ -148,6 +147,9 @@ async fn record(state: &AppState, card: &IotCard, used: Decimal) -> Result<bool,
         })
         .collect();
     let changed_usages: Vec<PackageUsage> = changed.into_iter().map(|(u, _)| u).collect();
+    let firings = book
+        .firings(state, card, &usages, &changed_usages, now)
+        .await?;
     let was_active = usages.iter().any(|u| u.status == UsageStatus::Active);
     let still_active = usages.iter().any(|u| {
         let now_u = changed_usages.iter().find(|c| c.id == u.id).unwrap_or(u);
@@ -171,8 +173,9 @@ async fn record(state: &AppState, card: &IotCard, used: Decimal) -> Result<bool,
             usages: &changed_usages,
             days: &days,
             card_day: (grew > Decimal::ZERO).then_some((date.as_str(), grew)),
+            firings: fire::items(&firings, now)?,
             now,
         })
         .await?;
-    Ok(was_active && !still_active)
+    Ok((was_active && !still_active, firings))
 }

@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::domain::assets::IotCard;
 use crate::domain::polling::{polled, PollFilters, TaskType};
 use crate::integrations::gateway::client::{GatewayClient, GatewayError};
+use crate::services::usage_rules::fire::RuleBook;
 use crate::store::keys;
 use crate::store::polling::CheckCounts;
 use crate::store::StoreError;
@@ -110,16 +111,23 @@ pub async fn handle(
         .map(|c| (c.id, c))
         .collect();
     let filters = Arc::new(effective(store, task).await?.filters);
+    // The usage rules of the batch's cards, read once (card data checks only).
+    let book = Arc::new(if task == TaskType::Carddata {
+        RuleBook::load(state, cards.values()).await?
+    } else {
+        RuleBook::default()
+    });
     let holder = uuid::Uuid::new_v4().to_string();
     let permits = acquire(state, task, &holder, work.len() as i64).await?;
     let gate = Arc::new(tokio::sync::Semaphore::new(permits as usize));
     let mut set = tokio::task::JoinSet::new();
     for (id, cohort, attempt) in work {
         let card = cards.remove(&id);
-        let (state, gate, filters) = (state.clone(), gate.clone(), filters.clone());
+        let (state, gate, filters, book) =
+            (state.clone(), gate.clone(), filters.clone(), book.clone());
         set.spawn(crate::store::calls::inherit(async move {
             let _permit = gate.acquire_owned().await;
-            let res = check_card(&state, task, id, card, cohort.as_deref(), &filters).await;
+            let res = check_card(&state, task, id, card, cohort.as_deref(), &filters, &book).await;
             (id, cohort, attempt, res)
         }));
     }
@@ -208,6 +216,7 @@ async fn check_card(
     card: Option<IotCard>,
     cohort: Option<&str>,
     filters: &PollFilters,
+    book: &RuleBook,
 ) -> Result<Done, Fail> {
     let card = match card {
         Some(c) if polled(&c) => c,
@@ -223,7 +232,7 @@ async fn check_card(
     }
     match task {
         TaskType::Realname => super::realname::check(state, &card, cohort).await,
-        TaskType::Carddata => super::carddata::check(state, &card).await,
+        TaskType::Carddata => super::carddata::check(state, &card, book).await,
         TaskType::Package => super::package::check(state, &card).await,
         TaskType::Protect => super::package::check_protect(state, &card, cohort).await,
     }

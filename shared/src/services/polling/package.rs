@@ -1,6 +1,7 @@
 //! Package check (jobs.md J7) and protect consistency check (J8): a verified card
-//! with no active usage left is stopped, one stopped for exhaustion that has data
-//! again is resumed, and a device's live protect period wins over both.
+//! with no active usage left is stopped, one stopped for exhaustion (or by a usage
+//! rule that resumes on renewal) that has data again is resumed, and a device's live
+//! protect period wins over both.
 
 use super::carddata::absorbing_usages;
 use super::checks::{Done, Fail};
@@ -8,7 +9,7 @@ use crate::app::AppState;
 use crate::domain::assets::{Direction, IotCard, ProtectStatus};
 use crate::domain::polling::TaskType;
 use crate::domain::usage::UsageStatus;
-use crate::services::card_network::{enforce_protect, resume_exhausted, stop_exhausted};
+use crate::services::card_network::{enforce_protect, resume_with_data, stop_exhausted};
 
 /// The live protect direction of `card`'s device, if any.
 async fn protect(state: &AppState, card: &IotCard) -> Result<ProtectStatus, Fail> {
@@ -36,8 +37,8 @@ pub(crate) async fn check(state: &AppState, card: &IotCard) -> Result<Done, Fail
     // `card_network` checks it inside).
     let acted = if !active && card.is_started() {
         stop_exhausted(state, card).await?
-    } else if active && card.stopped_for_exhaustion() {
-        resume_exhausted(state, card).await?
+    } else if card.resumable(&usages) {
+        resume_with_data(state, card, &usages).await?
     } else {
         false
     };
