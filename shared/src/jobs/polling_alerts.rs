@@ -6,7 +6,10 @@
 //! Idempotency: the rules and their state come from one Query; an alert opens by
 //! creating the rule's single open-alert item on condition that none exists and
 //! closes by deleting it on condition that it names that alert, so overlapping runs
-//! open, close and notify each alert once.
+//! open, close and notify each alert once. The open-alert item stays
+//! `notify_pending` until the opening's notification is queued; a run finding it so a
+//! minute later queues it again (the same delivery id: receivers deduplicate). A
+//! closing whose notification cannot be queued is logged and counted, not retried.
 
 use super::alert_webhooks::{enqueue, AlertDelivery};
 use super::sqs::JobError;
@@ -51,6 +54,16 @@ pub async fn run(
         } else {
             None
         };
+        // An opening whose notification was not queued (the run died or the queue
+        // failed) is notified again a minute later.
+        if let Some(o) = open.filter(|o| o.notify_pending && o.opened_at <= now - 60) {
+            let delivery = AlertDelivery {
+                rule_id: rule.id,
+                history_id: o.history_id,
+                event: AlertEvent::Opened,
+            };
+            notify(state, rule, &delivery, &mut report).await;
+        }
         let result: Result<Option<AlertDelivery>, StoreError> = match step(
             rule.fields.duration,
             found.is_some(),
@@ -104,15 +117,7 @@ pub async fn run(
                     event = delivery.event.as_str(),
                     "polling alert"
                 );
-                if rule.notify.is_some() {
-                    match enqueue(state, &delivery).await {
-                        Ok(()) => report.notified += 1,
-                        Err(e) => {
-                            report.failed += 1;
-                            tracing::error!(rule_id = rule.id, error = %e, "alert notification not queued");
-                        }
-                    }
-                }
+                notify(state, rule, &delivery, &mut report).await;
             }
             Err(e) => {
                 report.failed += 1;
@@ -124,6 +129,33 @@ pub async fn run(
         return Err(JobError(format!("{} alert rules failed", report.failed)));
     }
     Ok(report)
+}
+
+/// Queues `delivery` when `rule` has a webhook; an opening is then marked notified
+/// (a failure leaves it pending for the next run).
+async fn notify(
+    state: &AppState,
+    rule: &RuleRecord,
+    delivery: &AlertDelivery,
+    report: &mut Report,
+) {
+    if rule.notify.is_some() {
+        if let Err(e) = enqueue(state, delivery).await {
+            report.failed += 1;
+            tracing::error!(rule_id = rule.id, error = %e, "alert notification not queued");
+            return;
+        }
+        report.notified += 1;
+    }
+    if delivery.event == AlertEvent::Opened {
+        if let Err(e) = state
+            .store
+            .opening_notified(rule.id, delivery.history_id)
+            .await
+        {
+            tracing::warn!(rule_id = rule.id, error = %e, "alert opening not marked notified");
+        }
+    }
 }
 
 /// Opens an alert for `rule` on `value` of `task_type`: the delivery to queue, or

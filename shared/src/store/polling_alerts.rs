@@ -7,7 +7,8 @@
 //!   list).
 //! - `POLLALERT` / `STATE#<id>`: `breaching_since`, when the rule's condition was
 //!   first seen holding (absent while it does not hold).
-//! - `POLLALERT` / `OPEN#<id>`: the rule's open alert (`history_id`, `opened_at`).
+//! - `POLLALERT` / `OPEN#<id>`: the rule's open alert (`history_id`, `opened_at`,
+//!   `notify_pending` until its opening is known to be notified).
 //!   Created on condition that it does not exist, in the same transaction as the
 //!   history entry, so two concurrent checks open one alert; deleted on condition
 //!   that it names the alert being closed.
@@ -77,6 +78,8 @@ pub fn secret_context(id: u64) -> String {
 pub struct OpenAlert {
     pub history_id: u64,
     pub opened_at: i64,
+    /// Its `alert.opened` notification is not known to be queued yet.
+    pub notify_pending: bool,
 }
 
 /// Every rule with its evaluation state (one Query).
@@ -257,6 +260,7 @@ impl Store {
                         OpenAlert {
                             history_id,
                             opened_at,
+                            notify_pending: item.contains_key("notify_pending"),
                         },
                     );
                 }
@@ -305,6 +309,7 @@ impl Store {
             ("sk".to_string(), s(open_key(h.rule_id).sk)),
             ("history_id".to_string(), n(h.id)),
             ("opened_at".to_string(), n(h.triggered_at)),
+            ("notify_pending".to_string(), n(1)),
         ]);
         let tx = Tx::new()
             .put(OPEN_LABEL, open, Some(Cond::absent()))
@@ -315,6 +320,23 @@ impl Store {
                 Cond::new("attribute_exists(pk)"),
             );
         Ok(matches!(self.transact_each(tx).await?, TxOutcome::Written))
+    }
+
+    /// Records that alert `history_id`'s opening was notified (queued, or no webhook).
+    pub async fn opening_notified(&self, rule_id: u64, history_id: u64) -> Result<(), StoreError> {
+        let cond = Cond::new("history_id = :h").value(":h", n(history_id));
+        match self
+            .update_if(
+                OPEN_LABEL,
+                &open_key(rule_id),
+                Upd::new("REMOVE notify_pending"),
+                cond,
+            )
+            .await
+        {
+            Err(StoreError::ConditionFailed { .. }) => Ok(()),
+            other => other,
+        }
     }
 
     /// Closes alert `history_id` of rule `rule_id` at `at` (its open-alert item goes,

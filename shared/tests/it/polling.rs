@@ -413,3 +413,53 @@ async fn the_concurrency_limit_holds_under_a_burst() {
         .err(403, 1005);
     }
 }
+
+#[tokio::test]
+async fn a_lost_queue_activation_is_asked_again_by_the_package_check() {
+    let (app, fake, _admin) = setup(1).await;
+    fake.set_card(
+        &iccid(1),
+        FakeCard {
+            started: true,
+            verified: true,
+            used_mb: 0.0,
+        },
+    );
+    let mut c = card(&app, 1).await;
+    let at = shared::clock::rfc3339(app.state.clock.now());
+    c.mark_verified(at.clone());
+    c.resume(at);
+    let item = shared::store::assets::card_item(&c).unwrap();
+    app.state
+        .store
+        .save_asset(item, c.version, c.id, &[])
+        .await
+        .unwrap();
+    let c = card(&app, 1).await;
+    // The main expired (J10 ran) but its J11 message was lost; the next main waits.
+    let mut ended = usage(1, &c, PackageType::Formal, 1000, 1);
+    ended.status = UsageStatus::Expired;
+    put(&app, &ended).await;
+    let mut queued = usage(2, &c, PackageType::Formal, 1000, 2);
+    queued.status = UsageStatus::Pending;
+    queued.activated_at = None;
+    queued.valid_until = None;
+    put(&app, &queued).await;
+    shared::services::polling::enqueue_checks(&app.state, TaskType::Package, &[c.id])
+        .await
+        .unwrap();
+    pump(&app, JobQueue::PollingPackage).await;
+    assert!(
+        card(&app, 1).await.is_started(),
+        "not stopped while a main waits"
+    );
+    let n = shared::local::pump_job_queue(&app.state, JobQueue::PackageActivation, 0, |e| {
+        shared::jobs::package_activation::handle(&app.state, e)
+    })
+    .await
+    .unwrap();
+    assert_eq!(n, 1, "the package check asked for the activation again");
+    let u = usages(&app, c.id).await;
+    assert_eq!(u[1].status, UsageStatus::Active);
+    assert!(card(&app, 1).await.is_started());
+}

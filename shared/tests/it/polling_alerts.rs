@@ -335,3 +335,39 @@ async fn a_dead_letter_queue_s_depth_reaches_monitoring_and_rules() {
         .unwrap();
     assert_eq!(report.opened, 1);
 }
+
+#[tokio::test]
+async fn an_opening_whose_notification_was_not_queued_is_notified_a_minute_later() {
+    let app = spawn_app().await;
+    let sa = app.admin().await;
+    let receiver = FakeReceiver::start(SECRET).await.unwrap();
+    app.post(RULES, &sa, rule(0, &receiver.url)).await.ok();
+    let high = backlog(500);
+    // The notification queue is unreachable when the alert opens.
+    let broken = app.state.clone().with_job_queue_url(
+        JobQueue::AlertWebhooks,
+        "http://127.0.0.1:9/000000000000/missing",
+    );
+    // Its only rule failed to notify: the run fails (the schedule retries it), the
+    // alert is open.
+    assert!(polling_alerts::run(&broken, T0, &high).await.is_err());
+    assert_eq!(history(&app, &sa, "?status=open").await.len(), 1);
+    assert_eq!(deliver(&app).await, 0);
+    // Within the minute nothing is sent again; after it, the opening is notified once.
+    let soon = polling_alerts::run(&app.state, T0 + 30, &high)
+        .await
+        .unwrap();
+    assert_eq!(soon.notified, 0);
+    let later = polling_alerts::run(&app.state, T0 + 60, &high)
+        .await
+        .unwrap();
+    assert_eq!((later.opened, later.notified), (0, 1));
+    let again = polling_alerts::run(&app.state, T0 + 120, &high)
+        .await
+        .unwrap();
+    assert_eq!(again.notified, 0, "notified once");
+    assert_eq!(deliver(&app).await, 1);
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].event, "alert.opened");
+}
