@@ -124,7 +124,19 @@ async fn a_trigger_by_shop_or_filters_queues_exactly_those_cards_once() {
     let mut got = queued(&app).await;
     got.sort_unstable();
     assert_eq!(got, b_cards);
-    // An ICCID prefix filter combined with the carrier.
+    // An ICCID prefix alone reads the platform-wide index (prefix in the key).
+    let r = app
+        .post(
+            TRIGGER,
+            admin,
+            json!({"task_type": "carddata", "filters": {"prefix": &iccid(301)[..19]}}),
+        )
+        .await;
+    assert_eq!(r.ok()["card_count"], json!(5));
+    let mut got = queued(&app).await;
+    got.sort_unstable();
+    assert_eq!(got, b_cards);
+    // An ICCID prefix within a batch (the batch index, the prefix filtered).
     let prefix = &iccid(101)[..19];
     let r = app
         .post(
@@ -139,12 +151,12 @@ async fn a_trigger_by_shop_or_filters_queues_exactly_those_cards_once() {
     // The log records selector and target.
     let logs = app.get(&format!("{TRIGGER}/logs"), admin).await;
     let list = logs.ok()["list"].as_array().unwrap().clone();
-    assert_eq!(list[1]["selector"], "filters");
-    assert_eq!(list[1]["filters"], json!({"batch_no": "BB"}));
-    assert_eq!(list[1]["card_count"], json!(5));
-    assert_eq!(list[2]["selector"], "shop_id");
-    assert_eq!(list[2]["shop_id"], json!(tree.a));
-    assert_eq!(list[2]["card_count"], json!(130));
+    assert_eq!(list[2]["selector"], "filters");
+    assert_eq!(list[2]["filters"], json!({"batch_no": "BB"}));
+    assert_eq!(list[2]["card_count"], json!(5));
+    assert_eq!(list[3]["selector"], "shop_id");
+    assert_eq!(list[3]["shop_id"], json!(tree.a));
+    assert_eq!(list[3]["card_count"], json!(130));
 
     // Bad bodies: two selectors, none, an unknown or empty filter; an unknown shop.
     for body in [

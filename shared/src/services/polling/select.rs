@@ -1,5 +1,6 @@
 //! The cards a manual trigger (J9) selects by shop or by card-list filters: read
-//! from the card list's indexes (never a scan), page by page, up to
+//! from the card list's indexes (a batch from the batch index; never a scan), page
+//! by page, up to
 //! [`MAX_SELECTED_CARDS`] polled cards; a larger selection is refused before
 //! anything is queued.
 
@@ -8,8 +9,8 @@ use crate::domain::assets::{AssetType, IotCard};
 use crate::domain::entities::Shop;
 use crate::domain::polling::{polled, TriggerFilters};
 use crate::domain::validate::{filter_term, Invalid};
-use crate::store::asset_lists::{asset_list, ListFilter, ListScope};
-use crate::store::{keys, Query, Store};
+use crate::store::asset_lists::{selection_queries, ListFilter, ListScope};
+use crate::store::{keys, Store};
 
 /// Most polled cards a trigger by shop or filters queues (in one request).
 pub const MAX_SELECTED_CARDS: usize = 10_000;
@@ -73,20 +74,7 @@ pub async fn select(store: &Store, sel: Selection<'_>) -> Result<Vec<u64>, Polli
         (Selection::Shop(_), Some(s)) => (ListScope::ShopStock(&s.path), ListFilter::default()),
         (Selection::Shop(_), None) => return Err(PollingAdminError::NotFound("shop")),
     };
-    let (source, cond) = asset_list(AssetType::Card, scope, &filter);
-    let queries: Vec<Query> = source
-        .partitions
-        .iter()
-        .map(|pk| Query {
-            on: source.on,
-            pk: pk.clone(),
-            sk: source.sk.clone(),
-            filter: cond.clone(),
-            limit: Some(SELECTION_PAGE),
-            start: None,
-            backward: false,
-        })
-        .collect();
+    let queries = selection_queries(AssetType::Card, scope, &filter, SELECTION_PAGE);
     let cards: Vec<IotCard> = store
         .read_all(queries, MAX_SELECTED_CARDS, |c: &IotCard| polled(c))
         .await?;
