@@ -427,6 +427,12 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/admin/internal/trigger-data-reset",
         C("polling:manage"),
     ),
+    // Polling backfill (admin-polling group).
+    (
+        "POST",
+        "/api/admin/internal/polling-backfill",
+        C("polling:manage"),
+    ),
     // Polling alerts.
     ("GET", "/api/admin/polling-alert-rules", C("polling:view")),
     (

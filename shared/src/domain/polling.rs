@@ -244,6 +244,42 @@ pub fn spread_minute(now: i64, interval_secs: i64, index: u64, count: u64) -> i6
     minute(now) + offset
 }
 
+/// The backfill minute of card `id` (api.md §23 backfill): the first minute after
+/// `now` whose remainder modulo the interval (in minutes) is the card's own,
+/// `id % span`. So cards spread over the interval, and every backfill of a card picks
+/// the same minute or one a whole interval later, whose cohort the dispatcher's move
+/// merges into (a set union): a card backfilled twice is still checked once per
+/// interval.
+pub fn backfill_minute(now: i64, interval_secs: i64, id: u64) -> i64 {
+    let span = (interval_secs / 60).max(1);
+    let residue = (id % span as u64) as i64;
+    let next = minute(now) + 1;
+    next + (residue - next).rem_euclid(span)
+}
+
+/// The card-list filters a manual trigger selects by (api.md §23 `filters`): the
+/// same fields as the IoT card list's, at least one of them; an unknown field is
+/// refused.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerFilters {
+    /// ICCID prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_no: Option<String>,
+    /// `asset_status` (domain.md §5.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
+    pub asset_status: Option<super::assets::AssetStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_status: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub real_name_status: Option<i64>,
+}
+
 /// Whether a card is polled at all (`enable_polling`, not deleted).
 pub fn polled(card: &IotCard) -> bool {
     card.enable_polling && card.deleted_at.is_none()
@@ -286,6 +322,20 @@ pub fn usage_delta(old: rust_decimal::Decimal, new: rust_decimal::Decimal) -> i6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backfill_minutes_keep_each_card_s_remainder() {
+        let now = 1_000 * 60 + 30;
+        for id in 0..40u64 {
+            let m = backfill_minute(now, 600, id);
+            assert!(m > minute(now) && m <= minute(now) + 10, "{id}: {m}");
+            assert_eq!(m % 10, (id % 10) as i64);
+            // A later run picks the same minute or one interval on.
+            let later = backfill_minute(now + 7 * 60, 600, id);
+            assert!(later == m || later == m + 10);
+        }
+        assert_eq!(backfill_minute(now, 30, 7), minute(now) + 1);
+    }
     use rust_decimal::Decimal;
 
     #[test]

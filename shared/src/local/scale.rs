@@ -237,6 +237,7 @@ fn card(id: u64, n: usize, prefix: &str, owner: &Shop, carrier: &Carrier, at: &s
         activation_status: 0,
         activated_at: None,
         enable_polling: true,
+        polling_scheduled: false,
         current_month_usage_mb: rust_decimal::Decimal::ZERO,
         last_data_check_at: None,
         last_sync_time: None,

@@ -102,6 +102,48 @@ pub fn asset_list(t: AssetType, scope: ListScope, f: &ListFilter) -> (Source, Op
     (source, conds.into_iter().reduce(Cond::and))
 }
 
+/// Every page of a selection of assets of type `t` by list filters (a manual
+/// polling trigger), as Queries reading `page` items each: with a batch, the batch
+/// index (platform stock and shops' assets, two Queries) instead of every asset;
+/// otherwise what [`asset_list`] reads, one Query per partition.
+pub fn selection_queries(t: AssetType, scope: ListScope, f: &ListFilter, page: i32) -> Vec<Query> {
+    let with_page = |mut q: Query| {
+        q.limit = Some(page);
+        q
+    };
+    if let (ListScope::All, Some(b)) = (scope, f.batch_no.as_deref()) {
+        let rest = ListFilter {
+            prefix: None,
+            batch_no: None,
+            ..f.clone()
+        };
+        let (_, rest) = asset_list(t, ListScope::All, &rest);
+        let prefix = f.prefix.as_deref().map(|p| {
+            let attr = t.identifier_field();
+            Cond::new(format!("begins_with({attr}, :prefix_f)")).value(":prefix_f", s(p))
+        });
+        let filter = [rest, prefix].into_iter().flatten().reduce(Cond::and);
+        let batch = keys::assets_batch(t, b);
+        return [owner_sort_key(None, ""), "/".to_string()]
+            .into_iter()
+            .map(|within| {
+                with_page(full_query(
+                    On::Gsi3,
+                    batch.clone(),
+                    SkCond::Prefix(within),
+                    filter.clone(),
+                ))
+            })
+            .collect();
+    }
+    let (source, filter) = asset_list(t, scope, f);
+    source
+        .partitions
+        .into_iter()
+        .map(|pk| with_page(full_query(source.on, pk, source.sk.clone(), filter.clone())))
+        .collect()
+}
+
 fn batch_cond(batch_no: &str) -> Cond {
     Cond::new("batch_no = :batch").value(":batch", s(batch_no))
 }
@@ -277,6 +319,31 @@ mod tests {
             .iter()
             .map(|q| (format!("{:?}", q.on), q.pk.clone(), q.filter.is_some()))
             .collect()
+    }
+
+    #[test]
+    fn a_filter_selection_with_a_batch_reads_the_batch_index() {
+        let f = ListFilter {
+            batch_no: Some("B1".into()),
+            prefix: Some("8986".into()),
+            ..ListFilter::default()
+        };
+        let q = selection_queries(AssetType::Card, ListScope::All, &f, 100);
+        assert_eq!(
+            shape(&q),
+            [
+                ("Gsi3".into(), "CARDS#BATCH#B1".into(), true),
+                ("Gsi3".into(), "CARDS#BATCH#B1".into(), true),
+            ]
+        );
+        assert!(q.iter().all(|q| q.limit == Some(100)));
+        let f = ListFilter {
+            carrier_id: Some(1),
+            ..ListFilter::default()
+        };
+        let q = selection_queries(AssetType::Card, ListScope::All, &f, 100);
+        assert_eq!(q.len(), SHARDS as usize);
+        assert!(q.iter().all(|q| q.filter.is_some()));
     }
 
     #[test]

@@ -538,6 +538,11 @@ pub fn poll_trigger(id: u64) -> Key {
     Key::new(format!("POLLTRIG#{id}"), ENTITY)
 }
 
+/// The polling backfill's position (one item).
+pub fn poll_backfill() -> Key {
+    Key::new("POLLBACKFILL", ENTITY)
+}
+
 /// The `gsi2` partition listing manual polling trigger logs.
 pub const POLL_TRIGGERS: &str = "POLLTRIGS";
 

@@ -24,6 +24,7 @@ pub mod payment_configs;
 pub mod permissions;
 pub mod polling;
 pub mod polling_alerts;
+pub mod polling_backfill;
 pub mod polling_configs;
 pub mod polling_triggers;
 pub mod prefetch;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::cursor::{Cursor, Source};
 use super::keys;
 use super::{s, to_item, On, SkCond, Store, StoreError};
-use crate::domain::polling::TaskType;
+use crate::domain::polling::{TaskType, TriggerFilters};
 use crate::paging::CursorPage;
 
 /// One manual trigger.
@@ -14,8 +14,14 @@ use crate::paging::CursorPage;
 pub struct TriggerLog {
     pub id: u64,
     pub task_type: TaskType,
-    /// `iot_card_ids` or `iccids`.
+    /// `iot_card_ids`, `iccids`, `shop_id` or `filters`.
     pub selector: String,
+    /// The shop whose own cards were selected (`shop_id` selector).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop_id: Option<u64>,
+    /// The filters the cards were selected by (`filters` selector).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<TriggerFilters>,
     /// Cards queued (after de-duplication; unknown identifiers are not counted).
     pub card_count: u64,
     /// Identifiers that named no live card.

@@ -39,6 +39,7 @@ mod permissions;
 mod polling;
 mod polling_admin;
 mod polling_alerts;
+mod polling_trigger;
 mod races;
 mod recharges;
 mod scale;

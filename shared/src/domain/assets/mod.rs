@@ -289,6 +289,10 @@ pub struct IotCard {
     pub activation_status: i64,
     pub activated_at: Option<String>,
     pub enable_polling: bool,
+    /// The card was given its polling cohorts (at import, or by the polling
+    /// backfill): the backfill skips it. Absent on cards from before polling.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub polling_scheduled: bool,
     /// Data used this month (MB).
     #[serde(with = "rust_decimal::serde::float")]
     #[schema(value_type = f64)]

@@ -154,6 +154,8 @@ pub fn card_from_row(
         activation_status: 0,
         activated_at: None,
         enable_polling: true,
+        // The import joins the card to its cohorts (`schedule_cards`).
+        polling_scheduled: true,
         current_month_usage_mb: rust_decimal::Decimal::ZERO,
         last_data_check_at: None,
         last_sync_time: None,

@@ -9,7 +9,7 @@ use crate::clock::rfc3339;
 use crate::codes::{BusinessError, Code};
 use crate::domain::assets::{IdentifierKind, IotCard};
 use crate::domain::caller::Caller;
-use crate::domain::polling::{minute, polled, TaskType, MAX_CONCURRENCY_LIMIT};
+use crate::domain::polling::{minute, polled, TaskType, TriggerFilters, MAX_CONCURRENCY_LIMIT};
 use crate::domain::validate::Invalid;
 use crate::paging::{CursorPage, PageQuery};
 use crate::store::polling_triggers::TriggerLog;
@@ -29,6 +29,9 @@ pub enum PollingAdminError {
     Store(#[from] StoreError),
     #[error("queue unavailable: {0}")]
     Queue(#[from] crate::integrations::fifo::QueueError),
+    /// The named object (a shop) does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
 }
 
 impl BusinessError for PollingAdminError {
@@ -37,6 +40,7 @@ impl BusinessError for PollingAdminError {
             PollingAdminError::Invalid(_) => Code::INVALID_PARAM,
             PollingAdminError::Store(e) => e.code(),
             PollingAdminError::Queue(_) => Code::INTERNAL,
+            PollingAdminError::NotFound(_) => Code::NOT_FOUND,
         }
     }
 
@@ -215,14 +219,23 @@ pub async fn overview(
     Ok(out)
 }
 
-/// `POST /api/admin/polling-manual-trigger` body: one selector.
+/// `POST /api/admin/polling-manual-trigger` body: exactly one selector.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TriggerRequest {
     pub task_type: String,
+    /// Card ids (1 to 1000).
     #[serde(default)]
     pub iot_card_ids: Option<Vec<u64>>,
+    /// ICCIDs (1 to 1000).
     #[serde(default)]
     pub iccids: Option<Vec<String>>,
+    /// A shop: its own cards (not its descendants'), as the card list's `shop_id`.
+    #[serde(default)]
+    pub shop_id: Option<u64>,
+    /// Card-list filters (at least one field); every matching card.
+    #[serde(default)]
+    pub filters: Option<TriggerFilters>,
 }
 
 /// What a manual trigger queued.
@@ -243,11 +256,43 @@ pub async fn trigger(
     let task = task_type(&req.task_type)?;
     let one_selector = || {
         Invalid::new(
-            format!("须且仅须提供 iot_card_ids 或 iccids 之一(1到{MAX_TRIGGER_CARDS}个)"),
-            format!("give exactly one of iot_card_ids or iccids (1 to {MAX_TRIGGER_CARDS} items)"),
+            format!(
+                "须且仅须提供 iot_card_ids、iccids(1到{MAX_TRIGGER_CARDS}个)、shop_id 或 filters 之一"
+            ),
+            format!(
+                "give exactly one of iot_card_ids or iccids (1 to {MAX_TRIGGER_CARDS} items), \
+                 shop_id or filters"
+            ),
         )
     };
     let store = &state.store;
+    let given = [
+        req.iot_card_ids.is_some(),
+        req.iccids.is_some(),
+        req.shop_id.is_some(),
+        req.filters.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err(one_selector().into());
+    }
+    if let Some(id) = req.shop_id {
+        let ids = super::select::select(store, super::select::Selection::Shop(id)).await?;
+        let target = Target {
+            selector: "shop_id",
+            shop_id: Some(id),
+            ..Target::default()
+        };
+        return log_trigger(state, caller, task, &ids, target).await;
+    }
+    if let Some(f) = req.filters {
+        let ids = super::select::select(store, super::select::Selection::Filters(&f)).await?;
+        let target = Target {
+            selector: "filters",
+            filters: Some(f),
+            ..Target::default()
+        };
+        return log_trigger(state, caller, task, &ids, target).await;
+    }
     let (selector, named): (&str, Vec<String>) = match (&req.iot_card_ids, &req.iccids) {
         (Some(ids), None) => ("iot_card_ids", ids.iter().map(u64::to_string).collect()),
         (None, Some(iccids)) => ("iccids", iccids.clone()),
@@ -294,13 +339,41 @@ pub async fn trigger(
     let found: std::collections::HashSet<String> = cards.iter().map(label).collect();
     let not_found: Vec<String> = named.into_iter().filter(|n| !found.contains(n)).collect();
     let ids: Vec<u64> = cards.iter().map(|c| c.id).collect();
-    let queued = super::enqueue_checks(state, task, &ids).await?;
+    let target = Target {
+        selector,
+        not_found,
+        ..Target::default()
+    };
+    log_trigger(state, caller, task, &ids, target).await
+}
+
+/// What a trigger selected, as its log records it.
+#[derive(Default)]
+struct Target<'a> {
+    selector: &'a str,
+    shop_id: Option<u64>,
+    filters: Option<TriggerFilters>,
+    not_found: Vec<String>,
+}
+
+/// Queues checks of `ids` (each once) and logs the trigger with its target.
+async fn log_trigger(
+    state: &AppState,
+    caller: &Caller,
+    task: TaskType,
+    ids: &[u64],
+    target: Target<'_>,
+) -> Result<Triggered, PollingAdminError> {
+    let store = &state.store;
+    let queued = super::enqueue_checks(state, task, ids).await?;
     let log = TriggerLog {
         id: store.next_id("poll_trigger").await?,
         task_type: task,
-        selector: selector.into(),
+        selector: target.selector.into(),
+        shop_id: target.shop_id,
+        filters: target.filters,
         card_count: queued as u64,
-        not_found: not_found.clone(),
+        not_found: target.not_found,
         operator_id: caller.account_id,
         created_at: rfc3339(state.clock.now()),
     };
@@ -308,7 +381,7 @@ pub async fn trigger(
     Ok(Triggered {
         log_id: log.id,
         card_count: log.card_count,
-        not_found,
+        not_found: log.not_found,
     })
 }
 

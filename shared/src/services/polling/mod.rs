@@ -3,18 +3,21 @@
 //! handlers bring the carrier's truth back under a per-task-type concurrency limit.
 
 pub mod admin;
+pub mod backfill;
 pub mod carddata;
 pub mod checks;
 pub mod dispatch;
 mod package;
 pub mod realname;
+pub mod select;
 
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::domain::assets::IotCard;
 use crate::domain::polling::{
-    initial_tasks, minute, polled, shard, spread_minute, Effective, TaskType, CARDS_PER_MESSAGE,
+    backfill_minute, initial_tasks, minute, polled, shard, spread_minute, Effective, TaskType,
+    CARDS_PER_MESSAGE,
 };
 use crate::integrations::fifo::QueueError;
 use crate::store::{Store, StoreError};
@@ -42,7 +45,7 @@ pub async fn effective(store: &Store, task: TaskType) -> Result<Effective, Store
     ))
 }
 
-/// Schedules new (imported) or backfilled `cards` for their task types. A batch
+/// Schedules new (imported) `cards` for their task types. A batch
 /// joins one cohort per task type, at a minute within the interval chosen by its
 /// first card (so batches spread over the interval and a replayed batch joins the
 /// same cohort); the first dispatch spreads its cards into their own shards. Cost:
@@ -63,6 +66,38 @@ pub async fn schedule_cards(store: &Store, cards: &[IotCard], now: i64) -> Resul
         let span = (interval / 60).max(1) as u64;
         let at = spread_minute(now, interval, first % span, span);
         store.join_cohort(task, at, shard(first), &ids).await?;
+    }
+    Ok(())
+}
+
+/// Schedules backfilled `cards` for their task types: each card joins, per task
+/// type, the cohort of its own shard at its own [`backfill_minute`], so a card
+/// backfilled twice (two runs at once, or a run repeated after a crash) is in the
+/// same cohort or in one a whole interval later, which the dispatcher's move merges
+/// into. Cost: one read of the configurations and one write per task type, minute
+/// and shard present (at most the number of cards).
+pub async fn schedule_backfill(
+    store: &Store,
+    cards: &[IotCard],
+    now: i64,
+) -> Result<(), StoreError> {
+    let configs = store.polling_configs().await?;
+    for task in [TaskType::Realname, TaskType::Carddata, TaskType::Package] {
+        let interval =
+            Effective::of(task, configs.iter().find(|c| c.task_type == task)).interval_secs;
+        let mut by_minute: std::collections::BTreeMap<i64, Vec<u64>> = Default::default();
+        for c in cards
+            .iter()
+            .filter(|c| polled(c) && initial_tasks(c).contains(&task))
+        {
+            by_minute
+                .entry(backfill_minute(now, interval, c.id))
+                .or_default()
+                .push(c.id);
+        }
+        for (at, ids) in by_minute {
+            store.join_cohorts(task, at, &ids).await?;
+        }
     }
     Ok(())
 }
