@@ -77,12 +77,15 @@ impl Store {
         }
     }
 
-    /// Marks cards `ids` scheduled: one update each, conditioned on the card
-    /// existing (a card deleted meanwhile is skipped).
+    /// Marks cards `ids` scheduled: one update each (bumping the card's version),
+    /// conditioned on the card existing (a card deleted meanwhile is skipped).
     pub async fn mark_polling_scheduled(&self, ids: &[u64]) -> Result<(), StoreError> {
         for &id in ids {
-            let upd =
-                Upd::new("SET polling_scheduled = :yes").value(":yes", AttributeValue::Bool(true));
+            // The version moves too, so a writer that read the card before puts it
+            // back only after reading it again (keeping the marker).
+            let upd = Upd::new("SET polling_scheduled = :yes ADD version :one")
+                .value(":yes", AttributeValue::Bool(true))
+                .value(":one", n(1));
             match self
                 .update_if(
                     "card",
