@@ -110,15 +110,24 @@ async fn main() -> Result<(), LocalError> {
     .await;
     let dispatched = dispatched?;
     let receives = Arc::new(AtomicUsize::new(0));
+    // Microseconds spent in the check handler (the rest of a consumer's time is
+    // receiving and deleting messages).
+    let in_handler = Arc::new(AtomicUsize::new(0));
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..consumers {
-        let (state, receives) = (state.clone(), receives.clone());
+        let (state, receives, in_handler) = (state.clone(), receives.clone(), in_handler.clone());
         set.spawn(measured(async move {
             let mut empty = 0;
             while empty < 2 {
                 receives.fetch_add(1, Ordering::Relaxed);
                 let n = shared::local::pump_job_queue(&state, JobQueue::PollingCarddata, 1, |e| {
-                    shared::jobs::polling::handle(&state, e)
+                    let (state, in_handler) = (&state, &in_handler);
+                    async move {
+                        let t = Instant::now();
+                        let r = shared::jobs::polling::handle(state, e).await;
+                        in_handler.fetch_add(t.elapsed().as_micros() as usize, Ordering::Relaxed);
+                        r
+                    }
                 })
                 .await
                 .unwrap_or(0);
@@ -145,6 +154,11 @@ async fn main() -> Result<(), LocalError> {
          limit {limit}: ideal {:.0}/s)",
         checks / elapsed,
         limit as f64 * 1000.0 / latency.max(1) as f64
+    );
+    println!(
+        "consumers spent {:.1} s in the check handler (of {:.1} s each)",
+        in_handler.load(Ordering::Relaxed) as f64 / 1e6 / consumers.max(1) as f64,
+        elapsed
     );
     println!(
         "most concurrent gateway requests seen: {} (limit {limit})",
