@@ -206,7 +206,7 @@ pub async fn update(
     record.updater = caller.account_id;
     record.updated_at = rfc3339(state.clock.now());
     record.version += 1;
-    state.store.replace_alert_rule(&record).await?;
+    state.store.replace_alert_rule(&record).await??;
     audit(
         state,
         audited(caller, ip, "update", id),

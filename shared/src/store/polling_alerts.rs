@@ -195,15 +195,19 @@ impl Store {
     }
 
     /// Replaces rule `r` if its stored version is still `r.version - 1`.
-    pub async fn replace_alert_rule(&self, r: &RuleRecord) -> Result<(), RuleRefusal> {
-        let item = to_item(r, &rule_key(r.id)).map_err(|_| RuleRefusal::Changed)?;
+    pub async fn replace_alert_rule(
+        &self,
+        r: &RuleRecord,
+    ) -> Result<Result<(), RuleRefusal>, StoreError> {
+        let item = to_item(r, &rule_key(r.id))?;
         match self
             .put_if(RULE_LABEL, item, Cond::version(r.version - 1))
             .await
         {
-            Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed { old: Some(_), .. }) => Err(RuleRefusal::Changed),
-            Err(_) => Err(RuleRefusal::Missing),
+            Ok(()) => Ok(Ok(())),
+            Err(StoreError::ConditionFailed { old: Some(_), .. }) => Ok(Err(RuleRefusal::Changed)),
+            Err(StoreError::ConditionFailed { old: None, .. }) => Ok(Err(RuleRefusal::Missing)),
+            Err(e) => Err(e),
         }
     }
 

@@ -216,21 +216,28 @@ impl Store {
     }
 
     /// Replaces rule `r` if its stored version is still `r.version - 1`.
-    pub async fn replace_usage_rule(&self, r: &UsageRuleRecord) -> Result<(), RuleRefusal> {
-        let item = rule_item(r).map_err(|_| RuleRefusal::Changed)?;
+    pub async fn replace_usage_rule(
+        &self,
+        r: &UsageRuleRecord,
+    ) -> Result<Result<(), RuleRefusal>, StoreError> {
+        let item = rule_item(r)?;
         match self
             .put_if(RULE_LABEL, item, Cond::version(r.version - 1))
             .await
         {
-            Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed { old: Some(_), .. }) => Err(RuleRefusal::Changed),
-            Err(_) => Err(RuleRefusal::Missing),
+            Ok(()) => Ok(Ok(())),
+            Err(StoreError::ConditionFailed { old: Some(_), .. }) => Ok(Err(RuleRefusal::Changed)),
+            Err(StoreError::ConditionFailed { old: None, .. }) => Ok(Err(RuleRefusal::Missing)),
+            Err(e) => Err(e),
         }
     }
 
     /// Deletes rule `r` (at version `r.version`) and counts it out of its scope.
     /// Its firings stay.
-    pub async fn delete_usage_rule(&self, r: &UsageRuleRecord) -> Result<(), RuleRefusal> {
+    pub async fn delete_usage_rule(
+        &self,
+        r: &UsageRuleRecord,
+    ) -> Result<Result<(), RuleRefusal>, StoreError> {
         let tx = Tx::new()
             .delete(RULE_LABEL, &rule_key(r.id), Some(Cond::version(r.version)))
             .update(
@@ -239,11 +246,10 @@ impl Store {
                 Upd::new("ADD rule_count :minus").value(":minus", n(-1)),
                 Some(Cond::new("rule_count > :zero").value(":zero", n(0))),
             );
-        match self.transact_each(tx).await {
-            Ok(TxOutcome::Written) => Ok(()),
-            Ok(TxOutcome::Cancelled(_)) => Err(RuleRefusal::Changed),
-            Err(_) => Err(RuleRefusal::Missing),
-        }
+        Ok(match self.transact_each(tx).await? {
+            TxOutcome::Written => Ok(()),
+            TxOutcome::Cancelled(_) => Err(RuleRefusal::Changed),
+        })
     }
 
     /// One page of rules, by scope path then id: every rule (`None`) or those of

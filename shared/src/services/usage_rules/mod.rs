@@ -287,7 +287,7 @@ pub async fn update(
     record.updater = caller.account_id;
     record.updated_at = rfc3339(state.clock.now());
     record.version += 1;
-    state.store.replace_usage_rule(&record).await?;
+    state.store.replace_usage_rule(&record).await??;
     audit(
         state,
         audited(caller, ip, "update", id),
@@ -307,7 +307,7 @@ pub async fn delete(
     id: u64,
 ) -> Result<(), UsageRuleError> {
     let before = visible(state, caller, id).await?;
-    state.store.delete_usage_rule(&before).await?;
+    state.store.delete_usage_rule(&before).await??;
     audit(
         state,
         audited(caller, ip, "delete", id),
