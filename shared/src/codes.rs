@@ -301,6 +301,20 @@ codes! {
     ORDER_NOT_FOUND = 1134, NOT_FOUND, "订单不存在", "order not found";
     /// Only a pending order can be cancelled (it was paid or cancelled already).
     ORDER_NOT_PENDING = 1135, CONFLICT, "订单不是待支付状态,无法取消", "only a pending order can be cancelled";
+    /// The withdrawal request does not exist or is outside the caller's shops.
+    WITHDRAWAL_NOT_FOUND = 1140, NOT_FOUND, "提现申请不存在", "withdrawal request not found";
+    /// The withdrawal request was already approved or rejected.
+    WITHDRAWAL_NOT_PENDING = 1141, CONFLICT, "提现申请已审核,不能重复操作", "the withdrawal request was already reviewed";
+    /// The amount is below the minimum or above the maximum of one request.
+    WITHDRAWAL_AMOUNT_OUT_OF_RANGE = 1142, BAD_REQUEST, "提现金额不在允许范围内", "the withdrawal amount is outside the allowed range";
+    /// The shop's requests of the day would exceed the daily maximum.
+    WITHDRAWAL_DAILY_LIMIT = 1143, BAD_REQUEST, "超出每日提现额度", "the daily withdrawal maximum would be exceeded";
+    /// The platform has disabled withdrawals.
+    WITHDRAWAL_DISABLED = 1144, FORBIDDEN, "提现功能已关闭", "withdrawals are disabled";
+    /// The payee type is not among the allowed ones.
+    PAYEE_TYPE_NOT_ALLOWED = 1145, BAD_REQUEST, "不支持该收款方式", "this payee type is not allowed";
+    /// Only an order whose commission calculation failed can be retried.
+    COMMISSION_NOT_FAILED = 1146, CONFLICT, "该订单的佣金计算未失败,无需重试", "the order's commission calculation did not fail";
     /// `CodeWechatConfigNotFound`: no such payment configuration (or deleted).
     PAYMENT_CONFIG_NOT_FOUND = 1170, NOT_FOUND, "微信支付配置不存在", "payment config not found";
     /// `CodeWechatConfigActive`: the active configuration cannot be deleted.

@@ -183,11 +183,13 @@ pub enum JobQueue {
     AlertWebhooks,
     /// Run-now requests of scheduled work (data cleanup, data reset).
     Tasks,
+    /// Commission calculations of paid orders (J14).
+    CommissionCalculation,
 }
 
 impl JobQueue {
     /// Every job queue.
-    pub const ALL: [JobQueue; 7] = [
+    pub const ALL: [JobQueue; 8] = [
         JobQueue::PollingRealname,
         JobQueue::PollingCarddata,
         JobQueue::PollingPackage,
@@ -195,6 +197,7 @@ impl JobQueue {
         JobQueue::PackageActivation,
         JobQueue::AlertWebhooks,
         JobQueue::Tasks,
+        JobQueue::CommissionCalculation,
     ];
 
     /// The queue's name (the template's and the local stack's suffix).
@@ -207,6 +210,7 @@ impl JobQueue {
             JobQueue::PackageActivation => "package-activation",
             JobQueue::AlertWebhooks => "alert-webhooks",
             JobQueue::Tasks => "tasks",
+            JobQueue::CommissionCalculation => "commission-calculation",
         }
     }
 

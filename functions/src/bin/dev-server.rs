@@ -93,6 +93,9 @@ async fn main() -> Result<(), shared::local::LocalError> {
     // Package lifecycle: J10 and J13 every 10 s, the J11/J12 consumer.
     tokio::spawn(package_lifecycle(state.clone()));
     tokio::spawn(package_activation_consumer(state.clone()));
+    // Commissions (J14): the calculation queue's consumer and the sweeper.
+    tokio::spawn(commission_consumer(state.clone()));
+    tokio::spawn(commission_sweeper(state.clone()));
     if let Some(id) = shared::services::auth::bootstrap(&state).await? {
         tracing::info!(account_id = id, "seeded super admin");
     }
@@ -266,6 +269,35 @@ async fn package_activation_consumer(state: AppState) {
         if let Err(e) = pumped {
             tracing::warn!(error = %e, "package activation queue poll failed");
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
+}
+
+/// Feeds the commission-calculation queue (J14) to its handler, as Lambda's SQS
+/// trigger would.
+async fn commission_consumer(state: AppState) {
+    use shared::config::JobQueue;
+    loop {
+        let pumped =
+            shared::local::pump_job_queue(&state, JobQueue::CommissionCalculation, 5, |e| {
+                shared::jobs::commission::handle(&state, e)
+            })
+            .await;
+        if let Err(e) = pumped {
+            tracing::warn!(error = %e, "commission queue poll failed");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    }
+}
+
+/// Runs the commission sweeper every minute (every 5 on AWS): lost calculations
+/// re-sent, due commissions unfrozen.
+async fn commission_sweeper(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        if let Err(e) = shared::jobs::commission_sweeper::sweep(&state).await {
+            tracing::warn!(error = %e, "commission sweep failed");
         }
     }
 }

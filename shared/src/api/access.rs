@@ -471,6 +471,87 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/admin/usage-rules/{id}/firings",
         C("usage_rule:view"),
     ),
+    // Commissions and withdrawals (api.md §22).
+    (
+        "GET",
+        "/api/admin/shop-commission/summary",
+        C("commission:view"),
+    ),
+    (
+        "GET",
+        "/api/admin/shop-commission/records",
+        C("commission:view"),
+    ),
+    (
+        "GET",
+        "/api/admin/shop-commission/withdrawal-requests",
+        C("commission:view"),
+    ),
+    (
+        "GET",
+        "/api/admin/shop-commission/statement",
+        C("commission:view"),
+    ),
+    (
+        "GET",
+        "/api/admin/my-commission/summary",
+        C("commission:view"),
+    ),
+    (
+        "GET",
+        "/api/admin/my-commission/records",
+        C("commission:view"),
+    ),
+    (
+        "GET",
+        "/api/admin/my-commission/withdrawal-requests",
+        C("commission:view"),
+    ),
+    (
+        "POST",
+        "/api/admin/my-commission/withdrawal-requests",
+        C("commission:withdraw"),
+    ),
+    (
+        "GET",
+        "/api/admin/my-commission/statement",
+        C("commission:view"),
+    ),
+    (
+        "GET",
+        "/api/admin/commission/withdrawal-requests",
+        C("commission:review"),
+    ),
+    (
+        "POST",
+        "/api/admin/commission/withdrawal-requests/{id}/approve",
+        C("commission:review"),
+    ),
+    (
+        "POST",
+        "/api/admin/commission/withdrawal-requests/{id}/reject",
+        C("commission:review"),
+    ),
+    (
+        "GET",
+        "/api/admin/commission/withdrawal-settings",
+        C("commission:view"),
+    ),
+    (
+        "POST",
+        "/api/admin/commission/withdrawal-settings",
+        C("commission:settings"),
+    ),
+    (
+        "GET",
+        "/api/admin/commission/failed-calculations",
+        C("commission:review"),
+    ),
+    (
+        "POST",
+        "/api/admin/commission/failed-calculations/{id}/retry",
+        C("commission:review"),
+    ),
 ];
 
 /// What `method` on the route template `path` requires (`HEAD` as `GET`); `None`

@@ -8,6 +8,7 @@ pub mod admin_asset_allocations;
 pub mod admin_assets;
 pub mod admin_auth;
 pub mod admin_carriers;
+pub mod admin_commissions;
 pub mod admin_data_cleanup;
 pub mod admin_data_reset;
 pub mod admin_devices;
@@ -103,7 +104,8 @@ pub fn app(state: AppState) -> Router {
         .merge(admin_wechat_configs::routes())
         .merge(payment_callbacks::routes())
         .merge(admin_orders::routes())
-        .merge(admin_polling::routes());
+        .merge(admin_polling::routes())
+        .merge(admin_commissions::routes());
     group(routes, state)
 }
 

@@ -105,6 +105,7 @@ fn build() -> Document {
         super::admin_wechat_configs::Doc::openapi(),
         super::payment_callbacks::Doc::openapi(),
         super::admin_polling::Doc::openapi(),
+        super::admin_commissions::Doc::openapi(),
     ] {
         doc.merge(group);
     }

@@ -4,8 +4,11 @@ pub mod assets;
 pub mod bulk;
 pub mod caller;
 pub mod catalog;
+pub mod commission;
 pub mod data_cleanup;
 pub mod entities;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod grants;
 pub mod identifiers;
 pub mod orders;
@@ -24,3 +27,4 @@ pub mod usage_rules;
 pub mod validate;
 pub mod wallet;
 pub mod wire;
+pub mod withdrawal;

@@ -239,10 +239,14 @@ pub struct Order {
     pub items: Vec<OrderItem>,
     /// Package usages the order created.
     pub usage_ids: Vec<u64>,
-    /// `due` until the commission job settles it (orders without an operator shop
-    /// that have a buyer shop); `None` when no commission applies.
+    /// `due` until the commission job settles it (`done`, or `failed` with
+    /// `commission_error`): orders without an operator shop that have a buyer shop;
+    /// `None` when no commission applies.
     #[serde(default)]
     pub commission_status: Option<String>,
+    /// Why the calculation failed (`commission_status = failed`).
+    #[serde(default)]
+    pub commission_error: Option<String>,
     pub created_at: i64,
     pub version: i64,
 }

@@ -154,6 +154,10 @@ pub const CATALOGUE: &[PermDef] = &[
     platform("system", "polling:manage", "管理轮询、告警与数据清理"),
     all("assets", "usage_rule:view", "查看用量规则"),
     all("assets", "usage_rule:manage", "管理用量规则"),
+    all("finance", "commission:view", "查看佣金与提现"),
+    all("finance", "commission:withdraw", "申请佣金提现"),
+    platform("finance", "commission:review", "审核提现与佣金计算"),
+    platform("finance", "commission:settings", "修改提现设置"),
 ];
 
 /// Whether `code` is in the catalogue.

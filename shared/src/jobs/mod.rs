@@ -5,6 +5,8 @@ pub mod alert_webhooks;
 pub mod audit_writer;
 pub mod bulk;
 pub mod bulk_sweeper;
+pub mod commission;
+pub mod commission_sweeper;
 pub mod data_cleanup;
 pub mod data_reset;
 pub mod grant_sweeper;

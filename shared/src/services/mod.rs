@@ -13,6 +13,7 @@ pub mod card_network;
 pub mod cards;
 pub mod carriers;
 pub mod catalog;
+pub mod commissions;
 pub mod data_cleanup;
 pub mod devices;
 pub mod enterprises;

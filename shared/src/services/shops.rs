@@ -280,32 +280,47 @@ pub async fn get(store: &Store, caller: &Caller, id: u64) -> Result<ShopView, Or
     Ok(with_parent_names(store, vec![shop]).await?.remove(0))
 }
 
+fn shop_filter(f: &ShopFilter) -> Filter {
+    Filter::new()
+        .contains("shop_name", filter_term(f.shop_name.as_deref()))
+        .eq_str("shop_code", filter_term(f.shop_code.as_deref()))
+        .eq_id("parent_id", f.parent_id)
+        .eq("level", f.level.map(i64::from))
+        .eq("status", f.status)
+}
+
 /// One page of the shops of the caller's scope matching `f`, in tree order (by
-/// path), with their parents' names: one Query (two when a filter drops items), then
-/// one batch read of the parents and, unfiltered, the scope's shop count.
+/// path): one Query (two when a filter drops items).
+pub async fn list_shops(
+    store: &Store,
+    caller: &Caller,
+    f: &ShopFilter,
+    page: &PageQuery,
+) -> Result<CursorPage<Shop>, OrgError> {
+    caller.require(SA_PL_AG)?;
+    let (cursor, size) = page.parse()?;
+    let prefix = caller.shop_path.as_ref().map_or("", |p| p.as_str());
+    let filter = shop_filter(f);
+    let source = lists::scope(gsi1::SHOPS, prefix);
+    Ok(store
+        .read_page(&source, filter.cond(), size, cursor, |s: &Shop| {
+            caller.sees_shop_owned(Some(&s.path))
+        })
+        .await?)
+}
+
+/// One page of the shops of the caller's scope matching `f`, in tree order (by
+/// path), with their parents' names: [`list_shops`], then one batch read of the
+/// parents and, unfiltered, the scope's shop count.
 pub async fn list(
     store: &Store,
     caller: &Caller,
     f: &ShopFilter,
     page: &PageQuery,
 ) -> Result<CursorPage<ShopView>, OrgError> {
-    caller.require(SA_PL_AG)?;
-    let (cursor, size) = page.parse()?;
-    let prefix = caller.shop_path.as_ref().map_or("", |p| p.as_str());
-    let filter = Filter::new()
-        .contains("shop_name", filter_term(f.shop_name.as_deref()))
-        .eq_str("shop_code", filter_term(f.shop_code.as_deref()))
-        .eq_id("parent_id", f.parent_id)
-        .eq("level", f.level.map(i64::from))
-        .eq("status", f.status);
-    let source = lists::scope(gsi1::SHOPS, prefix);
-    let mut shops = store
-        .read_page(&source, filter.cond(), size, cursor, |s: &Shop| {
-            caller.sees_shop_owned(Some(&s.path))
-        })
-        .await?;
+    let mut shops = list_shops(store, caller, f, page).await?;
     let tally = tallied(caller)
-        .filter(|_| filter.cond().is_none())
+        .filter(|_| shop_filter(f).cond().is_none())
         .map(|t| Tally::of(t, Counted::Shops));
     let (list, total) =
         parent_names_with(store, std::mem::take(&mut shops.list), tally.as_ref()).await?;

@@ -627,3 +627,89 @@ pub fn mark_cleanable(item: &mut super::Item, kind: CleanupTarget, at: i64, tieb
     item.insert(CLEANUP_SK_ATTR.into(), super::s(sk));
     item.insert("expires_at".into(), super::n(kind.expires_at(at)));
 }
+
+// ---- commissions and withdrawals (docs/commissions.md)
+
+/// Commission record of order `order_id` for the chain shop at `level` of `kind`
+/// (in the order's partition, so an order's records are one Query).
+pub fn commission_record(order_id: u64, level: u8, kind: &str) -> Key {
+    Key::new(format!("ORDER#{order_id}"), format!("COMM#{level}#{kind}"))
+}
+
+/// Sort-key prefix of an order's commission records.
+pub const COMMISSION_RECORD_PREFIX: &str = "COMM#";
+
+/// The `gsi2` partition of every commission record (the platform's list).
+pub const COMMISSIONS_ALL: &str = "COMMISSIONS";
+
+/// The `gsi1` partition of a shop's commission records.
+pub fn shop_commissions(shop: u64) -> String {
+    format!("COMMISSIONS#SHOP#{shop}")
+}
+
+/// Shards of the unfreeze due index: a record's shard is its id modulo this.
+pub const UNFREEZE_SHARDS: u64 = 16;
+
+/// The sparse `gsi3` partition of frozen commission records of shard `shard`,
+/// sorted by the time they become withdrawable.
+pub fn commission_unfreeze_due(shard: u64) -> String {
+    format!("COMMISSIONS#UNFREEZE#{shard}")
+}
+
+/// The sparse `gsi3` partition of orders whose commission calculation failed.
+pub const ORDERS_COMMISSION_FAILED: &str = "ORDERS#COMMISSION_FAILED";
+
+/// The marker of the one-time commission of an asset's generation and series.
+pub fn one_time_marker(t: AssetType, asset_id: u64, generation: i64, series_id: u64) -> Key {
+    Key::new(
+        format!("ONETIME#{}#{asset_id}#{generation}#{series_id}", t.as_str()),
+        ENTITY,
+    )
+}
+
+/// A shop's sales statistics of a series in month `yyyymm`.
+pub fn series_stats(shop: u64, series_id: u64, yyyymm: u32) -> Key {
+    Key::new(
+        format!("SHOP#{shop}"),
+        format!("COMMSTATS#{series_id}#{yyyymm}"),
+    )
+}
+
+/// A shop's commission wallet movements of month `yyyymm` (its statement's totals).
+pub fn commission_month(shop: u64, yyyymm: u32) -> Key {
+    Key::new(format!("SHOP#{shop}"), format!("COMMSTMT#{yyyymm}"))
+}
+
+/// An asset's recharge totals in generation `generation` (first recharge,
+/// accumulated recharge: the one-time commission's trigger).
+pub fn asset_recharges(t: AssetType, asset_id: u64, generation: i64) -> Key {
+    Key::new(asset(t, asset_id).pk, format!("RECHARGES#{generation}"))
+}
+
+/// The marker of an asset recharge event (its totals count it once).
+pub fn asset_recharge_event(event_id: &str) -> Key {
+    Key::new(format!("ASSETRECHARGE#{event_id}"), ENTITY)
+}
+
+/// Withdrawal request `id`.
+pub fn withdrawal(id: u64) -> Key {
+    Key::new(format!("WITHDRAWAL#{id}"), ENTITY)
+}
+
+/// The `gsi2` partition of every withdrawal request (the platform's list).
+pub const WITHDRAWALS_ALL: &str = "WITHDRAWALS";
+
+/// The `gsi1` partition of a shop's withdrawal requests.
+pub fn shop_withdrawals(shop: u64) -> String {
+    format!("WITHDRAWALS#SHOP#{shop}")
+}
+
+/// What a shop requested on day `day` (`YYYY-MM-DD`), for the daily maximum.
+pub fn withdrawal_day(shop: u64, day: &str) -> Key {
+    Key::new(format!("SHOP#{shop}"), format!("WDDAY#{day}"))
+}
+
+/// The platform's withdrawal settings.
+pub fn withdrawal_settings() -> Key {
+    Key::new("SETTINGS#WITHDRAWAL", ENTITY)
+}

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod bulk;
 pub mod calls;
 pub mod catalog;
+pub mod commissions;
 pub mod cursor;
 pub mod data_cleanup;
 pub mod idempotency;
@@ -43,6 +44,7 @@ pub mod usage_lifecycle;
 pub mod usage_rules;
 pub mod usages;
 pub mod wallets;
+pub mod withdrawals;
 
 use std::collections::HashMap;
 use std::fmt::Debug;

@@ -34,9 +34,15 @@ fn order_item(order: &Order) -> Result<Item, StoreError> {
     let mut item = to_item(order, &keys::order(order.id))?;
     item.insert("gsi2pk".into(), s(keys::ORDERS_ALL));
     item.insert("gsi2sk".into(), s(list_sort(order)));
-    if order.commission_status.as_deref() == Some("due") {
-        // Sparse: only orders whose commission waits for the commission job.
-        item.insert("gsi3pk".into(), s(keys::ORDERS_COMMISSION_DUE));
+    // Sparse: only orders whose commission waits for the commission job, or whose
+    // calculation failed (listed for the platform).
+    let due = match order.commission_status.as_deref() {
+        Some(COMMISSION_DUE) => Some(keys::ORDERS_COMMISSION_DUE),
+        Some(COMMISSION_FAILED) => Some(keys::ORDERS_COMMISSION_FAILED),
+        _ => None,
+    };
+    if let Some(partition) = due {
+        item.insert("gsi3pk".into(), s(partition));
         item.insert("gsi3sk".into(), s(list_sort(order)));
     }
     Ok(item)
@@ -112,6 +118,55 @@ pub struct OrderQuery {
     pub expired: Option<(bool, i64)>,
 }
 
+/// `commission_status` of an order waiting for its commission calculation.
+pub const COMMISSION_DUE: &str = "due";
+/// `commission_status` of an order whose commission was calculated.
+pub const COMMISSION_DONE: &str = "done";
+/// `commission_status` of an order whose calculation failed (see its
+/// `commission_error`).
+pub const COMMISSION_FAILED: &str = "failed";
+/// Label of the order in a commission calculation.
+pub const COMMISSION_LABEL: &str = "commission_order";
+
+/// Adds the settling of `order`'s commission to `tx`: `commission_status` moves
+/// from `from` (`due`, or `failed` for a retry) to `to` (with `error` for `failed`),
+/// on condition that it is still `from`; the order's list copies follow. The order
+/// leaves the due index (and joins the failed one when it failed).
+pub fn settle_commission_ops(
+    tx: Tx,
+    order: &Order,
+    from: &str,
+    (to, error): (&str, Option<&str>),
+) -> Result<Tx, StoreError> {
+    let mut upd = match to {
+        COMMISSION_DONE => Upd::new("SET commission_status = :to REMOVE gsi3pk, gsi3sk, commission_error"),
+        _ => Upd::new("SET commission_status = :to, commission_error = :error, gsi3pk = :index, gsi3sk = :sort")
+            .value(":error", s(error.unwrap_or_default()))
+            .value(
+                ":index",
+                s(if to == COMMISSION_FAILED {
+                    keys::ORDERS_COMMISSION_FAILED
+                } else {
+                    keys::ORDERS_COMMISSION_DUE
+                }),
+            )
+            .value(":sort", s(list_sort(order))),
+    };
+    upd = upd.value(":to", s(to));
+    let cond = Cond::new("commission_status = :from").value(":from", s(from));
+    let mut tx = tx.update(COMMISSION_LABEL, &keys::order(order.id), upd, Some(cond));
+    for shop in list_shops(order) {
+        let upd = Upd::new("SET commission_status = :to").value(":to", s(to));
+        tx = tx.update(
+            "order_copy",
+            &keys::shop_order(shop, order.id),
+            upd,
+            Some(Cond::new("attribute_exists(pk)")),
+        );
+    }
+    Ok(tx)
+}
+
 /// Label of the cancelled order's status change.
 pub const STATUS_LABEL: &str = "order_status";
 
@@ -169,6 +224,50 @@ impl Store {
             })
         })
         .await
+    }
+
+    /// Up to `limit` orders of the commission index `partition` (due or failed)
+    /// created at or before `before`, oldest first, with where to continue.
+    pub async fn commission_orders(
+        &self,
+        partition: &str,
+        before: i64,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<Order>, Option<Item>), StoreError> {
+        let (from, to) = keys::time_range(0, before);
+        let q = super::Query {
+            on: On::Gsi3,
+            pk: partition.to_string(),
+            sk: SkCond::Between(from, to),
+            filter: None,
+            limit: Some(limit),
+            start,
+            backward: false,
+        };
+        let (items, next) = self.query(&q).await?;
+        let orders = items
+            .into_iter()
+            .map(super::from_item)
+            .collect::<Result<Vec<Order>, _>>()?;
+        Ok((orders, next))
+    }
+
+    /// One page of orders whose commission calculation failed, newest first.
+    pub async fn failed_commission_page(
+        &self,
+        page_size: u32,
+        cursor: Cursor,
+    ) -> Result<CursorPage<Order>, StoreError> {
+        let (from, to) = keys::time_range(0, i64::MAX / 2);
+        let source = Source::scope(
+            On::Gsi3,
+            keys::ORDERS_COMMISSION_FAILED.to_string(),
+            SkCond::Between(from, to),
+        )
+        .backward();
+        self.read_page(&source, None, page_size, cursor, |_: &Order| true)
+            .await
     }
 
     /// Order `id`.

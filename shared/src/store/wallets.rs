@@ -42,7 +42,9 @@ use crate::clock::rfc3339;
 use crate::codes::Code;
 use crate::domain::entities::AgentWallet;
 use crate::domain::validate::Invalid;
-use crate::domain::wallet::{LedgerEntry, LedgerLine, Movement, MovementError, TxType, WalletKind};
+use crate::domain::wallet::{
+    Balances, LedgerEntry, LedgerLine, Movement, MovementError, MovementKind, TxType, WalletKind,
+};
 use crate::paging::CursorPage;
 
 /// Label of the wallet update in a ledger transaction.
@@ -125,24 +127,23 @@ fn line_item(line: &LedgerLine, at: i64) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-/// Adds `entry`'s two operations (the wallet update, the line) to `tx`, computed
-/// from `wallet` as read; answers the line they write. Refuses a movement the rule
-/// refuses ([`Movement::apply`]) and a wallet that is not the entry's.
-pub fn ledger_ops(
-    tx: Tx,
+/// The attribute of a wallet that sums the amounts of its lines of `tx_type` and
+/// `movement` (e.g. `sum_commission_credit_frozen`): what the commission summary
+/// reads without reading the ledger.
+pub fn sum_attr(tx_type: TxType, movement: MovementKind) -> String {
+    format!("sum_{}_{}", tx_type.as_str(), movement.as_str())
+}
+
+/// The line of `entry` moving `wallet` from `before` to `after` as its version
+/// `version`, at `at`.
+fn line_of(
     wallet: &AgentWallet,
     entry: &LedgerEntry,
-) -> Result<(Tx, LedgerLine), LedgerError> {
-    entry.check()?;
-    if wallet.shop_id != entry.shop_id || wallet.kind() != Some(entry.kind) {
-        return Err(LedgerError::WalletNotFound);
-    }
-    let before = wallet.balances();
-    let after = entry.movement.apply(before)?;
-    let at = entry.at.max(wallet.ledger_at);
-    let version = wallet.version + 1;
-    let amount = entry.movement.amount();
-    let line = LedgerLine {
+    (before, after): (Balances, Balances),
+    version: i64,
+    at: i64,
+) -> LedgerLine {
+    LedgerLine {
         event_id: entry.event_id.clone(),
         agent_wallet_id: wallet.id(),
         shop_id: entry.shop_id,
@@ -150,7 +151,7 @@ pub fn ledger_ops(
         transaction_type: entry.tx_type,
         transaction_subtype: entry.subtype.clone(),
         movement: entry.movement.kind(),
-        amount,
+        amount: entry.movement.amount(),
         balance_before: before.balance,
         balance_after: after.balance,
         frozen_before: before.frozen,
@@ -163,35 +164,105 @@ pub fn ledger_ops(
         operator_id: entry.operator_id,
         wallet_version: version,
         created_at: rfc3339(at),
-    };
+    }
+}
+
+/// Adds `entry`'s two operations (the wallet update, the line) to `tx`, computed
+/// from `wallet` as read; answers the line they write. Refuses a movement the rule
+/// refuses ([`Movement::apply`]) and a wallet that is not the entry's.
+pub fn ledger_ops(
+    tx: Tx,
+    wallet: &AgentWallet,
+    entry: &LedgerEntry,
+) -> Result<(Tx, LedgerLine), LedgerError> {
+    let before = wallet.balances();
     // DynamoDB conditions cannot subtract, so "balance − frozen ≥ amount" is written
     // as "balance ≥ frozen (as read) + amount"; the version pins the frozen amount.
-    let cond = Cond::version(wallet.version)
-        .name("#balance", "balance")
-        .name("#frozen", "frozen_balance");
-    let cond = match entry.movement {
-        Movement::Credit(_) => cond,
-        Movement::Debit(a) | Movement::Freeze(a) => cond
-            .and(Cond::new("#balance >= :need").value(":need", n(before.frozen.saturating_add(a)))),
+    let extra = match entry.movement {
+        Movement::Credit(_) | Movement::CreditFrozen(_) => None,
+        Movement::Debit(a) | Movement::Freeze(a) => {
+            Some(Cond::new("#balance >= :need").value(":need", n(before.frozen.saturating_add(a))))
+        }
         Movement::Unfreeze(a) | Movement::DebitFrozen(a) => {
-            cond.and(Cond::new("#frozen >= :need").value(":need", n(a)))
+            Some(Cond::new("#frozen >= :need").value(":need", n(a)))
         }
     };
-    let upd = Upd::new(
-        "SET #balance = :balance, #frozen = :frozen, version = :next, updated_at = :updated, ledger_at = :at",
-    )
-    .value(":balance", n(after.balance))
-    .value(":frozen", n(after.frozen))
+    let (tx, mut lines) = ledger_ops_with(tx, wallet, std::slice::from_ref(entry), extra)?;
+    let line = lines.pop().ok_or(LedgerError::WalletNotFound)?;
+    Ok((tx, line))
+}
+
+/// Adds several entries of one wallet to `tx`: one wallet update (to the balances
+/// after the last entry, on condition of the version read, which pins the balances
+/// every entry was checked against) and one line per entry, in order, each a
+/// version of the wallet. Answers the lines.
+pub fn ledger_ops_many(
+    tx: Tx,
+    wallet: &AgentWallet,
+    entries: &[LedgerEntry],
+) -> Result<(Tx, Vec<LedgerLine>), LedgerError> {
+    ledger_ops_with(tx, wallet, entries, None)
+}
+
+fn ledger_ops_with(
+    tx: Tx,
+    wallet: &AgentWallet,
+    entries: &[LedgerEntry],
+    extra: Option<Cond>,
+) -> Result<(Tx, Vec<LedgerLine>), LedgerError> {
+    let mut lines = Vec::with_capacity(entries.len());
+    let mut at = wallet.ledger_at;
+    for e in entries {
+        e.check()?;
+        if wallet.shop_id != e.shop_id || wallet.kind() != Some(e.kind) {
+            return Err(LedgerError::WalletNotFound);
+        }
+        at = at.max(e.at);
+    }
+    let mut balances = wallet.balances();
+    let mut version = wallet.version;
+    let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for e in entries {
+        let after = e.movement.apply(balances)?;
+        version += 1;
+        lines.push(line_of(wallet, e, (balances, after), version, at));
+        *sums
+            .entry(sum_attr(e.tx_type, e.movement.kind()))
+            .or_default() += e.movement.amount();
+        balances = after;
+    }
+    let Some(first) = entries.first() else {
+        return Ok((tx, lines));
+    };
+    let mut cond = Cond::version(wallet.version)
+        .name("#balance", "balance")
+        .name("#frozen", "frozen_balance");
+    if let Some(extra) = extra {
+        cond = cond.and(extra);
+    }
+    let adds: Vec<String> = (0..sums.len())
+        .map(|i| format!("#sum{i} :sum{i}"))
+        .collect();
+    let mut upd = Upd::new(format!(
+        "SET #balance = :balance, #frozen = :frozen, version = :next, updated_at = :updated, ledger_at = :at ADD {}",
+        adds.join(", ")
+    ))
+    .value(":balance", n(balances.balance))
+    .value(":frozen", n(balances.frozen))
     .value(":next", n(version))
     .value(":updated", s(rfc3339(at)))
     .value(":at", n(at));
-    let key = keys::agent_wallet(entry.shop_id, entry.kind.as_str());
-    let tx = tx.update(WALLET_LABEL, &key, upd, Some(cond)).put(
-        LINE_LABEL,
-        line_item(&line, at)?,
-        Some(Cond::absent()),
-    );
-    Ok((tx, line))
+    for (i, (k, v)) in sums.iter().enumerate() {
+        upd = upd
+            .name(&format!("#sum{i}"), k)
+            .value(&format!(":sum{i}"), n(*v));
+    }
+    let key = keys::agent_wallet(first.shop_id, first.kind.as_str());
+    let mut tx = tx.update(WALLET_LABEL, &key, upd, Some(cond));
+    for line in &lines {
+        tx = tx.put(LINE_LABEL, line_item(line, at)?, Some(Cond::absent()));
+    }
+    Ok((tx, lines))
 }
 
 /// What the failed conditions of a cancelled transaction holding [`ledger_ops`]
@@ -356,6 +427,31 @@ impl Store {
             |_: &LedgerLine| true,
         )
         .await
+    }
+
+    /// A wallet's balances just before `before` (epoch seconds): where its last
+    /// earlier line left it, zero when it has none (one Query of one item).
+    pub async fn wallet_balances_before(
+        &self,
+        shop_id: u64,
+        kind: WalletKind,
+        before: i64,
+    ) -> Result<Balances, StoreError> {
+        let (from, to) = keys::time_range(0, before - 1);
+        let q = super::Query {
+            on: On::Gsi1,
+            pk: keys::wallet_lines(shop_id, kind.as_str()),
+            sk: SkCond::Between(from, to),
+            filter: None,
+            limit: Some(1),
+            start: None,
+            backward: true,
+        };
+        let (items, _) = self.query(&q).await?;
+        match items.into_iter().next() {
+            Some(item) => Ok(from_item::<LedgerLine>(item)?.after()),
+            None => Ok(Balances::default()),
+        }
     }
 
     /// Every line of a wallet (all pages of its ledger partition; for the invariant

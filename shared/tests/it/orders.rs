@@ -796,6 +796,7 @@ async fn pending_order(app: &TestApp, s: &Shop, card: u64) -> u64 {
         }],
         usage_ids: vec![],
         commission_status: None,
+        commission_error: None,
         created_at: now,
         version: 1,
     };

@@ -15,6 +15,7 @@ use crate::helpers::{spawn_app, TestApp};
 fn entry(event: &str, shop: u64, movement: Movement, at: i64) -> LedgerEntry {
     let tx_type = match movement {
         Movement::Credit(_) => TxType::Recharge,
+        Movement::CreditFrozen(_) => TxType::Commission,
         Movement::Freeze(_) => TxType::Freeze,
         Movement::Unfreeze(_) => TxType::Unfreeze,
         Movement::Debit(_) | Movement::DebitFrozen(_) => TxType::OrderPayment,

@@ -2,8 +2,9 @@
 
 use super::*;
 use crate::domain::catalog::{
-    virtual_ratio, CalendarType, CommissionType, Operator, PackageType, ResetCycle, Trigger,
+    virtual_ratio, CalendarType, Operator, PackageType, ResetCycle, Trigger,
 };
+use crate::domain::fixtures::{grant, series, tier};
 use crate::domain::grants::{GrantPhase, Grantor};
 
 fn package(suggested: i64) -> Package {
@@ -49,72 +50,6 @@ fn alloc(shop: u64, allocator: u64, cost: i64, retail: i64) -> PackageAllocation
         shelf_status: ShelfStatus::On,
         status: Status::Enabled,
         sub_allocation_count: 0,
-        created_at: String::new(),
-        updated_at: String::new(),
-        deleted_at: None,
-        creator: 1,
-        updater: 1,
-        version: 1,
-    }
-}
-
-fn series(trigger: Trigger, platform_force: bool, force_amount: i64) -> PackageSeries {
-    PackageSeries {
-        id: 1,
-        series_name: "S".into(),
-        series_code: "S".into(),
-        status: Status::Enabled,
-        enable_one_time_commission: true,
-        one_time_commission_trigger: trigger,
-        one_time_commission_threshold: 10_000,
-        commission_type: CommissionType::Tiered,
-        commission_amount: 0,
-        tiers: vec![
-            tier(Operator::Gte, 10, 1_000),
-            tier(Operator::Gte, 50, 3_000),
-            tier(Operator::Gt, 100, 5_000),
-        ],
-        enable_force_recharge: platform_force,
-        force_recharge_amount: force_amount,
-        package_count: 0,
-        grant_count: 0,
-        created_at: String::new(),
-        updated_at: String::new(),
-        deleted_at: None,
-        creator: 1,
-        updater: 1,
-        version: 1,
-    }
-}
-
-fn tier(operator: Operator, threshold: i64, amount: i64) -> SeriesTier {
-    SeriesTier {
-        operator,
-        dimension: Dimension::SalesCount,
-        stat_scope: StatScope::OwnShop,
-        threshold,
-        amount,
-    }
-}
-
-fn grant(fixed: i64, tiers: &[(i64, i64)], force: bool, force_amount: i64) -> SeriesGrant {
-    SeriesGrant {
-        id: 1,
-        shop_id: 2,
-        series_id: 1,
-        allocator_shop_id: Grantor::Platform,
-        allocator_grant_id: None,
-        one_time_commission_amount: fixed,
-        commission_tiers: tiers
-            .iter()
-            .map(|&(threshold, amount)| GrantTier { threshold, amount })
-            .collect(),
-        enable_force_recharge: force,
-        force_recharge_amount: force_amount,
-        status: Status::Enabled,
-        phase: GrantPhase::Ready,
-        sub_grant_count: 0,
-        package_count: 0,
         created_at: String::new(),
         updated_at: String::new(),
         deleted_at: None,

@@ -103,6 +103,22 @@ pub enum MovementKind {
     Unfreeze,
     /// `balance -= amount` and `frozen_balance -= amount`: frozen money spent.
     DebitFrozen,
+    /// `balance += amount` and `frozen_balance += amount`: money in, frozen.
+    CreditFrozen,
+}
+
+impl MovementKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MovementKind::Credit => "credit",
+            MovementKind::Debit => "debit",
+            MovementKind::Freeze => "freeze",
+            MovementKind::Unfreeze => "unfreeze",
+            MovementKind::DebitFrozen => "debit_frozen",
+            MovementKind::CreditFrozen => "credit_frozen",
+        }
+    }
 }
 
 /// One change of a wallet's balances, with its amount in fen (positive).
@@ -118,6 +134,8 @@ pub enum Movement {
     Unfreeze(i64),
     /// Reserved money spent.
     DebitFrozen(i64),
+    /// Money in, reserved at once (a commission before it is unfrozen).
+    CreditFrozen(i64),
 }
 
 /// A wallet's two balances.
@@ -181,6 +199,7 @@ impl Movement {
             MovementKind::Freeze => Movement::Freeze(amount),
             MovementKind::Unfreeze => Movement::Unfreeze(amount),
             MovementKind::DebitFrozen => Movement::DebitFrozen(amount),
+            MovementKind::CreditFrozen => Movement::CreditFrozen(amount),
         }
     }
 
@@ -192,6 +211,7 @@ impl Movement {
             Movement::Freeze(_) => MovementKind::Freeze,
             Movement::Unfreeze(_) => MovementKind::Unfreeze,
             Movement::DebitFrozen(_) => MovementKind::DebitFrozen,
+            Movement::CreditFrozen(_) => MovementKind::CreditFrozen,
         }
     }
 
@@ -202,7 +222,8 @@ impl Movement {
             | Movement::Debit(a)
             | Movement::Freeze(a)
             | Movement::Unfreeze(a)
-            | Movement::DebitFrozen(a) => a,
+            | Movement::DebitFrozen(a)
+            | Movement::CreditFrozen(a) => a,
         }
     }
 
@@ -270,6 +291,10 @@ impl Movement {
                     frozen: before.frozen - a,
                 }
             }
+            Movement::CreditFrozen(a) => Balances {
+                balance: before.balance + a,
+                frozen: before.frozen + a,
+            },
         };
         if after.balance > MAX_BALANCE {
             return Err(MovementError::Overflow);
@@ -329,6 +354,7 @@ mod tests {
             })
         );
         assert_eq!(Movement::DebitFrozen(30).apply(start), Ok(b(70, 0)));
+        assert_eq!(Movement::CreditFrozen(5).apply(start), Ok(b(105, 35)));
         assert!(Movement::DebitFrozen(31).apply(start).is_err());
         for bad in [0, -1, MAX_MONEY + 1] {
             assert_eq!(
@@ -350,6 +376,7 @@ mod tests {
             Movement::Freeze(3),
             Movement::Unfreeze(4),
             Movement::DebitFrozen(5),
+            Movement::CreditFrozen(6),
         ] {
             assert_eq!(Movement::new(m.kind(), m.amount()), m);
         }

@@ -35,7 +35,7 @@ use crate::domain::validate::Invalid;
 use crate::domain::wallet::{LedgerEntry, Movement, TxType, WalletKind};
 use crate::services::assets::{visible, Asset, AssetError};
 use crate::services::catalog::effective_allocation;
-use crate::store::orders::{new_order_ops, HEAD_LABEL};
+use crate::store::orders::{new_order_ops, COMMISSION_DUE, HEAD_LABEL};
 use crate::store::tx::{backoff, Tx, TxOutcome};
 use crate::store::usages::put_new_usage;
 use crate::store::wallets::{ledger_cancel, ledger_ops, LedgerCancel, LedgerError};
@@ -423,7 +423,8 @@ pub async fn create_order(
             })
             .collect(),
         usage_ids: usages.iter().map(|u| u.id).collect(),
-        commission_status: sc.commission_due.then(|| "due".to_string()),
+        commission_status: sc.commission_due.then(|| COMMISSION_DUE.to_string()),
+        commission_error: None,
         created_at: now,
         version: 1,
     };
@@ -465,6 +466,9 @@ pub async fn create_order(
         return shown(state, caller, first, now).await;
     }
     tracing::info!(order_id = order.id, total, "admin order placed");
+    if order.commission_status.is_some() {
+        crate::jobs::commission::request_after_commit(state, order.id).await;
+    }
     Ok(OrderView::new(order, caller, now))
 }
 
