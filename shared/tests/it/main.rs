@@ -19,6 +19,7 @@ mod bulk_moves;
 mod carriers;
 mod catalog;
 mod catalog_matrix;
+mod commission_matrix;
 mod commissions;
 mod conformance;
 mod contract;
