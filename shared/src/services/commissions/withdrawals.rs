@@ -414,7 +414,7 @@ pub async fn set_settings(
         unfreeze_days: req.unfreeze_days,
         updated_at: Some(rfc3339(state.clock.now())),
         updated_by: Some(caller.account_id),
-        version: req.version + 1,
+        version: req.version.saturating_add(1),
     };
     s.check()?;
     match state.store.put_withdrawal_settings(&s, req.version).await {
