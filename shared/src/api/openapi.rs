@@ -71,6 +71,7 @@ pub const X_PROVIDER_FORMAT: &str = "x-provider-format";
         (name = "payment-callbacks", description = "Payment providers' notifications (WeChat Pay v3, Fuiou), answered in the providers' formats"),
         (name = "admin-wechat-configs", description = "Payment configurations (WeChat Pay direct or Fuiou), the single active one; the operation audit log"),
         (name = "admin-polling", description = "Carrier polling: configurations, concurrency limits, monitoring, alert rules, data cleanup, manual triggers"),
+        (name = "admin-commissions", description = "Commissions and withdrawals: summaries, records, withdrawal requests and their review, settings, monthly statements, failed calculations"),
     )
 )]
 struct ApiDoc;
