@@ -4,9 +4,9 @@
 //! `commission-calculation` queue, drained by CONSUMERS (2) concurrent handler
 //! invocations of BATCH (10, at most 10) messages each, as Lambda's event source
 //! mapping would run them. Prints calculations and commission records per second,
-//! DynamoDB calls per order (with what the calculation retried), then checks every
-//! order settled, the seven commission wallets against ORDERS × each level's share
-//! and their ledgers against the wallets.
+//! DynamoDB calls per order (with what the calculation retried), then checks that
+//! every order settled, the seven commission wallets against ORDERS × each level's
+//! share, and their ledgers against the wallets.
 //!
 //! Set-up (not measured) goes through the HTTP router in process, as the integration
 //! tests do: the shops with their agents, a series, a package, the series grants
@@ -14,16 +14,22 @@
 //! 15 000, CARDS (16) cards imported through the import queue and allocated level by
 //! level to L7. The orders are written straight to the table (what the client
 //! purchase flow writes: paid, commission `due`), CARDS at a time, one lane per card
-//! (an order moves its card's usage head), and their messages sent in batches.
+//! (an order moves its card's usage head).
+//!
+//! The messages are fed as orders settle, at most [`BACKLOG`] (100) in the queue: the
+//! emulator's SQS scans every message it holds on each send, receive and delete, so
+//! 10 000 queued messages would measure that (seconds per receive), not the
+//! consumer. SQS's cost does not grow with the queue's depth.
 //!
 //! Every calculation writes the same seven commission wallets, so concurrent
-//! consumers contend: a calculation whose wallets moved is read and built again.
-//! The emulator (one Python process) serves every call; it, not DynamoDB, is the
+//! consumers contend: a calculation whose wallets moved is read and built again
+//! (counted from the calculation's own debug event). The emulator (one Python
+//! process, DynamoDB requests serialised) serves every call; it, not DynamoDB, is the
 //! limit of the absolute figures.
 
 #![recursion_limit = "256"]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -56,6 +62,9 @@ const RETAIL: i64 = 15_000;
 /// A consumer gives up after this long without a settled order (a failed message
 /// comes back only after the queue's visibility timeout, 180 s).
 const STALL: Duration = Duration::from_secs(240);
+/// Messages at most in the queue, not yet settled (see [`feed`]), unless the
+/// consumers hold more at once: then twice what they hold.
+const BACKLOG: usize = 100;
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -433,39 +442,52 @@ async fn write_orders(
     Ok(ids)
 }
 
-/// Sends one calculation message per order (SendMessageBatch, 10 a call, 8 senders).
-async fn send_messages(state: &AppState, ids: &[u64]) -> Result<(), LocalError> {
-    let bodies: Vec<(CalculationMessage, i32)> = ids
-        .iter()
-        .map(|&order_id| (CalculationMessage { order_id }, 0))
-        .collect();
-    let per = bodies.len().div_ceil(8).max(1);
-    let mut set = tokio::task::JoinSet::new();
-    for part in bodies.chunks(per) {
-        let (queue, part) = (
-            state.job_queue(JobQueue::CommissionCalculation),
-            part.to_vec(),
-        );
-        set.spawn(async move { queue.send_batch(&part).await });
+/// Sends the calculation messages of `ids` from the `from`-th on (one per order,
+/// SendMessageBatch of 10), keeping at most `backlog` messages not yet settled in
+/// the queue; answers the batches sent. The emulator's queue scans every message it holds on each send,
+/// receive and delete (SQS does not), so a deep queue would measure the emulator.
+async fn feed(
+    queue: shared::integrations::fifo::SqsQueue,
+    ids: Arc<Vec<u64>>,
+    settled: Arc<AtomicUsize>,
+    (from, backlog): (usize, usize),
+) -> Result<usize, LocalError> {
+    let mut sent = from;
+    let mut batches = 0;
+    while sent < ids.len() {
+        let queued = sent.saturating_sub(settled.load(Ordering::Relaxed));
+        if queued + 10 > backlog {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        let n = (backlog - queued).min(ids.len() - sent);
+        let bodies: Vec<(CalculationMessage, i32)> = ids
+            .iter()
+            .skip(sent)
+            .take(n)
+            .map(|&order_id| (CalculationMessage { order_id }, 0))
+            .collect();
+        queue.send_batch(&bodies).await?;
+        sent += n;
+        batches += n.div_ceil(10);
     }
-    while let Some(done) = set.join_next().await {
-        done??;
-    }
-    Ok(())
+    Ok(batches)
 }
 
 /// What one receive did.
 struct Pumped {
     received: usize,
     failed: usize,
+    /// The orders of the messages handled and deleted.
+    done: Vec<u64>,
     /// Time in the handler.
     handling: Duration,
 }
 
 /// Receives up to `batch` messages of the commission queue, hands them to the
 /// handler as one SQS event and deletes those it did not report failed (as
-/// `shared::local::pump_job_queue`, which always receives up to 10). A short poll:
-/// the caller waits a little when the queue answers nothing.
+/// `shared::local::pump_job_queue`, which always receives up to 10), with a 1 s long
+/// poll as Lambda's event source mapping makes.
 async fn pump(state: &AppState, url: &str, batch: i32) -> Result<Pumped, LocalError> {
     let queue = state.job_queue(JobQueue::CommissionCalculation);
     let out = queue
@@ -473,7 +495,7 @@ async fn pump(state: &AppState, url: &str, batch: i32) -> Result<Pumped, LocalEr
         .receive_message()
         .queue_url(url)
         .max_number_of_messages(batch)
-        .wait_time_seconds(0)
+        .wait_time_seconds(1)
         .message_system_attribute_names("ApproximateReceiveCount".into())
         .send()
         .await?;
@@ -482,6 +504,7 @@ async fn pump(state: &AppState, url: &str, batch: i32) -> Result<Pumped, LocalEr
         return Ok(Pumped {
             received: 0,
             failed: 0,
+            done: Vec::new(),
             handling: Duration::ZERO,
         });
     }
@@ -494,6 +517,7 @@ async fn pump(state: &AppState, url: &str, batch: i32) -> Result<Pumped, LocalEr
         .into_iter()
         .map(|f| f.item_identifier)
         .collect();
+    let mut done = Vec::with_capacity(messages.len());
     for m in &messages {
         if failed.contains(&m.message_id.clone().unwrap_or_default()) {
             continue;
@@ -501,10 +525,15 @@ async fn pump(state: &AppState, url: &str, batch: i32) -> Result<Pumped, LocalEr
         queue
             .delete(m.receipt_handle.as_deref().unwrap_or_default())
             .await?;
+        let body = m.body.as_deref().unwrap_or_default();
+        if let Ok(c) = serde_json::from_str::<CalculationMessage>(body) {
+            done.push(c.order_id);
+        }
     }
     Ok(Pumped {
         received: messages.len(),
         failed: failed.len(),
+        done,
         handling,
     })
 }
@@ -518,11 +547,24 @@ static EVENTS: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
 
 struct Message(String);
 
+impl Message {
+    /// Keeps the message first and the error or reason after it.
+    fn add(&mut self, field: &str, value: String) {
+        match field {
+            "message" => self.0.insert_str(0, &value),
+            "error" | "reason" => self.0.push_str(&format!(" ({field}: {value})")),
+            _ => {}
+        }
+    }
+}
+
 impl tracing::field::Visit for Message {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}");
-        }
+        self.add(field.name(), format!("{value:?}"));
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.add(field.name(), value.to_string());
     }
 }
 
@@ -581,11 +623,20 @@ async fn main() -> Result<(), LocalError> {
         "wrote {orders} paid client orders ({cards} at a time) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let started = Instant::now();
-    send_messages(&state, &ids).await?;
+    // The first BACKLOG messages (not measured); the feeder sends the rest as the
+    // consumers settle orders.
+    let queue = state.job_queue(JobQueue::CommissionCalculation);
+    let backlog = BACKLOG.max(2 * consumers * batch);
+    let first: Vec<(CalculationMessage, i32)> = ids
+        .iter()
+        .take(backlog)
+        .map(|&order_id| (CalculationMessage { order_id }, 0))
+        .collect();
+    queue.send_batch(&first).await?;
     println!(
-        "sent {orders} calculation messages in {:.1} s",
-        started.elapsed().as_secs_f64()
+        "sent the first {} calculation messages; the rest follow as orders settle \
+         (at most {backlog} in the queue)",
+        first.len()
     );
     let setup_events = take_events();
     for (k, n) in &setup_events {
@@ -599,16 +650,27 @@ async fn main() -> Result<(), LocalError> {
         .get(JobQueue::CommissionCalculation.name())
         .cloned()
         .ok_or("no commission queue")?;
+    // Orders whose message was handled and deleted (SQS delivers at least once: a
+    // message may come twice, the second finding its order settled).
+    let done_set: Arc<Mutex<HashSet<u64>>> = Arc::new(Mutex::new(HashSet::new()));
     let settled = Arc::new(AtomicUsize::new(0));
+    let deliveries = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
     let receives = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
     let in_handler = Arc::new(AtomicUsize::new(0));
     let finished_at: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let started = Instant::now();
+    let feeder = tokio::spawn(feed(
+        queue.clone(),
+        Arc::new(ids.clone()),
+        settled.clone(),
+        (first.len(), backlog),
+    ));
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..consumers {
         let (state, url) = (state.clone(), url.clone());
+        let (done_set, deliveries) = (done_set.clone(), deliveries.clone());
         let (settled, failed, receives, errors, in_handler, finished_at) = (
             settled.clone(),
             failed.clone(),
@@ -625,18 +687,26 @@ async fn main() -> Result<(), LocalError> {
                     Ok(p) if p.received > 0 => {
                         in_handler.fetch_add(p.handling.as_micros() as usize, Ordering::Relaxed);
                         failed.fetch_add(p.failed, Ordering::Relaxed);
-                        let ok = p.received - p.failed;
-                        if ok > 0 {
+                        deliveries.fetch_add(p.done.len(), Ordering::Relaxed);
+                        if !p.done.is_empty() {
                             progress = Instant::now();
                         }
-                        let before = settled.fetch_add(ok, Ordering::Relaxed);
-                        if before < orders && before + ok >= orders {
+                        let (before, after) = match done_set.lock() {
+                            Ok(mut set) => {
+                                let before = set.len();
+                                set.extend(p.done);
+                                (before, set.len())
+                            }
+                            Err(_) => (0, 0),
+                        };
+                        settled.fetch_max(after, Ordering::Relaxed);
+                        if before < orders && after >= orders {
                             if let Ok(mut at) = finished_at.lock() {
                                 *at = Some(Instant::now());
                             }
                         }
                     }
-                    Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                    Ok(_) => {}
                     Err(_) => {
                         errors.fetch_add(1, Ordering::Relaxed);
                         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -645,6 +715,23 @@ async fn main() -> Result<(), LocalError> {
             }
         }));
     }
+    // Progress every 60 s: whether the rate holds as the table grows.
+    let monitor = {
+        let settled = settled.clone();
+        tokio::spawn(async move {
+            let mut last = 0;
+            loop {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                let now = settled.load(Ordering::Relaxed);
+                println!(
+                    "  … {now} settled after {:.0} s ({:.1}/s over the last minute)",
+                    started.elapsed().as_secs_f64(),
+                    (now - last) as f64 / 60.0
+                );
+                last = now;
+            }
+        })
+    };
     let mut usage = shared::store::calls::Usage::default();
     while let Some(done) = set.join_next().await {
         if let Ok((_, u)) = done {
@@ -659,8 +746,19 @@ async fn main() -> Result<(), LocalError> {
         .and_then(|at| *at)
         .unwrap_or_else(Instant::now);
     let secs = end.duration_since(started).as_secs_f64();
+    monitor.abort();
+    // The feeder has sent everything unless the consumers gave up.
+    if !feeder.is_finished() {
+        feeder.abort();
+    }
+    let sends = first.len().div_ceil(10)
+        + match feeder.await {
+            Ok(batches) => batches?,
+            Err(_) => 0,
+        };
     let events = take_events();
     let settled = settled.load(Ordering::Relaxed);
+    let deliveries = deliveries.load(Ordering::Relaxed);
     let failed = failed.load(Ordering::Relaxed);
     let receives = receives.load(Ordering::Relaxed);
     let per_order = |x: f64| x / settled.max(1) as f64;
@@ -688,9 +786,9 @@ async fn main() -> Result<(), LocalError> {
         per_order(usage.read_units)
     );
     println!(
-        "  SQS: {receives} receives, {} deletes; {failed} messages reported failed; \
-         {} receive errors",
-        settled,
+        "  SQS: {sends} batch sends, {receives} receives, {deliveries} deletes ({} \
+         duplicate deliveries); {failed} messages reported failed; {} receive errors",
+        deliveries.saturating_sub(settled),
         errors.load(Ordering::Relaxed)
     );
     let recalculated: usize = events
