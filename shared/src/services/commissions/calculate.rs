@@ -539,21 +539,10 @@ fn build(
         let month_figures = figures.get(shop).map_or(&[][..], Vec::as_slice);
         tx = month_ops(tx, (*shop, at_month), month_figures);
     }
-    let sales = sales_by_series(
-        &order
-            .items
-            .iter()
-            .filter_map(|i| {
-                inp.packages.get(&i.package_id).map(|p| Line {
-                    package_id: i.package_id,
-                    series_id: p.package_series_id,
-                    quantity: i.quantity,
-                    amount: i.amount,
-                })
-            })
-            .collect::<Vec<_>>(),
-    );
-    for (sid, _) in sales {
+    // The order's series are the ones read.
+    let mut series_ids: Vec<u64> = inp.series.keys().copied().collect();
+    series_ids.sort_unstable();
+    for sid in series_ids {
         if !inp.series.get(&sid).is_some_and(keeps_stats) {
             continue;
         }
