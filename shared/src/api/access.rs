@@ -117,6 +117,33 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
         "/api/admin/enterprises/{id}/status",
         C("enterprise:update"),
     ),
+    ("GET", "/api/admin/enterprises/{id}/cards", C("card:view")),
+    (
+        "POST",
+        "/api/admin/enterprises/{id}/cards/authorize",
+        C("enterprise:authorize"),
+    ),
+    (
+        "POST",
+        "/api/admin/enterprises/{id}/cards/revoke",
+        C("enterprise:authorize"),
+    ),
+    (
+        "GET",
+        "/api/admin/enterprises/{id}/devices",
+        C("device:view"),
+    ),
+    (
+        "POST",
+        "/api/admin/enterprises/{id}/devices/authorize",
+        C("enterprise:authorize"),
+    ),
+    (
+        "POST",
+        "/api/admin/enterprises/{id}/devices/revoke",
+        C("enterprise:authorize"),
+    ),
+    ("GET", "/api/admin/authorizations", C("authorization:view")),
     ("GET", "/api/admin/iot-cards", C("card:view")),
     ("GET", "/api/admin/iot-cards/standalone", C("card:view")),
     ("PUT", "/api/admin/iot-cards/{id}", C("card:update")),

@@ -225,7 +225,14 @@ async fn unbind(
     caller: Caller,
     Path((id, card_id)): Path<(String, String)>,
 ) -> ApiResult<()> {
-    devices::unbind(&st.store, &caller, parse_id(&id)?, parse_id(&card_id)?).await?;
+    devices::unbind(
+        &st.store,
+        &caller,
+        st.clock.now(),
+        parse_id(&id)?,
+        parse_id(&card_id)?,
+    )
+    .await?;
     Ok(Data(()))
 }
 

@@ -53,6 +53,50 @@ impl BulkStatus {
     }
 }
 
+/// What a bulk task does with each asset.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BulkOp {
+    /// Allocation down the shop tree.
+    Allocate,
+    /// Recall back up it.
+    Recall,
+    /// Authorisation to an enterprise (`enterprise_id`).
+    Authorize,
+    /// Revocation of an enterprise's authorisation.
+    Revoke,
+}
+
+impl BulkOp {
+    /// The name used in items, logs and responses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkOp::Allocate => "allocate",
+            BulkOp::Recall => "recall",
+            BulkOp::Authorize => "authorize",
+            BulkOp::Revoke => "revoke",
+        }
+    }
+
+    /// The move it is, if it moves assets.
+    pub fn as_move(self) -> Option<MoveOp> {
+        match self {
+            BulkOp::Allocate => Some(MoveOp::Allocate),
+            BulkOp::Recall => Some(MoveOp::Recall),
+            BulkOp::Authorize | BulkOp::Revoke => None,
+        }
+    }
+}
+
+impl From<MoveOp> for BulkOp {
+    fn from(op: MoveOp) -> Self {
+        match op {
+            MoveOp::Allocate => BulkOp::Allocate,
+            MoveOp::Recall => BulkOp::Recall,
+        }
+    }
+}
+
 /// How the request named its assets (in full; a task stores lists in pages).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BulkSelection {
@@ -127,25 +171,30 @@ pub struct SelectionPage {
     pub identifiers: Vec<String>,
 }
 
-/// An allocation or recall too large to run inside its request, checked (caller,
-/// target shop, selection) and ready to become a task.
+/// An allocation, recall, authorisation or revocation too large to run inside its
+/// request, checked (caller, target shop or enterprise, selection) and ready to
+/// become a task.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BulkOrder {
-    pub operation: MoveOp,
+    pub operation: BulkOp,
     pub asset_type: AssetType,
     /// The receiving shop of an allocation.
     pub to_shop_id: Option<u64>,
+    /// The enterprise of an authorisation or revocation.
+    pub enterprise_id: Option<u64>,
     pub selection: BulkSelection,
     pub remark: Option<String>,
 }
 
-/// A bulk allocation or recall and its progress.
+/// A bulk task and its progress.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct BulkTask {
     pub id: u64,
-    pub operation: MoveOp,
+    pub operation: BulkOp,
     pub asset_type: AssetType,
     pub to_shop_id: Option<u64>,
+    #[serde(default)]
+    pub enterprise_id: Option<u64>,
     pub selection: SelectionKind,
     pub range_start: Option<String>,
     pub range_end: Option<String>,
@@ -194,6 +243,7 @@ impl BulkTask {
             operation: order.operation,
             asset_type: order.asset_type,
             to_shop_id: order.to_shop_id,
+            enterprise_id: order.enterprise_id,
             selection: order.selection.kind(),
             range_start,
             range_end,
@@ -254,6 +304,8 @@ impl BulkTask {
 pub enum BulkOutcome {
     Moved,
     Failed,
+    /// Authorised or revoked (or found so already: `reason` says `already`).
+    Done,
 }
 
 impl BulkOutcome {
@@ -262,6 +314,7 @@ impl BulkOutcome {
         match self {
             BulkOutcome::Moved => "moved",
             BulkOutcome::Failed => "failed",
+            BulkOutcome::Done => "done",
         }
     }
 }
@@ -310,7 +363,8 @@ mod tests {
             grants: Grants::Everything,
         };
         let order = BulkOrder {
-            operation: MoveOp::Allocate,
+            operation: BulkOp::Allocate,
+            enterprise_id: None,
             asset_type: AssetType::Card,
             to_shop_id: Some(5),
             selection: BulkSelection::Batch("B".into()),

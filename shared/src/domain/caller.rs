@@ -69,6 +69,16 @@ impl Caller {
         }
     }
 
+    /// Whether an asset held by `owner` and authorised to enterprise `authorized` is
+    /// visible: to an enterprise account when authorised to its enterprise, to the
+    /// others by its owner.
+    pub fn sees_asset(&self, owner: Option<&ShopPath>, authorized: Option<u64>) -> bool {
+        match self.scope() {
+            Scope::Enterprise(e) => authorized == Some(e),
+            _ => self.sees_shop_owned(owner),
+        }
+    }
+
     /// Route-level check: refuses callers whose user type is not in `allowed`.
     pub fn require(&self, allowed: &[UserType]) -> Result<(), NotAllowed> {
         if allowed.contains(&self.user_type) {
@@ -130,6 +140,9 @@ mod tests {
         let ent = caller(UserType::Enterprise, None, Some(7));
         assert_eq!(ent.scope(), Scope::Enterprise(7));
         assert!(!ent.sees_shop_owned(Some(&l1)));
+        assert!(ent.sees_asset(Some(&l1), Some(7)) && !ent.sees_asset(None, Some(8)));
+        assert!(!ent.sees_asset(None, None));
+        assert!(agent.sees_asset(Some(&l1), None) && !agent.sees_asset(Some(&sibling), Some(7)));
         let broken = caller(UserType::Agent, None, None);
         assert!(!broken.sees_shop_owned(Some(&l1)));
     }

@@ -1,6 +1,7 @@
 //! Pure types and rules: no I/O.
 
 pub mod assets;
+pub mod authorization;
 pub mod bulk;
 pub mod caller;
 pub mod catalog;

@@ -91,6 +91,8 @@ pub const CATALOGUE: &[PermDef] = &[
     all("org", "enterprise:create", "新建企业"),
     all("org", "enterprise:update", "编辑企业"),
     all("org", "enterprise:delete", "删除企业"),
+    all("org", "enterprise:authorize", "授权/回收企业卡和设备"),
+    all("org", "authorization:view", "查看企业授权记录"),
     all("org", "role:view", "查看角色"),
     platform("org", "role:create", "新建角色"),
     platform("org", "role:update", "编辑角色"),

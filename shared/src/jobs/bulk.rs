@@ -1,5 +1,6 @@
 //! The bulk worker (decisions.md B4): moves the assets of a bulk allocation or
-//! recall one slice per message of the FIFO bulk queue (message group = task, so a
+//! recall (or authorises, revokes those of an enterprise authorisation) one slice
+//! per message of the FIFO bulk queue (message group = task, so a
 //! task's slices never run concurrently). Each message names the slice it is for;
 //! the task item holds the number of slices done and where the next one starts:
 //!
@@ -23,6 +24,7 @@ use crate::config::IMPORT_RETRY_MAX_SECS;
 use crate::domain::bulk::{BulkOutcome, BulkResult, BulkStatus, BulkTask};
 use crate::integrations::bulk_queue::BulkMessage;
 use crate::services::assets::{run_slice, AssetError};
+use crate::services::authorizations;
 use crate::services::storage;
 use crate::store::bulk::{Finish, SliceProgress};
 
@@ -50,7 +52,11 @@ pub async fn process(state: &AppState, msg: BulkMessage) -> Result<(), JobError>
         return Ok(());
     }
     let now = state.clock.now();
-    let done = match run_slice(store, &task, now).await {
+    let slice = match task.operation.as_move() {
+        Some(_) => run_slice(store, &task, now).await,
+        None => authorizations::run_slice(store, &task, now).await,
+    };
+    let done = match slice {
         Ok(done) => done,
         Err(e) if ends_task(&e) => {
             let reason = e.to_string();
@@ -104,7 +110,7 @@ async fn finish(
     let results = state.store.bulk_results(task.id).await?;
     let moved = results
         .iter()
-        .filter(|r| r.result == BulkOutcome::Moved)
+        .filter(|r| r.result != BulkOutcome::Failed)
         .count() as u64;
     let failed = results.len() as u64 - moved;
     let key = results_key(task.id);

@@ -249,6 +249,7 @@ fn card(id: u64, n: usize, prefix: &str, owner: &Shop, carrier: &Carrier, at: &s
         stop_reason: None,
         rule_stop: None,
         remark: None,
+        authorization: None,
         import_task_id: None,
         created_at: at.to_string(),
         updated_at: at.to_string(),

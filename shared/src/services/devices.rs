@@ -8,12 +8,13 @@ use super::assets::{
 };
 use crate::clock::rfc3339;
 use crate::domain::assets::{Device, IdentifierKind, IotCard, SimBinding};
+use crate::domain::authorization::{ended, remove_grants, EndReason};
 use crate::domain::caller::{Caller, SA_PL};
 use crate::domain::identifiers::{Imei, Sn, VirtualNo};
 use crate::domain::stamp::Stamped;
 use crate::domain::validate::{self, Invalid};
-use crate::store::assets::{device_item, BindConflict, UniqueSwap};
-use crate::store::{Store, StoreError};
+use crate::store::assets::{card_item, device_item, BindConflict, CardEnds, UniqueSwap};
+use crate::store::{keys, Key, Store, StoreError};
 
 /// Exact-identifier filters of devices.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -63,14 +64,14 @@ pub struct BoundCard {
     pub card: IotCard,
 }
 
-/// A page of devices visible to the caller.
+/// A page of devices visible to the caller (an enterprise account: those authorised
+/// to it).
 pub async fn list(
     store: &Store,
     caller: &Caller,
     exact: &DeviceFilter,
     mut f: AssetFilter,
 ) -> Result<CursorPage<DeviceView>, AssetError> {
-    require_asset_admin(caller)?;
     let lookup = match (&exact.virtual_no, &exact.imei, &exact.sn) {
         (Some(v), _, _) if !v.trim().is_empty() => Some((
             IdentifierKind::DeviceVirtualNo,
@@ -196,8 +197,15 @@ pub async fn delete(store: &Store, caller: &Caller, now: i64, id: u64) -> Result
     d.touch(caller.account_id, now);
     d.bound_card_count = 0;
     let bindings = store.sim_bindings(id).await?;
+    let by = caller.account_id;
+    let cards: Vec<u64> = bindings.iter().map(|b| b.iot_card_id).collect();
+    let mut ends = via_device_ends(store, id, &cards, EndReason::DeviceDeleted, by, now).await?;
+    let gone = remove_grants(&mut d.authorization, |_| true);
+    let at = rfc3339(now);
+    ends.ended
+        .extend(ended(&gone, EndReason::DeviceDeleted, Some(by), &at));
     store
-        .delete_device(&d, old.version, &rfc3339(now), &bindings)
+        .delete_device(&d, old.version, &at, &bindings, &ends)
         .await
         .map_err(|e| match e {
             StoreError::ConditionFailed { .. } => AssetError::VersionConflict,
@@ -268,10 +276,12 @@ pub async fn bind(
     cards(store, caller, id).await
 }
 
-/// Unbinds a card from a device; the card becomes standalone.
+/// Unbinds a card from a device; the card becomes standalone and loses the
+/// authorisation it had through the device.
 pub async fn unbind(
     store: &Store,
     caller: &Caller,
+    now: i64,
     id: u64,
     card_id: u64,
 ) -> Result<(), AssetError> {
@@ -285,8 +295,46 @@ pub async fn unbind(
     else {
         return Err(AssetError::NotFound("binding"));
     };
-    store.unbind_card(&b).await.map_err(|e| match e {
+    let ends = via_device_ends(
+        store,
+        id,
+        &[card_id],
+        EndReason::Unbound,
+        caller.account_id,
+        now,
+    )
+    .await?;
+    store.unbind_card(&b, &ends).await.map_err(|e| match e {
         StoreError::ConditionFailed { .. } => AssetError::NotFound("binding"),
         other => other.into(),
     })
+}
+
+/// What cards `card_ids` lose when they leave device `device` (unbound, or the
+/// device deleted): their grants through it, ended for `reason` by `by` at `now`.
+async fn via_device_ends(
+    store: &Store,
+    device: u64,
+    card_ids: &[u64],
+    reason: EndReason,
+    by: u64,
+    now: i64,
+) -> Result<CardEnds, StoreError> {
+    let keys_: Vec<Key> = card_ids.iter().map(|c| keys::card(*c)).collect();
+    let at = rfc3339(now);
+    let mut ends = CardEnds::default();
+    for card in store.entities::<IotCard>(&keys_).await? {
+        let mut c = card.clone();
+        let gone = remove_grants(&mut c.authorization, |g| g.via_device_id == Some(device));
+        if gone.is_empty() {
+            continue;
+        }
+        c.is_standalone = true;
+        c.bound_device_id = None;
+        c.slot_position = None;
+        c.touch(by, now);
+        ends.cards.insert(c.id, (card_item(&c)?, card.version));
+        ends.ended.extend(ended(&gone, reason, Some(by), &at));
+    }
+    Ok(ends)
 }

@@ -68,7 +68,8 @@ pub struct EnterpriseView {
     pub owner_shop_name: Option<String>,
 }
 
-fn sees(caller: &Caller, e: &Enterprise) -> bool {
+/// Whether `caller` may see enterprise `e` (an enterprise account: its own).
+pub fn sees(caller: &Caller, e: &Enterprise) -> bool {
     match caller.scope() {
         Scope::Enterprise(id) => e.id == id,
         _ => caller.sees_shop_owned(e.owner_path.as_ref()),

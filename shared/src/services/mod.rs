@@ -8,6 +8,7 @@ pub mod assets;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;
+pub mod authorizations;
 pub mod callbacks;
 pub mod card_network;
 pub mod cards;

@@ -10,11 +10,11 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::assets::AssetError;
+use super::assets::{Asset, AssetError};
 use crate::domain::assets::{
     AssetStatus, AssetType, Device, IdentifierKind, IotCard, ProtectStatus, SimBinding,
 };
-use crate::domain::caller::{Caller, Scope};
+use crate::domain::caller::Caller;
 use crate::domain::entities::Shop;
 use crate::domain::usage::{virtual_view, PackageUsage};
 use crate::domain::validate::Invalid;
@@ -193,11 +193,6 @@ pub async fn resolve(
     now: i64,
     ahead: Option<&Prefetched>,
 ) -> Result<Resolved, AssetError> {
-    if matches!(caller.scope(), Scope::Enterprise(_)) {
-        return Err(AssetError::Forbidden(
-            "enterprise accounts do not support this endpoint yet",
-        ));
-    }
     let Some(order) = candidates(identifier) else {
         return Err(Invalid::new("标识符不能为空", "identifier must not be empty").into());
     };
@@ -232,7 +227,7 @@ async fn card(store: &Store, caller: &Caller, id: u64, now: i64) -> Result<Resol
     if c.deleted_at.is_some() {
         return Err(AssetError::AssetNotFound);
     }
-    if !caller.sees_shop_owned(c.owner_path.as_ref()) {
+    if !c.seen_by(caller) {
         return Err(out_of_scope());
     }
     let mut wanted = Vec::new();
@@ -324,7 +319,7 @@ async fn device(store: &Store, caller: &Caller, id: u64, now: i64) -> Result<Res
     if d.deleted_at.is_some() {
         return Err(AssetError::AssetNotFound);
     }
-    if !caller.sees_shop_owned(d.owner_path.as_ref()) {
+    if !d.seen_by(caller) {
         return Err(out_of_scope());
     }
     let bindings: Vec<SimBinding> = store.sim_bindings(id).await?;

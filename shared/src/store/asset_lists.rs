@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::asset_index::{root, SHARDS};
 use super::assets::owned_by;
+use super::authorizations::enterprise_assets;
 use super::cursor::Source;
 use super::org::owner_sort_key;
 use super::tx::Cond;
@@ -26,6 +27,8 @@ pub enum ListScope<'a> {
     Subtree(&'a ShopPath),
     /// Every asset.
     All,
+    /// The assets authorised to an enterprise.
+    Enterprise(u64),
 }
 
 /// Filters of an asset list (absent = any).
@@ -79,6 +82,7 @@ pub fn asset_list(t: AssetType, scope: ListScope, f: &ListFilter) -> (Source, Op
             (0..SHARDS).map(|sh| keys::assets_all(t, sh)).collect(),
             SkCond::Prefix(p.to_string()),
         ),
+        ListScope::Enterprise(e) => enterprise_assets(t, e, p),
     };
     if let Some(b) = f.batch_no.as_deref() {
         conds.push(batch_cond(b));

@@ -26,6 +26,8 @@ use crate::domain::shop_path::ShopPath;
 
 use super::asset_index::root;
 pub use super::asset_index::{index_attrs, shard, SHARDS};
+use super::authorizations::{end_ops, enterprise_index};
+use crate::domain::authorization::Ended;
 
 /// Item of a live card.
 pub fn card_item(c: &IotCard) -> Result<Item, StoreError> {
@@ -35,6 +37,11 @@ pub fn card_item(c: &IotCard) -> Result<Item, StoreError> {
         c.owner_path.as_ref(),
         &c.iccid,
         c.batch_no.as_deref(),
+    ));
+    item.extend(enterprise_index(
+        AssetType::Card,
+        c.authorization.as_ref(),
+        &c.iccid,
     ));
     Ok(item)
 }
@@ -47,6 +54,11 @@ pub fn device_item(d: &Device) -> Result<Item, StoreError> {
         d.owner_path.as_ref(),
         &d.virtual_no,
         d.batch_no.as_deref(),
+    ));
+    item.extend(enterprise_index(
+        AssetType::Device,
+        d.authorization.as_ref(),
+        &d.virtual_no,
     ));
     Ok(item)
 }
@@ -156,6 +168,26 @@ fn unbind_card() -> Upd {
         .value(":one", n(1))
 }
 
+/// Authorisation grants ending with an unbinding or a device's deletion: the cards
+/// losing a grant (made standalone, as read at their versions) and the records to
+/// close. A card not listed is made standalone by an update that keeps the rest.
+#[derive(Debug, Default)]
+pub struct CardEnds {
+    /// Card id → its item (standalone, grants removed) and the version read.
+    pub cards: HashMap<u64, (Item, i64)>,
+    pub ended: Vec<Ended>,
+}
+
+impl CardEnds {
+    /// `tx` with card `id` made standalone.
+    fn card_op(&self, tx: Tx, id: u64) -> Tx {
+        match self.cards.get(&id) {
+            Some((item, version)) => tx.put("card", item.clone(), Some(Cond::version(*version))),
+            None => tx.update("card", &keys::card(id), unbind_card(), None),
+        }
+    }
+}
+
 /// The asset's current state, decoded from the old item a failed condition returned.
 pub fn old_state<T: DeserializeOwned>(e: &StoreError) -> Option<T> {
     match e {
@@ -226,12 +258,18 @@ impl Store {
         self.transact(tx).await
     }
 
-    /// Deactivates the asset at `key` provided it is live and in stock or sold,
-    /// changing only its status and audit fields (a move or binding made meanwhile is
-    /// kept); the old item comes back in the error otherwise (see [`old_state`]).
+    /// Deactivates the asset at `key` provided it is live, in stock or sold and
+    /// authorised to no enterprise, changing only its status and audit fields (a move
+    /// or binding made meanwhile is kept); the old item comes back in the error
+    /// otherwise (see [`old_state`]). An authorised asset is deactivated with
+    /// [`Store::write_authorizations`], which ends its grants.
     pub async fn deactivate_asset(&self, key: &Key, by: u64, at: &str) -> Result<(), StoreError> {
         let cond = Cond::live()
-            .and(Cond::new("asset_status IN (:in_stock, :sold)"))
+            .and(Cond::new(
+                "asset_status IN (:in_stock, :sold) AND attribute_not_exists(#auth)",
+            ))
+            // `authorization` is a reserved word.
+            .name("#auth", "authorization")
             .value(":in_stock", n(i64::from(AssetStatus::InStock)))
             .value(":sold", n(i64::from(AssetStatus::Sold)));
         let upd = Upd::new(
@@ -246,7 +284,8 @@ impl Store {
     }
 
     /// Moves an asset (still live at `expected` version) together with the cards that
-    /// follow it (each at its version), and writes the move's record, atomically;
+    /// follow it (each at its version), and writes the move's record and closes the
+    /// authorisation records `ended`, atomically;
     /// `extra` (a bulk task's result, first so its label is the one reported when it
     /// fails) commits or fails with them.
     pub async fn move_asset(
@@ -256,8 +295,10 @@ impl Store {
         record: Item,
         followers: Vec<(Item, i64)>,
         extra: Option<Op>,
+        ended: &[Ended],
     ) -> Result<(), StoreError> {
         let tx = extra.map_or_else(Tx::new, |op| tx_of([op]));
+        let tx = end_ops(tx, ended);
         let mut tx = tx
             .put(
                 "asset",
@@ -321,32 +362,32 @@ impl Store {
     }
 
     /// Removes a binding (label `slot` when it no longer holds that card); the card
-    /// becomes standalone.
-    pub async fn unbind_card(&self, b: &SimBinding) -> Result<(), StoreError> {
-        let tx = Tx::new()
-            .delete(
-                "slot",
-                &keys::sim_slot(b.device_id, b.slot_position),
-                Some(Cond::new("iot_card_id = :card").value(":card", n(b.iot_card_id))),
-            )
-            .update("card", &keys::card(b.iot_card_id), unbind_card(), None)
-            .update(
-                "device",
-                &keys::device(b.device_id),
-                Upd::counter("bound_card_count", -1),
-                None,
-            );
-        self.transact(tx).await
+    /// becomes standalone (with the grants `ends` ends).
+    pub async fn unbind_card(&self, b: &SimBinding, ends: &CardEnds) -> Result<(), StoreError> {
+        let tx = Tx::new().delete(
+            "slot",
+            &keys::sim_slot(b.device_id, b.slot_position),
+            Some(Cond::new("iot_card_id = :card").value(":card", n(b.iot_card_id))),
+        );
+        let tx = ends.card_op(tx, b.iot_card_id).update(
+            "device",
+            &keys::device(b.device_id),
+            Upd::counter("bound_card_count", -1),
+            None,
+        );
+        self.transact(end_ops(tx, &ends.ended)).await
     }
 
     /// Soft-deletes a device still at `expected` version: its identifiers become
-    /// reusable and its cards (`bindings`) standalone, in one transaction.
+    /// reusable, its cards (`bindings`) standalone and the grants `ends` ends end, in
+    /// one transaction.
     pub async fn delete_device(
         &self,
         deleted: &Device,
         expected: i64,
         at: &str,
         bindings: &[SimBinding],
+        ends: &CardEnds,
     ) -> Result<(), StoreError> {
         let mut tx = Tx::new().put(
             "device",
@@ -363,15 +404,14 @@ impl Store {
             }
         }
         for b in bindings {
-            tx = tx
-                .delete(
-                    "binding",
-                    &keys::sim_slot(deleted.id, b.slot_position),
-                    None,
-                )
-                .update("card", &keys::card(b.iot_card_id), unbind_card(), None);
+            tx = tx.delete(
+                "binding",
+                &keys::sim_slot(deleted.id, b.slot_position),
+                None,
+            );
+            tx = ends.card_op(tx, b.iot_card_id);
         }
-        self.transact(tx).await
+        self.transact(end_ops(tx, &ends.ended)).await
     }
 
     /// Ids of the assets holding each identifier (aligned with `wanted`; `None` when

@@ -31,6 +31,7 @@ fn key_of(item: &Item, on: On) -> Item {
         On::Gsi2 => &["pk", "sk", "gsi2pk", "gsi2sk"],
         On::Gsi3 => &["pk", "sk", "gsi3pk", "gsi3sk"],
         On::Gsi4 => &["pk", "sk", "gsi4pk", "gsi4sk"],
+        On::Gsi5 => &["pk", "sk", "gsi5pk", "gsi5sk"],
     };
     names
         .iter()
@@ -159,6 +160,7 @@ impl Source {
             On::Gsi2 => (&["pk", "sk", "gsi2pk", "gsi2sk"], "gsi2pk", "gsi2sk"),
             On::Gsi3 => (&["pk", "sk", "gsi3pk", "gsi3sk"], "gsi3pk", "gsi3sk"),
             On::Gsi4 => (&["pk", "sk", "gsi4pk", "gsi4sk"], "gsi4pk", "gsi4sk"),
+            On::Gsi5 => (&["pk", "sk", "gsi5pk", "gsi5sk"], "gsi5pk", "gsi5sk"),
         };
         let sort = key.get(sk).map(String::as_str).unwrap_or_default();
         key.len() == names.len()

@@ -414,6 +414,46 @@ pub fn allocation_records_all(shard: u32) -> String {
     format!("ALLOCS#ALL#{shard}")
 }
 
+// ---- enterprise authorisations (docs/authorizations.md)
+
+/// Authorisation record `id`.
+pub fn authorization(id: u64) -> Key {
+    Key::new(format!("ENTAUTH#{id}"), ENTITY)
+}
+
+/// Enterprise-index partition (`gsi5pk`) of the assets of type `t` authorised to
+/// enterprise `enterprise`; sort key = identifier.
+pub fn enterprise_assets(t: AssetType, enterprise: u64) -> String {
+    format!("ENT{}#{enterprise}", asset_list_prefix(t))
+}
+
+/// Enterprise-index partition (`gsi5pk`) of an enterprise's authorisation records;
+/// sort key `<authorized_at>#<id:020>`.
+pub fn enterprise_authorizations(enterprise: u64) -> String {
+    format!("ENTAUTHS#{enterprise}")
+}
+
+/// Scope-index partition (`gsi1pk`) of the authorisation records of the enterprises
+/// owned in a top-level shop's subtree (`None`: owned by the platform); sort key
+/// `<owner path or !P>#<authorized_at>#<id:020>`.
+pub fn authorizations_tree(root_shop: Option<u64>) -> String {
+    match root_shop {
+        Some(root) => format!("ENTAUTHS#T{root}"),
+        None => "ENTAUTHS#P".to_string(),
+    }
+}
+
+/// Platform-list partition (`gsi2pk`) of one shard of every authorisation record;
+/// sort key `<authorized_at>#<id:020>`.
+pub fn authorizations_all(shard: u32) -> String {
+    format!("ENTAUTHS#ALL#{shard}")
+}
+
+/// Sort key of an authorisation record in its time-ordered indexes.
+pub fn authorization_sort(at: &str, id: u64) -> String {
+    format!("{at}#{id:020}")
+}
+
 // ---- agent wallets, ledger, recharges
 
 /// Sort-key prefix of a shop's wallets.

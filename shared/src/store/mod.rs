@@ -7,6 +7,7 @@ pub mod asset_index;
 pub mod asset_lists;
 pub mod assets;
 pub mod audit;
+pub mod authorizations;
 pub mod bulk;
 pub mod calls;
 pub mod catalog;
@@ -245,6 +246,8 @@ pub enum On {
     Gsi3,
     /// The range index (`gsi4pk`, `gsi4sk`).
     Gsi4,
+    /// The enterprise index (`gsi5pk`, `gsi5sk`).
+    Gsi5,
 }
 
 impl Store {
@@ -530,6 +533,7 @@ impl Store {
             On::Gsi2 => (Some(schema::GSI2), "gsi2pk", "gsi2sk"),
             On::Gsi3 => (Some(schema::GSI3), "gsi3pk", "gsi3sk"),
             On::Gsi4 => (Some(schema::GSI4), "gsi4pk", "gsi4sk"),
+            On::Gsi5 => (Some(schema::GSI5), "gsi5pk", "gsi5sk"),
         };
         let mut req = self
             .client

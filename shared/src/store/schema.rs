@@ -21,6 +21,9 @@ pub const GSI2: &str = "gsi2";
 pub const GSI3: &str = "gsi3";
 /// Name of the range index (assets by identifier bucket, then identifier).
 pub const GSI4: &str = "gsi4";
+/// Name of the enterprise index (assets authorised to an enterprise, authorisation
+/// records by enterprise).
+pub const GSI5: &str = "gsi5";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -12,7 +12,9 @@ use shared::local::pump_bulk_queue;
 use shared::store::calls::counted;
 use shared::store::{keys, str_attr};
 
-use crate::helpers::assets::{all, carrier, iccid, import_cards, import_devices, tree_with_cards};
+use crate::helpers::assets::{
+    all, carrier, drain_bulk as drain, iccid, import_cards, import_devices, tree_with_cards,
+};
 use crate::helpers::{spawn_app, TestApp};
 
 /// A card CSV with rows `from..to` (ICCID only, so seeding stays cheap).
@@ -20,18 +22,6 @@ fn plain_cards(from: u64, to: u64) -> String {
     (from..to).fold("iccid,carrier_code,batch_no\n".to_string(), |csv, i| {
         csv + &format!("{},CMCC,BIG\n", iccid(i))
     })
-}
-
-/// Runs the bulk worker until task `id` has finished; returns it as its route shows it.
-async fn drain(app: &TestApp, token: &str, id: u64) -> Value {
-    for _ in 0..200 {
-        let t = task(app, token, id).await;
-        if t["status"] == "done" || t["status"] == "failed" {
-            return t;
-        }
-        pump_bulk_queue(&app.state, 1).await.unwrap();
-    }
-    panic!("bulk task {id} did not finish");
 }
 
 async fn task(app: &TestApp, token: &str, id: u64) -> Value {

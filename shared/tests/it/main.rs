@@ -14,6 +14,8 @@ mod asset_ops;
 mod assets;
 mod assets_matrix;
 mod auth;
+mod authorization_matrix;
+mod authorizations;
 mod bad_input;
 mod bulk_moves;
 mod carriers;

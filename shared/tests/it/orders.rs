@@ -665,13 +665,27 @@ mod matrix {
                 "GET",
                 |f, _| format!("/api/admin/assets/card/{}/packages", f.card),
                 none,
-                [Allow, Allow, Allow, ASSET_HIDDEN, ASSET_HIDDEN, Deny],
+                [
+                    Allow,
+                    Allow,
+                    Allow,
+                    ASSET_HIDDEN,
+                    ASSET_HIDDEN,
+                    ASSET_HIDDEN,
+                ],
             ),
             row(
                 "GET",
                 |f, _| format!("/api/admin/assets/card/{}/current-package", f.card),
                 none,
-                [Allow, Allow, Allow, ASSET_HIDDEN, ASSET_HIDDEN, Deny],
+                [
+                    Allow,
+                    Allow,
+                    Allow,
+                    ASSET_HIDDEN,
+                    ASSET_HIDDEN,
+                    ASSET_HIDDEN,
+                ],
             ),
             row(
                 "GET",
@@ -682,7 +696,14 @@ mod matrix {
                     )
                 },
                 none,
-                [Allow, Allow, Allow, Code(404, 1130), Code(404, 1130), Deny],
+                [
+                    Allow,
+                    Allow,
+                    Allow,
+                    Code(404, 1130),
+                    Code(404, 1130),
+                    Code(404, 1130),
+                ],
             ),
         ]
     }

@@ -137,8 +137,8 @@ async fn an_assets_packages_newest_first_with_the_virtual_view_and_its_current_m
     let current = app.get(&path("current-package"), &cast.sa).await;
     assert_eq!(current.ok()["package_usage_id"], json!(101));
 
-    // Scoped like the card: B's ancestors see it; the sibling and L3 do not; the
-    // enterprise account is refused.
+    // Scoped like the card: B's ancestors see it; the sibling, L3 and the enterprise
+    // account (not authorised the card) do not.
     app.get(&path("packages"), &cast.l1).await.ok();
     app.get(&path("current-package"), &cast.platform).await.ok();
     app.get(&path("packages"), &cast.sibling)
@@ -149,7 +149,7 @@ async fn an_assets_packages_newest_first_with_the_virtual_view_and_its_current_m
         .err(404, 1180);
     app.get(&path("packages"), &cast.enterprise)
         .await
-        .err(403, 1005);
+        .err(404, 1180);
     // Unknown asset, unknown action.
     app.get("/api/admin/assets/card/999999/packages", &cast.sa)
         .await
@@ -227,5 +227,5 @@ async fn daily_records_in_a_date_range_scoped_by_the_usage_asset() {
     .err(404, 1130);
     app.get(&path("2026-03-01", "2026-03-02"), &cast.enterprise)
         .await
-        .err(403, 1005);
+        .err(404, 1130);
 }

@@ -310,6 +310,9 @@ pub struct IotCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_stop: Option<crate::domain::usage_rules::RuleStop>,
     pub remark: Option<String>,
+    /// The enterprise the asset is authorised to, with its live grants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<crate::domain::authorization::EnterpriseAuth>,
     /// Import task that created the card, if any.
     pub import_task_id: Option<u64>,
     pub created_at: String,
@@ -343,6 +346,9 @@ pub struct Device {
     pub activated_at: Option<String>,
     /// Number of cards bound now.
     pub bound_card_count: u32,
+    /// The enterprise the asset is authorised to, with its live grants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<crate::domain::authorization::EnterpriseAuth>,
     pub import_task_id: Option<u64>,
     pub created_at: String,
     pub updated_at: String,

@@ -22,7 +22,7 @@ use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::domain::assets::{AssetType, Device, IotCard, MoveOp};
 use crate::domain::bulk::{
-    BulkOrder, BulkOutcome, BulkResult, BulkStatus, BulkTask, SelectionKind, SLICE,
+    BulkOp, BulkOrder, BulkOutcome, BulkResult, BulkStatus, BulkTask, SelectionKind, SLICE,
 };
 use crate::domain::caller::Caller;
 use crate::services::storage::{self, DownloadUrl};
@@ -48,9 +48,11 @@ pub enum MoveAnswer {
 pub struct BulkTaskView {
     pub task_id: u64,
     pub status: BulkStatus,
-    pub operation: MoveOp,
+    pub operation: BulkOp,
     pub asset_type: AssetType,
     pub to_shop_id: Option<u64>,
+    /// The enterprise of an authorisation or revocation.
+    pub enterprise_id: Option<u64>,
     pub selection: SelectionKind,
     pub range_start: Option<String>,
     pub range_end: Option<String>,
@@ -79,6 +81,7 @@ impl From<&BulkTask> for BulkTaskView {
             operation: t.operation,
             asset_type: t.asset_type,
             to_shop_id: t.to_shop_id,
+            enterprise_id: t.enterprise_id,
             selection: t.selection,
             range_start: t.range_start.clone(),
             range_end: t.range_end.clone(),
@@ -135,10 +138,10 @@ async fn answer(
     }
 }
 
-/// Saves a task for `order` and sends its first message. A task that cannot be
+/// Saves a task for `order` (of any operation) and sends its first message. A task that cannot be
 /// queued is marked failed at once (never left for nothing to process); one saved
 /// but not queued because the function died in between is re-sent by the sweep.
-async fn queue(
+pub(crate) async fn queue(
     state: &AppState,
     caller: &Caller,
     order: &BulkOrder,
@@ -233,15 +236,18 @@ async fn slice<A: Asset>(
     now: i64,
 ) -> Result<SliceDone, AssetError> {
     let caller = task.creator();
-    let shop = match (task.operation, task.to_shop_id) {
+    let Some(op) = task.operation.as_move() else {
+        return Err(StoreError::Codec(format!("bulk task {} moves nothing", task.id)).into());
+    };
+    let shop = match (op, task.to_shop_id) {
         (MoveOp::Allocate, Some(to)) => Some(moves::allocation_target(store, &caller, to).await?),
         (MoveOp::Allocate, None) => return Err(AssetError::NotFound("shop")),
         (MoveOp::Recall, _) => moves::recall_home(store, &caller).await?,
     };
-    let (selected, mut results, next) = read::<A>(store, task, &caller).await?;
+    let (selected, mut results, next) = read::<A>(store, task, &caller, op).await?;
     let to = Destination {
         shop: shop.as_ref(),
-        op: task.operation,
+        op,
     };
     let remark = task.remark.clone();
     results.extend(move_selected(store, &caller, now, selected, to, remark, Some(task.id)).await?);
@@ -280,6 +286,7 @@ async fn read<A: Asset>(
     store: &Store,
     task: &BulkTask,
     caller: &Caller,
+    op: MoveOp,
 ) -> Result<
     (
         Vec<A>,
@@ -327,7 +334,6 @@ async fn read<A: Asset>(
             return Err(StoreError::Codec(format!("bulk task {} has no selection", task.id)).into())
         }
     };
-    let op = task.operation;
     let queries = moves::pick_queries(op, A::TYPE, caller, &pick)?;
     let from = Cursor {
         shard: task.next_part,

@@ -1,9 +1,10 @@
 //! Scoped cursor lists of cards and devices: a caller's subtree, one shop's own
-//! stock, platform stock, or (platform) everything.
+//! stock, platform stock, (platform) everything, or (enterprise accounts) the
+//! assets authorised to the enterprise: one Query of the enterprise index.
 
 use serde::Deserialize;
 
-use super::{owner_names, page_params, require_asset_admin, Asset, AssetError, CursorPage};
+use super::{owner_names, page_params, Asset, AssetError, CursorPage};
 use crate::domain::assets::{AssetStatus, IdentifierKind};
 use crate::domain::caller::{Caller, Scope};
 use crate::domain::entities::Shop;
@@ -66,12 +67,11 @@ pub async fn list<A: Asset>(
     f: &AssetFilter,
     standalone_only: bool,
 ) -> Result<CursorPage<A>, AssetError> {
-    require_asset_admin(caller)?;
     if let Some((kind, value)) = exact {
         let list = super::find::<A>(store, kind, &value)
             .await?
             .into_iter()
-            .filter(|a| !a.deleted() && caller.sees_shop_owned(a.owner()))
+            .filter(|a| !a.deleted() && a.seen_by(caller))
             .filter(|a| !standalone_only || a.standalone())
             .collect();
         return Ok(CursorPage::new(
@@ -97,11 +97,35 @@ pub async fn list<A: Asset>(
         (_, Some(shop), _) => ListScope::ShopStock(&shop.path),
         (_, None, Scope::Subtree(path)) => ListScope::Subtree(path),
         (_, None, Scope::All) => ListScope::All,
-        (_, None, Scope::Enterprise(_)) => {
-            return Err(AssetError::Forbidden("enterprise accounts"))
-        }
+        (_, None, Scope::Enterprise(e)) => ListScope::Enterprise(e),
     };
-    let filter = ListFilter {
+    let (source, cond) = asset_list(A::TYPE, scope, &list_filter(f, standalone_only));
+    Ok(store
+        .read_page(&source, cond.as_ref(), page_size, cursor, |a: &A| {
+            !a.deleted() && a.seen_by(caller)
+        })
+        .await?)
+}
+
+/// A page of the assets authorised to enterprise `enterprise` that match `f` (its
+/// `shop_id` aside): one Query of the enterprise index.
+pub async fn list_authorized<A: Asset>(
+    store: &Store,
+    enterprise: u64,
+    f: &AssetFilter,
+) -> Result<CursorPage<A>, AssetError> {
+    let (cursor, page_size) = page_params(f.cursor.as_deref(), f.page_size)?;
+    let scope = ListScope::Enterprise(enterprise);
+    let (source, cond) = asset_list(A::TYPE, scope, &list_filter(f, false));
+    Ok(store
+        .read_page(&source, cond.as_ref(), page_size, cursor, |a: &A| {
+            !a.deleted() && a.authorization().map(|x| x.enterprise_id) == Some(enterprise)
+        })
+        .await?)
+}
+
+fn list_filter(f: &AssetFilter, standalone_only: bool) -> ListFilter {
+    ListFilter {
         prefix: filter_term(f.prefix.as_deref()).map(str::to_ascii_uppercase),
         batch_no: f.batch_no.clone().filter(|b| !b.is_empty()),
         asset_status: f.asset_status,
@@ -109,13 +133,7 @@ pub async fn list<A: Asset>(
         network_status: f.network_status,
         real_name_status: f.real_name_status,
         standalone_only,
-    };
-    let (source, cond) = asset_list(A::TYPE, scope, &filter);
-    Ok(store
-        .read_page(&source, cond.as_ref(), page_size, cursor, |a: &A| {
-            !a.deleted() && caller.sees_shop_owned(a.owner())
-        })
-        .await?)
+    }
 }
 
 /// The page with each asset turned into its view by `view`, given its owner shop's

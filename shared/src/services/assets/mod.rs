@@ -14,20 +14,23 @@ use std::collections::HashMap;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub(crate) use bulk::queue as queue_bulk;
 pub use bulk::{
     allocate, bulk_task, bulk_task_results, recall, run_slice, BulkTaskView, MoveAnswer, SliceDone,
 };
-pub use list::{list, with_shop_names, AssetFilter, StockHolder};
+pub use list::{list, list_authorized, with_shop_names, AssetFilter, StockHolder};
 pub use moves::{
     deactivate, AllocateRequest, BatchResult, MoveFailure, MoveResult, Moved, RecallRequest,
     Refusal, Selection, MAX_MOVE,
 };
+pub(crate) use records::time_bound;
 pub use records::{record, records, RecordFilter, RecordView};
 
 pub use crate::paging::CursorPage;
 
 use crate::codes::{BusinessError, Code};
 use crate::domain::assets::{AssetStatus, AssetType, Device, IdentifierKind, IotCard};
+use crate::domain::authorization::EnterpriseAuth;
 use crate::domain::caller::{Caller, NotAllowed, SA_PL_AG};
 use crate::domain::entities::Shop;
 use crate::domain::shop_path::ShopPath;
@@ -135,6 +138,15 @@ pub trait Asset: Stamped + Serialize + DeserializeOwned + Clone + Send + Sync + 
     fn bound_device(&self) -> Option<u64>;
     /// Not bound to a device (always for a device).
     fn standalone(&self) -> bool;
+    /// The enterprise the asset is authorised to, with its live grants.
+    fn authorization(&self) -> Option<&EnterpriseAuth>;
+    /// The same, to change.
+    fn authorization_mut(&mut self) -> &mut Option<EnterpriseAuth>;
+    /// Whether `caller` may see the asset (its owner's line, or the enterprise it is
+    /// authorised to).
+    fn seen_by(&self, caller: &Caller) -> bool {
+        caller.sees_asset(self.owner(), self.authorization().map(|a| a.enterprise_id))
+    }
 }
 
 macro_rules! asset_common {
@@ -163,6 +175,12 @@ macro_rules! asset_common {
         }
         fn version(&self) -> i64 {
             self.version
+        }
+        fn authorization(&self) -> Option<&EnterpriseAuth> {
+            self.authorization.as_ref()
+        }
+        fn authorization_mut(&mut self) -> &mut Option<EnterpriseAuth> {
+            &mut self.authorization
         }
     };
 }
@@ -201,8 +219,8 @@ impl Asset for Device {
     asset_common!();
 }
 
-/// Refuses enterprise accounts (their card views arrive with authorisations) and
-/// other non-admin-agent callers.
+/// Refuses enterprise accounts: the routes that change, move or import assets (an
+/// enterprise only reads and operates the assets authorised to it).
 pub fn require_asset_admin(caller: &Caller) -> Result<(), AssetError> {
     Ok(caller.require(SA_PL_AG)?)
 }
@@ -220,13 +238,14 @@ pub async fn find<A: Asset>(
         .next())
 }
 
-/// A live asset the caller may see; others answer not found.
+/// A live asset the caller may see (an enterprise account: one authorised to it);
+/// others answer not found.
 pub async fn visible<A: Asset>(store: &Store, caller: &Caller, id: u64) -> Result<A, AssetError> {
     let a: A = store
         .get_as(&A::key(id))
         .await?
         .ok_or(AssetError::AssetNotFound)?;
-    if a.deleted() || !caller.sees_shop_owned(a.owner()) {
+    if a.deleted() || !a.seen_by(caller) {
         return Err(AssetError::AssetNotFound);
     }
     Ok(a)

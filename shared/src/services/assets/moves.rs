@@ -11,12 +11,15 @@ use super::{require_asset_admin, visible, Asset, AssetError};
 use crate::clock::rfc3339;
 use crate::domain::assets::ranges::range_buckets;
 use crate::domain::assets::{AssetStatus, AssetType, IdentifierKind, MoveOp};
+use crate::domain::authorization::{ended, remove_grants, EndReason};
 use crate::domain::bulk::{BulkOrder, BulkSelection, BULK_THRESHOLD};
 use crate::domain::caller::Caller;
 use crate::domain::entities::Shop;
+use crate::domain::stamp::Stamped;
 use crate::domain::validate::Invalid;
 use crate::store::asset_lists::{held_selection, own_stock_selection, Pick};
 use crate::store::assets::old_state;
+use crate::store::authorizations::AuthWrite;
 use crate::store::{keys, Key, Query, Store, StoreError};
 
 /// Deactivates an asset in stock or sold (→ 4); repeating it is harmless.
@@ -33,6 +36,9 @@ pub async fn deactivate<A: Asset>(
         AssetStatus::InStock | AssetStatus::Sold => {}
         other => return Err(AssetError::StatusInvalid(other)),
     }
+    if a.authorization().is_some() {
+        return deactivate_authorized(store, caller.account_id, now, a).await;
+    }
     match store
         .deactivate_asset(&A::key(id), caller.account_id, &rfc3339(now))
         .await
@@ -41,11 +47,53 @@ pub async fn deactivate<A: Asset>(
         Err(e @ StoreError::ConditionFailed { .. }) => match old_state::<A>(&e) {
             // Deactivated meanwhile by someone else: the same end state.
             Some(old) if old.asset_status() == AssetStatus::Deactivated => Ok(()),
+            // Authorised meanwhile: deactivated with its grants ended.
+            Some(old) if !old.deleted() && old.authorization().is_some() => {
+                deactivate_authorized(store, caller.account_id, now, old).await
+            }
             Some(old) if !old.deleted() => Err(AssetError::StatusInvalid(old.asset_status())),
             _ => Err(AssetError::AssetNotFound),
         },
         Err(e) => Err(e.into()),
     }
+}
+
+/// Deactivates `a`, authorised to an enterprise, ending its grants (a device's also
+/// those of its cards through it) in the same transaction, conditioned on the
+/// versions read.
+async fn deactivate_authorized<A: Asset>(
+    store: &Store,
+    by: u64,
+    now: i64,
+    a: A,
+) -> Result<(), AssetError> {
+    let at = rfc3339(now);
+    let mut d = a.clone();
+    let gone = remove_grants(d.authorization_mut(), |_| true);
+    d.set_asset_status(AssetStatus::Deactivated);
+    d.touch(by, now);
+    let mut w = AuthWrite {
+        assets: vec![(d.item()?, a.version())],
+        ended: ended(&gone, EndReason::Deactivated, Some(by), &at),
+        ..AuthWrite::default()
+    };
+    if A::TYPE == AssetType::Device {
+        for (_, card) in store.bound_cards(a.id()).await? {
+            let mut c = card.clone();
+            let gone = remove_grants(&mut c.authorization, |g| g.via_device_id == Some(a.id()));
+            if gone.is_empty() {
+                continue;
+            }
+            c.touch(by, now);
+            w.ended
+                .extend(ended(&gone, EndReason::Deactivated, Some(by), &at));
+            w.assets.push((c.item()?, card.version));
+        }
+    }
+    store.write_authorizations(w).await.map_err(|e| match e {
+        StoreError::ConditionFailed { .. } => AssetError::VersionConflict,
+        other => other.into(),
+    })
 }
 
 /// Which assets an allocation or recall moves.
@@ -365,9 +413,10 @@ async fn move_or_defer<A: Asset>(
         Ok(selected) => selected,
         Err(selection) => {
             return Ok(Moved::Deferred(BulkOrder {
-                operation: op,
+                operation: op.into(),
                 asset_type: A::TYPE,
                 to_shop_id: to.shop.map(|s| s.id),
+                enterprise_id: None,
                 selection,
                 remark,
             }))

@@ -112,7 +112,11 @@ fn view(record: AllocationRecord, names: &HashMap<u64, String>) -> RecordView {
 }
 
 /// Epoch seconds of a range bound; a bare date is its first second (`end`: its last).
-fn time_bound(field: &str, raw: Option<&str>, end: bool) -> Result<Option<i64>, Invalid> {
+pub(crate) fn time_bound(
+    field: &str,
+    raw: Option<&str>,
+    end: bool,
+) -> Result<Option<i64>, Invalid> {
     let Some(raw) = filter_term(raw) else {
         return Ok(None);
     };

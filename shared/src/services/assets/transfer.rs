@@ -7,6 +7,7 @@ use super::moves::{refusal, BatchResult, Refusal};
 use super::{Asset, AssetError};
 use crate::clock::rfc3339;
 use crate::domain::assets::{AllocationRecord, AssetType, MoveOp};
+use crate::domain::authorization::{ended, outside_branch, EndReason, EnterpriseAuth};
 use crate::domain::caller::Caller;
 use crate::domain::entities::Shop;
 use crate::domain::shop_path::ShopPath;
@@ -170,7 +171,8 @@ fn committed(version: i64, shop: Option<u64>, expected: i64, to: Option<u64>) ->
 }
 
 /// Moves one asset (and, for a device, its bound cards) and records it (with its
-/// result when a bulk task `task` moves it), atomically.
+/// result when a bulk task `task` moves it), atomically; enterprise grants whose
+/// branch the asset leaves end in the same transaction.
 async fn move_one<A: Asset>(
     store: &Store,
     asset: A,
@@ -184,6 +186,17 @@ async fn move_one<A: Asset>(
     let mut moved = asset.clone();
     moved.set_owner(to.shop);
     moved.touch(by, now);
+    // Grants whose branch the asset leaves end with the move.
+    let ended_at = at.clone();
+    let left = |auth: &mut Option<EnterpriseAuth>, owner: Option<&ShopPath>| {
+        ended(
+            &outside_branch(auth, owner),
+            EndReason::LeftBranch,
+            Some(by),
+            &ended_at,
+        )
+    };
+    let mut ends = left(moved.authorization_mut(), to.shop.map(|s| &s.path));
     let stamp: String = at.chars().filter(char::is_ascii_digit).take(14).collect();
     let record = AllocationRecord {
         id: format!("{stamp}{}", uuid::Uuid::new_v4().simple()),
@@ -206,6 +219,7 @@ async fn move_one<A: Asset>(
             let mut c = card;
             c.set_owner(to.shop);
             c.touch(by, now);
+            ends.extend(left(&mut c.authorization, to.shop.map(|s| &s.path)));
             followers.push((c.item()?, version));
         }
     }
@@ -219,6 +233,7 @@ async fn move_one<A: Asset>(
             allocation_item(&record, subordinate)?,
             followers,
             result,
+            &ends,
         )
         .await
 }

@@ -198,3 +198,19 @@ pub async fn admin_with_cards(app: &TestApp, n: u64) -> String {
     import_cards(app, &admin, &cards_csv(1, n + 1), json!({})).await;
     admin
 }
+
+/// Runs the bulk worker until task `id` has finished; returns it as its route shows it.
+pub async fn drain_bulk(app: &TestApp, token: &str, id: u64) -> Value {
+    for _ in 0..200 {
+        let t = app
+            .get(&format!("/api/admin/bulk-tasks/{id}"), token)
+            .await
+            .ok()
+            .clone();
+        if t["status"] == "done" || t["status"] == "failed" {
+            return t;
+        }
+        shared::local::pump_bulk_queue(&app.state, 1).await.unwrap();
+    }
+    panic!("bulk task {id} did not finish");
+}
