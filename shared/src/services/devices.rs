@@ -7,13 +7,18 @@ use super::assets::{
     CursorPage,
 };
 use crate::clock::rfc3339;
+use crate::domain::assets::AssetType;
 use crate::domain::assets::{Device, IdentifierKind, IotCard, SimBinding};
-use crate::domain::authorization::{ended, remove_grants, EndReason};
+use crate::domain::authorization::{
+    add_grant, ended, remove_grants, AuthGrant, AuthorizationRecord, EndReason, Granted,
+};
 use crate::domain::caller::{Caller, SA_PL};
+use crate::domain::entities::Enterprise;
 use crate::domain::identifiers::{Imei, Sn, VirtualNo};
 use crate::domain::stamp::Stamped;
 use crate::domain::validate::{self, Invalid};
-use crate::store::assets::{card_item, device_item, BindConflict, CardEnds, UniqueSwap};
+use crate::store::assets::{card_item, device_item, BindConflict, CardEnds, Carry, UniqueSwap};
+use crate::store::authorizations::RECORD_IDS;
 use crate::store::{keys, Key, Store, StoreError};
 
 /// Exact-identifier filters of devices.
@@ -229,7 +234,9 @@ pub async fn cards(store: &Store, caller: &Caller, id: u64) -> Result<Vec<BoundC
         .collect())
 }
 
-/// Binds a standalone card of the same owner into a free slot.
+/// Binds a standalone card of the same owner into a free slot; a card bound into a
+/// device authorised to an enterprise is authorised through it (a card authorised to
+/// another enterprise is refused).
 pub async fn bind(
     store: &Store,
     caller: &Caller,
@@ -264,8 +271,9 @@ pub async fn bind(
         slot_position: req.slot_position,
         bound_at: rfc3339(now),
     };
+    let carry = carried_grant(store, caller, &device, &card, now).await?;
     store
-        .bind_card(&binding, device.shop_id)
+        .bind_card(&binding, device.shop_id, carry.as_ref())
         .await
         .map_err(|e| match BindConflict::of(&e) {
             Some(BindConflict::SlotTaken) => AssetError::SlotOccupied(req.slot_position),
@@ -337,4 +345,67 @@ async fn via_device_ends(
         ends.ended.extend(ended(&gone, reason, Some(by), &at));
     }
     Ok(ends)
+}
+
+/// The grant a card bound into `device` gets through it, when the device is
+/// authorised to an enterprise: the device's own grant, as the card's grant through
+/// the device, with its record.
+async fn carried_grant(
+    store: &Store,
+    caller: &Caller,
+    device: &Device,
+    card: &IotCard,
+    now: i64,
+) -> Result<Option<Carry>, AssetError> {
+    let Some(auth) = &device.authorization else {
+        return Ok(None);
+    };
+    let Some(own) = auth.grants.iter().find(|g| g.via_device_id.is_none()) else {
+        return Ok(None);
+    };
+    let enterprise: Option<Enterprise> =
+        store.entity(&keys::enterprise(auth.enterprise_id)).await?;
+    let mut card_auth = card.authorization.clone();
+    let grant = AuthGrant {
+        record_id: store.next_id(RECORD_IDS).await?,
+        via_device_id: Some(device.id),
+        branch: own.branch.clone(),
+        authorized_by: caller.account_id,
+        authorized_at: rfc3339(now),
+    };
+    match add_grant(&mut card_auth, auth.enterprise_id, grant.clone()) {
+        Granted::New => {}
+        Granted::Already => return Ok(None),
+        Granted::Elsewhere(_) => {
+            return Err(Invalid::new(
+                "该卡已授权给其他企业,不能绑定到已授权给本企业的设备",
+                "the card is authorised to another enterprise than the device's",
+            )
+            .into())
+        }
+    }
+    let Some(auth_after) = card_auth else {
+        return Ok(None);
+    };
+    let record = AuthorizationRecord {
+        id: grant.record_id,
+        enterprise_id: auth.enterprise_id,
+        enterprise_path: enterprise.and_then(|e| e.owner_path),
+        asset_type: AssetType::Card,
+        asset_id: card.id,
+        identifier: card.iccid.clone(),
+        via_device_id: Some(device.id),
+        branch: grant.branch,
+        authorized_by: grant.authorized_by,
+        authorized_at: grant.authorized_at,
+        remark: Some("bound into an authorised device".into()),
+        revoked_by: None,
+        revoked_at: None,
+        end_reason: None,
+    };
+    Ok(Some(Carry {
+        auth: auth_after,
+        card_version: card.version,
+        record,
+    }))
 }

@@ -26,8 +26,8 @@ use crate::domain::shop_path::ShopPath;
 
 use super::asset_index::root;
 pub use super::asset_index::{index_attrs, shard, SHARDS};
-use super::authorizations::{end_ops, enterprise_index};
-use crate::domain::authorization::Ended;
+use super::authorizations::{end_ops, enterprise_index, record_item};
+use crate::domain::authorization::{AuthorizationRecord, Ended, EnterpriseAuth};
 
 /// Item of a live card.
 pub fn card_item(c: &IotCard) -> Result<Item, StoreError> {
@@ -143,21 +143,64 @@ pub fn owned_by(shop: Option<u64>) -> Cond {
 /// when the slot is taken) and the card marked bound (label `card`, fails unless the
 /// card is live, standalone and still owned by `owner`, the shop it was read with).
 /// The device's `bound_card_count` is the caller's.
-pub fn bind_ops(tx: Tx, b: &SimBinding, owner: Option<u64>) -> Result<Tx, StoreError> {
-    Ok(tx.put_new("slot", binding_item(b)?).update(
+pub fn bind_ops(
+    tx: Tx,
+    b: &SimBinding,
+    owner: Option<u64>,
+    carry: Option<&Carry>,
+) -> Result<Tx, StoreError> {
+    let mut set =
+        "SET is_standalone = :false, bound_device_id = :device, slot_position = :slot".to_string();
+    let mut cond = Cond::live()
+        .and(Cond::new("is_standalone = :true").value(":true", AttributeValue::Bool(true)))
+        .and(owned_by(owner));
+    let mut upd_values = vec![];
+    if let Some(c) = carry {
+        set.push_str(", #auth = :auth, gsi5pk = :g5pk, gsi5sk = :g5sk");
+        let index = enterprise_index(AssetType::Card, Some(&c.auth), &b.iccid);
+        let auth = serde_dynamo::to_item(&c.auth).map_err(|e| StoreError::Codec(e.to_string()))?;
+        upd_values.push((":auth", AttributeValue::M(auth)));
+        for (name, placeholder) in [("gsi5pk", ":g5pk"), ("gsi5sk", ":g5sk")] {
+            let v = index
+                .get(name)
+                .cloned()
+                .unwrap_or(AttributeValue::Null(true));
+            upd_values.push((placeholder, v));
+        }
+        // The grants were computed from the card at this version.
+        cond = cond.and(Cond::version(c.card_version));
+    }
+    let mut upd = Upd::new(format!("{set} ADD version :one"))
+        .value(":false", AttributeValue::Bool(false))
+        .value(":device", n(b.device_id))
+        .value(":slot", n(b.slot_position))
+        .value(":one", n(1));
+    if carry.is_some() {
+        upd = upd.name("#auth", "authorization");
+    }
+    for (placeholder, v) in upd_values {
+        upd = upd.value(placeholder, v);
+    }
+    let tx = tx.put_new("slot", binding_item(b)?).update(
         "card",
         &keys::card(b.iot_card_id),
-        Upd::new("SET is_standalone = :false, bound_device_id = :device, slot_position = :slot ADD version :one")
-            .value(":false", AttributeValue::Bool(false))
-            .value(":device", n(b.device_id))
-            .value(":slot", n(b.slot_position))
-            .value(":one", n(1)),
-        Some(
-            Cond::live()
-                .and(Cond::new("is_standalone = :true").value(":true", AttributeValue::Bool(true)))
-                .and(owned_by(owner)),
-        ),
-    ))
+        upd,
+        Some(cond),
+    );
+    Ok(match carry {
+        Some(c) => tx.put_new("created", record_item(&c.record)?),
+        None => tx,
+    })
+}
+
+/// A device's enterprise grant carried to a card bound into it: the card's
+/// authorisation with the grant through the device added (computed from the card
+/// at `card_version`), and the grant's record.
+#[derive(Debug)]
+pub struct Carry {
+    pub auth: EnterpriseAuth,
+    pub card_version: i64,
+    pub record: AuthorizationRecord,
 }
 
 /// A card made standalone again (its binding goes away).
@@ -349,10 +392,16 @@ impl Store {
     }
 
     /// Binds a standalone card into a free slot of a live device, both still owned by
-    /// `owner` (the shop they were read with: a move in between refuses the binding);
-    /// a refusal is told by [`BindConflict::of`].
-    pub async fn bind_card(&self, b: &SimBinding, owner: Option<u64>) -> Result<(), StoreError> {
-        let tx = bind_ops(Tx::new(), b, owner)?.update(
+    /// `owner` (the shop they were read with: a move in between refuses the binding),
+    /// carrying the device's enterprise grant to the card when `carry` says so; a
+    /// refusal is told by [`BindConflict::of`].
+    pub async fn bind_card(
+        &self,
+        b: &SimBinding,
+        owner: Option<u64>,
+        carry: Option<&Carry>,
+    ) -> Result<(), StoreError> {
+        let tx = bind_ops(Tx::new(), b, owner, carry)?.update(
             "device",
             &keys::device(b.device_id),
             Upd::counter("bound_card_count", 1),

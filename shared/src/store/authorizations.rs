@@ -21,6 +21,9 @@ use crate::domain::assets::AssetType;
 use crate::domain::authorization::{AuthorizationRecord, Ended, EnterpriseAuth};
 use crate::domain::shop_path::ShopPath;
 
+/// Counter kind of authorisation record ids.
+pub const RECORD_IDS: &str = "authorization";
+
 /// Enterprise-index attributes of an asset of type `t` identified by `identifier`
 /// while authorised (`auth`); none otherwise.
 pub fn enterprise_index(t: AssetType, auth: Option<&EnterpriseAuth>, identifier: &str) -> Item {

@@ -159,7 +159,20 @@ async fn a_device_carries_its_cards_and_revoking_it_takes_back_only_those() {
     let c1 = card_id(&app, l1, 1).await;
     let c2 = card_id(&app, l1, 2).await;
     let status = |id: u64| format!("/api/admin/assets/card/{id}/realtime-status");
-    app.get(&status(c1), ent).await.ok();
+    let r = app.get(&status(c1), ent).await;
+    r.ok();
+    assert_eq!(r.ddb_calls(), 2, "auth, the card: its grants are on it");
+    // One Query of the enterprise index per page, whatever else the tree holds.
+    let r = app.get("/api/admin/iot-cards/standalone", ent).await;
+    assert_eq!(r.ok()["list"].as_array().unwrap().len(), 1);
+    assert_eq!(r.ddb_calls(), 3, "auth, the index Query, the shop names");
+    let r = app.get(&path(ea, "cards"), l1).await;
+    assert_eq!(r.ok()["list"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        r.ddb_calls(),
+        4,
+        "auth, the enterprise, the index Query, the shop names"
+    );
     let resolved = app
         .get(&format!("/api/admin/assets/resolve/{}", "DV-1"), ent)
         .await;
@@ -469,7 +482,48 @@ async fn grants_end_when_the_asset_leaves_the_granting_branch() {
         .ok();
     let cards = all(&app, &cast.enterprise, &path(ea, "cards")).await;
     assert_eq!(identifiers(&cards, "iccid"), vec![iccid(1), iccid(3)]);
-    // The device deleted: it and card 1 (through it) end.
+    // Bound again: the device's grant carries to it.
+    app.post(
+        &format!("/api/admin/devices/{dv}/cards"),
+        l1,
+        json!({"iot_card_id": c2, "slot_position": 2}),
+    )
+    .await
+    .ok();
+    let cards = all(&app, &cast.enterprise, &path(ea, "cards")).await;
+    assert_eq!(
+        identifiers(&cards, "iccid"),
+        vec![iccid(1), iccid(2), iccid(3)]
+    );
+    let carried = all(
+        &app,
+        l1,
+        &format!(
+            "/api/admin/authorizations?identifier={}&status=active",
+            iccid(2)
+        ),
+    )
+    .await;
+    assert_eq!(carried.len(), 1);
+    assert_eq!(carried[0]["via_device_id"], dv);
+    // A card of another enterprise cannot join an authorised device.
+    let c7 = card_id(&app, l1, 7).await;
+    let r = app
+        .post(
+            &path(ebb, "cards/authorize"),
+            &agent_b,
+            json!({"card_ids": [c7]}),
+        )
+        .await;
+    assert_eq!(r.ok()["success_count"], 1);
+    app.post(
+        &format!("/api/admin/devices/{dv}/cards"),
+        l1,
+        json!({"iot_card_id": c7, "slot_position": 2}),
+    )
+    .await
+    .err(400, 1001);
+    // The device deleted: it and cards 1 and 2 (through it) end.
     app.delete(&format!("/api/admin/devices/{dv}"), &cast.platform)
         .await
         .ok();
@@ -502,6 +556,7 @@ async fn grants_end_when_the_asset_leaves_the_granting_branch() {
         reasons,
         pairs(&[
             (iccid(1), "device_deleted"),
+            (iccid(2), "device_deleted"),
             (iccid(2), "unbound"),
             (iccid(4), "left_branch"),
             (iccid(5), "deactivated"),
@@ -510,7 +565,7 @@ async fn grants_end_when_the_asset_leaves_the_granting_branch() {
         ])
     );
     let live = all(&app, &cast.sa, "/api/admin/authorizations?status=active").await;
-    assert_eq!(identifiers(&live, "identifier"), vec![iccid(3)]);
+    assert_eq!(identifiers(&live, "identifier"), vec![iccid(3), iccid(7)]);
 }
 
 #[tokio::test]

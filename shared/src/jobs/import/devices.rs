@@ -162,7 +162,7 @@ fn device_ops(
             slot_position: *slot,
             bound_at: now.to_string(),
         };
-        tx = bind_ops(tx, &binding, card.shop_id)?;
+        tx = bind_ops(tx, &binding, card.shop_id, None)?;
     }
     Ok(tx)
 }

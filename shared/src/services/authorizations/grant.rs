@@ -13,15 +13,12 @@ use crate::domain::caller::Caller;
 use crate::domain::entities::Enterprise;
 use crate::domain::stamp::Stamped;
 use crate::services::assets::Asset;
-use crate::store::authorizations::AuthWrite;
+use crate::store::authorizations::{AuthWrite, RECORD_IDS};
 use crate::store::steps::Op;
 use crate::store::{Store, StoreError};
 
 /// Attempts one asset gets when others change it meanwhile.
 const ATTEMPTS: usize = 3;
-
-/// Counter kind of authorisation record ids.
-const RECORD_IDS: &str = "authorization";
 
 /// Grant or take back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
