@@ -23,7 +23,7 @@ pub use moves::{
     deactivate, AllocateRequest, BatchResult, MoveFailure, MoveResult, Moved, RecallRequest,
     Refusal, Selection, MAX_MOVE,
 };
-pub(crate) use records::time_bound;
+pub(crate) use records::time_range;
 pub use records::{record, records, RecordFilter, RecordView};
 
 pub use crate::paging::CursorPage;

@@ -66,17 +66,7 @@ pub async fn records(
             .into())
         }
     };
-    let start = time_bound("start_time", f.start_time.as_deref(), false)?;
-    let end = time_bound("end_time", f.end_time.as_deref(), true)?;
-    if let (Some(a), Some(b)) = (start, end) {
-        if a > b {
-            return Err(Invalid::new(
-                "start_time不能晚于end_time",
-                "start_time must not be after end_time",
-            )
-            .into());
-        }
-    }
+    let (start, end) = time_range(f.start_time.as_deref(), f.end_time.as_deref())?;
     let filter = asset_lists::RecordFilter {
         asset_type: f.asset_type,
         identifier: filter_term(f.identifier.as_deref()).map(str::to_string),
@@ -111,12 +101,27 @@ fn view(record: AllocationRecord, names: &HashMap<u64, String>) -> RecordView {
     }
 }
 
+/// The epoch seconds of a `start_time`/`end_time` filter pair (a bare end date takes in
+/// its whole day); the start may not be after the end.
+pub(crate) fn time_range(
+    start: Option<&str>,
+    end: Option<&str>,
+) -> Result<(Option<i64>, Option<i64>), Invalid> {
+    let start = time_bound("start_time", start, false)?;
+    let end = time_bound("end_time", end, true)?;
+    if let (Some(a), Some(b)) = (start, end) {
+        if a > b {
+            return Err(Invalid::new(
+                "start_time不能晚于end_time",
+                "start_time must not be after end_time",
+            ));
+        }
+    }
+    Ok((start, end))
+}
+
 /// Epoch seconds of a range bound; a bare date is its first second (`end`: its last).
-pub(crate) fn time_bound(
-    field: &str,
-    raw: Option<&str>,
-    end: bool,
-) -> Result<Option<i64>, Invalid> {
+fn time_bound(field: &str, raw: Option<&str>, end: bool) -> Result<Option<i64>, Invalid> {
     let Some(raw) = filter_term(raw) else {
         return Ok(None);
     };

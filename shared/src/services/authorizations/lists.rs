@@ -12,7 +12,7 @@ use crate::domain::entities::Enterprise;
 use crate::domain::validate::{filter_term, Invalid};
 use crate::paging::page_params;
 use crate::services::assets::{
-    list_authorized, time_bound, with_shop_names, AssetError, AssetFilter, CursorPage,
+    list_authorized, time_range, with_shop_names, AssetError, AssetFilter, CursorPage,
 };
 use crate::services::cards::CardView;
 use crate::services::devices::DeviceView;
@@ -108,17 +108,7 @@ pub async fn records(
             .into())
         }
     };
-    let start = time_bound("start_time", f.start_time.as_deref(), false)?;
-    let end = time_bound("end_time", f.end_time.as_deref(), true)?;
-    if let (Some(a), Some(b)) = (start, end) {
-        if a > b {
-            return Err(Invalid::new(
-                "start_time不能晚于end_time",
-                "start_time must not be after end_time",
-            )
-            .into());
-        }
-    }
+    let (start, end) = time_range(f.start_time.as_deref(), f.end_time.as_deref())?;
     let enterprise = match f.enterprise_id {
         Some(id) => Some(listed_enterprise(store, caller, id).await?.id),
         None => None,
