@@ -17,8 +17,8 @@ use crate::domain::entities::Enterprise;
 use crate::domain::identifiers::{Imei, Sn, VirtualNo};
 use crate::domain::stamp::Stamped;
 use crate::domain::validate::{self, Invalid};
-use crate::store::assets::{card_item, device_item, BindConflict, CardEnds, Carry, UniqueSwap};
-use crate::store::authorizations::RECORD_IDS;
+use crate::store::assets::{card_item, device_item, BindConflict, UniqueSwap};
+use crate::store::authorizations::{CardEnds, Carry, RECORD_IDS};
 use crate::store::{keys, Key, Store, StoreError};
 
 /// Exact-identifier filters of devices.

@@ -26,8 +26,7 @@ use crate::domain::shop_path::ShopPath;
 
 use super::asset_index::root;
 pub use super::asset_index::{index_attrs, shard, SHARDS};
-use super::authorizations::{end_ops, enterprise_index, record_item};
-use crate::domain::authorization::{AuthorizationRecord, Ended, EnterpriseAuth};
+use super::authorizations::{end_ops, enterprise_index, record_item, CardEnds, Carry};
 
 /// Item of a live card.
 pub fn card_item(c: &IotCard) -> Result<Item, StoreError> {
@@ -193,42 +192,12 @@ pub fn bind_ops(
     })
 }
 
-/// A device's enterprise grant carried to a card bound into it: the card's
-/// authorisation with the grant through the device added (computed from the card
-/// at `card_version`), and the grant's record.
-#[derive(Debug)]
-pub struct Carry {
-    pub auth: EnterpriseAuth,
-    pub card_version: i64,
-    pub record: AuthorizationRecord,
-}
-
 /// A card made standalone again (its binding goes away).
-fn unbind_card() -> Upd {
+pub(super) fn unbind_card() -> Upd {
     Upd::new("SET is_standalone = :true, bound_device_id = :null, slot_position = :null ADD version :one")
         .value(":true", AttributeValue::Bool(true))
         .value(":null", AttributeValue::Null(true))
         .value(":one", n(1))
-}
-
-/// Authorisation grants ending with an unbinding or a device's deletion: the cards
-/// losing a grant (made standalone, as read at their versions) and the records to
-/// close. A card not listed is made standalone by an update that keeps the rest.
-#[derive(Debug, Default)]
-pub struct CardEnds {
-    /// Card id → its item (standalone, grants removed) and the version read.
-    pub cards: HashMap<u64, (Item, i64)>,
-    pub ended: Vec<Ended>,
-}
-
-impl CardEnds {
-    /// `tx` with card `id` made standalone.
-    fn card_op(&self, tx: Tx, id: u64) -> Tx {
-        match self.cards.get(&id) {
-            Some((item, version)) => tx.put("card", item.clone(), Some(Cond::version(*version))),
-            None => tx.update("card", &keys::card(id), unbind_card(), None),
-        }
-    }
 }
 
 /// The asset's current state, decoded from the old item a failed condition returned.
@@ -338,7 +307,7 @@ impl Store {
         record: Item,
         followers: Vec<(Item, i64)>,
         extra: Option<Op>,
-        ended: &[Ended],
+        ended: &[crate::domain::authorization::Ended],
     ) -> Result<(), StoreError> {
         let tx = extra.map_or_else(Tx::new, |op| tx_of([op]));
         let tx = end_ops(tx, ended);

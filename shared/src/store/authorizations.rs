@@ -11,6 +11,8 @@
 //!   `<authorized_at>#<id>`; ending it sets `revoked_at` on condition that it had
 //!   none.
 
+use std::collections::HashMap;
+
 use super::asset_index::{root, SHARDS};
 use super::cursor::Source;
 use super::org::owner_sort_key;
@@ -112,6 +114,36 @@ impl Store {
             tx = tx.put_new("created", record_item(r)?);
         }
         self.transact(end_ops(tx, &w.ended)).await
+    }
+}
+
+/// A device's enterprise grant carried to a card bound into it: the card's
+/// authorisation with the grant through the device added (computed from the card
+/// at `card_version`), and the grant's record.
+#[derive(Debug)]
+pub struct Carry {
+    pub auth: EnterpriseAuth,
+    pub card_version: i64,
+    pub record: AuthorizationRecord,
+}
+
+/// Authorisation grants ending with an unbinding or a device's deletion: the cards
+/// losing a grant (made standalone, as read at their versions) and the records to
+/// close. A card not listed is made standalone by an update that keeps the rest.
+#[derive(Debug, Default)]
+pub struct CardEnds {
+    /// Card id → its item (standalone, grants removed) and the version read.
+    pub cards: HashMap<u64, (Item, i64)>,
+    pub ended: Vec<Ended>,
+}
+
+impl CardEnds {
+    /// `tx` with card `id` made standalone.
+    pub(super) fn card_op(&self, tx: Tx, id: u64) -> Tx {
+        match self.cards.get(&id) {
+            Some((item, version)) => tx.put("card", item.clone(), Some(Cond::version(*version))),
+            None => tx.update("card", &keys::card(id), super::assets::unbind_card(), None),
+        }
     }
 }
 
