@@ -556,4 +556,36 @@ mod tests {
         let login = &doc["paths"]["/api/admin/login"]["post"];
         assert!(key_param(login).is_none());
     }
+
+    /// Every `$ref` of the document names a component it holds.
+    fn refs(v: &serde_json::Value, out: &mut BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(r) = m.get("$ref").and_then(|r| r.as_str()) {
+                    out.insert(r.to_string());
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves_and_same_named_types_do_not_share_a_component() {
+        let doc: serde_json::Value = serde_json::from_str(json()).unwrap();
+        let mut found = BTreeSet::new();
+        refs(&doc, &mut found);
+        for r in &found {
+            let name = r.trim_start_matches("#/components/schemas/");
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "{r} names no component"
+            );
+        }
+        // Two Rust enums are called `Operator`: a tier's and an alert rule's.
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["AlertOperator"]["enum"][0], "gt");
+        assert_eq!(schemas["Operator"]["enum"][0], ">");
+    }
 }

@@ -54,6 +54,8 @@ impl Metric {
 /// The comparison of a rule: `metric <operator> threshold`. Written `gt`, `gte`,
 /// `lt`, `lte` (answered so); the symbols `>`, `>=`, `<`, `<=` are accepted too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+// Named apart from the tier comparison (`catalog::Operator`): one component each.
+#[schema(as = AlertOperator)]
 pub enum Operator {
     #[serde(rename = "gt", alias = ">")]
     Gt,

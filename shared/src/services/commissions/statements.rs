@@ -30,6 +30,7 @@ pub struct StatementQuery {
     #[param(pattern = r"^\d{4}-\d{2}$")]
     pub month: String,
     /// `json` (default) or `csv` (adds a download URL of the statement as CSV).
+    #[param(inline)]
     pub format: Option<StatementFormat>,
 }
 
