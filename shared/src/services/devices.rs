@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::assets::{
-    self, require_asset_admin, save_error, visible, with_shop_names, AssetError, AssetFilter,
-    CursorPage,
+    self, require_asset_admin, save_error, visible, with_shop_names, without_device_grant,
+    AssetError, AssetFilter, CursorPage,
 };
 use crate::clock::rfc3339;
 use crate::domain::assets::AssetType;
@@ -329,20 +329,15 @@ async fn via_device_ends(
     now: i64,
 ) -> Result<CardEnds, StoreError> {
     let keys_: Vec<Key> = card_ids.iter().map(|c| keys::card(*c)).collect();
-    let at = rfc3339(now);
     let mut ends = CardEnds::default();
     for card in store.entities::<IotCard>(&keys_).await? {
-        let mut c = card.clone();
-        let gone = remove_grants(&mut c.authorization, |g| g.via_device_id == Some(device));
-        if gone.is_empty() {
-            continue;
+        if let Some((mut c, gone)) = without_device_grant(&card, device, reason, by, now) {
+            c.is_standalone = true;
+            c.bound_device_id = None;
+            c.slot_position = None;
+            ends.cards.insert(c.id, (card_item(&c)?, card.version));
+            ends.ended.extend(gone);
         }
-        c.is_standalone = true;
-        c.bound_device_id = None;
-        c.slot_position = None;
-        c.touch(by, now);
-        ends.cards.insert(c.id, (card_item(&c)?, card.version));
-        ends.ended.extend(ended(&gone, reason, Some(by), &at));
     }
     Ok(ends)
 }

@@ -19,6 +19,7 @@ pub use bulk::{
     allocate, bulk_task, bulk_task_results, recall, run_slice, BulkTaskView, MoveAnswer, SliceDone,
 };
 pub use list::{list, list_authorized, with_shop_names, AssetFilter, StockHolder};
+pub(crate) use moves::out_of_reach;
 pub use moves::{
     deactivate, AllocateRequest, BatchResult, MoveFailure, MoveResult, Moved, RecallRequest,
     Refusal, Selection, MAX_MOVE,
@@ -28,9 +29,10 @@ pub use records::{record, records, RecordFilter, RecordView};
 
 pub use crate::paging::CursorPage;
 
+use crate::clock::rfc3339;
 use crate::codes::{BusinessError, Code};
 use crate::domain::assets::{AssetStatus, AssetType, Device, IdentifierKind, IotCard};
-use crate::domain::authorization::EnterpriseAuth;
+use crate::domain::authorization::{ended, remove_grants, EndReason, Ended, EnterpriseAuth};
 use crate::domain::caller::{Caller, NotAllowed, SA_PL_AG};
 use crate::domain::entities::Shop;
 use crate::domain::shop_path::ShopPath;
@@ -249,6 +251,24 @@ pub async fn visible<A: Asset>(store: &Store, caller: &Caller, id: u64) -> Resul
         return Err(AssetError::AssetNotFound);
     }
     Ok(a)
+}
+
+/// Card `card` without its grant through device `device`, changed by `by` at `now`,
+/// and that grant ended for `reason`; `None` when it held none.
+pub fn without_device_grant(
+    card: &IotCard,
+    device: u64,
+    reason: EndReason,
+    by: u64,
+    now: i64,
+) -> Option<(IotCard, Vec<Ended>)> {
+    let mut c = card.clone();
+    let gone = remove_grants(&mut c.authorization, |g| g.via_device_id == Some(device));
+    if gone.is_empty() {
+        return None;
+    }
+    c.touch(by, now);
+    Some((c, ended(&gone, reason, Some(by), &rfc3339(now))))
 }
 
 /// Shop names of the owners of `list` (soft-deleted shops included), one batch read.

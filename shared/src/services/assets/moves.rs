@@ -7,7 +7,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::transfer::{move_selected, Destination};
-use super::{require_asset_admin, visible, Asset, AssetError};
+use super::{require_asset_admin, visible, without_device_grant, Asset, AssetError};
 use crate::clock::rfc3339;
 use crate::domain::assets::ranges::range_buckets;
 use crate::domain::assets::{AssetStatus, AssetType, IdentifierKind, MoveOp};
@@ -15,7 +15,6 @@ use crate::domain::authorization::{ended, remove_grants, EndReason};
 use crate::domain::bulk::{BulkOrder, BulkSelection, BULK_THRESHOLD};
 use crate::domain::caller::Caller;
 use crate::domain::entities::Shop;
-use crate::domain::stamp::Stamped;
 use crate::domain::validate::Invalid;
 use crate::store::asset_lists::{held_selection, own_stock_selection, Pick};
 use crate::store::assets::old_state;
@@ -79,15 +78,12 @@ async fn deactivate_authorized<A: Asset>(
     };
     if A::TYPE == AssetType::Device {
         for (_, card) in store.bound_cards(a.id()).await? {
-            let mut c = card.clone();
-            let gone = remove_grants(&mut c.authorization, |g| g.via_device_id == Some(a.id()));
-            if gone.is_empty() {
-                continue;
+            if let Some((c, gone)) =
+                without_device_grant(&card, a.id(), EndReason::Deactivated, by, now)
+            {
+                w.ended.extend(gone);
+                w.assets.push((c.item()?, card.version));
             }
-            c.touch(by, now);
-            w.ended
-                .extend(ended(&gone, EndReason::Deactivated, Some(by), &at));
-            w.assets.push((c.item()?, card.version));
         }
     }
     store.write_authorizations(w).await.map_err(|e| match e {
@@ -538,6 +534,6 @@ pub(super) fn refusal<A: Asset>(op: MoveOp, caller: &Caller, a: &A) -> Option<Re
 /// Whether an explicitly named asset is deleted or outside the caller's scope: it is
 /// refused exactly as an unknown identifier is, so naming another tenant's ICCIDs
 /// tells nothing about them.
-fn out_of_reach<A: Asset>(caller: &Caller, a: &A) -> bool {
+pub(crate) fn out_of_reach<A: Asset>(caller: &Caller, a: &A) -> bool {
     a.deleted() || !caller.sees_shop_owned(a.owner())
 }

@@ -12,7 +12,7 @@ use crate::domain::authorization::{
 use crate::domain::caller::Caller;
 use crate::domain::entities::Enterprise;
 use crate::domain::stamp::Stamped;
-use crate::services::assets::Asset;
+use crate::services::assets::{out_of_reach, without_device_grant, Asset};
 use crate::store::authorizations::{AuthWrite, RECORD_IDS};
 use crate::store::steps::Op;
 use crate::store::{Store, StoreError};
@@ -85,12 +85,6 @@ pub async fn apply<A: Asset>(
     ItemOutcome::refused(&identifier, asset.id(), "changed concurrently; retry")
 }
 
-/// Whether `caller` may authorise or revoke `a` at all: platform staff any live
-/// asset; an agent those its subtree holds. Others are answered as unknown.
-fn in_reach<A: Asset>(caller: &Caller, a: &A) -> bool {
-    !a.deleted() && caller.sees_shop_owned(a.owner())
-}
-
 async fn plan<A: Asset>(
     store: &Store,
     caller: &Caller,
@@ -98,7 +92,9 @@ async fn plan<A: Asset>(
     a: &A,
     now: i64,
 ) -> Result<Plan, StoreError> {
-    if !in_reach(caller, a) {
+    // Platform staff reach any live asset, an agent those its subtree holds; the
+    // others are answered as unknown.
+    if out_of_reach(caller, a) {
         return Ok(Plan::Refused("not found".into()));
     }
     match t.act {
@@ -251,16 +247,14 @@ async fn revoke<A: Asset>(
     let mut carried = Vec::new();
     if A::TYPE == AssetType::Device {
         for card in bound_cards(store, a.id()).await? {
-            let mut c = card.clone();
-            let gone = remove_grants(&mut c.authorization, |g| g.via_device_id == Some(a.id()));
-            if gone.is_empty() {
-                continue;
+            let by = caller.account_id;
+            if let Some((c, gone)) =
+                without_device_grant(&card, a.id(), EndReason::DeviceRevoked, by, now)
+            {
+                w.ended.extend(gone);
+                w.assets.push((c.item()?, card.version));
+                carried.push(card.iccid);
             }
-            c.touch(caller.account_id, now);
-            w.ended
-                .extend(ended(&gone, EndReason::DeviceRevoked, by, &at));
-            w.assets.push((c.item()?, card.version));
-            carried.push(card.iccid);
         }
     }
     Ok(Plan::Write(Box::new(w), carried))

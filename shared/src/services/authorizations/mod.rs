@@ -165,7 +165,7 @@ const MAX_IDENTIFIER: usize = 64;
 
 fn named(
     ids: Option<Vec<u64>>,
-    lists: [(IdentifierKind, Option<Vec<String>>); 2],
+    lists: Vec<(IdentifierKind, Option<Vec<String>>)>,
     hint: (&str, &str),
 ) -> Result<Named, Invalid> {
     let mut given: Vec<Named> = ids.map(Named::Ids).into_iter().collect();
@@ -232,7 +232,7 @@ pub async fn cards(
 ) -> Result<AuthAnswer, AssetError> {
     let names = named(
         req.card_ids,
-        [
+        vec![
             (IdentifierKind::Iccid, req.iccids),
             (IdentifierKind::CardVirtualNo, req.virtual_nos),
         ],
@@ -254,10 +254,7 @@ pub async fn devices(
 ) -> Result<AuthAnswer, AssetError> {
     let names = named(
         req.device_ids,
-        [
-            (IdentifierKind::DeviceVirtualNo, req.virtual_nos),
-            (IdentifierKind::DeviceVirtualNo, None),
-        ],
+        vec![(IdentifierKind::DeviceVirtualNo, req.virtual_nos)],
         ("device_ids、virtual_nos", "device_ids or virtual_nos"),
     )?;
     run::<Device>(state, caller, enterprise, act, names, req.remark).await
@@ -464,13 +461,13 @@ mod tests {
 
     #[test]
     fn a_request_names_its_assets_one_way() {
-        let none: [(IdentifierKind, Option<Vec<String>>); 2] = [
+        let none: Vec<(IdentifierKind, Option<Vec<String>>)> = vec![
             (IdentifierKind::Iccid, None),
             (IdentifierKind::CardVirtualNo, None),
         ];
         assert!(named(None, none.clone(), ("x", "x")).is_err());
         assert!(named(Some(vec![]), none.clone(), ("x", "x")).is_err());
-        let both = [
+        let both = vec![
             (IdentifierKind::Iccid, Some(vec!["a".to_string()])),
             (IdentifierKind::CardVirtualNo, None),
         ];
